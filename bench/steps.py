@@ -1,0 +1,692 @@
+"""Step throughput benchmark: Inlet driving a real Python-SDK app, 3 steps per run.
+
+    python bench/steps.py [--runs 1000] [--repeat 3] [--database-url URL] [--json]
+
+Each repeat starts `bench/app.py` (FastAPI + the official `inngest` SDK) and `inlet dev` as
+subprocesses on free loopback ports, waits for the app to be synced, warms up, then sends
+`--runs` events in batches of 100 and measures until every run has completed. See
+bench/README.md for how to read the figures.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import math
+import os
+import re
+import signal
+import statistics
+import sys
+import tempfile
+import time
+from collections.abc import Awaitable, Callable, Iterable, Iterator
+from dataclasses import asdict, dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any, NoReturn, TypeVar
+
+import aiohttp
+from procs import (
+    HOST,
+    BenchError,
+    Child,
+    cpu_seconds,
+    free_port,
+    self_cpu_seconds,
+    spawn,
+    tail,
+)
+
+REPO = Path(__file__).resolve().parent.parent
+EVENT_KEY = "benchkey"
+EVENT_NAME = "bench/run"
+FUNCTION_SLUG = "bench-three-steps"
+STEPS_PER_RUN = 3
+BATCH_SIZE = 100
+WARMUP_RUNS = 20
+# Enough in-flight calls to keep one app process busy, as the server's workers would.
+BASELINE_CONCURRENCY = 32
+TERMINAL = frozenset({"Completed", "Failed", "Cancelled"})
+
+T = TypeVar("T")
+
+
+# ---------------------------------------------------------------------------------------
+# Options
+
+
+@dataclass(frozen=True)
+class Options:
+    runs: int
+    repeat: int
+    database_url: str | None
+    json: bool
+    wait: str
+    timeout: float
+    poll_concurrency: int
+    baseline: bool
+
+
+def parse_options(argv: list[str] | None = None) -> Options:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    p.add_argument("--runs", type=int, default=1000, help="runs in the measured batch")
+    p.add_argument("--repeat", type=int, default=3, help="repeats; medians are reported")
+    p.add_argument(
+        "--database-url",
+        default=None,
+        help="Inlet database; default: a fresh sqlite file in a temp dir per repeat",
+    )
+    p.add_argument("--json", action="store_true", help="also print a JSON summary (last line)")
+    p.add_argument(
+        "--wait",
+        choices=("app", "server"),
+        default="app",
+        help="app: wait on the app's own completion counter (no polling load on the server);\n"
+        "server: poll GET /v1/events/{id}/runs for unfinished runs",
+    )
+    p.add_argument("--timeout", type=float, default=300.0, help="deadline for the batch, s")
+    p.add_argument("--poll-concurrency", type=int, default=16, help="concurrent run look-ups")
+    p.add_argument(
+        "--no-baseline",
+        dest="baseline",
+        action="store_false",
+        help="skip driving the app directly (the app-alone ceiling)",
+    )
+    a = p.parse_args(argv)
+    if a.runs < 1 or a.repeat < 1:
+        p.error("--runs and --repeat must be at least 1")
+    return Options(
+        runs=a.runs,
+        repeat=a.repeat,
+        database_url=a.database_url,
+        json=a.json,
+        wait=a.wait,
+        timeout=a.timeout,
+        poll_concurrency=a.poll_concurrency,
+        baseline=a.baseline,
+    )
+
+
+# ---------------------------------------------------------------------------------------
+# Processes
+
+
+def start_app(app_port: int, inlet_port: int, log: Path) -> Child:
+    env = {**os.environ, "INNGEST_DEV": f"http://{HOST}:{inlet_port}"}
+    argv = [
+        sys.executable, "-m", "uvicorn", "bench.app:app",
+        "--host", HOST, "--port", str(app_port),
+        "--loop", "uvloop", "--http", "httptools",
+        "--no-access-log", "--log-level", "warning",
+    ]  # fmt: skip
+    return spawn("app", argv, env, log, REPO)
+
+
+def start_inlet(inlet_port: int, database_url: str, app_url: str, log: Path) -> Child:
+    # src/ on the path so the benchmark runs from a checkout without `pip install -e`.
+    pythonpath = os.pathsep.join(p for p in (str(REPO / "src"), os.environ.get("PYTHONPATH")) if p)
+    env = {**os.environ, "PYTHONPATH": pythonpath}
+    argv = [
+        sys.executable, "-m", "inlet", "dev",
+        "--host", HOST, "--port", str(inlet_port),
+        "--database-url", database_url,
+        "--no-discovery", "-u", app_url,
+    ]  # fmt: skip
+    return spawn("inlet", argv, env, log, REPO)
+
+
+# ---------------------------------------------------------------------------------------
+# Small async helpers
+
+
+async def until(
+    what: str,
+    check: Callable[[], Awaitable[bool]],
+    deadline: float,
+    interval: float,
+    alive: Iterable[Child] = (),
+) -> None:
+    """Call `check` every `interval` s until it is true; fail at `deadline` (monotonic)."""
+    while True:
+        for child in alive:
+            child.check_alive()
+        with contextlib.suppress(TimeoutError, aiohttp.ClientError):
+            if await check():
+                return
+        if time.monotonic() >= deadline:
+            raise BenchError(f"timed out waiting for {what}")
+        await asyncio.sleep(interval)
+
+
+async def bounded_gather(
+    items: Iterable[T], fn: Callable[[T], Awaitable[Any]], concurrency: int
+) -> list[Any]:
+    sem = asyncio.Semaphore(concurrency)
+
+    async def one(item: T) -> Any:
+        async with sem:
+            return await fn(item)
+
+    return await asyncio.gather(*(one(i) for i in items))
+
+
+def chunks(seq: list[T], size: int) -> Iterator[list[T]]:
+    for i in range(0, len(seq), size):
+        yield seq[i : i + size]
+
+
+_FRACTION = re.compile(r"(\.\d{6})\d+")
+
+
+def parse_time(value: Any) -> float | None:
+    """RFC 3339 string → epoch seconds; None for null or unparsable values."""
+    if not isinstance(value, str) or not value:
+        return None
+    # fromisoformat takes at most microseconds; servers may send nanoseconds.
+    text = _FRACTION.sub(r"\1", value.replace("Z", "+00:00"))
+    try:
+        return datetime.fromisoformat(text).timestamp()
+    except ValueError:
+        return None
+
+
+def percentile(values: list[float], q: float) -> float | None:
+    """Nearest-rank percentile; None for an empty list."""
+    if not values:
+        return None
+    ordered = sorted(values)
+    rank = max(1, min(len(ordered), math.ceil(q / 100 * len(ordered))))
+    return ordered[rank - 1]
+
+
+# ---------------------------------------------------------------------------------------
+# Talking to Inlet and the app
+
+
+@dataclass(frozen=True)
+class Endpoints:
+    inlet: str
+    app: str
+
+    @property
+    def serve_url(self) -> str:
+        return f"{self.app}/api/inngest"
+
+
+async def get_json(session: aiohttp.ClientSession, url: str) -> Any:
+    async with session.get(url) as resp:
+        if resp.status != 200:
+            raise BenchError(f"GET {url} → {resp.status}: {(await resp.text())[:500]}")
+        return await resp.json(content_type=None)
+
+
+async def wait_ready(
+    session: aiohttp.ClientSession, ep: Endpoints, app: Child, inlet: Child
+) -> None:
+    async def app_up() -> bool:
+        async with session.get(ep.serve_url) as resp:
+            return "X-Inngest-SDK" in resp.headers
+
+    async def synced() -> bool:
+        async with session.get(f"{ep.inlet}/dev") as resp:
+            return resp.status == 200 and FUNCTION_SLUG in await resp.text()
+
+    await until("the app to answer GET /api/inngest", app_up, time.monotonic() + 30, 0.1, [app])
+    await until(
+        f"{FUNCTION_SLUG} to appear in GET /dev", synced, time.monotonic() + 30, 0.2, [app, inlet]
+    )
+
+
+async def send_events(
+    session: aiohttp.ClientSession, ep: Endpoints, first: int, count: int
+) -> dict[str, float]:
+    """Send `count` events in batches; return event id → wall time its batch was sent."""
+    sent: dict[str, float] = {}
+    for batch in chunks(list(range(first, first + count)), BATCH_SIZE):
+        body = [{"name": EVENT_NAME, "data": {"i": i}} for i in batch]
+        at = time.time()
+        async with session.post(f"{ep.inlet}/e/{EVENT_KEY}", json=body) as resp:
+            text = await resp.text()
+            if resp.status != 200:
+                raise BenchError(f"POST /e/{EVENT_KEY} → {resp.status}: {text[:500]}")
+        ids = json.loads(text).get("ids") or []
+        if len(ids) != len(batch):
+            raise BenchError(f"POST /e/{EVENT_KEY} returned {len(ids)} ids for {len(batch)}")
+        sent.update((event_id, at) for event_id in ids)
+    return sent
+
+
+async def app_completed(session: aiohttp.ClientSession, ep: Endpoints) -> int:
+    stats = await get_json(session, f"{ep.app}/stats")
+    return int(stats["completed"])
+
+
+@dataclass(frozen=True)
+class Run:
+    event_id: str
+    status: str
+    started_at: float | None
+    ended_at: float | None
+
+
+async def fetch_run(session: aiohttp.ClientSession, ep: Endpoints, event_id: str) -> Run | None:
+    """The event's run, or None while the server has not created it yet."""
+    body = await get_json(session, f"{ep.inlet}/v1/events/{event_id}/runs")
+    runs = body.get("data") or []
+    if not runs:
+        return None
+    r = runs[0]
+    return Run(event_id, str(r.get("status")), parse_time(r.get("run_started_at")),
+               parse_time(r.get("ended_at")))  # fmt: skip
+
+
+async def sweep_runs(
+    session: aiohttp.ClientSession,
+    ep: Endpoints,
+    event_ids: Iterable[str],
+    concurrency: int,
+    deadline: float,
+    interval: float = 0.2,
+) -> dict[str, Run]:
+    """Poll only the events whose run is not finished, until all are or `deadline` passes.
+
+    Returns the last seen run per event; events never seen finished keep their last state.
+    """
+    pending = set(event_ids)
+    seen: dict[str, Run] = {}
+
+    async def look(event_id: str) -> None:
+        try:
+            run = await fetch_run(session, ep, event_id)
+        except (TimeoutError, aiohttp.ClientError):
+            return
+        if run is None:
+            return
+        seen[event_id] = run
+        if run.status in TERMINAL and (run.ended_at is not None or run.status != "Completed"):
+            pending.discard(event_id)
+
+    while pending and time.monotonic() < deadline:
+        await bounded_gather(list(pending), look, concurrency)
+        if pending:
+            await asyncio.sleep(interval)
+    return seen
+
+
+async def any_unfinished(
+    session: aiohttp.ClientSession, ep: Endpoints, event_ids: list[str], concurrency: int
+) -> bool:
+    runs = await bounded_gather(event_ids, lambda e: fetch_run(session, ep, e), concurrency)
+    return any(r is None or r.status not in TERMINAL for r in runs)
+
+
+async def wait_on_app(
+    session: aiohttp.ClientSession,
+    ep: Endpoints,
+    target: int,
+    event_ids: list[str],
+    opts: Options,
+    children: list[Child],
+    stall_after: float = 15.0,
+) -> str | None:
+    """Wait until the app has seen `target` completed runs; None, or why it stopped short.
+
+    Runs that fail never reach the app's counter, so when the count stops moving for
+    `stall_after` s the server is asked whether any of `event_ids` is still unfinished.
+    """
+    deadline = time.monotonic() + opts.timeout
+    last_count, last_move = -1, time.monotonic()
+    while time.monotonic() < deadline:
+        for child in children:
+            child.check_alive()
+        count = await app_completed(session, ep)
+        if count >= target:
+            return None
+        now = time.monotonic()
+        if count != last_count:
+            last_count, last_move = count, now
+        elif now - last_move > stall_after:
+            if not await any_unfinished(session, ep, event_ids, opts.poll_concurrency):
+                return f"the app saw {count}/{target} completions; the other runs ended"
+            last_move = now
+        await asyncio.sleep(0.05)
+    return f"timed out after {opts.timeout:.0f} s with {last_count}/{target} completions"
+
+
+async def quiesce(pid: int, limit: float = 3.0) -> None:
+    """Wait until the process tree stops using CPU, so trailing bookkeeping is counted."""
+    end = time.monotonic() + limit
+    before = cpu_seconds(pid)
+    while time.monotonic() < end:
+        await asyncio.sleep(0.1)
+        now = cpu_seconds(pid)
+        if now - before < 0.002:
+            return
+        before = now
+
+
+# ---------------------------------------------------------------------------------------
+# App-alone baseline: the same app driven by hand-built call requests
+
+
+async def drive_one_run(session: aiohttp.ClientSession, url: str, i: int) -> int:
+    """Play the server for one run: discovery calls with a growing memo until a 200."""
+    event = {"name": EVENT_NAME, "data": {"i": i}, "id": f"baseline-{i}", "ts": 1, "user": {}}
+    memo: dict[str, Any] = {}
+    stack: list[str] = []
+    for request in range(1, STEPS_PER_RUN + 3):
+        body = {
+            "event": event,
+            "events": [event],
+            "steps": memo,
+            "ctx": {
+                "run_id": f"baseline-{i}",
+                "attempt": 0,
+                "disable_immediate_execution": False,
+                "use_api": False,
+                "stack": {"stack": stack, "current": len(stack)},
+            },
+            "version": -1,
+            "use_api": False,
+        }
+        async with session.post(url, json=body) as resp:
+            payload = await resp.json(content_type=None)
+            if resp.status == 200:
+                return request
+            if resp.status != 206:
+                raise BenchError(f"baseline call → {resp.status}: {str(payload)[:300]}")
+        for op in payload:
+            memo[op["id"]] = {"data": op.get("data")}
+            stack.append(op["id"])
+    raise BenchError("baseline run did not finish within the expected number of calls")
+
+
+@dataclass(frozen=True)
+class Baseline:
+    steps_per_s: float
+    app_cpu_us_per_step: float
+    requests_per_run: float
+
+
+async def app_alone(
+    session: aiohttp.ClientSession, ep: Endpoints, app: Child, runs: int
+) -> Baseline:
+    url = f"{ep.serve_url}?fnId={FUNCTION_SLUG}&stepId=step"
+    cpu0, t0 = cpu_seconds(app.proc.pid), time.perf_counter()
+    requests = await bounded_gather(
+        range(runs), lambda i: drive_one_run(session, url, i), BASELINE_CONCURRENCY
+    )
+    wall, cpu = time.perf_counter() - t0, cpu_seconds(app.proc.pid) - cpu0
+    steps = runs * STEPS_PER_RUN
+    return Baseline(steps / wall, cpu / steps * 1e6, sum(requests) / runs)
+
+
+# ---------------------------------------------------------------------------------------
+# One repeat
+
+
+@dataclass
+class Result:
+    runs: int
+    completed: int
+    failed: int
+    wall_s: float
+    runs_per_s: float
+    steps_per_s: float
+    latency_p50_ms: float | None
+    latency_p99_ms: float | None
+    start_p50_ms: float | None
+    server_cpu_us_per_step: float
+    server_cpu_us_per_run: float
+    server_cores: float
+    server_idle_cpu_ms_per_s: float
+    app_cpu_us_per_step: float
+    app_cores: float
+    app_cpu_share: float
+    bench_cpu_us_per_step: float
+    baseline_steps_per_s: float | None = None
+    baseline_app_cpu_us_per_step: float | None = None
+    baseline_calls_per_run: float | None = None
+    efficiency: float | None = None
+    notes: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class CpuSample:
+    inlet: float
+    app: float
+    bench: float
+
+    @staticmethod
+    def take(inlet: Child, app: Child) -> CpuSample:
+        return CpuSample(cpu_seconds(inlet.proc.pid), cpu_seconds(app.proc.pid), self_cpu_seconds())
+
+    def __sub__(self, other: CpuSample) -> CpuSample:
+        return CpuSample(self.inlet - other.inlet, self.app - other.app, self.bench - other.bench)
+
+
+async def measure(
+    opts: Options, session: aiohttp.ClientSession, ep: Endpoints, app: Child, inlet: Child
+) -> Result:
+    children = [app, inlet]
+    # Warm-up: first-call imports, connection pools, the database's page cache.
+    warm = await send_events(session, ep, -WARMUP_RUNS, WARMUP_RUNS)
+    if problem := await wait_on_app(session, ep, WARMUP_RUNS, list(warm), opts, children):
+        raise BenchError(f"warm-up failed: {problem}")
+    await quiesce(inlet.proc.pid)
+
+    # A server that busy-polls while idle shows here; it also inflates the batch's CPU.
+    idle0 = cpu_seconds(inlet.proc.pid)
+    await asyncio.sleep(1.0)
+    idle_ms_per_s = (cpu_seconds(inlet.proc.pid) - idle0) * 1000
+
+    before, t0 = CpuSample.take(inlet, app), time.time()
+    sent = await send_events(session, ep, 0, opts.runs)
+    notes: list[str] = []
+    if opts.wait == "app":
+        target = WARMUP_RUNS + opts.runs
+        if problem := await wait_on_app(session, ep, target, list(sent), opts, children):
+            notes.append(problem)
+        await quiesce(inlet.proc.pid)
+        cpu = CpuSample.take(inlet, app) - before
+        # Outside the measured window: one look-up per run for its timestamps.
+        runs = await sweep_runs(session, ep, sent, opts.poll_concurrency, time.monotonic() + 60)
+    else:
+        deadline = time.monotonic() + opts.timeout
+        runs = await sweep_runs(session, ep, sent, opts.poll_concurrency, deadline)
+        await quiesce(inlet.proc.pid)
+        cpu = CpuSample.take(inlet, app) - before
+
+    stats = await get_json(session, f"{ep.app}/stats")
+    result = summarise(opts.runs, sent, runs, t0, cpu, idle_ms_per_s, stats)
+    result.notes[:0] = notes
+    return result
+
+
+def summarise(
+    n: int,
+    sent: dict[str, float],
+    runs: dict[str, Run],
+    t0: float,
+    cpu: CpuSample,
+    idle_ms_per_s: float,
+    app_stats: dict[str, Any],
+) -> Result:
+    notes: list[str] = []
+    completed = [r for r in runs.values() if r.status == "Completed"]
+    failed = sum(1 for r in runs.values() if r.status in ("Failed", "Cancelled"))
+    if len(completed) < n:
+        notes.append(f"only {len(completed)}/{n} runs reported Completed by the server")
+    ends = [r.ended_at for r in completed if r.ended_at is not None]
+    if len(ends) == len(completed) and ends:
+        end = max(ends)
+    else:
+        # The server's timestamps are missing: fall back to the app's own clock.
+        end = float(app_stats.get("last_completed_at") or time.time())
+        notes.append("wall time from the app's last completion (server ended_at missing)")
+    wall = max(end - t0, 1e-9)
+    latencies = [(r.ended_at - sent[r.event_id]) * 1000 for r in completed if r.ended_at]
+    starts = [(r.started_at - sent[r.event_id]) * 1000 for r in completed if r.started_at]
+    steps = n * STEPS_PER_RUN
+    return Result(
+        runs=n,
+        completed=len(completed),
+        failed=failed,
+        wall_s=wall,
+        runs_per_s=len(completed) / wall,
+        steps_per_s=len(completed) * STEPS_PER_RUN / wall,
+        latency_p50_ms=percentile(latencies, 50),
+        latency_p99_ms=percentile(latencies, 99),
+        start_p50_ms=percentile(starts, 50),
+        server_cpu_us_per_step=cpu.inlet / steps * 1e6,
+        server_cpu_us_per_run=cpu.inlet / n * 1e6,
+        server_cores=cpu.inlet / wall,
+        server_idle_cpu_ms_per_s=idle_ms_per_s,
+        app_cpu_us_per_step=cpu.app / steps * 1e6,
+        app_cores=cpu.app / wall,
+        app_cpu_share=cpu.app / max(cpu.app + cpu.inlet, 1e-9),
+        bench_cpu_us_per_step=cpu.bench / steps * 1e6,
+        notes=notes,
+    )
+
+
+async def one_repeat(opts: Options) -> Result:
+    with tempfile.TemporaryDirectory(prefix="inlet-bench-") as tmp:
+        tmpdir = Path(tmp)
+        database_url = opts.database_url or f"sqlite:///{tmpdir / 'inlet.db'}"
+        inlet_port, app_port = free_port(), free_port()
+        ep = Endpoints(f"http://{HOST}:{inlet_port}", f"http://{HOST}:{app_port}")
+        children: list[Child] = []
+        try:
+            app = start_app(app_port, inlet_port, tmpdir / "app.log")
+            children.append(app)
+            inlet = start_inlet(inlet_port, database_url, ep.serve_url, tmpdir / "inlet.log")
+            children.append(inlet)
+            connector = aiohttp.TCPConnector(limit=64)
+            timeout = aiohttp.ClientTimeout(total=30)
+            async with aiohttp.ClientSession(connector=connector, timeout=timeout) as session:
+                await wait_ready(session, ep, app, inlet)
+                result = await measure(opts, session, ep, app, inlet)
+                if opts.baseline:
+                    base = await app_alone(session, ep, app, opts.runs)
+                    result.baseline_steps_per_s = base.steps_per_s
+                    result.baseline_app_cpu_us_per_step = base.app_cpu_us_per_step
+                    result.baseline_calls_per_run = base.requests_per_run
+                    result.efficiency = result.steps_per_s / base.steps_per_s
+            return result
+        except BaseException:
+            # Stopped first so that the logs are complete, including shutdown errors.
+            for child in reversed(children):
+                child.stop()
+            for child in children:
+                print(tail(child.log), file=sys.stderr)
+            raise
+        finally:
+            for child in reversed(children):
+                child.stop()
+
+
+# ---------------------------------------------------------------------------------------
+# Reporting
+
+
+def fmt(value: float | None, spec: str = ".0f") -> str:
+    return "-" if value is None else format(value, spec)
+
+
+def report_lines(r: Result) -> list[str]:
+    lines = [
+        f"  runs {r.completed}/{r.runs} completed ({r.failed} failed)  wall {r.wall_s:.2f} s",
+        f"  throughput  {r.runs_per_s:8.1f} runs/s  {r.steps_per_s:8.1f} steps/s",
+        f"  latency     p50 {fmt(r.latency_p50_ms)} ms  p99 {fmt(r.latency_p99_ms)} ms"
+        f"  (event sent → run ended; run started p50 {fmt(r.start_p50_ms)} ms)",
+        f"  server CPU  {r.server_cpu_us_per_step:6.0f} µs/step  {r.server_cpu_us_per_run:6.0f}"
+        f" µs/run  {r.server_cores:.2f} cores  (idle {r.server_idle_cpu_ms_per_s:.0f} ms/s)",
+        f"  app CPU     {r.app_cpu_us_per_step:6.0f} µs/step  {r.app_cores:.2f} cores"
+        f"  app share of server+app CPU {r.app_cpu_share:.0%}",
+        f"  bench CPU   {r.bench_cpu_us_per_step:6.0f} µs/step (this script: sending, waiting)",
+    ]
+    if r.baseline_steps_per_s is not None:
+        lines.append(
+            f"  app alone   {r.baseline_steps_per_s:8.1f} steps/s"
+            f"  {fmt(r.baseline_app_cpu_us_per_step)} µs app CPU/step"
+            f"  ({fmt(r.baseline_calls_per_run)} calls/run, driven directly, {BASELINE_CONCURRENCY}"
+            " at a time)"
+        )
+        lines.append(f"  Inlet / app alone  {fmt(r.efficiency, '.0%')} of the app-alone steps/s")
+    lines.extend(f"  note: {n}" for n in r.notes)
+    return lines
+
+
+MEDIAN_FIELDS = (
+    "wall_s", "runs_per_s", "steps_per_s", "latency_p50_ms", "latency_p99_ms", "start_p50_ms",
+    "server_cpu_us_per_step", "server_cpu_us_per_run", "server_cores",
+    "server_idle_cpu_ms_per_s", "app_cpu_us_per_step", "app_cores", "app_cpu_share",
+    "bench_cpu_us_per_step", "baseline_steps_per_s", "baseline_app_cpu_us_per_step",
+    "baseline_calls_per_run", "efficiency",
+)  # fmt: skip
+
+
+def medians(results: list[Result]) -> dict[str, float | None]:
+    out: dict[str, float | None] = {}
+    for name in MEDIAN_FIELDS:
+        values = [v for r in results if (v := getattr(r, name)) is not None]
+        out[name] = statistics.median(values) if values else None
+    return out
+
+
+def median_result(results: list[Result]) -> Result:
+    m = medians(results)
+    first = results[0]
+    merged = {**asdict(first), **m, "notes": [n for r in results for n in r.notes]}
+    merged["completed"] = min(r.completed for r in results)
+    merged["failed"] = max(r.failed for r in results)
+    return Result(**merged)
+
+
+async def run_all(opts: Options) -> list[Result]:
+    print(f"Inlet step benchmark: {opts.runs} runs x {STEPS_PER_RUN} steps, "
+          f"{opts.repeat} repeat(s), wait={opts.wait}, {os.cpu_count()} CPUs")  # fmt: skip
+    results: list[Result] = []
+    for i in range(opts.repeat):
+        result = await one_repeat(opts)
+        results.append(result)
+        print(f"repeat {i + 1}/{opts.repeat}")
+        print("\n".join(report_lines(result)), flush=True)
+    if opts.repeat > 1:
+        print(f"median of {opts.repeat} repeats")
+        print("\n".join(report_lines(median_result(results))))
+    return results
+
+
+def _interrupt(signum: int, frame: object) -> NoReturn:
+    raise KeyboardInterrupt
+
+
+def main(argv: list[str] | None = None) -> int:
+    opts = parse_options(argv)
+    # A SIGTERM must still run the finally blocks that stop the subprocesses.
+    signal.signal(signal.SIGTERM, _interrupt)
+    try:
+        results = asyncio.run(run_all(opts))
+    except BenchError as exc:
+        print(f"benchmark failed: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130
+    if opts.json:
+        summary = {
+            "runs": opts.runs,
+            "steps_per_run": STEPS_PER_RUN,
+            "repeats": [asdict(r) for r in results],
+            "median": medians(results),
+        }
+        print(json.dumps(summary))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

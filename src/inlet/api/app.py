@@ -1,0 +1,229 @@
+"""Wiring: ``create_app(settings, store=..., clock=...)`` builds the whole server."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+
+import orjson
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from inlet.api.render import (
+    attempt_v1,
+    error_response,
+    event_v1,
+    json_response,
+    run_v1,
+    wrapped,
+)
+from inlet.clock import Clock, SystemClock
+from inlet.config import Settings
+from inlet.errors import BadRequest, InletError, NotFound, Unauthorized
+from inlet.events.ingest import Ingestor
+from inlet.events.matching import Registry
+from inlet.executor.transport import Transport
+from inlet.executor.worker import Executor
+from inlet.protocol.signing import bearer_matches
+from inlet.store import Store
+from inlet.sync.syncer import Syncer
+
+log = logging.getLogger("inlet.api")
+
+
+def open_store(settings: Settings) -> Store:
+    db = settings.database
+    if db.scheme == "memory":
+        from inlet.store.memory import MemoryStore
+
+        return MemoryStore()
+    from inlet.store.sqlite import SQLiteStore
+
+    return SQLiteStore(db.path)
+
+
+class Server:
+    """The services of one process and the routes over them."""
+
+    def __init__(self, settings: Settings, store: Store, clock: Clock) -> None:
+        self.settings = settings
+        self.store = store
+        self.clock = clock
+        self.registry = Registry(())
+        self.transport = Transport(
+            timeout=settings.call_timeout, max_response_bytes=settings.max_response_bytes,
+            connections=settings.worker_concurrency,
+        )
+        self.executor = Executor(store, settings, clock, lambda: self.registry, self.transport)
+        self.ingestor = Ingestor(store, settings, clock, lambda: self.registry,
+                                 self.executor.notify)
+        self.syncer = Syncer(store, settings, clock, self.reload_functions)
+
+    async def reload_functions(self) -> None:
+        self.registry = Registry(await self.store.list_functions())
+
+    @contextlib.asynccontextmanager
+    async def lifespan(self, app: Starlette) -> AsyncIterator[None]:
+        await self.store.open()
+        released = await self.store.release_all()
+        if released:
+            log.info("queue.recovered", extra={"items": released})
+        await self.reload_functions()
+        await self.transport.start()
+        await self.executor.start()
+        await self.syncer.start()
+        log.info("server.started", extra={"url": self.settings.base_url})
+        try:
+            yield
+        finally:
+            await self.syncer.stop()
+            await self.executor.stop()
+            await self.transport.close()
+            await self.store.close()
+
+    # Handlers
+
+    async def send_events(self, request: Request) -> Response:
+        key = request.path_params["key"]
+        if self.settings.profile == "start" and key not in self.settings.event_keys:
+            return json_response({"status": 401, "message": "", "error": "Event key not found"},
+                                 401)
+        body = await request.body()
+        seed = request.headers.get("x-inngest-event-id-seed")
+        try:
+            accepted = await self.ingestor.accept(body, seed)
+        except BadRequest as exc:
+            return json_response({"ids": [], "status": exc.http_status, "error": exc.message},
+                                 exc.http_status)
+        if accepted.error is not None:
+            status = accepted.error.http_status
+            return json_response(
+                {"ids": list(accepted.ids), "status": status, "error": accepted.error.message},
+                status,
+            )
+        return json_response({"ids": list(accepted.ids), "status": 200})
+
+    async def register(self, request: Request) -> Response:
+        self._check_bearer(request)
+        try:
+            payload = orjson.loads(await request.body())
+        except orjson.JSONDecodeError as exc:
+            raise BadRequest(f"the register body is not valid JSON: {exc}") from None
+        modified = await self.syncer.register(payload)
+        return json_response({"ok": True, "modified": modified})
+
+    async def dev_info(self, request: Request) -> Response:
+        apps = await self.store.list_apps()
+        functions = list(self.registry.functions.values())
+        return json_response({
+            "version": "inlet",
+            "apps": [{"url": a.url, "id": a.app_id, "sdk": a.sdk, "framework": a.framework,
+                      "error": a.error} for a in apps],
+            "functions": [
+                {
+                    "id": f.slug, "slug": f.slug, "name": f.name, "app": f.app_url,
+                    "triggers": [
+                        {k: v for k, v in (("event", t.event), ("expression", t.expression),
+                                           ("cron", t.cron)) if v is not None}
+                        for t in f.triggers
+                    ],
+                    "steps": {"step": {"id": "step", "name": "step",
+                                       "runtime": {"type": "http", "url": f.url}}},
+                }
+                for f in functions
+            ],
+        })
+
+    async def run_batch(self, request: Request) -> Response:
+        self._check_bearer(request)
+        state = await self.store.run_state(request.path_params["run_id"])
+        if state is None:
+            return json_response({"error": "run not found", "status": 404}, 404)
+        return json_response([e.to_wire() for e in state.events])
+
+    async def run_actions(self, request: Request) -> Response:
+        self._check_bearer(request)
+        state = await self.store.run_state(request.path_params["run_id"])
+        if state is None:
+            return json_response({"error": "run not found", "status": 404}, 404)
+        return json_response({m.step_id: m.value for m in state.memos})
+
+    async def list_events(self, request: Request) -> Response:
+        name = request.query_params.get("name")
+        try:
+            limit = min(int(request.query_params.get("limit", "100")), 1000)
+        except ValueError:
+            raise BadRequest("limit must be a whole number") from None
+        events = await self.store.list_events(name, limit)
+        return wrapped([event_v1(e) for e in events], self.clock.now())
+
+    async def get_event(self, request: Request) -> Response:
+        event = await self.store.get_event(request.path_params["event_id"])
+        if event is None:
+            raise NotFound(f"event {request.path_params['event_id']!r} not found")
+        return wrapped(event_v1(event), self.clock.now())
+
+    async def event_runs(self, request: Request) -> Response:
+        runs = await self.store.runs_for_event(request.path_params["event_id"])
+        return wrapped([run_v1(r) for r in runs], self.clock.now())
+
+    async def get_run(self, request: Request) -> Response:
+        run = await self.store.get_run(request.path_params["run_id"])
+        if run is None:
+            raise NotFound(f"run {request.path_params['run_id']!r} not found")
+        return wrapped(run_v1(run), self.clock.now())
+
+    async def run_history(self, request: Request) -> Response:
+        run_id = request.path_params["run_id"]
+        if await self.store.get_run(run_id) is None:
+            raise NotFound(f"run {run_id!r} not found")
+        attempts = await self.store.history(run_id)
+        return wrapped([attempt_v1(a) for a in attempts], self.clock.now())
+
+    async def health(self, request: Request) -> Response:
+        return json_response({"status": "ok"})
+
+    def _check_bearer(self, request: Request) -> None:
+        keys = [self.settings.signing_key] if self.settings.signing_key else []
+        if keys and not bearer_matches(request.headers.get("authorization"), keys):
+            raise Unauthorized("missing or wrong Authorization bearer: the SDK's signing key "
+                               "must match the server's")
+
+
+async def _inlet_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, InletError)
+    return error_response(exc)
+
+
+async def _http_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, HTTPException)
+    return json_response({"error": exc.detail, "status": exc.status_code}, exc.status_code)
+
+
+def create_app(settings: Settings, *, store: Store | None = None,
+               clock: Clock | None = None) -> Starlette:
+    settings.validate()
+    server = Server(settings, store or open_store(settings), clock or SystemClock())
+    routes = [
+        Route("/e/{key}", server.send_events, methods=["POST"]),
+        Route("/fn/register", server.register, methods=["POST"]),
+        Route("/dev", server.dev_info, methods=["GET"]),
+        Route("/health", server.health, methods=["GET"]),
+        Route("/v0/runs/{run_id}/batch", server.run_batch, methods=["GET"]),
+        Route("/v0/runs/{run_id}/actions", server.run_actions, methods=["GET"]),
+        Route("/v1/events", server.list_events, methods=["GET"]),
+        Route("/v1/events/{event_id}", server.get_event, methods=["GET"]),
+        Route("/v1/events/{event_id}/runs", server.event_runs, methods=["GET"]),
+        Route("/v1/runs/{run_id}", server.get_run, methods=["GET"]),
+        Route("/v1/runs/{run_id}/history", server.run_history, methods=["GET"]),
+    ]
+    app = Starlette(
+        routes=routes, lifespan=server.lifespan,
+        exception_handlers={InletError: _inlet_error, HTTPException: _http_error},
+    )
+    app.state.server = server
+    return app

@@ -1,0 +1,87 @@
+"""JSON responses and the shapes of Inngest's REST API v1 (PROTOCOL §10.1)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+import orjson
+from starlette.responses import Response
+
+from inlet.errors import InletError
+from inlet.model import Attempt, Event, Run
+
+
+def json_response(value: Any, status: int = 200) -> Response:
+    return Response(orjson.dumps(value), status_code=status, media_type="application/json")
+
+
+def error_response(exc: InletError) -> Response:
+    return json_response(
+        {"error": exc.message, "status": exc.http_status, "code": exc.code}, exc.http_status
+    )
+
+
+def iso(ts: float | None) -> str | None:
+    if ts is None:
+        return None
+    return datetime.fromtimestamp(ts, UTC).isoformat(timespec="milliseconds").replace(
+        "+00:00", "Z")
+
+
+def wrapped(data: Any, now: float) -> Response:
+    return json_response({"data": data, "metadata": {"fetched_at": iso(now),
+                                                     "cached_until": None}})
+
+
+def run_v1(run: Run) -> dict[str, Any]:
+    status = run.status.v1_name if run.status.ended else "Running"
+    return {
+        "run_id": run.id,
+        "run_started_at": iso(run.started_at or run.created_at),
+        "ended_at": iso(run.ended_at),
+        "status": status,
+        "output": run.output,
+        "function_id": run.function_slug,
+        "function_version": 1,
+        "environment_id": "local",
+        "event_id": run.event_ids[0] if run.event_ids else None,
+        "batch_id": None,
+        "original_run_id": None,
+        "cron": None,
+        "inlet": {"status": run.status.value, "error": run.error,
+                  "created_at": iso(run.created_at), "steps": run.step_count},
+    }
+
+
+def event_v1(event: Event) -> dict[str, Any]:
+    return {
+        "internal_id": event.internal_id,
+        "accountID": None,
+        "environmentID": None,
+        "source": None,
+        "sourceID": None,
+        "receivedAt": iso(event.received_at),
+        "id": event.id,
+        "name": event.name,
+        "data": event.data,
+        "user": event.user,
+        "ts": event.ts,
+        "v": event.v,
+    }
+
+
+def attempt_v1(a: Attempt) -> dict[str, Any]:
+    return {
+        "item_id": a.item_id,
+        "step_id": a.step_id,
+        "name": a.name,
+        "attempt": a.attempt,
+        "started_at": iso(a.started_at),
+        "ended_at": iso(a.ended_at),
+        "duration_ms": round((a.ended_at - a.started_at) * 1000, 3),
+        "outcome": a.outcome,
+        "status_code": a.status_code,
+        "output": a.output,
+        "error": a.error,
+    }

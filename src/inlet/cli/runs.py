@@ -1,0 +1,45 @@
+"""Rendering a run's history in the terminal."""
+
+from __future__ import annotations
+
+import json
+import urllib.error
+import urllib.request
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+
+
+def _get(url: str) -> Any:
+    with urllib.request.urlopen(url, timeout=10) as resp:
+        return json.loads(resp.read())["data"]
+
+
+def show(base_url: str, run_id: str) -> int:
+    console = Console()
+    base = base_url.rstrip("/")
+    try:
+        run = _get(f"{base}/v1/runs/{run_id}")
+        history = _get(f"{base}/v1/runs/{run_id}/history")
+    except urllib.error.HTTPError as exc:
+        console.print(f"[red]{base}: HTTP {exc.code}: {exc.read().decode(errors='replace')}")
+        return 1
+    except urllib.error.URLError as exc:
+        console.print(f"[red]cannot reach {base}: {exc.reason}; is `inlet dev` running?")
+        return 1
+    inlet = run.get("inlet", {})
+    console.print(f"[bold]run {run['run_id']}[/bold]  {run['function_id']}  "
+                  f"[bold]{inlet.get('status', run['status'])}[/bold]")
+    console.print(f"started {run['run_started_at']}  ended {run['ended_at'] or '-'}")
+    table = Table("#", "step", "attempt", "outcome", "HTTP", "ms", "output / error")
+    for i, a in enumerate(history, 1):
+        detail = a["error"] if a["error"] else json.dumps(a["output"])
+        style = "red" if a["outcome"] in ("failed", "retry") else None
+        table.add_row(str(i), a["name"] or a["step_id"], str(a["attempt"]), a["outcome"],
+                      str(a["status_code"] or "-"), f"{a['duration_ms']:.1f}",
+                      (detail or "")[:120], style=style)
+    console.print(table)
+    if run.get("output") is not None:
+        console.print("output:", json.dumps(run["output"])[:2000])
+    return 0

@@ -1,0 +1,115 @@
+"""Settings, built once at the edge (the CLI or a test) and passed down."""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+from inlet.errors import ConfigError
+
+KiB = 1024
+MiB = 1024 * KiB
+
+DEFAULT_PORT = 8288
+DEFAULT_DATABASE_URL = "sqlite:///.inlet/inlet.db"
+
+
+@dataclass(frozen=True, slots=True)
+class DatabaseURL:
+    scheme: Literal["sqlite", "memory", "postgresql"]
+    path: str
+    raw: str
+
+    @classmethod
+    def parse(cls, url: str) -> DatabaseURL:
+        if url.startswith("sqlite:///"):
+            path = url.removeprefix("sqlite:///")
+            if not path:
+                raise ConfigError(f"database URL {url!r} has no file path; expected sqlite:///PATH")
+            return cls("sqlite", path, url)
+        if url in ("memory://", "memory:"):
+            return cls("memory", "", url)
+        if url.startswith(("postgresql://", "postgres://")):
+            return cls("postgresql", url, url)
+        raise ConfigError(
+            f"INLET_DATABASE_URL={url!r} has an unsupported scheme; expected sqlite:///PATH, "
+            "postgresql://... or memory:// (tests only)"
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    """Every knob of a server process. Defaults are those of ``inlet dev``."""
+
+    host: str = "127.0.0.1"
+    port: int = DEFAULT_PORT
+    database_url: str = DEFAULT_DATABASE_URL
+    profile: Literal["dev", "start"] = "dev"
+    sdk_urls: tuple[str, ...] = ()
+    discovery: bool = True
+    poll_interval: float = 5.0
+    """Seconds between re-syncs of apps in error, and between discovery scans."""
+    retry_interval: float | None = None
+    """A fixed retry delay instead of the backoff table (tests and local work)."""
+    signing_key: str | None = None
+    event_keys: tuple[str, ...] = ()
+
+    worker_concurrency: int = 128
+    """Call requests in flight at once, per process."""
+    call_timeout: float = 2 * 60 * 60.0
+    """Longest wait for one call request (Inngest's MaxFunctionTimeout is 2 h)."""
+    lease_seconds: float = 30.0
+    use_api_threshold: int = 4 * MiB
+    """Above this many bytes of events+steps, the call request tells the SDK to fetch them."""
+    max_event_bytes: int = 512 * KiB
+    max_events_per_request: int = 5000
+    max_step_output_bytes: int = 4 * MiB
+    max_state_bytes: int = 32 * MiB
+    max_steps_per_run: int = 1000
+    max_response_bytes: int = 8 * MiB
+    event_dedupe_seconds: float = 24 * 60 * 60.0
+
+    def replace(self, **changes: object) -> Settings:
+        return dataclasses.replace(self, **changes)  # type: ignore[arg-type]
+
+    @property
+    def database(self) -> DatabaseURL:
+        return DatabaseURL.parse(self.database_url)
+
+    @property
+    def server_kind(self) -> str:
+        return "dev" if self.profile == "dev" else "cloud"
+
+    @property
+    def base_url(self) -> str:
+        return f"http://{self.host}:{self.port}"
+
+    def validate(self) -> Settings:
+        """Fail at start-up, not on first use."""
+        db = self.database
+        if db.scheme == "postgresql":
+            raise ConfigError(
+                f"database URL {self.database_url!r}: the PostgreSQL backend is not available in "
+                "this version; use sqlite:///PATH"
+            )
+        if db.scheme == "sqlite":
+            parent = Path(db.path).expanduser().resolve().parent
+            if parent.exists() and not parent.is_dir():
+                raise ConfigError(f"database path {db.path!r}: {parent} is not a directory")
+        if not 0 < self.port < 65536:
+            raise ConfigError(f"port {self.port} is out of range; expected 1-65535")
+        if self.retry_interval is not None and self.retry_interval < 0:
+            raise ConfigError(
+                f"retry interval {self.retry_interval} is negative; expected seconds >= 0"
+            )
+        for url in self.sdk_urls:
+            if not url.startswith(("http://", "https://")):
+                raise ConfigError(
+                    f"SDK URL {url!r} has no http:// or https:// scheme; "
+                    "expected e.g. http://127.0.0.1:3000/api/inngest"
+                )
+        if self.profile == "start" and not self.signing_key:
+            raise ConfigError("inlet start needs a signing key: set INLET_SIGNING_KEY")
+        return self

@@ -1,0 +1,104 @@
+"""One exception tree for everything Inlet raises on purpose.
+
+Each class carries a stable ``code``, the HTTP status an edge should answer with and
+whether a caller may retry. The class docstring is the default message; instances are
+raised with a message that names the bad value and the fix.
+"""
+
+from __future__ import annotations
+
+
+class InletError(Exception):
+    """Inlet failed."""
+
+    code = "internal_error"
+    http_status = 500
+    retriable = False
+
+    def __init__(self, message: str | None = None) -> None:
+        super().__init__(message or (type(self).__doc__ or self.code).strip())
+
+    @property
+    def message(self) -> str:
+        return str(self.args[0])
+
+
+class ConfigError(InletError):
+    """The configuration is invalid."""
+
+    code = "config_invalid"
+
+
+class BadRequest(InletError):
+    """The request is invalid."""
+
+    code = "bad_request"
+    http_status = 400
+
+
+class EventInvalid(BadRequest):
+    """An event in the request is invalid."""
+
+    code = "event_invalid"
+
+
+class EventTooLarge(EventInvalid):
+    """An event is larger than the size limit."""
+
+    code = "event_too_large"
+    http_status = 413
+
+
+class FunctionConfigInvalid(BadRequest):
+    """A function's configuration is invalid."""
+
+    code = "function_config_invalid"
+
+
+class Unauthorized(InletError):
+    """The request is not authenticated."""
+
+    code = "unauthorized"
+    http_status = 401
+
+
+class NotFound(InletError):
+    """Not found."""
+
+    code = "not_found"
+    http_status = 404
+
+
+class StoreError(InletError):
+    """The store failed."""
+
+    code = "store_error"
+    retriable = True
+
+
+class SchemaMismatch(StoreError):
+    """The database schema is not the one this version of Inlet expects."""
+
+    code = "schema_mismatch"
+    retriable = False
+
+
+class DatabaseLocked(StoreError):
+    """Another Inlet process holds this SQLite database."""
+
+    code = "database_locked"
+    retriable = False
+
+
+class TransportError(InletError):
+    """A call to an app failed before a response arrived."""
+
+    code = "transport_error"
+    retriable = True
+
+
+class SyncError(InletError):
+    """An app could not be synced."""
+
+    code = "sync_error"
+    retriable = True

@@ -1,0 +1,1 @@
+"""Events: validation of what apps send to ``POST /e/{key}``."""

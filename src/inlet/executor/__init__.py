@@ -1,0 +1,1 @@
+"""Workers that claim due queue items, call the apps and apply what the apps answer."""

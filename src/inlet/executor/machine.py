@@ -1,0 +1,360 @@
+"""The executor's state machine: one app reply in, the commands it implies out.
+
+Pure: no I/O, no clock (``now`` and ``jitter`` are arguments). The rules are those of
+PROTOCOL §5 and §7: 200 finishes the run, 206 carries opcodes, other answers are
+function-level errors retried by the table unless the SDK says not to.
+"""
+
+from __future__ import annotations
+
+import email.utils
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+from typing import Any
+
+import orjson
+
+from inlet.executor.backoff import RetryPolicy, clamp_retry_after
+from inlet.model import (
+    JSON,
+    STEP_DISCOVERY,
+    Attempt,
+    Finish,
+    Function,
+    ItemKind,
+    Memo,
+    NewItem,
+    Outcome,
+    QueueItem,
+    RunState,
+    RunStatus,
+)
+
+ERROR_EXCERPT = 300
+
+
+@dataclass(frozen=True, slots=True)
+class Reply:
+    """What came back from one call request. ``status`` 0: no HTTP response at all."""
+
+    status: int
+    headers: Mapping[str, str] = field(default_factory=dict)
+    """Lower-cased names."""
+    body: bytes = b""
+    error: str | None = None
+    """Why there is no response (connection refused, timeout...)."""
+
+    @property
+    def sdk(self) -> str | None:
+        return self.headers.get("x-inngest-sdk")
+
+    @property
+    def no_retry(self) -> bool:
+        return self.headers.get("x-inngest-no-retry", "").strip().lower() == "true"
+
+
+@dataclass(frozen=True, slots=True)
+class Limits:
+    max_step_output_bytes: int
+    max_state_bytes: int
+    max_steps: int
+
+
+@dataclass(frozen=True, slots=True)
+class Call:
+    """Everything the machine may look at about the call that was made."""
+
+    item: QueueItem
+    state: RunState
+    function: Function
+    started_at: float
+
+
+def interpret(call: Call, reply: Reply, *, now: float, jitter: float, retry: RetryPolicy,
+              limits: Limits) -> Outcome:
+    """Turn an app's reply into the commands that record it."""
+    reply = _unwrap_stream(reply)
+    attempt = Attempt(
+        run_id=call.item.run_id, item_id=call.item.id, step_id=call.item.step_id,
+        attempt=call.item.attempt, started_at=call.started_at, ended_at=now,
+        outcome="", status_code=reply.status, name=call.item.name,
+    )
+    if reply.error is not None:
+        return _failed_call(call, attempt, reply, reply.error, now, jitter, retry)
+    if reply.sdk is None:
+        reason = (
+            f"response did not come from an Inngest SDK (HTTP {reply.status} without an "
+            f"X-Inngest-SDK header): is {call.function.url.split('?')[0]} the app's serve "
+            f"endpoint? Body: {_excerpt(reply.body)}"
+        )
+        return _failed_call(call, attempt, reply, reason, now, jitter, retry)
+    version = _request_version(call, reply)
+    if reply.status == 200:
+        try:
+            output = _decode_output(reply.body)
+        except orjson.JSONDecodeError:
+            reason = f"the SDK answered 200 with a body that is not JSON: {_excerpt(reply.body)}"
+            return _failed_call(call, attempt, reply, reason, now, jitter, retry)
+        return Outcome(
+            attempt=replace(attempt, outcome="completed", output=output),
+            finish=Finish(RunStatus.COMPLETED, output=output),
+            request_version=version,
+        )
+    if reply.status == 206:
+        try:
+            ops = _decode_ops(reply.body)
+        except (orjson.JSONDecodeError, ValueError) as exc:
+            reason = f"the SDK answered 206 with opcodes that cannot be read ({exc})"
+            return _failed_call(call, attempt, reply, reason, now, jitter, retry)
+        outcome = _opcodes(call, attempt, reply, ops, now, jitter, retry, limits)
+        return replace(outcome, request_version=version)
+    body = _try_json(reply.body)
+    reason = _error_text(body, reply)
+    outcome = _failed_call(call, attempt, reply, reason, now, jitter, retry, error_body=body)
+    return replace(outcome, request_version=version)
+
+
+def _opcodes(call: Call, attempt: Attempt, reply: Reply, ops: list[dict[str, Any]],
+             now: float, jitter: float, retry: RetryPolicy, limits: Limits) -> Outcome:
+    if not ops:
+        return Outcome(attempt=replace(attempt, outcome="noop"))
+    memos: list[Memo] = []
+    enqueue: list[NewItem] = []
+    state_bytes = 0
+    planned = 0
+    discover = False
+    finish: Finish | None = None
+    retry_at: float | None = None
+    errors: list[str] = []
+    outputs: list[JSON] = []
+    for op in ops:
+        kind = str(op.get("op", ""))
+        step_id = str(op.get("id", ""))
+        name = str(op.get("displayName") or op.get("name") or step_id)
+        if kind in ("StepRun", "Step"):
+            value = {"data": op.get("data")}
+            size = len(orjson.dumps(value))
+            too_big = _over_limits(call, name, size, state_bytes, memos, limits)
+            if too_big is not None:
+                return _fail(attempt, too_big, "failed")
+            memos.append(Memo(step_id, value, name, kind))
+            state_bytes += size
+            outputs.append(op.get("data"))
+            discover = True
+        elif kind in ("StepError", "StepFailed"):
+            error = _step_error(op.get("error"))
+            errors.append(f"{name}: {error['name']}: {error['message']}")
+            final = (
+                kind == "StepFailed"
+                or reply.no_retry
+                or call.item.attempt + 1 >= call.function.max_attempts
+            )
+            if not final:
+                retry_at = now + retry.delay(call.item.attempt, jitter)
+                continue
+            value = {"error": error}
+            size = len(orjson.dumps(value))
+            memos.append(Memo(step_id, value, name, "StepFailed"))
+            state_bytes += size
+            discover = True
+        elif kind == "StepPlanned":
+            opts = op.get("opts") or {}
+            race = isinstance(opts, dict) and opts.get("parallelMode") == "race"
+            enqueue.append(NewItem(ItemKind.STEP, step_id, now, join=not race, name=name))
+            planned += 1
+        elif kind == "RunComplete":
+            data = op.get("data")
+            finish = Finish(RunStatus.COMPLETED, output=data)
+            outputs.append(data)
+        elif kind == "DiscoveryRequest":
+            discover = True
+        elif kind == "StepNotFound":
+            errors.append(f"step {step_id} not found by the SDK")
+            retry_at = now + retry.delay(call.item.attempt, jitter)
+        else:
+            reason = (
+                f"opcode {kind!r} (step {name!r}) is not supported by this version of Inlet"
+            )
+            return _fail(attempt, reason, "failed")
+    if finish is not None:
+        return Outcome(
+            attempt=replace(attempt, outcome="completed", output=finish.output),
+            memos=tuple(memos), finish=finish, state_bytes=state_bytes,
+        )
+    if retry_at is not None and not memos and not enqueue:
+        return Outcome(
+            attempt=replace(attempt, outcome="retry", error="; ".join(errors)),
+            retry_at=retry_at,
+        )
+    if discover:
+        # A targeted step of a parallel group joins: only the last branch to finish
+        # asks for the discovery that moves the function on.
+        join = call.item.kind is ItemKind.STEP and call.item.join
+        enqueue.append(NewItem(ItemKind.DISCOVERY, STEP_DISCOVERY, now, after_join=join))
+    force_plan = True if len(ops) > 1 else None
+    if planned and call.item.kind is ItemKind.DISCOVERY and len(ops) == 1:
+        force_plan = None
+    label = "planned" if planned and not memos else ("step" if not errors else "step_failed")
+    return Outcome(
+        attempt=replace(
+            attempt, outcome=label, output=outputs[0] if len(outputs) == 1 else None,
+            error="; ".join(errors) or None,
+        ),
+        memos=tuple(memos), enqueue=tuple(enqueue), retry_at=retry_at,
+        force_plan=force_plan, state_bytes=state_bytes,
+    )
+
+
+def _over_limits(call: Call, name: str, size: int, pending_bytes: int, memos: list[Memo],
+                 limits: Limits) -> str | None:
+    if size > limits.max_step_output_bytes:
+        return (
+            f"step {name!r} returned {size} bytes, over the limit of "
+            f"{limits.max_step_output_bytes} (INLET_MAX_STEP_OUTPUT_BYTES); store large "
+            "data elsewhere and return a reference"
+        )
+    total = call.state.run.state_size + pending_bytes + size
+    if total > limits.max_state_bytes:
+        return (
+            f"run state would reach {total} bytes after step {name!r}, over the limit of "
+            f"{limits.max_state_bytes} (INLET_MAX_STATE_BYTES)"
+        )
+    if call.state.run.step_count + len(memos) + 1 > limits.max_steps:
+        return f"the run has more than {limits.max_steps} steps (INLET_MAX_STEPS_PER_RUN)"
+    return None
+
+
+def _failed_call(call: Call, attempt: Attempt, reply: Reply, reason: str, now: float,
+                 jitter: float, retry: RetryPolicy, error_body: JSON = None) -> Outcome:
+    """A call that did not produce a usable answer: retry it, or fail the run."""
+    retriable = reply.error is not None or reply.sdk is None or not reply.no_retry
+    if retriable and call.item.attempt + 1 < call.function.max_attempts:
+        at = now + retry.delay(call.item.attempt, jitter)
+        after = reply.headers.get("retry-after")
+        if after and reply.sdk is not None:
+            parsed = _retry_after(after, now)
+            if parsed is not None:
+                at = clamp_retry_after(parsed, now)
+        return Outcome(attempt=replace(attempt, outcome="retry", error=reason), retry_at=at)
+    return _fail(attempt, reason, "failed", error_body)
+
+
+def _fail(attempt: Attempt, reason: str, label: str, error_body: JSON = None) -> Outcome:
+    error = standard_error(error_body) if isinstance(error_body, dict) else {
+        "error": reason, "name": "Error", "message": reason, "stack": "",
+    }
+    output = error_body if error_body is not None else error
+    return Outcome(
+        attempt=replace(attempt, outcome=label, error=reason),
+        finish=Finish(RunStatus.FAILED, output=output, error=error),
+    )
+
+
+def standard_error(body: Mapping[str, Any]) -> dict[str, JSON]:
+    """Inngest's ``StandardError`` shape from an SDK's error body (PROTOCOL §5.8)."""
+    name = str(body.get("name") or "Error")
+    message = body.get("message")
+    if message is None:
+        message = body.get("error", "Unknown error")
+    message = message if isinstance(message, str) else orjson.dumps(message).decode()
+    stack = body.get("stack")
+    return {
+        "error": f"{name}: {message}",
+        "name": name,
+        "message": message,
+        "stack": stack if isinstance(stack, str) else "",
+    }
+
+
+def _step_error(raw: JSON) -> dict[str, JSON]:
+    """A memo error must have string ``name`` and ``message``, or Python takes the memo
+    for data (PROTOCOL §5.5); keep the SDK's other fields as they came."""
+    error = dict(raw) if isinstance(raw, dict) else {"message": str(raw)}
+    error["name"] = str(error.get("name") or "Error")
+    message = error.get("message")
+    error["message"] = message if isinstance(message, str) else str(message or "")
+    return error
+
+
+def _error_text(body: JSON, reply: Reply) -> str:
+    if isinstance(body, dict):
+        err = standard_error(body)
+        return f"HTTP {reply.status}: {err['name']}: {err['message']}"
+    return f"HTTP {reply.status}: {_excerpt(reply.body)}"
+
+
+def _request_version(call: Call, reply: Reply) -> int | None:
+    if call.state.run.request_version != -1:
+        return None
+    raw = reply.headers.get("x-inngest-req-version")
+    try:
+        version = int(raw) if raw is not None else None
+    except ValueError:
+        return None
+    return version if version and version > 0 else None
+
+
+def _retry_after(value: str, now: float) -> float | None:
+    value = value.strip()
+    if len(value) <= 7 and value.isdigit() and int(value) > 0:
+        return now + int(value)
+    try:
+        return datetime.fromisoformat(value.replace("Z", "+00:00")).timestamp()
+    except ValueError:
+        pass
+    try:
+        return email.utils.parsedate_to_datetime(value).timestamp()
+    except (TypeError, ValueError):
+        return None
+
+
+def _unwrap_stream(reply: Reply) -> Reply:
+    """A streamed answer is 201 + keep-alive spaces + ``{status, headers, body}`` (§5.7)."""
+    if reply.status != 201 or reply.error is not None:
+        return reply
+    try:
+        envelope = orjson.loads(reply.body.lstrip())
+    except orjson.JSONDecodeError:
+        return reply
+    if not isinstance(envelope, dict) or "status" not in envelope:
+        return reply
+    headers = dict(reply.headers)
+    for k, v in (envelope.get("headers") or {}).items():
+        headers[str(k).lower()] = str(v)
+    body = envelope.get("body")
+    raw = body.encode() if isinstance(body, str) else orjson.dumps(body)
+    return Reply(status=int(envelope["status"]), headers=headers, body=raw)
+
+
+def _decode_output(body: bytes) -> JSON:
+    if not body.strip():
+        return None
+    value = orjson.loads(body)
+    if isinstance(value, str) and value.lstrip().startswith("{"):
+        try:
+            return orjson.loads(value)
+        except orjson.JSONDecodeError:
+            return value
+    return value
+
+
+def _decode_ops(body: bytes) -> list[dict[str, Any]]:
+    value = orjson.loads(body) if body.strip() else []
+    if isinstance(value, dict):
+        value = [value]
+    if not isinstance(value, list) or not all(isinstance(op, dict) for op in value):
+        raise ValueError("expected an array of opcode objects")
+    return value
+
+
+def _try_json(body: bytes) -> JSON:
+    try:
+        return orjson.loads(body) if body.strip() else None
+    except orjson.JSONDecodeError:
+        return None
+
+
+def _excerpt(body: bytes) -> str:
+    text = body[:ERROR_EXCERPT].decode("utf-8", "replace")
+    return repr(text) + ("..." if len(body) > ERROR_EXCERPT else "")

@@ -1,0 +1,41 @@
+"""The events a finished run emits (PROTOCOL §7.3). Pure."""
+
+from __future__ import annotations
+
+from inlet.ids import new_ulid
+from inlet.model import JSON, Event, Finish, RunState, RunStatus
+
+FINISHED = "inngest/function.finished"
+FAILED = "inngest/function.failed"
+CANCELLED = "inngest/function.cancelled"
+SYSTEM_PREFIX = "inngest/function."
+
+
+def for_finish(state: RunState, finish: Finish, now: float) -> list[Event]:
+    """``finished`` always, plus ``failed`` or ``cancelled`` (whose id is the run id, so a
+    repeat is a duplicate). A run started by a system event emits nothing: no recursion."""
+    first = state.events[0] if state.events else None
+    if first is not None and first.name in (FINISHED, FAILED, CANCELLED):
+        return []
+    data: dict[str, JSON] = {
+        "function_id": state.run.function_slug,
+        "run_id": state.run.id,
+        "event": first.to_wire() if first else {},
+        "events": [e.to_wire() for e in state.events],
+        "_inngest": {"status": finish.status.value.capitalize()},
+    }
+    if finish.status is RunStatus.COMPLETED and finish.output is not None:
+        data["result"] = finish.output
+    if finish.error is not None:
+        data["error"] = finish.error
+    ts = int(now * 1000)
+    finished_id = new_ulid(now)
+    events = [Event(internal_id=finished_id, name=FINISHED, data=data, id=finished_id, ts=ts,
+                    received_at=now)]
+    if finish.status is RunStatus.FAILED:
+        events.append(Event(internal_id=new_ulid(now), name=FAILED, data=data,
+                            id=state.run.id, ts=ts, received_at=now))
+    elif finish.status is RunStatus.CANCELLED:
+        events.append(Event(internal_id=new_ulid(now), name=CANCELLED, data=data,
+                            id=state.run.id, ts=ts, received_at=now))
+    return events

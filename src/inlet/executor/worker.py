@@ -1,0 +1,219 @@
+"""The executor service: claim due items, call the app, record what it answered.
+
+One dispatcher task claims work in batches while fewer than ``worker_concurrency`` calls
+are in flight; each call runs in its own task. Wake-ups (``notify``) make new work start
+at once; polling the store for the next due time stays the correctness path.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import random
+from collections.abc import Callable
+from dataclasses import replace
+
+from inlet.clock import Clock
+from inlet.config import Settings
+from inlet.events.matching import Registry
+from inlet.executor import system_events
+from inlet.executor.backoff import RetryPolicy
+from inlet.executor.machine import Call, Limits, interpret
+from inlet.executor.request import build
+from inlet.executor.transport import Transport
+from inlet.model import Attempt, Finish, Outcome, QueueItem, RunStatus
+from inlet.protocol.signing import sign
+from inlet.store import Store
+from inlet.store.base import Claim
+
+log = logging.getLogger("inlet.executor")
+
+CLAIM_BATCH = 64
+IDLE_POLL = 1.0
+"""Longest sleep without looking at the store: covers work enqueued by other processes."""
+
+
+class Executor:
+    def __init__(self, store: Store, settings: Settings, clock: Clock,
+                 registry: Callable[[], Registry], transport: Transport) -> None:
+        self._store = store
+        self._settings = settings
+        self._clock = clock
+        self._registry = registry
+        self._transport = transport
+        self._retry = RetryPolicy(settings.retry_interval)
+        self._limits = Limits(
+            max_step_output_bytes=settings.max_step_output_bytes,
+            max_state_bytes=settings.max_state_bytes,
+            max_steps=settings.max_steps_per_run,
+        )
+        self._owner = f"{os.getpid()}-{random.getrandbits(32):08x}"
+        self._wake = asyncio.Event()
+        self._inflight: dict[str, Claim] = {}
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._loops: list[asyncio.Task[None]] = []
+        self._stopping = False
+
+    def notify(self) -> None:
+        """New work may be due: look now instead of at the next poll."""
+        self._wake.set()
+
+    async def start(self) -> None:
+        self._loops = [
+            asyncio.create_task(self._dispatch(), name="inlet-dispatch"),
+            asyncio.create_task(self._keep_leases(), name="inlet-leases"),
+        ]
+
+    async def stop(self) -> None:
+        self._stopping = True
+        self._wake.set()
+        for task in self._loops:
+            task.cancel()
+        for task in list(self._tasks):
+            task.cancel()
+        await asyncio.gather(*self._loops, *self._tasks, return_exceptions=True)
+
+    async def _dispatch(self) -> None:
+        while not self._stopping:
+            try:
+                await self._dispatch_once()
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("executor.dispatch_failed")
+                await asyncio.sleep(IDLE_POLL)
+
+    async def _dispatch_once(self) -> None:
+        free = self._settings.worker_concurrency - len(self._inflight)
+        if free > 0:
+            self._wake.clear()
+            now = self._clock.now()
+            claims = await self._store.claim(
+                now, min(free, CLAIM_BATCH), now + self._settings.lease_seconds, self._owner
+            )
+            for claim in claims:
+                self._inflight[claim.item.id] = claim
+                task = asyncio.create_task(self._execute(claim))
+                self._tasks.add(task)
+                task.add_done_callback(self._done)
+            if len(claims) == min(free, CLAIM_BATCH):
+                await asyncio.sleep(0)
+                return
+            due = await self._store.next_due()
+            timeout = IDLE_POLL if due is None else min(max(due - self._clock.now(), 0.0),
+                                                        IDLE_POLL)
+        else:
+            self._wake.clear()
+            timeout = IDLE_POLL
+        if timeout > 0:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), timeout)
+
+    def _done(self, task: asyncio.Task[None]) -> None:
+        self._tasks.discard(task)
+        self._wake.set()
+
+    async def _keep_leases(self) -> None:
+        period = self._settings.lease_seconds / 3
+        while not self._stopping:
+            await asyncio.sleep(period)
+            if self._inflight:
+                try:
+                    await self._store.extend_leases(
+                        list(self._inflight.values()),
+                        self._clock.now() + self._settings.lease_seconds,
+                    )
+                except Exception:
+                    log.exception("executor.lease_extend_failed")
+
+    async def _execute(self, claim: Claim) -> None:
+        try:
+            await self._call(claim)
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            # The lease expires and the item is tried again: nothing is lost.
+            log.exception("executor.item_failed", extra={"item": claim.item.id,
+                                                         "run_id": claim.item.run_id})
+        finally:
+            self._inflight.pop(claim.item.id, None)
+
+    async def _call(self, claim: Claim) -> None:
+        item = claim.item
+        state = await self._store.run_state(item.run_id)
+        started = self._clock.now()
+        if state is None or state.run.status.ended:
+            await self._store.complete(claim, Outcome(attempt=Attempt(
+                run_id=item.run_id, item_id=item.id, step_id=item.step_id, attempt=item.attempt,
+                started_at=started, ended_at=started, outcome="skipped",
+                error="the run had already ended")), started, self._key_ttl)
+            return
+        registry = self._registry()
+        function = registry.get(state.run.function_slug)
+        if function is None:
+            reason = (f"function {state.run.function_slug!r} is no longer registered by any "
+                      "app; re-sync the app that served it")
+            outcome = Outcome(
+                attempt=Attempt(run_id=item.run_id, item_id=item.id, step_id=item.step_id,
+                                attempt=item.attempt, started_at=started, ended_at=started,
+                                outcome="failed", error=reason),
+                finish=Finish(RunStatus.FAILED, error={"error": reason, "name": "Error",
+                                                       "message": reason, "stack": ""}),
+            )
+        else:
+            request = build(state, item, function,
+                            use_api_threshold=self._settings.use_api_threshold)
+            reply = await self._transport.post(request.url, request.body,
+                                               self._headers(state.run.id, item, request.body,
+                                                             state.run.request_version))
+            outcome = interpret(
+                Call(item=item, state=state, function=function, started_at=started),
+                reply,
+                now=self._clock.now(), jitter=random.random(), retry=self._retry,
+                limits=self._limits,
+            )
+        now = self._clock.now()
+        if outcome.finish is not None:
+            events = system_events.for_finish(state, outcome.finish, now)
+            outcome = replace(outcome, events=tuple(events), runs=tuple(registry.plan(events, now)))
+        applied = await self._store.complete(claim, outcome, now, self._key_ttl)
+        if not applied:
+            log.warning("executor.lease_lost", extra={"item": item.id, "run_id": item.run_id})
+            return
+        self._log(outcome, item.run_id)
+        if outcome.enqueue or outcome.runs or outcome.retry_at is not None:
+            self._wake.set()
+
+    @property
+    def _key_ttl(self) -> float:
+        return self._settings.event_dedupe_seconds
+
+    def _headers(self, run_id: str, item: QueueItem, body: bytes,
+                 version: int) -> dict[str, str]:
+        headers = {
+            "Content-Type": "application/json",
+            "X-Run-ID": run_id,
+            "X-Inngest-Req-Version": str(version),
+            "X-Inngest-Step-ID": item.step_id,
+            "X-Request-ID": f"{item.id}-{item.attempt}",
+            "X-Inngest-Job-ID": item.id,
+            "X-Inngest-Server-Kind": self._settings.server_kind,
+        }
+        if self._settings.signing_key:
+            headers["X-Inngest-Signature"] = sign(body, self._settings.signing_key,
+                                                  self._clock.now())
+        return headers
+
+    def _log(self, outcome: Outcome, run_id: str) -> None:
+        attempt = outcome.attempt
+        if outcome.finish is not None:
+            level = logging.INFO if outcome.finish.status is RunStatus.COMPLETED else (
+                logging.WARNING)
+            log.log(level, "run.%s", outcome.finish.status.value.lower(),
+                    extra={"run_id": run_id, "reason": attempt.error})
+        elif outcome.retry_at is not None:
+            log.info("step.retry", extra={"run_id": run_id, "step": attempt.step_id,
+                                          "attempt": attempt.attempt, "reason": attempt.error})
+

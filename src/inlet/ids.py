@@ -1,0 +1,83 @@
+"""ULIDs for events and runs: random ones, and the deterministic ones of PROTOCOL §2.2.
+
+A ULID is 48 bits of milliseconds since the epoch followed by 80 bits of entropy, written
+as 26 characters of Crockford base32, so ids sort by creation time as text.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import os
+from typing import NoReturn
+
+from ulid import ULID
+
+from inlet.errors import BadRequest
+
+SEED_HEADER = "X-Inngest-Event-Id-Seed"
+
+_MAX_MS = 2**48 - 1
+_ENTROPY_BYTES = 10
+_SEED_EXAMPLE = "1743130137367,eii2YKXRVTJPuA=="
+
+
+def _ulid(ms: int, entropy: bytes) -> str:
+    return str(ULID.from_bytes(ms.to_bytes(6, "big") + entropy))
+
+
+def new_ulid(now: float) -> str:
+    """A fresh ULID stamped ``now`` (seconds since the epoch) with 80 random bits."""
+    ms = int(now * 1000)
+    if not 0 <= ms <= _MAX_MS:
+        raise ValueError(f"time {now!r} cannot be stored in a ULID; expected 0 <= now < 2**48 ms")
+    return _ulid(ms, os.urandom(_ENTROPY_BYTES))
+
+
+def ulid_from_seed(seed: str, index: int) -> str:
+    """The deterministic ULID of the ``index``-th event (1-based) of a seeded request.
+
+    ``seed`` is the ``X-Inngest-Event-Id-Seed`` header, ``"<unix_ms>,<base64 of 10 bytes>"``.
+    Like the Go server, the big-endian uint32 in entropy bytes 6..9 is incremented by
+    ``index`` (wrapping), so one header yields a distinct id per event and a retried send
+    yields the same ids again. Raises :class:`BadRequest` when the header is malformed.
+    """
+    ms, entropy = _parse_seed(seed)
+    counter = (int.from_bytes(entropy[6:], "big") + index) % 2**32
+    return _ulid(ms, entropy[:6] + counter.to_bytes(4, "big"))
+
+
+def _parse_seed(seed: str) -> tuple[int, bytes]:
+    parts = seed.split(",")
+    if len(parts) != 2:
+        _bad_seed(seed, "it must have exactly one comma")
+    ms_text, entropy_text = parts
+    if not (ms_text.isascii() and ms_text.isdigit()):
+        _bad_seed(seed, f"{ms_text!r} is not a whole number of milliseconds")
+    ms = int(ms_text)
+    if not 0 < ms <= _MAX_MS:
+        _bad_seed(seed, f"{ms} milliseconds is outside the range a ULID can hold")
+    try:
+        # validate=True: reject what Go's strict StdEncoding rejects instead of skipping it.
+        entropy = base64.b64decode(entropy_text, validate=True)
+    except (binascii.Error, ValueError):
+        _bad_seed(seed, f"{entropy_text!r} is not standard base64")
+    if len(entropy) != _ENTROPY_BYTES:
+        _bad_seed(seed, f"its entropy is {len(entropy)} bytes, not {_ENTROPY_BYTES}")
+    return ms, entropy
+
+
+def _bad_seed(seed: str, reason: str) -> NoReturn:
+    shown = seed if len(seed) <= 80 else seed[:80] + "..."
+    raise BadRequest(
+        f"{SEED_HEADER} header {shown!r} is malformed: {reason}; expected "
+        f'"<unix ms>,<base64 of 10 bytes>" such as "{_SEED_EXAMPLE}"'
+    )
+
+
+def ulid_time(ulid: str) -> float:
+    """The creation time of ``ulid`` in seconds since the epoch."""
+    try:
+        return ULID.from_str(ulid).milliseconds / 1000
+    except ValueError as exc:
+        raise ValueError(f"{ulid!r} is not a ULID: {exc}") from None

@@ -1,0 +1,1 @@
+"""The wire: JSON canonicalization, request signing and Inngest's time strings."""

@@ -1,0 +1,130 @@
+"""The one ``Store`` interface every backend implements, in the verbs of the domain.
+
+Contract (checked by ``tests/store``, run against every backend):
+
+- Every write that may be repeated after a crash is guarded by a unique key and a repeat
+  is a no-op: an event by its internal id, a run by ``(function, key)`` for the key's
+  lifetime, a memo by ``(run, step)``.
+- ``claim`` leases due items: a leased item is not claimed again until its lease expires
+  (its ``due_at`` moves to the lease expiry), which is how a dead worker's work is taken
+  over. ``complete`` applies an ``Outcome`` only while the caller still holds the lease it
+  claimed; otherwise it changes nothing and returns False (a stale worker is fenced).
+- ``complete`` and ``ingest`` are atomic.
+"""
+
+from __future__ import annotations
+
+import abc
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from inlet.model import (
+    App,
+    Attempt,
+    Event,
+    Function,
+    NewRun,
+    Outcome,
+    QueueItem,
+    Run,
+    RunState,
+)
+
+
+@dataclass(frozen=True, slots=True)
+class IngestResult:
+    new_event_ids: tuple[str, ...]
+    """Events stored by this call (a repeat of a stored event is not new)."""
+    run_ids: tuple[str, ...]
+    """Runs created by this call (a run whose key already exists is not created)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Claim:
+    """A leased queue item. ``lease`` is the fencing token ``complete`` needs."""
+
+    item: QueueItem
+    lease: str
+
+
+class Store(abc.ABC):
+    """Persistence for apps, events, runs, memos, the queue and the run history."""
+
+    async def open(self) -> None:  # noqa: B027 - optional hook
+        """Prepare the backend (connect, migrate). Called once before use."""
+
+    async def close(self) -> None:  # noqa: B027 - optional hook
+        """Release the backend's resources."""
+
+    # Apps and functions
+
+    @abc.abstractmethod
+    async def save_app(self, app: App, functions: Sequence[Function]) -> bool:
+        """Store an app and its complete function set; functions it no longer has are
+        removed. Returns True when anything changed (the app's checksum differs)."""
+
+    @abc.abstractmethod
+    async def set_app_error(self, url: str, error: str | None, now: float) -> None:
+        """Record (or clear) why syncing the app at ``url`` failed."""
+
+    @abc.abstractmethod
+    async def list_apps(self) -> list[App]: ...
+
+    @abc.abstractmethod
+    async def list_functions(self) -> list[Function]: ...
+
+    # Events and runs
+
+    @abc.abstractmethod
+    async def ingest(self, events: Sequence[Event], runs: Sequence[NewRun], now: float,
+                     key_ttl: float) -> IngestResult:
+        """Store events and create the runs they start, each with a discovery item due
+        at ``run.due_at``, atomically. A run whose ``(function, key)`` was used less than
+        ``key_ttl`` seconds ago is not created."""
+
+    @abc.abstractmethod
+    async def get_event(self, internal_id: str) -> Event | None: ...
+
+    @abc.abstractmethod
+    async def list_events(self, name: str | None, limit: int) -> list[Event]:
+        """Newest first."""
+
+    @abc.abstractmethod
+    async def get_run(self, run_id: str) -> Run | None: ...
+
+    @abc.abstractmethod
+    async def runs_for_event(self, event_id: str) -> list[Run]: ...
+
+    @abc.abstractmethod
+    async def run_state(self, run_id: str) -> RunState | None:
+        """The run, its events in order and its memos in completion order."""
+
+    @abc.abstractmethod
+    async def history(self, run_id: str) -> list[Attempt]:
+        """Every call request made for the run, oldest first."""
+
+    # Queue
+
+    @abc.abstractmethod
+    async def claim(self, now: float, limit: int, lease_until: float,
+                    owner: str) -> list[Claim]:
+        """Lease up to ``limit`` items due at ``now``, earliest first."""
+
+    @abc.abstractmethod
+    async def extend_leases(self, claims: Sequence[Claim], lease_until: float) -> None:
+        """Push the expiry of leases still held (long calls)."""
+
+    @abc.abstractmethod
+    async def next_due(self) -> float | None:
+        """When the earliest item becomes due (leased items: when their lease expires)."""
+
+    @abc.abstractmethod
+    async def complete(self, claim: Claim, outcome: Outcome, now: float,
+                       key_ttl: float) -> bool:
+        """Apply a call's outcome and record its attempt, atomically, if ``claim``'s
+        lease is still held. Returns False, changing nothing, when it is not."""
+
+    @abc.abstractmethod
+    async def release_all(self) -> int:
+        """Drop every lease (a single-process backend at start-up: nobody else holds
+        them). Returns how many were released."""

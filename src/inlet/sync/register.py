@@ -1,0 +1,231 @@
+"""Reading a register payload (``POST /fn/register`` or an in-band PUT answer).
+
+Both SDK dialects are accepted (PROTOCOL §3.3: ``appName``/``appname``, keys matched
+case-insensitively, unknown keys ignored). A config the Go server would reject is
+rejected here, with a message naming the function and the field.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+from inlet.errors import BadRequest, FunctionConfigInvalid
+from inlet.expr import compile_expression
+from inlet.model import App, Function, Trigger
+from inlet.protocol.duration import parse_duration
+from inlet.protocol.jcs import canonical
+
+MAX_TRIGGERS = 10
+MAX_RETRIES = 20
+DEFAULT_RETRIES = 4
+MAX_CONCURRENCY_LIMITS = 2
+MAX_CANCEL = 5
+
+
+@dataclass(frozen=True, slots=True)
+class Registration:
+    app: App
+    functions: tuple[Function, ...]
+
+
+def _lower_keys(obj: Mapping[str, Any]) -> dict[str, Any]:
+    return {str(k).lower(): v for k, v in obj.items()}
+
+
+def app_url(url: str) -> str:
+    """An app is known by its URL without the query string."""
+    parts = urlsplit(url)
+    return urlunsplit(parts._replace(query="", fragment=""))
+
+
+def parse_registration(payload: Any, now: float) -> Registration:
+    if not isinstance(payload, dict):
+        raise BadRequest("the register body must be a JSON object with url, appName and "
+                         "functions")
+    body = _lower_keys(payload)
+    url = body.get("url")
+    if not isinstance(url, str) or not url.startswith(("http://", "https://")):
+        raise BadRequest(f"register body: url must be the app's http(s) URL, got {url!r}")
+    app_id = body.get("appname") or body.get("app_id")
+    if not isinstance(app_id, str) or not app_id:
+        raise BadRequest(f"register body: appName must be a non-empty string, got {app_id!r}")
+    raw_functions = body.get("functions") or []
+    if not isinstance(raw_functions, list):
+        raise BadRequest("register body: functions must be an array")
+    functions = []
+    seen: set[str] = set()
+    for index, raw in enumerate(raw_functions):
+        fn = parse_function(raw, index, app_url(url))
+        if fn.slug in seen:
+            raise FunctionConfigInvalid(f"function {fn.slug!r} is registered twice by {url}")
+        seen.add(fn.slug)
+        functions.append(fn)
+    checksum = hashlib.sha256(canonical([payload.get("functions"), app_id])).hexdigest()
+    app = App(
+        url=app_url(url), app_id=app_id, sdk=str(body.get("sdk") or ""),
+        framework=str(body.get("framework") or ""), checksum=checksum, synced_at=now,
+    )
+    return Registration(app, tuple(functions))
+
+
+def parse_function(raw: Any, index: int, url_of_app: str) -> Function:
+    if not isinstance(raw, dict):
+        raise FunctionConfigInvalid(f"functions[{index}] must be an object")
+    slug = raw.get("id")
+    if not isinstance(slug, str) or not slug:
+        raise FunctionConfigInvalid(f"functions[{index}].id must be a non-empty string")
+
+    def bad(field: str, problem: str) -> FunctionConfigInvalid:
+        return FunctionConfigInvalid(f"function {slug!r}: {field} {problem}")
+
+    name = raw.get("name") or slug
+    steps = raw.get("steps")
+    if not isinstance(steps, dict) or len(steps) != 1:
+        raise bad("steps", "must hold exactly one step")
+    step = next(iter(steps.values()))
+    if not isinstance(step, dict):
+        raise bad("steps", "must map a step id to an object")
+    runtime = step.get("runtime") or {}
+    step_url = runtime.get("url") if isinstance(runtime, dict) else None
+    if not isinstance(step_url, str) or not step_url.startswith(("http://", "https://")):
+        raise bad("steps.runtime.url", f"must be an http(s) URL, got {step_url!r}")
+    retries = DEFAULT_RETRIES
+    raw_retries = step.get("retries")
+    if isinstance(raw_retries, dict) and raw_retries.get("attempts") is not None:
+        attempts = raw_retries["attempts"]
+        if not isinstance(attempts, int) or isinstance(attempts, bool) or attempts < 0:
+            raise bad("retries.attempts", f"must be a whole number >= 0, got {attempts!r}")
+        if attempts > MAX_RETRIES:
+            raise bad("retries.attempts", f"is {attempts}; at most {MAX_RETRIES} retries")
+        retries = attempts
+    triggers = _triggers(raw.get("triggers"), bad)
+    _check_flow_control(raw, bad)
+    return Function(
+        slug=slug, app_url=url_of_app, name=str(name), url=step_url, triggers=triggers,
+        retries=retries, config=raw,
+    )
+
+
+def _triggers(raw: Any, bad: Any) -> tuple[Trigger, ...]:
+    if raw is None:
+        return ()
+    if not isinstance(raw, list):
+        raise bad("triggers", "must be an array")
+    if len(raw) > MAX_TRIGGERS:
+        raise bad("triggers", f"has {len(raw)} entries; at most {MAX_TRIGGERS}")
+    triggers = []
+    crons: set[str] = set()
+    for i, t in enumerate(raw):
+        if not isinstance(t, dict):
+            raise bad(f"triggers[{i}]", "must be an object with event or cron")
+        event, cron, expression = t.get("event"), t.get("cron"), t.get("expression")
+        if event is None and cron is None:
+            raise bad(f"triggers[{i}]", "needs an event name or a cron schedule")
+        if event is not None and (not isinstance(event, str) or not event):
+            raise bad(f"triggers[{i}].event", f"must be a non-empty string, got {event!r}")
+        if cron is not None:
+            if not isinstance(cron, str) or not cron.strip():
+                raise bad(f"triggers[{i}].cron", f"must be a cron schedule, got {cron!r}")
+            if cron in crons:
+                raise bad(f"triggers[{i}].cron", f"repeats the schedule {cron!r}")
+            crons.add(cron)
+        if expression is not None:
+            if not isinstance(expression, str):
+                raise bad(f"triggers[{i}].expression", "must be a string")
+            try:
+                compile_expression(expression)
+            except BadRequest as exc:
+                raise bad(f"triggers[{i}].expression", exc.message) from None
+        triggers.append(Trigger(event=event, expression=expression or None, cron=cron))
+    return tuple(triggers)
+
+
+def _duration(value: Any, field: str, bad: Any) -> float:
+    if not isinstance(value, str):
+        raise bad(field, f"must be a duration such as '10s', got {value!r}")
+    try:
+        return parse_duration(value)
+    except BadRequest as exc:
+        raise bad(field, exc.message) from None
+
+
+def _expression(value: Any, field: str, bad: Any) -> None:
+    if value is None:
+        return
+    if not isinstance(value, str):
+        raise bad(field, f"must be an expression string, got {value!r}")
+    try:
+        compile_expression(value)
+    except BadRequest as exc:
+        raise bad(field, exc.message) from None
+
+
+def _check_flow_control(raw: dict[str, Any], bad: Any) -> None:
+    """The Go server's rejections (PROTOCOL §3.3); enforcement is flow control's job."""
+    concurrency = raw.get("concurrency")
+    if isinstance(concurrency, dict):
+        concurrency = [concurrency]
+    if isinstance(concurrency, list):
+        if len(concurrency) > MAX_CONCURRENCY_LIMITS:
+            raise bad("concurrency", f"has {len(concurrency)} limits; at most "
+                                     f"{MAX_CONCURRENCY_LIMITS}")
+        for i, c in enumerate(concurrency):
+            if isinstance(c, dict):
+                if c.get("scope") in ("env", "account") and not c.get("key"):
+                    raise bad(f"concurrency[{i}].key",
+                              f"is required with scope {c.get('scope')!r}")
+                _expression(c.get("key"), f"concurrency[{i}].key", bad)
+    cancel = raw.get("cancel") or []
+    if isinstance(cancel, list):
+        if len(cancel) > MAX_CANCEL:
+            raise bad("cancel", f"has {len(cancel)} entries; at most {MAX_CANCEL}")
+        for i, c in enumerate(cancel):
+            if isinstance(c, dict):
+                _expression(c.get("if"), f"cancel[{i}].if", bad)
+                if c.get("timeout") is not None:
+                    _duration(c["timeout"], f"cancel[{i}].timeout", bad)
+    batch = raw.get("batchEvents")
+    if isinstance(batch, dict):
+        size = batch.get("maxSize")
+        if not isinstance(size, int) or size < 2:
+            raise bad("batchEvents.maxSize", f"must be at least 2, got {size!r}")
+        if _duration(batch.get("timeout"), "batchEvents.timeout", bad) < 1:
+            raise bad("batchEvents.timeout", "must be at least 1s")
+        _expression(batch.get("key"), "batchEvents.key", bad)
+        _expression(batch.get("if"), "batchEvents.if", bad)
+        for other in ("cancel", "debounce", "singleton", "priority"):
+            if raw.get(other):
+                raise bad("batchEvents", f"cannot be combined with {other}")
+    debounce = raw.get("debounce")
+    if isinstance(debounce, dict):
+        period = _duration(debounce.get("period"), "debounce.period", bad)
+        if not 1 <= period <= 7 * 24 * 3600:
+            raise bad("debounce.period", f"is {debounce.get('period')!r}; expected 1s to 7d")
+        _expression(debounce.get("key"), "debounce.key", bad)
+    rate = raw.get("rateLimit")
+    if isinstance(rate, dict):
+        if _duration(rate.get("period"), "rateLimit.period", bad) > 24 * 3600:
+            raise bad("rateLimit.period", f"is {rate.get('period')!r}; at most 24h")
+        _expression(rate.get("key"), "rateLimit.key", bad)
+    throttle = raw.get("throttle")
+    if isinstance(throttle, dict):
+        _duration(throttle.get("period"), "throttle.period", bad)
+        _expression(throttle.get("key"), "throttle.key", bad)
+    priority = raw.get("priority")
+    if isinstance(priority, dict):
+        _expression(priority.get("run"), "priority.run", bad)
+    _expression(raw.get("idempotency"), "idempotency", bad)
+    singleton = raw.get("singleton")
+    if isinstance(singleton, dict):
+        if singleton.get("mode") not in (None, "skip", "cancel"):
+            raise bad("singleton.mode", f"is {singleton.get('mode')!r}; expected skip or cancel")
+        _expression(singleton.get("key"), "singleton.key", bad)
+    timeouts = raw.get("timeouts")
+    if isinstance(timeouts, dict):
+        for key in ("start", "finish"):
+            if timeouts.get(key) is not None:
+                _duration(timeouts[key], f"timeouts.{key}", bad)

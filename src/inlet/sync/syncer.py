@@ -1,0 +1,158 @@
+"""The sync service: PUT apps so they register, re-sync those in error, discover local apps.
+
+The SDK answers our PUT only after its own ``POST /fn/register`` returned, so the PUT is
+awaited without holding anything the register handler needs (PROTOCOL §3.3's hazard).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Awaitable, Callable
+
+import aiohttp
+import orjson
+
+from inlet.clock import Clock
+from inlet.config import Settings
+from inlet.errors import BadRequest
+from inlet.store import Store
+from inlet.sync.register import Registration, app_url, parse_registration
+
+log = logging.getLogger("inlet.sync")
+
+DISCOVERY_PORTS = (80, 443, *range(3000, 3011), 4321, 5000, 5173, 8000, 8080, 8081, 8787,
+                   8888, *range(8910, 8916))
+DISCOVERY_PATHS = ("/api/inngest", "/x/inngest", "/.netlify/functions/inngest",
+                   "/.redwood/functions/inngest")
+PUT_TIMEOUT = 30.0
+PROBE_TIMEOUT = 0.5
+
+
+class Syncer:
+    def __init__(self, store: Store, settings: Settings, clock: Clock,
+                 on_change: Callable[[], Awaitable[None]]) -> None:
+        self._store = store
+        self._settings = settings
+        self._clock = clock
+        self._on_change = on_change
+        self._targets: dict[str, str | None] = {u: "not synced yet" for u in settings.sdk_urls}
+        self._session: aiohttp.ClientSession | None = None
+        self._task: asyncio.Task[None] | None = None
+        self._lock = asyncio.Lock()
+
+    async def start(self) -> None:
+        self._session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=PUT_TIMEOUT))
+        self._task = asyncio.create_task(self._loop(), name="inlet-sync")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+        if self._session is not None:
+            await self._session.close()
+
+    async def register(self, payload: object) -> bool:
+        """Store what an app registered; returns whether its function set changed."""
+        registration = parse_registration(payload, self._clock.now())
+        return await self._save(registration)
+
+    async def _save(self, registration: Registration) -> bool:
+        async with self._lock:
+            modified = await self._store.save_app(registration.app, registration.functions)
+            await self._on_change()
+        for url in list(self._targets):
+            if app_url(url) == registration.app.url:
+                self._targets[url] = None
+        log.info("app.synced", extra={"app": registration.app.app_id,
+                                      "url": registration.app.url,
+                                      "functions": len(registration.functions),
+                                      "modified": modified})
+        return modified
+
+    async def sync(self, url: str) -> str | None:
+        """PUT the app at ``url`` so it syncs. Returns None on success, else the reason,
+        which is also recorded on the app."""
+        self._targets.setdefault(url, "not synced yet")
+        error = await self._put(url)
+        self._targets[url] = error
+        if error is not None:
+            log.warning("app.sync_failed", extra={"url": url, "reason": error})
+            await self._store.set_app_error(app_url(url), error, self._clock.now())
+        return error
+
+    async def _put(self, url: str) -> str | None:
+        assert self._session is not None
+        headers = {"Content-Type": "application/json",
+                   "X-Inngest-Server-Kind": self._settings.server_kind,
+                   "X-Inngest-Sync-Kind": "in_band"}
+        try:
+            async with self._session.put(url, data=orjson.dumps({"url": url}),
+                                         headers=headers) as resp:
+                body = await resp.read()
+                if "x-inngest-sdk" not in resp.headers:
+                    return (f"{url} answered HTTP {resp.status} without an X-Inngest-SDK "
+                            "header: it is not an Inngest SDK serve endpoint")
+                if resp.status == 401:
+                    return f"{url} rejected the sync as unauthorized: check the signing keys"
+                if resp.headers.get("x-inngest-sync-kind") == "in_band" and resp.status == 200:
+                    await self._save(parse_registration(orjson.loads(body), self._clock.now()))
+                    return None
+                answer = orjson.loads(body) if body.strip() else {}
+                # Python 0.5.19 answers 200 even when registration failed: read the body.
+                if resp.status >= 400 or (isinstance(answer, dict) and answer.get("error")
+                                          and not answer.get("ok")):
+                    message = answer.get("message") or answer.get("error") if isinstance(
+                        answer, dict) else body[:200].decode(errors="replace")
+                    return f"{url} failed to register: HTTP {resp.status}: {message}"
+                return None
+        except BadRequest as exc:
+            return f"{url} sent an invalid registration: {exc.message}"
+        except TimeoutError:
+            return f"{url} did not answer the sync within {PUT_TIMEOUT:.0f}s"
+        except aiohttp.ClientConnectorError as exc:
+            return f"{url} is unreachable: {exc.os_error}"
+        except (aiohttp.ClientError, orjson.JSONDecodeError, OSError) as exc:
+            return f"{url} sync failed: {type(exc).__name__}: {exc}"
+
+    async def _loop(self) -> None:
+        while True:
+            try:
+                for url, error in list(self._targets.items()):
+                    if error is not None:
+                        await self.sync(url)
+                if self._settings.discovery and not any(
+                    a.error is None for a in await self._store.list_apps()
+                ):
+                    await self._discover()
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("sync.loop_failed")
+            await asyncio.sleep(self._settings.poll_interval)
+
+    async def _discover(self) -> None:
+        """Find SDK endpoints on the usual local ports (PROTOCOL §3.5) and sync them."""
+        assert self._session is not None
+        probes = [
+            f"http://127.0.0.1:{port}{path}"
+            for port in DISCOVERY_PORTS if port != self._settings.port
+            for path in DISCOVERY_PATHS
+        ]
+        found = await asyncio.gather(*(self._probe(u) for u in probes))
+        for url, is_sdk in zip(probes, found, strict=True):
+            if is_sdk and url not in self._targets:
+                log.info("app.discovered", extra={"url": url})
+                await self.sync(url)
+
+    async def _probe(self, url: str) -> bool:
+        assert self._session is not None
+        try:
+            async with self._session.get(
+                url, timeout=aiohttp.ClientTimeout(total=PROBE_TIMEOUT)
+            ) as resp:
+                return "x-inngest-sdk" in resp.headers
+        except (aiohttp.ClientError, TimeoutError, OSError):
+            return False

@@ -1,0 +1,1 @@
+"""SDK apps served by uvicorn in acceptance tests (official `inngest` SDK, FastAPI)."""

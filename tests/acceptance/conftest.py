@@ -1,0 +1,42 @@
+"""Fixtures for acceptance tests; the machinery itself lives in ``harness.py``."""
+
+from __future__ import annotations
+
+from collections.abc import Generator, Iterator
+from pathlib import Path
+
+import pytest
+
+from .harness import CoreStack, Stack, start_core
+
+STACK_KEY = pytest.StashKey[Stack]()
+
+
+@pytest.fixture
+def stack(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Stack]:
+    """A registry of the processes a test starts; all are stopped at teardown."""
+    stack = Stack(tmp_path)
+    request.node.stash[STACK_KEY] = stack
+    try:
+        yield stack
+    finally:
+        stack.close()
+
+
+@pytest.fixture
+def core(stack: Stack) -> CoreStack:
+    """The inlet server (default options) with the ``accept`` app synced to it."""
+    return start_core(stack)
+
+
+@pytest.hookimpl(wrapper=True, tryfirst=True)
+def pytest_runtest_makereport(
+    item: pytest.Item, call: pytest.CallInfo[None]
+) -> Generator[None, pytest.TestReport, pytest.TestReport]:
+    """On failure, attach every process log (and the side-effect journal) to the report."""
+    report = yield
+    stack = item.stash.get(STACK_KEY, None)
+    if stack is not None and report.failed:
+        for name, text in stack.log_sections():
+            report.sections.append((f"{name} ({report.when})", text))
+    return report

@@ -1,0 +1,111 @@
+from __future__ import annotations
+
+import base64
+import re
+
+import pytest
+from inngest._internal.client_lib import client as sdk_client
+from ulid import ULID
+
+from inlet.errors import BadRequest
+from inlet.ids import new_ulid, ulid_from_seed, ulid_time
+
+ULID_TEXT = re.compile(r"[0-9A-HJKMNP-TV-Z]{26}")
+NOW = 1_795_370_092.370
+
+
+def seed_of(ms: int, entropy: bytes) -> str:
+    return f"{ms},{base64.b64encode(entropy).decode()}"
+
+
+def test_a_new_ulid_is_26_crockford_characters_stamped_with_the_given_time() -> None:
+    ulid = new_ulid(NOW)
+
+    assert ULID_TEXT.fullmatch(ulid)
+    assert ULID.from_str(ulid).milliseconds == 1_795_370_092_370
+    assert ulid_time(ulid) == pytest.approx(NOW)
+
+
+def test_new_ulids_at_the_same_time_differ() -> None:
+    assert len({new_ulid(NOW) for _ in range(100)}) == 100
+
+
+def test_new_ulids_sort_by_time_as_text() -> None:
+    assert new_ulid(NOW) < new_ulid(NOW + 0.002)
+
+
+def test_a_time_before_the_epoch_has_no_ulid() -> None:
+    with pytest.raises(ValueError, match="cannot be stored in a ULID"):
+        new_ulid(-1.0)
+
+
+def test_a_seed_gives_the_same_ulid_every_time() -> None:
+    seed = seed_of(1_743_130_137_367, bytes(range(10)))
+
+    assert ulid_from_seed(seed, 1) == ulid_from_seed(seed, 1)
+    assert ulid_time(ulid_from_seed(seed, 1)) == 1_743_130_137.367
+
+
+def test_each_position_in_a_request_gets_its_own_seeded_ulid() -> None:
+    seed = seed_of(1_743_130_137_367, bytes(range(10)))
+
+    assert len({ulid_from_seed(seed, index) for index in range(1, 5001)}) == 5000
+
+
+def test_the_index_is_added_to_the_big_endian_counter_in_entropy_bytes_6_to_9() -> None:
+    entropy = bytes([9, 8, 7, 6, 5, 4, 0, 0, 0, 0xFF])
+    ulid = ULID.from_str(ulid_from_seed(seed_of(1_000, entropy), 2))
+
+    assert ulid.bytes[:6] == (1_000).to_bytes(6, "big")
+    assert ulid.bytes[6:] == bytes([9, 8, 7, 6, 5, 4, 0, 0, 1, 0x01])
+
+
+def test_the_seeded_counter_wraps_around_at_2_to_the_32() -> None:
+    entropy = bytes([1, 2, 3, 4, 5, 6, 0xFF, 0xFF, 0xFF, 0xFF])
+    ulid = ULID.from_str(ulid_from_seed(seed_of(1_000, entropy), 1))
+
+    assert ulid.bytes[6:] == bytes([1, 2, 3, 4, 5, 6, 0, 0, 0, 0])
+
+
+def test_the_go_servers_documented_example_seed_parses() -> None:
+    assert ulid_time(ulid_from_seed("1743130137367,eii2YKXRVTJPuA==", 1)) == 1_743_130_137.367
+
+
+def test_a_seed_made_by_the_official_python_sdk_parses() -> None:
+    seed = sdk_client._seed()
+
+    ulid = ulid_from_seed(seed, 1)
+
+    assert ULID.from_str(ulid).milliseconds == int(seed.split(",")[0])
+
+
+@pytest.mark.parametrize(
+    ("seed", "reason"),
+    [
+        ("", "exactly one comma"),
+        ("1743130137367", "exactly one comma"),
+        ("1,2,3", "exactly one comma"),
+        ("abc,eii2YKXRVTJPuA==", "not a whole number"),
+        ("-5,eii2YKXRVTJPuA==", "not a whole number"),
+        ("0,eii2YKXRVTJPuA==", "outside the range"),
+        ("1743130137367,eii2YKXRVTJPuA", "not standard base64"),
+        ("1743130137367,!!!!", "not standard base64"),
+        ("1743130137367,AAAA", "3 bytes, not 10"),
+    ],
+)
+def test_a_malformed_seed_is_a_bad_request_naming_the_header_and_the_form(
+    seed: str, reason: str
+) -> None:
+    with pytest.raises(BadRequest) as caught:
+        ulid_from_seed(seed, 1)
+
+    message = caught.value.message
+    assert "X-Inngest-Event-Id-Seed" in message
+    assert repr(seed) in message
+    assert reason in message
+    assert "<unix ms>,<base64 of 10 bytes>" in message
+
+
+def test_ulid_time_rejects_text_that_is_not_a_ulid() -> None:
+    with pytest.raises(ValueError, match="'nope' is not a ULID"):
+        ulid_time("nope")
