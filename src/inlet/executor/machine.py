@@ -184,7 +184,8 @@ def _opcodes(call: Call, attempt: Attempt, reply: Reply, ops: list[dict[str, Any
         )
     if retry_at is not None and not memos and not enqueue:
         return Outcome(
-            attempt=replace(attempt, outcome="retry", error="; ".join(errors)),
+            attempt=replace(attempt, outcome="retry", error="; ".join(errors),
+                            name=attempt.name or str(ops[0].get("displayName") or "")),
             retry_at=retry_at,
         )
     if discover:
@@ -196,9 +197,11 @@ def _opcodes(call: Call, attempt: Attempt, reply: Reply, ops: list[dict[str, Any
     if planned and call.item.kind is ItemKind.DISCOVERY and len(ops) == 1:
         force_plan = None
     label = "planned" if planned and not memos else ("step" if not errors else "step_failed")
+    names = ", ".join(str(op.get("displayName") or op.get("name") or op.get("id")) for op in ops)
     return Outcome(
         attempt=replace(
             attempt, outcome=label, output=outputs[0] if len(outputs) == 1 else None,
+            name=attempt.name or names,
             error="; ".join(errors) or None,
         ),
         memos=tuple(memos), enqueue=tuple(enqueue), retry_at=retry_at,
