@@ -87,26 +87,26 @@ class Executor:
 
     async def _dispatch_once(self) -> None:
         free = self._settings.worker_concurrency - len(self._inflight)
+        self._wake.clear()
+        timeout = IDLE_POLL
         if free > 0:
-            self._wake.clear()
             now = self._clock.now()
-            claims = await self._store.claim(
-                now, min(free, CLAIM_BATCH), now + self._settings.lease_seconds, self._owner
-            )
+            limit = min(free, CLAIM_BATCH)
+            claims = await self._store.claim(now, limit, now + self._settings.lease_seconds,
+                                             self._owner)
             for claim in claims:
                 self._inflight[claim.item.id] = claim
                 task = asyncio.create_task(self._execute(claim))
                 self._tasks.add(task)
                 task.add_done_callback(self._done)
-            if len(claims) == min(free, CLAIM_BATCH):
-                await asyncio.sleep(0)
+            if len(claims) == limit:
                 return
-            due = await self._store.next_due()
-            timeout = IDLE_POLL if due is None else min(max(due - self._clock.now(), 0.0),
-                                                        IDLE_POLL)
-        else:
-            self._wake.clear()
-            timeout = IDLE_POLL
+            if not claims:
+                # Only an idle dispatcher needs the next due time: a busy one is woken by
+                # every call that finishes.
+                due = await self._store.next_due()
+                if due is not None:
+                    timeout = min(max(due - self._clock.now(), 0.0), IDLE_POLL)
         if timeout > 0:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), timeout)
