@@ -68,6 +68,7 @@ class Options:
     timeout: float
     poll_concurrency: int
     baseline: bool
+    log_dir: Path | None
 
 
 def parse_options(argv: list[str] | None = None) -> Options:
@@ -95,6 +96,12 @@ def parse_options(argv: list[str] | None = None) -> Options:
         action="store_false",
         help="skip driving the app directly (the app-alone ceiling)",
     )
+    p.add_argument(
+        "--log-dir",
+        type=Path,
+        default=None,
+        help="keep the app's and the server's output there (default: a temp dir, deleted)",
+    )
     a = p.parse_args(argv)
     if a.runs < 1 or a.repeat < 1:
         p.error("--runs and --repeat must be at least 1")
@@ -107,6 +114,7 @@ def parse_options(argv: list[str] | None = None) -> Options:
         timeout=a.timeout,
         poll_concurrency=a.poll_concurrency,
         baseline=a.baseline,
+        log_dir=a.log_dir,
     )
 
 
@@ -223,21 +231,21 @@ async def get_json(session: aiohttp.ClientSession, url: str) -> Any:
         return await resp.json(content_type=None)
 
 
-async def wait_ready(
-    session: aiohttp.ClientSession, ep: Endpoints, app: Child, inlet: Child
-) -> None:
-    async def app_up() -> bool:
+async def wait_app_up(session: aiohttp.ClientSession, ep: Endpoints, app: Child) -> None:
+    async def up() -> bool:
         async with session.get(ep.serve_url) as resp:
             return "X-Inngest-SDK" in resp.headers
 
+    await until("the app to answer GET /api/inngest", up, time.monotonic() + 30, 0.1, [app])
+
+
+async def wait_synced(session: aiohttp.ClientSession, ep: Endpoints, children: list[Child]) -> None:
     async def synced() -> bool:
         async with session.get(f"{ep.inlet}/dev") as resp:
             return resp.status == 200 and FUNCTION_SLUG in await resp.text()
 
-    await until("the app to answer GET /api/inngest", app_up, time.monotonic() + 30, 0.1, [app])
-    await until(
-        f"{FUNCTION_SLUG} to appear in GET /dev", synced, time.monotonic() + 30, 0.2, [app, inlet]
-    )
+    what = f"{FUNCTION_SLUG} to appear in GET /dev"
+    await until(what, synced, time.monotonic() + 30, 0.1, children)
 
 
 async def send_events(
@@ -297,11 +305,13 @@ async def sweep_runs(
     """
     pending = set(event_ids)
     seen: dict[str, Run] = {}
+    errors: list[str] = []
 
     async def look(event_id: str) -> None:
         try:
             run = await fetch_run(session, ep, event_id)
-        except (TimeoutError, aiohttp.ClientError):
+        except (TimeoutError, aiohttp.ClientError, BenchError) as exc:
+            errors.append(str(exc) or type(exc).__name__)
             return
         if run is None:
             return
@@ -313,6 +323,8 @@ async def sweep_runs(
         await bounded_gather(list(pending), look, concurrency)
         if pending:
             await asyncio.sleep(interval)
+    if pending and errors:
+        print(f"{len(errors)} run look-ups failed; the last: {errors[-1]}", file=sys.stderr)
     return seen
 
 
@@ -553,22 +565,29 @@ def summarise(
     )
 
 
-async def one_repeat(opts: Options) -> Result:
+async def one_repeat(opts: Options, index: int) -> Result:
     with tempfile.TemporaryDirectory(prefix="inlet-bench-") as tmp:
         tmpdir = Path(tmp)
         database_url = opts.database_url or f"sqlite:///{tmpdir / 'inlet.db'}"
+        logs = opts.log_dir or tmpdir
+        logs.mkdir(parents=True, exist_ok=True)
+        prefix = f"repeat{index}-" if opts.log_dir else ""
         inlet_port, app_port = free_port(), free_port()
         ep = Endpoints(f"http://{HOST}:{inlet_port}", f"http://{HOST}:{app_port}")
         children: list[Child] = []
         try:
-            app = start_app(app_port, inlet_port, tmpdir / "app.log")
-            children.append(app)
-            inlet = start_inlet(inlet_port, database_url, ep.serve_url, tmpdir / "inlet.log")
-            children.append(inlet)
             connector = aiohttp.TCPConnector(limit=64)
             timeout = aiohttp.ClientTimeout(total=30)
             async with aiohttp.ClientSession(connector=connector, timeout=timeout) as session:
-                await wait_ready(session, ep, app, inlet)
+                app = start_app(app_port, inlet_port, logs / f"{prefix}app.log")
+                children.append(app)
+                # The app first: a server that finds it down retries only after its
+                # poll interval (seconds).
+                await wait_app_up(session, ep, app)
+                inlet_log = logs / f"{prefix}inlet.log"
+                inlet = start_inlet(inlet_port, database_url, ep.serve_url, inlet_log)
+                children.append(inlet)
+                await wait_synced(session, ep, children)
                 result = await measure(opts, session, ep, app, inlet)
                 if opts.baseline:
                     base = await app_alone(session, ep, app, opts.runs)
@@ -652,7 +671,7 @@ async def run_all(opts: Options) -> list[Result]:
           f"{opts.repeat} repeat(s), wait={opts.wait}, {os.cpu_count()} CPUs")  # fmt: skip
     results: list[Result] = []
     for i in range(opts.repeat):
-        result = await one_repeat(opts)
+        result = await one_repeat(opts, i + 1)
         results.append(result)
         print(f"repeat {i + 1}/{opts.repeat}")
         print("\n".join(report_lines(result)), flush=True)

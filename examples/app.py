@@ -1,7 +1,8 @@
 """An example app built with the official Inngest Python SDK, served by FastAPI.
 
 Run it with `inlet dev` (see README.md), then send an event:
-    curl -X POST http://127.0.0.1:8288/e/key -d '{"name": "shop/order.placed", "data": {"order": 1}}'
+    curl -X POST http://127.0.0.1:8288/e/key \
+        -d '{"name": "shop/order.placed", "data": {"order": 1}}'
 """
 
 from __future__ import annotations

@@ -170,15 +170,15 @@ class ManagedProcess:
 class InletServer:
     """The real ``inlet dev`` process plus an HTTP client for its APIs."""
 
-    log_dir: Path
+    log_dir: Path = field(repr=False)
     db_path: Path
     app_urls: list[str]
     port: int = field(default_factory=free_port)
     retry_interval: float = 0.2
     poll_interval: float | None = None
     use_api_threshold: int | None = None
-    process: ManagedProcess = field(init=False)
-    http: httpx.Client = field(init=False)
+    process: ManagedProcess = field(init=False, repr=False)
+    http: httpx.Client = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
         argv = [
@@ -382,14 +382,14 @@ class InletServer:
 class SdkApp:
     """An app built with the official SDK, served by uvicorn at ``/api/inngest``."""
 
-    log_dir: Path
+    log_dir: Path = field(repr=False)
     module: str
     server_url: str
-    record_file: Path
+    record_file: Path = field(repr=False)
     port: int = field(default_factory=free_port)
     env: dict[str, str] = field(default_factory=dict)
     sdk: bool = True
-    process: ManagedProcess | None = field(init=False, default=None)
+    process: ManagedProcess | None = field(init=False, default=None, repr=False)
 
     @property
     def url(self) -> str:
@@ -545,7 +545,7 @@ class Stack:
 class CoreStack:
     """The inlet server with the ``accept`` app synced to it."""
 
-    stack: Stack
+    stack: Stack = field(repr=False)
     server: InletServer
     app: SdkApp
 

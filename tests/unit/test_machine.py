@@ -11,6 +11,7 @@ from inlet.model import (
     Event,
     Function,
     ItemKind,
+    Outcome,
     QueueItem,
     Run,
     RunState,
@@ -42,7 +43,10 @@ def reply(status: int, body: object, **headers: str) -> Reply:
                  body=orjson.dumps(body))
 
 
-def run(c: Call, r: Reply, retry: RetryPolicy = RetryPolicy(5.0)):  # type: ignore[no-untyped-def]
+FIXED = RetryPolicy(5.0)
+
+
+def run(c: Call, r: Reply, retry: RetryPolicy = FIXED) -> Outcome:
     return interpret(c, r, now=NOW, jitter=0.5, retry=retry, limits=LIMITS)
 
 
@@ -186,3 +190,17 @@ def test_an_unknown_opcode_fails_the_run_naming_it() -> None:
 def test_an_empty_opcode_list_changes_nothing() -> None:
     out = run(call(), reply(206, []))
     assert out.memos == () and out.enqueue == () and out.finish is None
+
+
+def test_a_finished_branch_returns_a_version_2_run_to_inline_execution() -> None:
+    out = run(call(kind=ItemKind.STEP, version=2),
+              reply(206, [{"id": "s1", "op": "StepRun", "data": 1}]))
+    assert out.force_plan is False
+
+
+def test_a_version_1_run_keeps_planning_after_a_parallel_group() -> None:
+    out = run(call(kind=ItemKind.STEP, version=1),
+              Reply(status=206, headers={"x-inngest-sdk": "inngest-js:v3.54.2",
+                                         "x-inngest-req-version": "1"},
+                    body=orjson.dumps([{"id": "s1", "op": "StepRun", "data": 1}])))
+    assert out.force_plan is None

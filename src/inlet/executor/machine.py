@@ -196,6 +196,13 @@ def _opcodes(call: Call, attempt: Attempt, reply: Reply, ops: list[dict[str, Any
     force_plan = True if len(ops) > 1 else None
     if planned and call.item.kind is ItemKind.DISCOVERY and len(ops) == 1:
         force_plan = None
+    version = call.state.run.request_version
+    if version == -1:
+        version = _request_version(call, reply) or -1
+    if discover and call.item.kind is ItemKind.STEP and version >= 2 and force_plan is None:
+        # Request version 2 returns to inline execution once a parallel group is done
+        # (Go resets ForceStepPlan at the join); version 1 SDKs keep planning every step.
+        force_plan = False
     label = "planned" if planned and not memos else ("step" if not errors else "step_failed")
     names = ", ".join(str(op.get("displayName") or op.get("name") or op.get("id")) for op in ops)
     return Outcome(

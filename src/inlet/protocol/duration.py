@@ -117,7 +117,8 @@ def format_duration(seconds: float) -> str:
     if rest:
         whole, fraction = divmod(rest, 1_000_000)
         if parts or whole:
-            # Go style: a seconds term that follows a larger unit keeps its position.
+            # After larger units a fraction rides on the seconds ("1m0.5s", as Go writes
+            # it); alone it reads better as milliseconds ("500ms").
             parts.append(f"{whole}{_decimals(fraction, 6)}s")
         else:
             parts.append(f"{fraction // 1_000}{_decimals(fraction % 1_000, 3)}ms")

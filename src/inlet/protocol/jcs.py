@@ -49,31 +49,32 @@ def canonical(value: object) -> bytes:
 
 
 def _orjson_is_canonical(root: object) -> bool:
-    # An explicit stack rather than recursion: it is as fast, and deep user data cannot
-    # hit the recursion limit here (orjson or jcs then reports the depth problem).
-    stack: list[Any] = [root]
-    push = stack.extend
+    # An explicit stack of containers rather than recursion: faster, and deep user data
+    # cannot hit the recursion limit here. Scalars are checked in place, not pushed.
+    stack: list[Any] = [(root,)]
     while stack:
-        value = stack.pop()
-        kind = type(value)
-        if kind is str or kind is bool or value is None:
-            continue
-        if kind is int:
-            if -_SAFE_INT <= value <= _SAFE_INT:
-                continue
-            return False
-        if kind is dict:
-            for key in value:
+        container = stack.pop()
+        if type(container) is dict:
+            for key in container:
                 if type(key) is not str or (not key.isascii() and max(key) > _BMP_MAX):
                     return False
-            push(value.values())
-            continue
-        if kind is list or kind is tuple:
-            push(value)
-            continue
-        # Floats, and subclasses (IntEnum, OrderedDict...) whose text orjson and jcs may
-        # render differently: let the reference decide.
-        return False
+            values = container.values()
+        else:
+            values = container
+        for value in values:
+            kind = type(value)
+            if kind is str or kind is bool or value is None:
+                continue
+            if kind is int:
+                if -_SAFE_INT <= value <= _SAFE_INT:
+                    continue
+                return False
+            if kind is dict or kind is list or kind is tuple:
+                stack.append(value)
+                continue
+            # Floats, and subclasses (IntEnum, OrderedDict...) whose text orjson and jcs
+            # may render differently: let the reference decide.
+            return False
     return True
 
 
