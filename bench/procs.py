@@ -102,6 +102,15 @@ def cpu_seconds(root: int) -> float:
     return ticks / CLOCK_TICKS
 
 
+def main_thread_cpu_seconds(pid: int) -> float:
+    """utime+stime of the process's first thread only (where an asyncio server's loop runs)."""
+    try:
+        rest = Path(f"/proc/{pid}/task/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except (OSError, IndexError):
+        return 0.0
+    return sum(int(v) for v in rest[11:13]) / CLOCK_TICKS
+
+
 def self_cpu_seconds() -> float:
     usage = resource.getrusage(resource.RUSAGE_SELF)
     return usage.ru_utime + usage.ru_stime

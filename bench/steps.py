@@ -23,7 +23,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Awaitable, Callable, Iterable, Iterator
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from datetime import datetime
 from pathlib import Path
 from typing import Any, NoReturn, TypeVar
@@ -35,6 +35,7 @@ from procs import (
     Child,
     cpu_seconds,
     free_port,
+    main_thread_cpu_seconds,
     self_cpu_seconds,
     spawn,
     tail,
@@ -455,6 +456,7 @@ class Result:
     server_cpu_us_per_run: float
     server_cores: float
     server_idle_cpu_ms_per_s: float
+    server_loop_thread_share: float
     app_cpu_us_per_step: float
     app_cores: float
     app_cpu_share: float
@@ -469,15 +471,27 @@ class Result:
 @dataclass(frozen=True)
 class CpuSample:
     inlet: float
+    inlet_main_thread: float
     app: float
     bench: float
 
     @staticmethod
     def take(inlet: Child, app: Child) -> CpuSample:
-        return CpuSample(cpu_seconds(inlet.proc.pid), cpu_seconds(app.proc.pid), self_cpu_seconds())
+        pid = inlet.proc.pid
+        return CpuSample(
+            cpu_seconds(pid),
+            main_thread_cpu_seconds(pid),
+            cpu_seconds(app.proc.pid),
+            self_cpu_seconds(),
+        )
 
     def __sub__(self, other: CpuSample) -> CpuSample:
-        return CpuSample(self.inlet - other.inlet, self.app - other.app, self.bench - other.bench)
+        return CpuSample(
+            self.inlet - other.inlet,
+            self.inlet_main_thread - other.inlet_main_thread,
+            self.app - other.app,
+            self.bench - other.bench,
+        )
 
 
 async def measure(
@@ -556,6 +570,7 @@ def summarise(
         server_cpu_us_per_step=cpu.inlet / steps * 1e6,
         server_cpu_us_per_run=cpu.inlet / n * 1e6,
         server_cores=cpu.inlet / wall,
+        server_loop_thread_share=cpu.inlet_main_thread / max(cpu.inlet, 1e-9),
         server_idle_cpu_ms_per_s=idle_ms_per_s,
         app_cpu_us_per_step=cpu.app / steps * 1e6,
         app_cores=cpu.app / wall,
@@ -623,7 +638,8 @@ def report_lines(r: Result) -> list[str]:
         f"  latency     p50 {fmt(r.latency_p50_ms)} ms  p99 {fmt(r.latency_p99_ms)} ms"
         f"  (event sent → run ended; run started p50 {fmt(r.start_p50_ms)} ms)",
         f"  server CPU  {r.server_cpu_us_per_step:6.0f} µs/step  {r.server_cpu_us_per_run:6.0f}"
-        f" µs/run  {r.server_cores:.2f} cores  (idle {r.server_idle_cpu_ms_per_s:.0f} ms/s)",
+        f" µs/run  {r.server_cores:.2f} cores  (idle {r.server_idle_cpu_ms_per_s:.0f} ms/s,"
+        f" main thread {r.server_loop_thread_share:.0%})",
         f"  app CPU     {r.app_cpu_us_per_step:6.0f} µs/step  {r.app_cores:.2f} cores"
         f"  app share of server+app CPU {r.app_cpu_share:.0%}",
         f"  bench CPU   {r.bench_cpu_us_per_step:6.0f} µs/step (this script: sending, waiting)",
@@ -640,13 +656,10 @@ def report_lines(r: Result) -> list[str]:
     return lines
 
 
-MEDIAN_FIELDS = (
-    "wall_s", "runs_per_s", "steps_per_s", "latency_p50_ms", "latency_p99_ms", "start_p50_ms",
-    "server_cpu_us_per_step", "server_cpu_us_per_run", "server_cores",
-    "server_idle_cpu_ms_per_s", "app_cpu_us_per_step", "app_cores", "app_cpu_share",
-    "bench_cpu_us_per_step", "baseline_steps_per_s", "baseline_app_cpu_us_per_step",
-    "baseline_calls_per_run", "efficiency",
-)  # fmt: skip
+# Every measured figure; counts and notes are merged separately.
+MEDIAN_FIELDS = tuple(
+    f.name for f in fields(Result) if f.name not in ("runs", "completed", "failed", "notes")
+)
 
 
 def medians(results: list[Result]) -> dict[str, float | None]:

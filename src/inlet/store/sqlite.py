@@ -9,13 +9,14 @@ process (only an OS crash can lose the last commits) at ~60k commits/s instead o
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import fcntl
 import itertools
 import os
+import queue
 import sqlite3
+import threading
 from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from importlib import resources
 from pathlib import Path
 from typing import Any, TypeVar
@@ -76,31 +77,140 @@ def _event_row(event: Event) -> tuple[str, str, bytes, float]:
 def _event_from(internal_id: str, body: bytes, received_at: float) -> Event:
     wire = orjson.loads(body)
     return Event(
-        internal_id=internal_id, name=wire["name"], data=wire["data"], id=wire["id"],
-        ts=wire["ts"], v=wire.get("v"), user=wire.get("user") or {}, received_at=received_at,
+        internal_id=internal_id,
+        name=wire["name"],
+        data=wire["data"],
+        id=wire["id"],
+        ts=wire["ts"],
+        v=wire.get("v"),
+        user=wire.get("user") or {},
+        received_at=received_at,
     )
 
 
 def _run_from(row: sqlite3.Row | tuple[Any, ...]) -> Run:
     return Run(
-        id=row[0], function_slug=row[1], event_ids=tuple(orjson.loads(row[2])),
-        status=RunStatus(row[3]), created_at=row[4], started_at=row[5], ended_at=row[6],
-        output=_loads(row[7]), error=_loads(row[8]), request_version=row[9],
-        force_plan=bool(row[10]), state_size=row[11], step_count=row[12],
+        id=row[0],
+        function_slug=row[1],
+        event_ids=tuple(orjson.loads(row[2])),
+        status=RunStatus(row[3]),
+        created_at=row[4],
+        started_at=row[5],
+        ended_at=row[6],
+        output=_loads(row[7]),
+        error=_loads(row[8]),
+        request_version=row[9],
+        force_plan=bool(row[10]),
+        state_size=row[11],
+        step_count=row[12],
     )
 
 
 def _item_from(row: tuple[Any, ...]) -> QueueItem:
     return QueueItem(
-        id=row[0], run_id=row[1], kind=ItemKind(row[2]), step_id=row[3], due_at=row[4],
-        attempt=row[5], join=bool(row[6]), name=row[7],
+        id=row[0],
+        run_id=row[1],
+        kind=ItemKind(row[2]),
+        step_id=row[3],
+        due_at=row[4],
+        attempt=row[5],
+        join=bool(row[6]),
+        name=row[7],
     )
+
+
+_Job = tuple[Callable[..., Any], tuple[Any, ...], "asyncio.Future[Any]", bool]
+_Result = tuple["asyncio.Future[Any]", Any, BaseException | None]
+
+
+class _Writer(threading.Thread):
+    """The one thread that touches the connection.
+
+    Jobs queued while a batch runs are drained into the next one and share its single
+    transaction (group commit): a commit costs as much for one call's outcome as for fifty.
+    Each write job runs inside its own savepoint, so one job's failure undoes only its own
+    changes; results go back to the event loop once per batch.
+    """
+
+    MAX_BATCH = 256
+
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        super().__init__(name="inlet-sqlite", daemon=True)
+        self.loop = loop
+        self.jobs: queue.SimpleQueue[_Job | None] = queue.SimpleQueue()
+        self.db: sqlite3.Connection | None = None
+
+    def run(self) -> None:
+        while True:
+            first = self.jobs.get()
+            if first is None:
+                return
+            batch = [first]
+            while len(batch) < self.MAX_BATCH:
+                try:
+                    job = self.jobs.get_nowait()
+                except queue.Empty:
+                    break
+                if job is None:
+                    self.jobs.put(None)
+                    break
+                batch.append(job)
+            results = self._run_batch(batch)
+            self.loop.call_soon_threadsafe(_deliver, results)
+
+    def _run_batch(
+        self, batch: list[_Job]
+    ) -> list[_Result]:
+        results: list[_Result] = []
+        db = self.db
+        writes = db is not None and any(job[3] for job in batch)
+        if writes:
+            assert db is not None
+            try:
+                db.execute("BEGIN IMMEDIATE")
+            except sqlite3.Error as exc:
+                return [(job[2], None, exc) for job in batch]
+        for fn, args, future, write in batch:
+            try:
+                if writes and write:
+                    assert db is not None
+                    db.execute("SAVEPOINT job")
+                    try:
+                        value = fn(*args)
+                    except BaseException:
+                        db.execute("ROLLBACK TO job")
+                        db.execute("RELEASE job")
+                        raise
+                    db.execute("RELEASE job")
+                else:
+                    value = fn(*args)
+                results.append((future, value, None))
+            except BaseException as exc:  # delivered to the awaiting coroutine
+                results.append((future, None, exc))
+        if writes:
+            assert db is not None
+            try:
+                db.execute("COMMIT")
+            except sqlite3.Error as exc:
+                db.execute("ROLLBACK")
+                return [(f, None, exc) for f, _, _ in results]
+        return results
+
+
+def _deliver(results: list[_Result]) -> None:
+    for future, value, exc in results:
+        if future.cancelled():
+            continue
+        if exc is not None:
+            future.set_exception(exc)
+        else:
+            future.set_result(value)
 
 
 class SQLiteStore(Store):
     def __init__(self, path: str) -> None:
         self._path = path
-        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="inlet-sqlite")
+        self._writer: _Writer | None = None
         self._db: sqlite3.Connection | None = None
         self._lock_fd: int | None = None
         self._leases = itertools.count(1)
@@ -108,11 +218,22 @@ class SQLiteStore(Store):
     # Lifecycle
 
     async def open(self) -> None:
-        await self._call(self._open)
+        self._writer = _Writer(asyncio.get_running_loop())
+        self._writer.start()
+        try:
+            await self._call(self._open)
+        except BaseException:
+            self._writer.jobs.put(None)
+            self._writer = None
+            raise
 
     async def close(self) -> None:
+        if self._writer is None:
+            return
         await self._call(self._close)
-        self._pool.shutdown(wait=True)
+        self._writer.jobs.put(None)
+        await asyncio.get_running_loop().run_in_executor(None, self._writer.join)
+        self._writer = None
 
     def _open(self) -> None:
         path = Path(self._path).expanduser()
@@ -133,8 +254,10 @@ class SQLiteStore(Store):
         db.execute("PRAGMA synchronous=NORMAL")
         db.execute("PRAGMA busy_timeout=5000")
         db.execute("PRAGMA foreign_keys=OFF")
-        self._db = db
         self._migrate(db)
+        self._db = db
+        assert self._writer is not None
+        self._writer.db = db
 
     def _migrate(self, db: sqlite3.Connection) -> None:
         db.execute("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)")
@@ -169,9 +292,20 @@ class SQLiteStore(Store):
             self._lock_fd = None
 
     async def _call(self, fn: Callable[..., T], *args: Any) -> T:
-        loop = asyncio.get_running_loop()
+        """Run a read (or set-up) on the store thread."""
+        return await self._submit(fn, args, write=False)
+
+    async def _write(self, fn: Callable[..., T], *args: Any) -> T:
+        """Run a write on the store thread, in a transaction it may share with others."""
+        return await self._submit(fn, args, write=True)
+
+    async def _submit(self, fn: Callable[..., T], args: tuple[Any, ...], *, write: bool) -> T:
+        if self._writer is None:
+            raise StoreError("the SQLite store is not open")
+        future: asyncio.Future[T] = asyncio.get_running_loop().create_future()
+        self._writer.jobs.put((fn, args, future, write))
         try:
-            return await loop.run_in_executor(self._pool, fn, *args)
+            return await future
         except sqlite3.Error as exc:
             raise StoreError(f"SQLite error on {self._path}: {exc}") from exc
 
@@ -181,21 +315,15 @@ class SQLiteStore(Store):
             raise StoreError("the SQLite store is not open")
         return self._db
 
-    @contextlib.contextmanager
+    @contextmanager
     def _tx(self) -> Iterator[sqlite3.Connection]:
-        db = self._conn
-        db.execute("BEGIN IMMEDIATE")
-        try:
-            yield db
-        except BaseException:
-            db.execute("ROLLBACK")
-            raise
-        db.execute("COMMIT")
+        """The connection, inside the transaction the store thread opened for this batch."""
+        yield self._conn
 
     # Apps and functions
 
     async def save_app(self, app: App, functions: Sequence[Function]) -> bool:
-        return await self._call(self._save_app, app, list(functions))
+        return await self._write(self._save_app, app, list(functions))
 
     def _save_app(self, app: App, functions: list[Function]) -> bool:
         with self._tx() as db:
@@ -206,24 +334,37 @@ class SQLiteStore(Store):
                 "app_id = excluded.app_id, sdk = excluded.sdk, framework = excluded.framework, "
                 "checksum = excluded.checksum, synced_at = excluded.synced_at, "
                 "error = excluded.error",
-                (app.url, app.app_id, app.sdk, app.framework, app.checksum, app.synced_at,
-                 app.error),
+                (
+                    app.url,
+                    app.app_id,
+                    app.sdk,
+                    app.framework,
+                    app.checksum,
+                    app.synced_at,
+                    app.error,
+                ),
             )
             db.execute("DELETE FROM functions WHERE app_url = ?", (app.url,))
             db.executemany(
                 "INSERT OR REPLACE INTO functions (slug, app_url, name, url, triggers, retries, "
                 "config) VALUES (?, ?, ?, ?, ?, ?, ?)",
                 [
-                    (f.slug, f.app_url, f.name, f.url,
-                     _dumps([[t.event, t.expression, t.cron] for t in f.triggers]),
-                     f.retries, _dumps(f.config))
+                    (
+                        f.slug,
+                        f.app_url,
+                        f.name,
+                        f.url,
+                        _dumps([[t.event, t.expression, t.cron] for t in f.triggers]),
+                        f.retries,
+                        _dumps(f.config),
+                    )
                     for f in functions
                 ],
             )
             return row is None or row[0] != app.checksum
 
     async def set_app_error(self, url: str, error: str | None, now: float) -> None:
-        await self._call(self._set_app_error, url, error)
+        await self._write(self._set_app_error, url, error)
 
     def _set_app_error(self, url: str, error: str | None) -> None:
         with self._tx() as db:
@@ -252,26 +393,38 @@ class SQLiteStore(Store):
         ).fetchall()
         return [
             Function(
-                slug=r[0], app_url=r[1], name=r[2], url=r[3],
+                slug=r[0],
+                app_url=r[1],
+                name=r[2],
+                url=r[3],
                 triggers=tuple(Trigger(*t) for t in orjson.loads(r[4])),
-                retries=r[5], config=orjson.loads(r[6]),
+                retries=r[5],
+                config=orjson.loads(r[6]),
             )
             for r in rows
         ]
 
     # Events and runs
 
-    async def ingest(self, events: Sequence[Event], runs: Sequence[NewRun], now: float,
-                     key_ttl: float) -> IngestResult:
-        return await self._call(self._ingest_tx, list(events), list(runs), now, key_ttl)
+    async def ingest(
+        self, events: Sequence[Event], runs: Sequence[NewRun], now: float, key_ttl: float
+    ) -> IngestResult:
+        return await self._write(self._ingest_tx, list(events), list(runs), now, key_ttl)
 
-    def _ingest_tx(self, events: list[Event], runs: list[NewRun], now: float,
-                   key_ttl: float) -> IngestResult:
+    def _ingest_tx(
+        self, events: list[Event], runs: list[NewRun], now: float, key_ttl: float
+    ) -> IngestResult:
         with self._tx() as db:
             return self._ingest(db, events, runs, now, key_ttl)
 
-    def _ingest(self, db: sqlite3.Connection, events: list[Event] | Sequence[Event],
-                runs: Sequence[NewRun], now: float, key_ttl: float) -> IngestResult:
+    def _ingest(
+        self,
+        db: sqlite3.Connection,
+        events: list[Event] | Sequence[Event],
+        runs: Sequence[NewRun],
+        now: float,
+        key_ttl: float,
+    ) -> IngestResult:
         new_events = []
         for event in events:
             cur = db.execute(
@@ -295,8 +448,13 @@ class SQLiteStore(Store):
             db.execute(
                 "INSERT INTO runs (id, function_slug, event_ids, status, created_at) "
                 "VALUES (?, ?, ?, ?, ?)",
-                (new.id, new.function_slug, _dumps(list(new.event_ids)), RunStatus.QUEUED.value,
-                 now),
+                (
+                    new.id,
+                    new.function_slug,
+                    _dumps(list(new.event_ids)),
+                    RunStatus.QUEUED.value,
+                    now,
+                ),
             )
             db.executemany(
                 "INSERT OR IGNORE INTO event_runs (event_id, run_id) VALUES (?, ?)",
@@ -323,12 +481,14 @@ class SQLiteStore(Store):
         if name is None:
             rows = self._conn.execute(
                 "SELECT internal_id, body, received_at FROM events "
-                "ORDER BY internal_id DESC LIMIT ?", (limit,)
+                "ORDER BY internal_id DESC LIMIT ?",
+                (limit,),
             ).fetchall()
         else:
             rows = self._conn.execute(
                 "SELECT internal_id, body, received_at FROM events WHERE name = ? "
-                "ORDER BY internal_id DESC LIMIT ?", (name, limit)
+                "ORDER BY internal_id DESC LIMIT ?",
+                (name, limit),
             ).fetchall()
         return [_event_from(*row) for row in rows]
 
@@ -369,7 +529,8 @@ class SQLiteStore(Store):
             StoredMemo(r[0], orjson.loads(r[1]), r[2], r[3], r[4], r[5])
             for r in db.execute(
                 "SELECT step_id, value, name, op, seq, recorded_at FROM memos "
-                "WHERE run_id = ? ORDER BY seq", (run_id,)
+                "WHERE run_id = ? ORDER BY seq",
+                (run_id,),
             )
         )
         pending = db.execute("SELECT count(*) FROM queue WHERE run_id = ?", (run_id,)).fetchone()
@@ -386,24 +547,31 @@ class SQLiteStore(Store):
         ).fetchall()
         return [
             Attempt(
-                run_id=r[0], item_id=r[1], step_id=r[2], attempt=r[3], started_at=r[4],
-                ended_at=r[5], outcome=r[6], status_code=r[7], name=r[8],
-                output=_loads(r[9]), error=r[10],
+                run_id=r[0],
+                item_id=r[1],
+                step_id=r[2],
+                attempt=r[3],
+                started_at=r[4],
+                ended_at=r[5],
+                outcome=r[6],
+                status_code=r[7],
+                name=r[8],
+                output=_loads(r[9]),
+                error=r[10],
             )
             for r in rows
         ]
 
     # Queue
 
-    async def claim(self, now: float, limit: int, lease_until: float,
-                    owner: str) -> list[Claim]:
-        return await self._call(self._claim, now, limit, lease_until, owner)
+    async def claim(self, now: float, limit: int, lease_until: float, owner: str) -> list[Claim]:
+        return await self._write(self._claim, now, limit, lease_until, owner)
 
     def _claim(self, now: float, limit: int, lease_until: float, owner: str) -> list[Claim]:
         with self._tx() as db:
             rows = db.execute(
-                f"SELECT {_QUEUE_COLUMNS} FROM queue WHERE due_at <= ? "
-                "ORDER BY due_at LIMIT ?", (now, limit)
+                f"SELECT {_QUEUE_COLUMNS} FROM queue WHERE due_at <= ? ORDER BY due_at LIMIT ?",
+                (now, limit),
             ).fetchall()
             claims = []
             for row in rows:
@@ -416,7 +584,7 @@ class SQLiteStore(Store):
             return claims
 
     async def extend_leases(self, claims: Sequence[Claim], lease_until: float) -> None:
-        await self._call(self._extend_leases, list(claims), lease_until)
+        await self._write(self._extend_leases, list(claims), lease_until)
 
     def _extend_leases(self, claims: list[Claim], lease_until: float) -> None:
         with self._tx() as db:
@@ -432,9 +600,8 @@ class SQLiteStore(Store):
         row = self._conn.execute("SELECT min(due_at) FROM queue").fetchone()
         return None if row[0] is None else float(row[0])
 
-    async def complete(self, claim: Claim, outcome: Outcome, now: float,
-                       key_ttl: float) -> bool:
-        return await self._call(self._complete, claim, outcome, now, key_ttl)
+    async def complete(self, claim: Claim, outcome: Outcome, now: float, key_ttl: float) -> bool:
+        return await self._write(self._complete, claim, outcome, now, key_ttl)
 
     def _complete(self, claim: Claim, outcome: Outcome, now: float, key_ttl: float) -> bool:
         item = claim.item
@@ -459,8 +626,15 @@ class SQLiteStore(Store):
                     cur = db.execute(
                         "INSERT OR IGNORE INTO memos (run_id, step_id, seq, value, name, op, "
                         "recorded_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
-                        (run.id, memo.step_id, seq + added, _dumps(memo.value), memo.name,
-                         memo.op, now),
+                        (
+                            run.id,
+                            memo.step_id,
+                            seq + added,
+                            _dumps(memo.value),
+                            memo.name,
+                            memo.op,
+                            now,
+                        ),
                     )
                     added += cur.rowcount
             status, started_at = run.status, run.started_at
@@ -472,8 +646,8 @@ class SQLiteStore(Store):
             force_plan = run.force_plan if outcome.force_plan is None else outcome.force_plan
             if outcome.retry_at is not None:
                 db.execute(
-                    "UPDATE queue SET due_at = ?, attempt = attempt + 1, lease = NULL "
-                    "WHERE id = ?", (outcome.retry_at, item.id),
+                    "UPDATE queue SET due_at = ?, attempt = attempt + 1, lease = NULL WHERE id = ?",
+                    (outcome.retry_at, item.id),
                 )
             else:
                 db.execute("DELETE FROM queue WHERE id = ?", (item.id,))
@@ -484,17 +658,32 @@ class SQLiteStore(Store):
                     "UPDATE runs SET status = ?, started_at = ?, ended_at = ?, output = ?, "
                     "error = ?, request_version = ?, force_plan = ?, step_count = ?, "
                     "state_size = ? WHERE id = ?",
-                    (finish.status.value, started_at, now, _dumps(finish.output),
-                     None if finish.error is None else _dumps(finish.error), version,
-                     int(force_plan), run.step_count + added,
-                     run.state_size + (outcome.state_bytes if added else 0), run.id),
+                    (
+                        finish.status.value,
+                        started_at,
+                        now,
+                        _dumps(finish.output),
+                        None if finish.error is None else _dumps(finish.error),
+                        version,
+                        int(force_plan),
+                        run.step_count + added,
+                        run.state_size + (outcome.state_bytes if added else 0),
+                        run.id,
+                    ),
                 )
             else:
                 db.execute(
                     "UPDATE runs SET status = ?, started_at = ?, request_version = ?, "
                     "force_plan = ?, step_count = ?, state_size = ? WHERE id = ?",
-                    (status.value, started_at, version, int(force_plan), run.step_count + added,
-                     run.state_size + (outcome.state_bytes if added else 0), run.id),
+                    (
+                        status.value,
+                        started_at,
+                        version,
+                        int(force_plan),
+                        run.step_count + added,
+                        run.state_size + (outcome.state_bytes if added else 0),
+                        run.id,
+                    ),
                 )
                 for new in outcome.enqueue:
                     self._enqueue(db, run.id, new, now)
@@ -506,8 +695,19 @@ class SQLiteStore(Store):
         db.execute(
             "INSERT INTO attempts (run_id, item_id, step_id, attempt, started_at, ended_at, "
             "outcome, status_code, name, output, error) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            (a.run_id, a.item_id, a.step_id, a.attempt, a.started_at, a.ended_at, a.outcome,
-             a.status_code, a.name, None if a.output is None else _dumps(a.output), a.error),
+            (
+                a.run_id,
+                a.item_id,
+                a.step_id,
+                a.attempt,
+                a.started_at,
+                a.ended_at,
+                a.outcome,
+                a.status_code,
+                a.name,
+                None if a.output is None else _dumps(a.output),
+                a.error,
+            ),
         )
 
     def _enqueue(self, db: sqlite3.Connection, run_id: str, new: NewItem, now: float) -> None:
@@ -519,12 +719,19 @@ class SQLiteStore(Store):
                 return
         db.execute(
             f"INSERT OR IGNORE INTO queue ({_QUEUE_COLUMNS}) VALUES (?, ?, ?, ?, ?, 0, ?, ?)",
-            (new_ulid(now), run_id, new.kind.value, new.step_id, new.due_at, int(new.join),
-             new.name),
+            (
+                new_ulid(now),
+                run_id,
+                new.kind.value,
+                new.step_id,
+                new.due_at,
+                int(new.join),
+                new.name,
+            ),
         )
 
     async def release_all(self) -> int:
-        return await self._call(self._release_all)
+        return await self._write(self._release_all)
 
     def _release_all(self) -> int:
         with self._tx() as db:
