@@ -62,6 +62,8 @@ async def test_ingest_stores_events_and_creates_runs_with_a_due_discovery(store:
     claims = await store.claim(NOW, 10, NOW + 30, "w")
     assert [(c.item.kind, c.item.step_id, c.item.attempt) for c in claims] == [
         (ItemKind.DISCOVERY, "step", 0)]
+    state = claims[0].state
+    assert state is not None and state.run.id == run.id and state.events == (ev,)
 
 
 async def test_a_repeated_event_and_run_key_create_nothing(store: Store) -> None:

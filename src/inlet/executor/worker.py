@@ -142,7 +142,7 @@ class Executor:
 
     async def _call(self, claim: Claim) -> None:
         item = claim.item
-        state = await self._store.run_state(item.run_id)
+        state = claim.state
         started = self._clock.now()
         if state is None or state.run.status.ended:
             await self._store.complete(claim, Outcome(attempt=Attempt(
@@ -209,7 +209,9 @@ class Executor:
     def _log(self, outcome: Outcome, run_id: str) -> None:
         attempt = outcome.attempt
         if outcome.finish is not None:
-            level = logging.INFO if outcome.finish.status is RunStatus.COMPLETED else (
+            # A completed run is the common case: logged only at debug level, so a busy
+            # server's log shows what needs attention.
+            level = logging.DEBUG if outcome.finish.status is RunStatus.COMPLETED else (
                 logging.WARNING)
             log.log(level, "run.%s", outcome.finish.status.value.lower(),
                     extra={"run_id": run_id, "reason": attempt.error})

@@ -45,6 +45,9 @@ class Claim:
 
     item: QueueItem
     lease: str
+    state: RunState | None = None
+    """The run as it was when claimed (None if it is gone), loaded with the claim so a call
+    needs no second trip to the store."""
 
 
 class Store(abc.ABC):
@@ -108,7 +111,8 @@ class Store(abc.ABC):
     @abc.abstractmethod
     async def claim(self, now: float, limit: int, lease_until: float,
                     owner: str) -> list[Claim]:
-        """Lease up to ``limit`` items due at ``now``, earliest first."""
+        """Lease up to ``limit`` items due at ``now``, earliest first, each with its run's
+        state."""
 
     @abc.abstractmethod
     async def extend_leases(self, claims: Sequence[Claim], lease_until: float) -> None:

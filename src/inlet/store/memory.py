@@ -73,8 +73,9 @@ class MemoryStore(Store):
 
     # Events and runs
 
-    async def ingest(self, events: Sequence[Event], runs: Sequence[NewRun], now: float,
-                     key_ttl: float) -> IngestResult:
+    async def ingest(
+        self, events: Sequence[Event], runs: Sequence[NewRun], now: float, key_ttl: float
+    ) -> IngestResult:
         new_events: list[str] = []
         for event in events:
             if event.internal_id not in self._events:
@@ -88,8 +89,11 @@ class MemoryStore(Store):
                 continue
             self._keys[key] = now + key_ttl
             self._runs[new.id] = Run(
-                id=new.id, function_slug=new.function_slug, event_ids=new.event_ids,
-                status=RunStatus.QUEUED, created_at=now,
+                id=new.id,
+                function_slug=new.function_slug,
+                event_ids=new.event_ids,
+                status=RunStatus.QUEUED,
+                created_at=now,
             )
             for event_id in new.event_ids:
                 self._event_runs.setdefault(event_id, []).append(new.id)
@@ -125,8 +129,7 @@ class MemoryStore(Store):
 
     # Queue
 
-    async def claim(self, now: float, limit: int, lease_until: float,
-                    owner: str) -> list[Claim]:
+    async def claim(self, now: float, limit: int, lease_until: float, owner: str) -> list[Claim]:
         due = sorted(
             (s for s in self._queue.values() if s.item.due_at <= now),
             key=lambda s: (s.item.due_at, s.item.id),
@@ -135,7 +138,7 @@ class MemoryStore(Store):
         for slot in due:
             slot.lease = f"{owner}:{next(self._leases)}"
             slot.item = replace(slot.item, due_at=lease_until)
-            claims.append(Claim(slot.item, slot.lease))
+            claims.append(Claim(slot.item, slot.lease, await self.run_state(slot.item.run_id)))
         return claims
 
     async def extend_leases(self, claims: Sequence[Claim], lease_until: float) -> None:
@@ -147,8 +150,7 @@ class MemoryStore(Store):
     async def next_due(self) -> float | None:
         return min((s.item.due_at for s in self._queue.values()), default=None)
 
-    async def complete(self, claim: Claim, outcome: Outcome, now: float,
-                       key_ttl: float) -> bool:
+    async def complete(self, claim: Claim, outcome: Outcome, now: float, key_ttl: float) -> bool:
         item = claim.item
         slot = self._queue.get(item.id)
         if slot is None or slot.lease != claim.lease:
@@ -184,8 +186,11 @@ class MemoryStore(Store):
             del self._queue[item.id]
         if outcome.finish is not None:
             run = replace(
-                run, status=outcome.finish.status, output=outcome.finish.output,
-                error=outcome.finish.error, ended_at=now,
+                run,
+                status=outcome.finish.status,
+                output=outcome.finish.output,
+                error=outcome.finish.error,
+                ended_at=now,
             )
             for item_id in [i for i, s in self._queue.items() if s.item.run_id == run.id]:
                 del self._queue[item_id]
@@ -213,7 +218,12 @@ class MemoryStore(Store):
         if any(p.kind == new.kind and p.step_id == new.step_id for p in pending):
             return
         item = QueueItem(
-            id=new_ulid(now), run_id=run_id, kind=new.kind, step_id=new.step_id,
-            due_at=new.due_at, join=new.join, name=new.name,
+            id=new_ulid(now),
+            run_id=run_id,
+            kind=new.kind,
+            step_id=new.step_id,
+            due_at=new.due_at,
+            join=new.join,
+            name=new.name,
         )
         self._queue[item.id] = _Slot(item)

@@ -580,7 +580,7 @@ class SQLiteStore(Store):
                     "UPDATE queue SET lease = ?, due_at = ? WHERE id = ?",
                     (lease, lease_until, row[0]),
                 )
-                claims.append(Claim(_item_from(row), lease))
+                claims.append(Claim(_item_from(row), lease, self._run_state(row[1])))
             return claims
 
     async def extend_leases(self, claims: Sequence[Claim], lease_until: float) -> None:
