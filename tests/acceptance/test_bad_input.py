@@ -31,6 +31,13 @@ def test_a_malformed_json_body_is_refused_with_400_naming_the_problem(core: Core
 
 
 @pytest.mark.timeout(60)
+def test_a_send_without_an_event_key_in_the_path_says_where_events_go(core: CoreStack) -> None:
+    resp = core.server.http.post("/e/", content=b'{"name": "accept/item"}')
+    body = _refused(resp)
+    assert "POST /e/{event_key}" in body["error"], body
+
+
+@pytest.mark.timeout(60)
 def test_an_event_whose_data_is_not_an_object_is_refused_naming_the_field(
     core: CoreStack,
 ) -> None:

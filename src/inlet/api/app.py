@@ -107,6 +107,13 @@ class Server:
             )
         return json_response({"ids": list(accepted.ids), "status": 200})
 
+    async def send_events_without_key(self, request: Request) -> Response:
+        return json_response({
+            "ids": [], "status": 400,
+            "error": "the event key is missing from the path: send events to "
+                     "POST /e/{event_key} (any key is accepted by inlet dev)",
+        }, 400)
+
     async def register(self, request: Request) -> Response:
         self._check_bearer(request)
         try:
@@ -210,6 +217,8 @@ def create_app(settings: Settings, *, store: Store | None = None,
     server = Server(settings, store or open_store(settings), clock or SystemClock())
     routes = [
         Route("/e/{key}", server.send_events, methods=["POST"]),
+        Route("/e", server.send_events_without_key, methods=["POST"]),
+        Route("/e/", server.send_events_without_key, methods=["POST"]),
         Route("/fn/register", server.register, methods=["POST"]),
         Route("/dev", server.dev_info, methods=["GET"]),
         Route("/health", server.health, methods=["GET"]),

@@ -515,7 +515,7 @@ class SQLiteStore(Store):
     async def run_state(self, run_id: str) -> RunState | None:
         return await self._call(self._run_state, run_id)
 
-    def _run_state(self, run_id: str) -> RunState | None:
+    def _run_state(self, run_id: str, count_pending: bool = True) -> RunState | None:
         db = self._conn
         run = self._get_run(run_id)
         if run is None:
@@ -533,8 +533,12 @@ class SQLiteStore(Store):
                 (run_id,),
             )
         )
-        pending = db.execute("SELECT count(*) FROM queue WHERE run_id = ?", (run_id,)).fetchone()
-        return RunState(run=run, events=tuple(events), memos=memos, pending_items=pending[0])
+        pending = 0
+        if count_pending:
+            pending = db.execute(
+                "SELECT count(*) FROM queue WHERE run_id = ?", (run_id,)
+            ).fetchone()[0]
+        return RunState(run=run, events=tuple(events), memos=memos, pending_items=pending)
 
     async def history(self, run_id: str) -> list[Attempt]:
         return await self._call(self._history, run_id)
@@ -580,7 +584,7 @@ class SQLiteStore(Store):
                     "UPDATE queue SET lease = ?, due_at = ? WHERE id = ?",
                     (lease, lease_until, row[0]),
                 )
-                claims.append(Claim(_item_from(row), lease, self._run_state(row[1])))
+                claims.append(Claim(_item_from(row), lease, self._run_state(row[1], False)))
             return claims
 
     async def extend_leases(self, claims: Sequence[Claim], lease_until: float) -> None:
@@ -606,87 +610,68 @@ class SQLiteStore(Store):
     def _complete(self, claim: Claim, outcome: Outcome, now: float, key_ttl: float) -> bool:
         item = claim.item
         with self._tx() as db:
-            held = db.execute(
-                "SELECT 1 FROM queue WHERE id = ? AND lease = ?", (item.id, claim.lease)
-            ).fetchone()
-            if held is None:
+            # The write that consumes the item is also the lease check: no row, no lease.
+            if outcome.retry_at is not None:
+                cur = db.execute(
+                    "UPDATE queue SET due_at = ?, attempt = attempt + 1, lease = NULL "
+                    "WHERE id = ? AND lease = ?",
+                    (outcome.retry_at, item.id, claim.lease),
+                )
+            else:
+                cur = db.execute(
+                    "DELETE FROM queue WHERE id = ? AND lease = ?", (item.id, claim.lease)
+                )
+            if not cur.rowcount:
                 return False
             self._record_attempt(db, outcome.attempt)
             row = db.execute(
-                f"SELECT {_RUN_COLUMNS} FROM runs WHERE id = ?", (item.run_id,)
+                "SELECT status, started_at, request_version, force_plan, step_count, state_size "
+                "FROM runs WHERE id = ?",
+                (item.run_id,),
             ).fetchone()
-            if row is None or RunStatus(row[3]).ended:
+            if row is None or RunStatus(row[0]).ended:
                 db.execute("DELETE FROM queue WHERE id = ?", (item.id,))
                 return True
-            run = _run_from(row)
+            status, started_at = RunStatus(row[0]), row[1]
+            version, force_plan, step_count, state_size = row[2], bool(row[3]), row[4], row[5]
             added = 0
-            if outcome.memos:
-                seq = run.step_count
-                for memo in outcome.memos:
-                    cur = db.execute(
-                        "INSERT OR IGNORE INTO memos (run_id, step_id, seq, value, name, op, "
-                        "recorded_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
-                        (
-                            run.id,
-                            memo.step_id,
-                            seq + added,
-                            _dumps(memo.value),
-                            memo.name,
-                            memo.op,
-                            now,
-                        ),
-                    )
-                    added += cur.rowcount
-            status, started_at = run.status, run.started_at
+            for memo in outcome.memos:
+                cur = db.execute(
+                    "INSERT OR IGNORE INTO memos (run_id, step_id, seq, value, name, op, "
+                    "recorded_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                    (item.run_id, memo.step_id, step_count + added, _dumps(memo.value),
+                     memo.name, memo.op, now),
+                )
+                added += cur.rowcount
             if status is RunStatus.QUEUED:
                 status, started_at = RunStatus.RUNNING, outcome.attempt.started_at
-            version = run.request_version
             if outcome.request_version is not None:
                 version = outcome.request_version
-            force_plan = run.force_plan if outcome.force_plan is None else outcome.force_plan
-            if outcome.retry_at is not None:
-                db.execute(
-                    "UPDATE queue SET due_at = ?, attempt = attempt + 1, lease = NULL WHERE id = ?",
-                    (outcome.retry_at, item.id),
-                )
-            else:
-                db.execute("DELETE FROM queue WHERE id = ?", (item.id,))
+            if outcome.force_plan is not None:
+                force_plan = outcome.force_plan
+            step_count += added
+            if added:
+                state_size += outcome.state_bytes
             finish = outcome.finish
             if finish is not None:
-                db.execute("DELETE FROM queue WHERE run_id = ?", (run.id,))
+                db.execute("DELETE FROM queue WHERE run_id = ?", (item.run_id,))
                 db.execute(
                     "UPDATE runs SET status = ?, started_at = ?, ended_at = ?, output = ?, "
                     "error = ?, request_version = ?, force_plan = ?, step_count = ?, "
                     "state_size = ? WHERE id = ?",
-                    (
-                        finish.status.value,
-                        started_at,
-                        now,
-                        _dumps(finish.output),
-                        None if finish.error is None else _dumps(finish.error),
-                        version,
-                        int(force_plan),
-                        run.step_count + added,
-                        run.state_size + (outcome.state_bytes if added else 0),
-                        run.id,
-                    ),
+                    (finish.status.value, started_at, now, _dumps(finish.output),
+                     None if finish.error is None else _dumps(finish.error), version,
+                     int(force_plan), step_count, state_size, item.run_id),
                 )
             else:
                 db.execute(
                     "UPDATE runs SET status = ?, started_at = ?, request_version = ?, "
                     "force_plan = ?, step_count = ?, state_size = ? WHERE id = ?",
-                    (
-                        status.value,
-                        started_at,
-                        version,
-                        int(force_plan),
-                        run.step_count + added,
-                        run.state_size + (outcome.state_bytes if added else 0),
-                        run.id,
-                    ),
+                    (status.value, started_at, version, int(force_plan), step_count, state_size,
+                     item.run_id),
                 )
                 for new in outcome.enqueue:
-                    self._enqueue(db, run.id, new, now)
+                    self._enqueue(db, item.run_id, new, now)
             if outcome.events or outcome.runs:
                 self._ingest(db, outcome.events, outcome.runs, now, key_ttl)
             return True
