@@ -56,7 +56,6 @@ class Server:
         self.registry = Registry(())
         self.transport = Transport(
             timeout=settings.call_timeout, max_response_bytes=settings.max_response_bytes,
-            connections=settings.worker_concurrency,
         )
         self.executor = Executor(store, settings, clock, lambda: self.registry, self.transport)
         self.ingestor = Ingestor(store, settings, clock, lambda: self.registry,

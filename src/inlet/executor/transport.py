@@ -1,11 +1,8 @@
-"""The HTTP client that calls apps: one keep-alive aiohttp session per process."""
+"""Calling apps: one request per call, mapped to a ``Reply`` that never raises."""
 
 from __future__ import annotations
 
-import asyncio
-
-import aiohttp
-
+from inlet.executor.http import Client, HTTPError, ResponseTooLarge
 from inlet.executor.machine import Reply
 
 _KEPT_HEADERS = (
@@ -18,52 +15,40 @@ _KEPT_HEADERS = (
 
 
 class Transport:
-    """POSTs call requests. Failures become a ``Reply`` with ``error`` set, never raise."""
+    """POSTs call requests. Failures become a ``Reply`` with ``error`` set."""
 
-    def __init__(self, *, timeout: float, max_response_bytes: int, connections: int) -> None:
-        self._timeout = aiohttp.ClientTimeout(total=timeout, sock_connect=10.0)
+    def __init__(self, *, timeout: float, max_response_bytes: int) -> None:
+        self._timeout = timeout
         self._max_response = max_response_bytes
-        self._connections = connections
-        self._session: aiohttp.ClientSession | None = None
+        self._client: Client | None = None
 
     async def start(self) -> None:
-        connector = aiohttp.TCPConnector(limit=self._connections, limit_per_host=0,
-                                         keepalive_timeout=30.0)
-        self._session = aiohttp.ClientSession(
-            connector=connector, timeout=self._timeout, auto_decompress=True,
-            skip_auto_headers=("User-Agent",),
-        )
+        self._client = Client(max_body=self._max_response, request_timeout=self._timeout)
 
     async def close(self) -> None:
-        if self._session is not None:
-            await self._session.close()
-            self._session = None
-
-    @property
-    def session(self) -> aiohttp.ClientSession:
-        if self._session is None:
-            raise RuntimeError("transport not started")
-        return self._session
+        if self._client is not None:
+            await self._client.close()
+            self._client = None
 
     async def post(self, url: str, body: bytes, headers: dict[str, str]) -> Reply:
+        if self._client is None:
+            raise RuntimeError("transport not started")
         try:
-            async with self.session.post(url, data=body, headers=headers) as resp:
-                data = await resp.content.read(self._max_response + 1)
-                if len(data) > self._max_response:
-                    return Reply(status=0, error=(
-                        f"the app's response is larger than {self._max_response} bytes "
-                        "(INLET_MAX_RESPONSE_BYTES)"
-                    ))
-                kept = {h: resp.headers[h] for h in _KEPT_HEADERS if h in resp.headers}
-                return Reply(status=resp.status, headers=kept, body=data)
+            resp = await self._client.post(url, body, headers)
         except TimeoutError:
             return Reply(status=0, error=f"no response from {_origin(url)} within "
-                                         f"{self._timeout.total:.0f}s")
-        except aiohttp.ClientConnectorError as exc:
-            return Reply(status=0, error=f"cannot connect to {_origin(url)}: {exc.os_error}")
-        except (aiohttp.ClientError, asyncio.IncompleteReadError, OSError) as exc:
-            return Reply(status=0, error=f"request to {_origin(url)} failed: "
-                                         f"{type(exc).__name__}: {exc}")
+                                         f"{self._timeout:.0f}s")
+        except ResponseTooLarge:
+            return Reply(status=0, error=(
+                f"the app's response is larger than {self._max_response} bytes "
+                "(INLET_MAX_RESPONSE_BYTES)"
+            ))
+        except HTTPError as exc:
+            return Reply(status=0, error=f"request to {_origin(url)} failed: {exc}")
+        except OSError as exc:
+            return Reply(status=0, error=f"request to {_origin(url)} failed: {exc}")
+        kept = {h: resp.headers[h] for h in _KEPT_HEADERS if h in resp.headers}
+        return Reply(status=resp.status, headers=kept, body=resp.body)
 
 
 def _origin(url: str) -> str:

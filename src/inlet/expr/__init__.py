@@ -1,7 +1,21 @@
-"""CEL expressions as the SDKs send them (PROTOCOL §8), compiled once and cached."""
+"""CEL expressions as the SDKs send them, evaluated with Inngest's rules (PROTOCOL §8).
+
+``compile_expression`` parses once and caches; ``Expression.matches`` is the trigger,
+batch and pause test; ``interpolate`` fixes a run's trigger event into wait and
+cancellation conditions; ``equality_index`` extracts what a pause index can look up.
+"""
 
 from __future__ import annotations
 
 from inlet.expr.cel import Expression, ExpressionInvalid, compile_expression
+from inlet.expr.index import equality_index, index_value
+from inlet.expr.interpolate import interpolate
 
-__all__ = ["Expression", "ExpressionInvalid", "compile_expression"]
+__all__ = [
+    "Expression",
+    "ExpressionInvalid",
+    "compile_expression",
+    "equality_index",
+    "index_value",
+    "interpolate",
+]

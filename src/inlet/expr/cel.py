@@ -1,8 +1,8 @@
-"""Compiling and evaluating CEL with cel-python (``celpy``).
+"""Compiling and evaluating expressions the way Inngest does (PROTOCOL §8).
 
-Inngest's semantics are lenient: a missing field makes a comparison false instead of an
-error. Here any evaluation error counts as "no match"; the finer lenient rules (mixed
-int/float comparisons, Inngest's extra functions) are still to come.
+celpy parses the CEL source; :mod:`inlet.expr.compiler` turns its tree into closures that
+apply Inngest's lenient rules to plain JSON values. Compiled expressions are cached by
+source text, so each distinct expression is parsed once per process.
 """
 
 from __future__ import annotations
@@ -11,13 +11,15 @@ from functools import lru_cache
 from typing import Any
 
 import celpy
-from celpy.adapter import json_to_cel
+import lark
 from celpy.celparser import CELParseError
-from celpy.evaluation import CELEvalError
 
 from inlet.errors import BadRequest
+from inlet.expr.compiler import CompileError, Context, Node, compile_tree
+from inlet.expr.functions import NoClock
+from inlet.expr.values import Absent
 
-_ENV = celpy.Environment()
+_EXAMPLE = "such as event.data.id == async.data.id"
 
 
 class ExpressionInvalid(BadRequest):
@@ -27,35 +29,77 @@ class ExpressionInvalid(BadRequest):
 
 
 class Expression:
-    __slots__ = ("_program", "source")
+    """A compiled expression: immutable, cached, safe to share."""
 
-    def __init__(self, source: str, program: Any) -> None:
+    __slots__ = ("_run", "source", "tree")
+
+    def __init__(self, source: str, tree: lark.Tree[Any], run: Node) -> None:
         self.source = source
-        self._program = program
+        self.tree = tree
+        self._run = run
 
-    def evaluate(self, variables: dict[str, Any]) -> Any:
-        """The value, or None when evaluation fails (a missing field, a type mismatch)."""
-        activation = {name: json_to_cel(value) for name, value in variables.items()}
+    def __repr__(self) -> str:
+        return f"Expression({self.source!r})"
+
+    def evaluate(self, variables: dict[str, Any], now: float | None = None) -> Any:
+        """The value, as JSON-shaped Python (timestamps are ``datetime``), or None when it
+        is unknown or fails: a missing field, a type mismatch, ``now()`` without ``now``.
+
+        ``variables`` maps names (``event``, ``async``) to JSON values, read in place and
+        never copied; ``now`` is the time in epoch seconds that ``now()`` returns.
+        """
         try:
-            result = self._program.evaluate(activation)
-        except (CELEvalError, TypeError, ValueError, KeyError):
+            result = self._run(Context(variables, now))
+        except NoClock:
             return None
-        if isinstance(result, CELEvalError):
-            return None
-        return result
+        # Go returns false for an unknown result and an error for a failed one; both mean
+        # "no value" to callers here.
+        return None if isinstance(result, Absent) else result
 
-    def matches(self, variables: dict[str, Any]) -> bool:
+    def matches(self, variables: dict[str, Any], now: float | None = None) -> bool:
         """True only for a boolean true result: anything else is no match."""
-        result = self.evaluate(variables)
-        return isinstance(result, bool | celpy.celtypes.BoolType) and bool(result)
+        try:
+            return self._run(Context(variables, now)) is True
+        except NoClock:
+            return False
+
+
+def parse(source: str) -> lark.Tree[Any]:
+    """celpy's parse tree of ``source``; raises :class:`ExpressionInvalid`."""
+    return _parse(source)
+
+
+@lru_cache(maxsize=4096)
+def _parse(source: str) -> lark.Tree[Any]:
+    try:
+        return _ENV.compile(source)
+    except CELParseError as exc:
+        raise _invalid(source, "syntax error", exc.line, exc.column) from None
 
 
 @lru_cache(maxsize=4096)
 def compile_expression(source: str) -> Expression:
-    """Compile ``source`` once; raises ``ExpressionInvalid`` with the parser's message."""
+    """Compile ``source`` once; raises :class:`ExpressionInvalid` naming the expression and
+    the line and column where it goes wrong."""
+    tree = _parse(source)
     try:
-        ast = _ENV.compile(source)
-        program = _ENV.program(ast)
-    except CELParseError as exc:
-        raise ExpressionInvalid(f"expression {source!r} does not compile: {exc}") from None
-    return Expression(source, program)
+        run = compile_tree(tree)
+    except CompileError as exc:
+        raise _invalid(source, str(exc), exc.line, exc.column) from None
+    return Expression(source, tree, run)
+
+
+def _invalid(source: str, problem: str, line: int | None, column: int | None) -> ExpressionInvalid:
+    if line is None or column is None:
+        return ExpressionInvalid(
+            f"invalid expression {source!r}: {problem}; expected CEL {_EXAMPLE}"
+        )
+    text = source.splitlines()[line - 1] if source.splitlines() else source
+    where = f"line {line}, column {column}" if "\n" in source else f"column {column}"
+    return ExpressionInvalid(
+        f"invalid expression {source!r}: {problem} at {where}\n  {text}\n  {' ' * (column - 1)}^\n"
+        f"expected CEL {_EXAMPLE}"
+    )
+
+
+_ENV = celpy.Environment()

@@ -226,7 +226,9 @@ def _date(value: Any) -> TimestampType:
     if isinstance(value, int) and not isinstance(value, bool):
         if value < _MIN_EPOCH_SECONDS:
             raise Fail(f"date({value}): before 2000")
-        seconds = value if value < 9_999_999_999 else value / (1e3 if value < 9_999_999_999_999 else 1e9)
+        seconds = (
+            value if value < 9_999_999_999 else value / (1e3 if value < 9_999_999_999_999 else 1e9)
+        )
         return TimestampType.fromtimestamp(seconds, datetime.UTC)
     if isinstance(value, str):
         parsed = _parse_date(value.strip())
@@ -254,9 +256,14 @@ def _parse_date(text: str) -> datetime.datetime | None:
     return parsed
 
 
+class NoClock(Exception):
+    """``now()`` was called but the caller passed no time: the whole evaluation fails,
+    rather than counting as an unknown operand that a comparison might turn into true."""
+
+
 def _now(now: float | None) -> TimestampType:
     if now is None:
-        raise Fail("now() needs the evaluation time; none was given")
+        raise NoClock("now() needs the evaluation time; none was given")
     return TimestampType.fromtimestamp(now, datetime.UTC)
 
 
