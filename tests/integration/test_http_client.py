@@ -197,5 +197,5 @@ async def test_a_refused_connection_names_the_app(client: Client) -> None:
     server = Server(never_reached)
     url = await server.start()
     await server.stop()
-    with pytest.raises(HTTPError, match="cannot connect to 127.0.0.1:"):
+    with pytest.raises(HTTPError, match=r"cannot connect to 127\.0\.0\.1:"):
         await client.post(url, b"{}", {})
