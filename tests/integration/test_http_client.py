@@ -58,8 +58,13 @@ async def client() -> AsyncIterator[Client]:
 
 
 def ok(body: bytes, *extra: str) -> bytes:
-    head = ["HTTP/1.1 200 OK", "Content-Type: application/json",
-            f"Content-Length: {len(body)}", "X-Inngest-SDK: inngest-py:v0.5.19", *extra]
+    head = [
+        "HTTP/1.1 200 OK",
+        "Content-Type: application/json",
+        f"Content-Length: {len(body)}",
+        "X-Inngest-SDK: inngest-py:v0.5.19",
+        *extra,
+    ]
     return ("\r\n".join(head) + "\r\n\r\n").encode() + body
 
 
@@ -89,8 +94,10 @@ async def test_requests_reuse_one_keep_alive_connection(client: Client) -> None:
 async def test_a_chunked_response_is_read_whole(client: Client) -> None:
     async def handler(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         await read_request(reader)
-        writer.write(b"HTTP/1.1 206 Partial Content\r\nTransfer-Encoding: chunked\r\n"
-                     b"X-Inngest-SDK: js\r\n\r\n5\r\n[{\"a\"\r\n4\r\n:1}]\r\n0\r\n\r\n")
+        writer.write(
+            b"HTTP/1.1 206 Partial Content\r\nTransfer-Encoding: chunked\r\n"
+            b'X-Inngest-SDK: js\r\n\r\n5\r\n[{"a"\r\n4\r\n:1}]\r\n0\r\n\r\n'
+        )
         await writer.drain()
         await reader.read()
 
@@ -105,7 +112,8 @@ async def test_a_chunked_response_is_read_whole(client: Client) -> None:
 
 @pytest.mark.timeout(10)
 async def test_a_connection_the_app_closed_while_idle_is_replaced_transparently(
-        client: Client) -> None:
+    client: Client,
+) -> None:
     async def handler(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         await read_request(reader)
         writer.write(ok(b"1"))

@@ -12,8 +12,9 @@ from inlet.store.sqlite import SQLiteStore
 
 @pytest.fixture(params=["memory", "sqlite"])
 async def store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Store]:
-    backend: Store = MemoryStore() if request.param == "memory" else SQLiteStore(
-        str(tmp_path / "inlet.db"))
+    backend: Store = (
+        MemoryStore() if request.param == "memory" else SQLiteStore(str(tmp_path / "inlet.db"))
+    )
     await backend.open()
     try:
         yield backend

@@ -30,18 +30,37 @@ DAY = 86_400.0
 
 def event(n: int, name: str = "app/test") -> Event:
     internal = f"01EVENT{n:019d}"
-    return Event(internal_id=internal, name=name, data={"n": n}, id=internal, ts=int(NOW * 1000),
-                 received_at=NOW)
+    return Event(
+        internal_id=internal,
+        name=name,
+        data={"n": n},
+        id=internal,
+        ts=int(NOW * 1000),
+        received_at=NOW,
+    )
 
 
 def new_run(n: int, ev: Event, fn: str = "app-fn") -> NewRun:
-    return NewRun(id=f"01RUN{n:021d}", function_slug=fn, event_ids=(ev.internal_id,),
-                  key=f"event:{ev.id}", due_at=NOW)
+    return NewRun(
+        id=f"01RUN{n:021d}",
+        function_slug=fn,
+        event_ids=(ev.internal_id,),
+        key=f"event:{ev.id}",
+        due_at=NOW,
+    )
 
 
 def attempt(run_id: str, item_id: str = "x", outcome: str = "step") -> Attempt:
-    return Attempt(run_id=run_id, item_id=item_id, step_id="step", attempt=0, started_at=NOW,
-                   ended_at=NOW + 0.01, outcome=outcome, status_code=206)
+    return Attempt(
+        run_id=run_id,
+        item_id=item_id,
+        step_id="step",
+        attempt=0,
+        started_at=NOW,
+        ended_at=NOW + 0.01,
+        outcome=outcome,
+        status_code=206,
+    )
 
 
 async def one_run(store: Store) -> str:
@@ -61,7 +80,8 @@ async def test_ingest_stores_events_and_creates_runs_with_a_due_discovery(store:
     assert [r.id for r in await store.runs_for_event(ev.internal_id)] == list(result.run_ids)
     claims = await store.claim(NOW, 10, NOW + 30, "w")
     assert [(c.item.kind, c.item.step_id, c.item.attempt) for c in claims] == [
-        (ItemKind.DISCOVERY, "step", 0)]
+        (ItemKind.DISCOVERY, "step", 0)
+    ]
     state = claims[0].state
     assert state is not None and state.run.id == run.id and state.events == (ev,)
 
@@ -94,8 +114,16 @@ async def test_a_claimed_item_is_not_claimed_again_until_its_lease_expires(store
 
 async def test_items_are_claimed_earliest_first_and_up_to_the_limit(store: Store) -> None:
     events = [event(i) for i in range(5)]
-    runs = [NewRun(id=f"01RUN{i:021d}", function_slug="app-fn", event_ids=(e.internal_id,),
-                   key=f"k{i}", due_at=NOW + 5 - i) for i, e in enumerate(events)]
+    runs = [
+        NewRun(
+            id=f"01RUN{i:021d}",
+            function_slug="app-fn",
+            event_ids=(e.internal_id,),
+            key=f"k{i}",
+            due_at=NOW + 5 - i,
+        )
+        for i, e in enumerate(events)
+    ]
     await store.ingest(events, runs, NOW, DAY)
     claims = await store.claim(NOW + 10, 3, NOW + 40, "w")
     assert [c.item.due_at for c in claims] != []
@@ -126,15 +154,16 @@ async def test_a_step_output_is_recorded_once_in_completion_order(store: Store) 
         assert await store.complete(claim, outcome, NOW + i, DAY)
     state = await store.run_state(run_id)
     assert state is not None
-    assert [(m.step_id, m.value) for m in state.memos] == [("a", {"data": "a0"}),
-                                                           ("b", {"data": "b1"})]
+    assert [(m.step_id, m.value) for m in state.memos] == [
+        ("a", {"data": "a0"}),
+        ("b", {"data": "b1"}),
+    ]
     assert state.run.status is RunStatus.RUNNING and state.run.step_count == 2
     assert state.run.state_size == 20
     assert len(await store.history(run_id)) == 3
 
 
-async def test_a_retry_calls_the_same_item_again_later_with_the_next_attempt(
-        store: Store) -> None:
+async def test_a_retry_calls_the_same_item_again_later_with_the_next_attempt(store: Store) -> None:
     run_id = await one_run(store)
     claim = (await store.claim(NOW, 1, NOW + 30, "w"))[0]
     outcome = Outcome(attempt=attempt(run_id, claim.item.id, "retry"), retry_at=NOW + 15)
@@ -145,19 +174,25 @@ async def test_a_retry_calls_the_same_item_again_later_with_the_next_attempt(
 
 
 async def test_finishing_a_run_drops_its_pending_items_and_ingests_system_events(
-        store: Store) -> None:
+    store: Store,
+) -> None:
     run_id = await one_run(store)
     claim = (await store.claim(NOW, 1, NOW + 30, "w"))[0]
-    planned = Outcome(attempt=attempt(run_id, claim.item.id, "planned"), enqueue=(
-        NewItem(ItemKind.STEP, "a", NOW), NewItem(ItemKind.STEP, "b", NOW)), force_plan=True)
+    planned = Outcome(
+        attempt=attempt(run_id, claim.item.id, "planned"),
+        enqueue=(NewItem(ItemKind.STEP, "a", NOW), NewItem(ItemKind.STEP, "b", NOW)),
+        force_plan=True,
+    )
     assert await store.complete(claim, planned, NOW, DAY)
     a, b = await store.claim(NOW, 2, NOW + 30, "w")
     failed = event(99, "inngest/function.failed")
     finish = Outcome(
         attempt=attempt(run_id, a.item.id, "failed"),
-        finish=Finish(RunStatus.FAILED, output={"message": "boom"},
-                      error={"name": "Error", "message": "boom"}),
-        events=(failed,), runs=(new_run(5, failed, "app-fn-failure"),),
+        finish=Finish(
+            RunStatus.FAILED, output={"message": "boom"}, error={"name": "Error", "message": "boom"}
+        ),
+        events=(failed,),
+        runs=(new_run(5, failed, "app-fn-failure"),),
     )
     assert await store.complete(a, finish, NOW + 1, DAY)
     run = await store.get_run(run_id)
@@ -165,22 +200,28 @@ async def test_finishing_a_run_drops_its_pending_items_and_ingests_system_events
     assert run.error == {"name": "Error", "message": "boom"} and run.force_plan
     assert await store.complete(b, Outcome(attempt=attempt(run_id, b.item.id)), NOW, DAY) is False
     assert [r.function_slug for r in await store.runs_for_event(failed.internal_id)] == [
-        "app-fn-failure"]
+        "app-fn-failure"
+    ]
 
 
 async def test_a_joining_discovery_waits_for_the_last_pending_branch(store: Store) -> None:
     run_id = await one_run(store)
     claim = (await store.claim(NOW, 1, NOW + 30, "w"))[0]
-    await store.complete(claim, Outcome(attempt=attempt(run_id, claim.item.id), enqueue=(
-        NewItem(ItemKind.STEP, "a", NOW), NewItem(ItemKind.STEP, "b", NOW))), NOW, DAY)
+    await store.complete(
+        claim,
+        Outcome(
+            attempt=attempt(run_id, claim.item.id),
+            enqueue=(NewItem(ItemKind.STEP, "a", NOW), NewItem(ItemKind.STEP, "b", NOW)),
+        ),
+        NOW,
+        DAY,
+    )
     a, b = await store.claim(NOW, 2, NOW + 30, "w")
     join = NewItem(ItemKind.DISCOVERY, "step", NOW, after_join=True)
-    await store.complete(a, Outcome(attempt=attempt(run_id, a.item.id), enqueue=(join,)), NOW,
-                         DAY)
+    await store.complete(a, Outcome(attempt=attempt(run_id, a.item.id), enqueue=(join,)), NOW, DAY)
     state = await store.run_state(run_id)
     assert state is not None and state.pending_items == 1
-    await store.complete(b, Outcome(attempt=attempt(run_id, b.item.id), enqueue=(join,)), NOW,
-                         DAY)
+    await store.complete(b, Outcome(attempt=attempt(run_id, b.item.id), enqueue=(join,)), NOW, DAY)
     [discovery] = await store.claim(NOW, 5, NOW + 30, "w")
     assert discovery.item.kind is ItemKind.DISCOVERY
 
@@ -189,9 +230,15 @@ async def test_saving_an_app_replaces_its_function_set(store: Store) -> None:
     url = "http://127.0.0.1:3000/api/inngest"
 
     def fn(slug: str) -> Function:
-        return Function(slug=slug, app_url=url, name=slug, url=f"{url}?fnId={slug}",
-                        triggers=(Trigger(event="app/x", expression="event.data.n > 1"),),
-                        retries=2, config={"id": slug})
+        return Function(
+            slug=slug,
+            app_url=url,
+            name=slug,
+            url=f"{url}?fnId={slug}",
+            triggers=(Trigger(event="app/x", expression="event.data.n > 1"),),
+            retries=2,
+            config={"id": slug},
+        )
 
     assert await store.save_app(App(url, "app", checksum="1"), [fn("app-a"), fn("app-b")])
     assert not await store.save_app(App(url, "app", checksum="1"), [fn("app-a"), fn("app-b")])

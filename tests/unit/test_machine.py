@@ -23,24 +23,56 @@ SDK = {"x-inngest-sdk": "inngest-py:v0.5.19", "x-inngest-req-version": "2"}
 LIMITS = Limits(max_step_output_bytes=1000, max_state_bytes=5000, max_steps=10)
 
 
-def call(*, attempt: int = 0, retries: int = 2, kind: ItemKind = ItemKind.DISCOVERY,
-         join: bool = True, version: int = -1, state_size: int = 0) -> Call:
-    run = Run(id="R", function_slug="app-fn", event_ids=("E",), status=RunStatus.RUNNING,
-              created_at=NOW, request_version=version, state_size=state_size)
+def call(
+    *,
+    attempt: int = 0,
+    retries: int = 2,
+    kind: ItemKind = ItemKind.DISCOVERY,
+    join: bool = True,
+    version: int = -1,
+    state_size: int = 0,
+) -> Call:
+    run = Run(
+        id="R",
+        function_slug="app-fn",
+        event_ids=("E",),
+        status=RunStatus.RUNNING,
+        created_at=NOW,
+        request_version=version,
+        state_size=state_size,
+    )
     event = Event(internal_id="E", name="app/x", data={}, id="E", ts=1)
-    fn = Function(slug="app-fn", app_url="http://a", name="fn",
-                  url="http://a/api/inngest?fnId=app-fn&stepId=step", triggers=(),
-                  retries=retries)
-    item = QueueItem(id="I", run_id="R", kind=kind, step_id="step" if kind is ItemKind.DISCOVERY
-                     else "s1", due_at=NOW, attempt=attempt, join=join)
-    return Call(item=item, state=RunState(run=run, events=(event,), memos=()), function=fn,
-                started_at=NOW - 0.01)
+    fn = Function(
+        slug="app-fn",
+        app_url="http://a",
+        name="fn",
+        url="http://a/api/inngest?fnId=app-fn&stepId=step",
+        triggers=(),
+        retries=retries,
+    )
+    item = QueueItem(
+        id="I",
+        run_id="R",
+        kind=kind,
+        step_id="step" if kind is ItemKind.DISCOVERY else "s1",
+        due_at=NOW,
+        attempt=attempt,
+        join=join,
+    )
+    return Call(
+        item=item,
+        state=RunState(run=run, events=(event,), memos=()),
+        function=fn,
+        started_at=NOW - 0.01,
+    )
 
 
 def reply(status: int, body: object, **headers: str) -> Reply:
-    return Reply(status=status, headers={**SDK, **{k.replace("_", "-"): v
-                                                   for k, v in headers.items()}},
-                 body=orjson.dumps(body))
+    return Reply(
+        status=status,
+        headers={**SDK, **{k.replace("_", "-"): v for k, v in headers.items()}},
+        body=orjson.dumps(body),
+    )
 
 
 FIXED = RetryPolicy(5.0)
@@ -65,7 +97,8 @@ def test_a_step_run_is_memoised_as_data_and_followed_by_a_discovery() -> None:
     out = run(call(), reply(206, [{"id": "h1", "op": "StepRun", "displayName": "a", "data": 5}]))
     assert [(m.step_id, m.value) for m in out.memos] == [("h1", {"data": 5})]
     assert [(i.kind, i.step_id, i.after_join) for i in out.enqueue] == [
-        (ItemKind.DISCOVERY, "step", False)]
+        (ItemKind.DISCOVERY, "step", False)
+    ]
     assert out.attempt.outcome == "step" and out.attempt.output == 5
 
 
@@ -78,8 +111,9 @@ def test_a_step_error_with_attempts_left_retries_the_same_item() -> None:
 
 def test_a_step_error_on_the_last_attempt_is_memoised_as_the_steps_error() -> None:
     err = {"name": "ValueError", "message": "nope", "stack": "tb"}
-    out = run(call(attempt=2, retries=2), reply(206, [{"id": "h1", "op": "StepError",
-                                                        "error": err}]))
+    out = run(
+        call(attempt=2, retries=2), reply(206, [{"id": "h1", "op": "StepError", "error": err}])
+    )
     assert out.retry_at is None
     assert out.memos[0].value == {"error": err}
     assert out.enqueue[0].kind is ItemKind.DISCOVERY
@@ -94,16 +128,20 @@ def test_parallel_planned_steps_become_targeted_items_and_force_planning() -> No
     ops = [{"id": h, "op": "StepPlanned", "name": h, "opts": None} for h in ("a", "b")]
     out = run(call(), reply(206, ops))
     assert [(i.kind, i.step_id, i.join) for i in out.enqueue] == [
-        (ItemKind.STEP, "a", True), (ItemKind.STEP, "b", True)]
+        (ItemKind.STEP, "a", True),
+        (ItemKind.STEP, "b", True),
+    ]
     assert out.force_plan is True and out.attempt.outcome == "planned"
 
 
 def test_a_race_branch_discovers_without_waiting_for_the_others() -> None:
-    out = run(call(kind=ItemKind.STEP, join=False),
-              reply(206, [{"id": "s1", "op": "StepRun", "data": 1}]))
+    out = run(
+        call(kind=ItemKind.STEP, join=False), reply(206, [{"id": "s1", "op": "StepRun", "data": 1}])
+    )
     assert out.enqueue[0].after_join is False
-    joined = run(call(kind=ItemKind.STEP, join=True),
-                 reply(206, [{"id": "s1", "op": "StepRun", "data": 1}]))
+    joined = run(
+        call(kind=ItemKind.STEP, join=True), reply(206, [{"id": "s1", "op": "StepRun", "data": 1}])
+    )
     assert joined.enqueue[0].after_join is True
 
 
@@ -114,14 +152,21 @@ def test_a_reply_without_the_sdk_header_is_retried_with_the_reason() -> None:
 
 
 def test_no_retry_true_fails_the_run_at_once_with_the_sdks_error_body() -> None:
-    body = {"code": "non_retriable_error", "message": "bad input", "name": "NonRetriableError",
-            "stack": "tb"}
+    body = {
+        "code": "non_retriable_error",
+        "message": "bad input",
+        "name": "NonRetriableError",
+        "stack": "tb",
+    }
     out = run(call(attempt=0), reply(500, body, x_inngest_no_retry="true"))
     assert out.finish is not None and out.finish.status is RunStatus.FAILED
     assert out.finish.output == body
-    assert out.finish.error == {"error": "NonRetriableError: bad input",
-                                "name": "NonRetriableError", "message": "bad input",
-                                "stack": "tb"}
+    assert out.finish.error == {
+        "error": "NonRetriableError: bad input",
+        "name": "NonRetriableError",
+        "message": "bad input",
+        "stack": "tb",
+    }
 
 
 def test_a_function_error_is_retried_until_attempts_run_out() -> None:
@@ -136,14 +181,18 @@ def test_retries_zero_means_one_attempt() -> None:
     assert out.finish is not None and out.finish.status is RunStatus.FAILED
 
 
-@pytest.mark.parametrize(("header", "expected"), [
-    ("30", NOW + 30), ("2027-01-16T08:00:00.000Z", NOW + 86_400),
-    ("0", NOW + 5.0),
-])
-def test_retry_after_sets_the_next_attempt_time_within_bounds(header: str,
-                                                              expected: float) -> None:
-    out = run(call(), reply(500, {"name": "RetryAfterError", "message": "later"},
-                            retry_after=header))
+@pytest.mark.parametrize(
+    ("header", "expected"),
+    [
+        ("30", NOW + 30),
+        ("2027-01-16T08:00:00.000Z", NOW + 86_400),
+        ("0", NOW + 5.0),
+    ],
+)
+def test_retry_after_sets_the_next_attempt_time_within_bounds(header: str, expected: float) -> None:
+    out = run(
+        call(), reply(500, {"name": "RetryAfterError", "message": "later"}, retry_after=header)
+    )
     assert out.retry_at == pytest.approx(expected)
 
 
@@ -158,8 +207,9 @@ def test_a_connection_error_is_retried_and_recorded() -> None:
 
 
 def test_a_step_output_over_the_limit_fails_the_run_with_a_clear_reason() -> None:
-    out = run(call(), reply(206, [{"id": "h", "op": "StepRun", "displayName": "big",
-                                   "data": "x" * 2000}]))
+    out = run(
+        call(), reply(206, [{"id": "h", "op": "StepRun", "displayName": "big", "data": "x" * 2000}])
+    )
     assert out.finish is not None and out.finish.status is RunStatus.FAILED
     assert "step 'big' returned" in (out.attempt.error or "")
     assert "INLET_MAX_STEP_OUTPUT_BYTES" in (out.attempt.error or "")
@@ -193,14 +243,19 @@ def test_an_empty_opcode_list_changes_nothing() -> None:
 
 
 def test_a_finished_branch_returns_a_version_2_run_to_inline_execution() -> None:
-    out = run(call(kind=ItemKind.STEP, version=2),
-              reply(206, [{"id": "s1", "op": "StepRun", "data": 1}]))
+    out = run(
+        call(kind=ItemKind.STEP, version=2), reply(206, [{"id": "s1", "op": "StepRun", "data": 1}])
+    )
     assert out.force_plan is False
 
 
 def test_a_version_1_run_keeps_planning_after_a_parallel_group() -> None:
-    out = run(call(kind=ItemKind.STEP, version=1),
-              Reply(status=206, headers={"x-inngest-sdk": "inngest-js:v3.54.2",
-                                         "x-inngest-req-version": "1"},
-                    body=orjson.dumps([{"id": "s1", "op": "StepRun", "data": 1}])))
+    out = run(
+        call(kind=ItemKind.STEP, version=1),
+        Reply(
+            status=206,
+            headers={"x-inngest-sdk": "inngest-js:v3.54.2", "x-inngest-req-version": "1"},
+            body=orjson.dumps([{"id": "s1", "op": "StepRun", "data": 1}]),
+        ),
+    )
     assert out.force_plan is None

@@ -19,14 +19,24 @@ def slugs(registry: Registry, event: Event) -> list[str]:
 
 
 def test_an_event_starts_every_function_triggered_by_its_name() -> None:
-    reg = Registry([fn("a", Trigger(event="app/x")), fn("b", Trigger(event="app/x")),
-                    fn("c", Trigger(event="app/y"))])
+    reg = Registry(
+        [
+            fn("a", Trigger(event="app/x")),
+            fn("b", Trigger(event="app/x")),
+            fn("c", Trigger(event="app/y")),
+        ]
+    )
     assert slugs(reg, ev("app/x")) == ["a", "b"]
 
 
 def test_wildcards_match_after_a_slash_or_a_dot() -> None:
-    reg = Registry([fn("all", Trigger(event="app/*")), fn("user", Trigger(event="app/user.*")),
-                    fn("other", Trigger(event="billing/*"))])
+    reg = Registry(
+        [
+            fn("all", Trigger(event="app/*")),
+            fn("user", Trigger(event="app/user.*")),
+            fn("other", Trigger(event="billing/*")),
+        ]
+    )
     assert slugs(reg, ev("app/user.created")) == ["all", "user"]
 
 
@@ -48,8 +58,10 @@ def test_a_function_with_several_matching_triggers_runs_once() -> None:
 
 
 def test_a_failure_handler_matches_only_its_functions_failures() -> None:
-    handler = fn("app-fn-failure", Trigger(event="inngest/function.failed",
-                                           expression="event.data.function_id == 'app-fn'"))
+    handler = fn(
+        "app-fn-failure",
+        Trigger(event="inngest/function.failed", expression="event.data.function_id == 'app-fn'"),
+    )
     reg = Registry([handler])
     assert slugs(reg, ev("inngest/function.failed", function_id="app-fn")) == ["app-fn-failure"]
     assert slugs(reg, ev("inngest/function.failed", function_id="app-other")) == []

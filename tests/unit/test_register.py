@@ -15,20 +15,32 @@ URL = "http://127.0.0.1:3000/api/inngest"
 
 def fn(**config: Any) -> dict[str, Any]:
     base: dict[str, Any] = {
-        "id": "app-fn", "name": "Fn",
+        "id": "app-fn",
+        "name": "Fn",
         "triggers": [{"event": "app/x"}],
-        "steps": {"step": {"id": "step", "name": "step",
-                           "runtime": {"type": "http", "url": f"{URL}?fnId=app-fn&stepId=step"},
-                           "retries": {"attempts": 2}}},
+        "steps": {
+            "step": {
+                "id": "step",
+                "name": "step",
+                "runtime": {"type": "http", "url": f"{URL}?fnId=app-fn&stepId=step"},
+                "retries": {"attempts": 2},
+            }
+        },
     }
     base.update(config)
     return base
 
 
 def python_body(*functions: dict[str, Any]) -> dict[str, Any]:
-    return {"url": f"{URL}?deployId=1", "deploy_type": "ping", "appname": "app",
-            "sdk": "py:v0.5.19", "v": "0.1", "framework": "fast_api",
-            "functions": list(functions)}
+    return {
+        "url": f"{URL}?deployId=1",
+        "deploy_type": "ping",
+        "appname": "app",
+        "sdk": "py:v0.5.19",
+        "v": "0.1",
+        "framework": "fast_api",
+        "functions": list(functions),
+    }
 
 
 def test_the_python_dialect_is_read() -> None:
@@ -40,8 +52,14 @@ def test_the_python_dialect_is_read() -> None:
 
 
 def test_the_typescript_dialect_is_read_case_insensitively() -> None:
-    body = {"url": URL, "deployType": "ping", "appName": "app", "sdk": "js:v4.24.0",
-            "functions": [fn()], "featureObservations": {"x": 1}}
+    body = {
+        "url": URL,
+        "deployType": "ping",
+        "appName": "app",
+        "sdk": "js:v4.24.0",
+        "functions": [fn()],
+        "featureObservations": {"x": 1},
+    }
     assert parse_registration(body, 1.0).app.app_id == "app"
 
 
@@ -58,25 +76,40 @@ def test_the_checksum_changes_only_with_the_functions() -> None:
     assert a == b != c
 
 
-@pytest.mark.parametrize(("config", "message"), [
-    ({"triggers": [{"event": "app/x", "expression": "event.data.n >"}]},
-     "function 'app-fn': triggers[0].expression"),
-    ({"concurrency": [{"limit": 1}, {"limit": 2}, {"limit": 3}]},
-     "function 'app-fn': concurrency has 3 limits; at most 2"),
-    ({"concurrency": [{"limit": 1, "scope": "env"}]},
-     "concurrency[0].key is required with scope 'env'"),
-    ({"batchEvents": {"maxSize": 1, "timeout": "5s"}}, "batchEvents.maxSize must be at least 2"),
-    ({"batchEvents": {"maxSize": 5, "timeout": "5s"}, "cancel": [{"event": "a"}]},
-     "batchEvents cannot be combined with cancel"),
-    ({"debounce": {"period": "8d"}}, "debounce.period"),
-    ({"rateLimit": {"limit": 1, "period": "25h"}}, "rateLimit.period"),
-    ({"triggers": [{"event": "a"}] * 11}, "triggers has 11 entries"),
-    ({"triggers": [{"cron": "* * * * *"}, {"cron": "* * * * *"}]}, "repeats the schedule"),
-    ({"steps": {}}, "steps must hold exactly one step"),
-    ({"singleton": {"mode": "queue"}}, "singleton.mode"),
-])
+@pytest.mark.parametrize(
+    ("config", "message"),
+    [
+        (
+            {"triggers": [{"event": "app/x", "expression": "event.data.n >"}]},
+            "function 'app-fn': triggers[0].expression",
+        ),
+        (
+            {"concurrency": [{"limit": 1}, {"limit": 2}, {"limit": 3}]},
+            "function 'app-fn': concurrency has 3 limits; at most 2",
+        ),
+        (
+            {"concurrency": [{"limit": 1, "scope": "env"}]},
+            "concurrency[0].key is required with scope 'env'",
+        ),
+        (
+            {"batchEvents": {"maxSize": 1, "timeout": "5s"}},
+            "batchEvents.maxSize must be at least 2",
+        ),
+        (
+            {"batchEvents": {"maxSize": 5, "timeout": "5s"}, "cancel": [{"event": "a"}]},
+            "batchEvents cannot be combined with cancel",
+        ),
+        ({"debounce": {"period": "8d"}}, "debounce.period"),
+        ({"rateLimit": {"limit": 1, "period": "25h"}}, "rateLimit.period"),
+        ({"triggers": [{"event": "a"}] * 11}, "triggers has 11 entries"),
+        ({"triggers": [{"cron": "* * * * *"}, {"cron": "* * * * *"}]}, "repeats the schedule"),
+        ({"steps": {}}, "steps must hold exactly one step"),
+        ({"singleton": {"mode": "queue"}}, "singleton.mode"),
+    ],
+)
 def test_a_config_the_go_server_rejects_is_rejected_naming_function_and_field(
-        config: dict[str, Any], message: str) -> None:
+    config: dict[str, Any], message: str
+) -> None:
     with pytest.raises(FunctionConfigInvalid, match=re.escape(message)):
         parse_registration(python_body(fn(**config)), 1.0)
 

@@ -55,11 +55,13 @@ class Server:
         self.clock = clock
         self.registry = Registry(())
         self.transport = Transport(
-            timeout=settings.call_timeout, max_response_bytes=settings.max_response_bytes,
+            timeout=settings.call_timeout,
+            max_response_bytes=settings.max_response_bytes,
         )
         self.executor = Executor(store, settings, clock, lambda: self.registry, self.transport)
-        self.ingestor = Ingestor(store, settings, clock, lambda: self.registry,
-                                 self.executor.notify)
+        self.ingestor = Ingestor(
+            store, settings, clock, lambda: self.registry, self.executor.notify
+        )
         self.syncer = Syncer(store, settings, clock, self.reload_functions)
 
     async def reload_functions(self) -> None:
@@ -89,15 +91,17 @@ class Server:
     async def send_events(self, request: Request) -> Response:
         key = request.path_params["key"]
         if self.settings.profile == "start" and key not in self.settings.event_keys:
-            return json_response({"status": 401, "message": "", "error": "Event key not found"},
-                                 401)
+            return json_response(
+                {"status": 401, "message": "", "error": "Event key not found"}, 401
+            )
         body = await request.body()
         seed = request.headers.get("x-inngest-event-id-seed")
         try:
             accepted = await self.ingestor.accept(body, seed)
         except BadRequest as exc:
-            return json_response({"ids": [], "status": exc.http_status, "error": exc.message},
-                                 exc.http_status)
+            return json_response(
+                {"ids": [], "status": exc.http_status, "error": exc.message}, exc.http_status
+            )
         if accepted.error is not None:
             status = accepted.error.http_status
             return json_response(
@@ -107,11 +111,15 @@ class Server:
         return json_response({"ids": list(accepted.ids), "status": 200})
 
     async def send_events_without_key(self, request: Request) -> Response:
-        return json_response({
-            "ids": [], "status": 400,
-            "error": "the event key is missing from the path: send events to "
-                     "POST /e/{event_key} (any key is accepted by inlet dev)",
-        }, 400)
+        return json_response(
+            {
+                "ids": [],
+                "status": 400,
+                "error": "the event key is missing from the path: send events to "
+                "POST /e/{event_key} (any key is accepted by inlet dev)",
+            },
+            400,
+        )
 
     async def register(self, request: Request) -> Response:
         self._check_bearer(request)
@@ -125,24 +133,49 @@ class Server:
     async def dev_info(self, request: Request) -> Response:
         apps = await self.store.list_apps()
         functions = list(self.registry.functions.values())
-        return json_response({
-            "version": "inlet",
-            "apps": [{"url": a.url, "id": a.app_id, "sdk": a.sdk, "framework": a.framework,
-                      "error": a.error} for a in apps],
-            "functions": [
-                {
-                    "id": f.slug, "slug": f.slug, "name": f.name, "app": f.app_url,
-                    "triggers": [
-                        {k: v for k, v in (("event", t.event), ("expression", t.expression),
-                                           ("cron", t.cron)) if v is not None}
-                        for t in f.triggers
-                    ],
-                    "steps": {"step": {"id": "step", "name": "step",
-                                       "runtime": {"type": "http", "url": f.url}}},
-                }
-                for f in functions
-            ],
-        })
+        return json_response(
+            {
+                "version": "inlet",
+                "apps": [
+                    {
+                        "url": a.url,
+                        "id": a.app_id,
+                        "sdk": a.sdk,
+                        "framework": a.framework,
+                        "error": a.error,
+                    }
+                    for a in apps
+                ],
+                "functions": [
+                    {
+                        "id": f.slug,
+                        "slug": f.slug,
+                        "name": f.name,
+                        "app": f.app_url,
+                        "triggers": [
+                            {
+                                k: v
+                                for k, v in (
+                                    ("event", t.event),
+                                    ("expression", t.expression),
+                                    ("cron", t.cron),
+                                )
+                                if v is not None
+                            }
+                            for t in f.triggers
+                        ],
+                        "steps": {
+                            "step": {
+                                "id": "step",
+                                "name": "step",
+                                "runtime": {"type": "http", "url": f.url},
+                            }
+                        },
+                    }
+                    for f in functions
+                ],
+            }
+        )
 
     async def run_batch(self, request: Request) -> Response:
         self._check_bearer(request)
@@ -196,8 +229,10 @@ class Server:
     def _check_bearer(self, request: Request) -> None:
         keys = [self.settings.signing_key] if self.settings.signing_key else []
         if keys and not bearer_matches(request.headers.get("authorization"), keys):
-            raise Unauthorized("missing or wrong Authorization bearer: the SDK's signing key "
-                               "must match the server's")
+            raise Unauthorized(
+                "missing or wrong Authorization bearer: the SDK's signing key "
+                "must match the server's"
+            )
 
 
 async def _inlet_error(request: Request, exc: Exception) -> Response:
@@ -210,8 +245,9 @@ async def _http_error(request: Request, exc: Exception) -> Response:
     return json_response({"error": exc.detail, "status": exc.status_code}, exc.status_code)
 
 
-def create_app(settings: Settings, *, store: Store | None = None,
-               clock: Clock | None = None) -> Starlette:
+def create_app(
+    settings: Settings, *, store: Store | None = None, clock: Clock | None = None
+) -> Starlette:
     settings.validate()
     server = Server(settings, store or open_store(settings), clock or SystemClock())
     routes = [
@@ -230,7 +266,8 @@ def create_app(settings: Settings, *, store: Store | None = None,
         Route("/v1/runs/{run_id}/history", server.run_history, methods=["GET"]),
     ]
     app = Starlette(
-        routes=routes, lifespan=server.lifespan,
+        routes=routes,
+        lifespan=server.lifespan,
         exception_handlers={InletError: _inlet_error, HTTPException: _http_error},
     )
     app.state.server = server

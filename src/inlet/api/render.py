@@ -25,13 +25,11 @@ def error_response(exc: InletError) -> Response:
 def iso(ts: float | None) -> str | None:
     if ts is None:
         return None
-    return datetime.fromtimestamp(ts, UTC).isoformat(timespec="milliseconds").replace(
-        "+00:00", "Z")
+    return datetime.fromtimestamp(ts, UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 def wrapped(data: Any, now: float) -> Response:
-    return json_response({"data": data, "metadata": {"fetched_at": iso(now),
-                                                     "cached_until": None}})
+    return json_response({"data": data, "metadata": {"fetched_at": iso(now), "cached_until": None}})
 
 
 def run_v1(run: Run) -> dict[str, Any]:
@@ -49,8 +47,12 @@ def run_v1(run: Run) -> dict[str, Any]:
         "batch_id": None,
         "original_run_id": None,
         "cron": None,
-        "inlet": {"status": run.status.value, "error": run.error,
-                  "created_at": iso(run.created_at), "steps": run.step_count},
+        "inlet": {
+            "status": run.status.value,
+            "error": run.error,
+            "created_at": iso(run.created_at),
+            "steps": run.step_count,
+        },
     }
 
 

@@ -19,36 +19,110 @@ def cli() -> None:
 
 
 @cli.command()
-@click.option("--host", default="127.0.0.1", show_default=True, envvar="INLET_HOST",
-              show_envvar=True, help="Interface to listen on.")
-@click.option("--port", "-p", default=DEFAULT_PORT, show_default=True, type=int,
-              envvar="INLET_PORT", show_envvar=True, help="Port to listen on.")
-@click.option("--database-url", default=DEFAULT_DATABASE_URL, show_default=True,
-              envvar="INLET_DATABASE_URL", show_envvar=True,
-              help="sqlite:///PATH (embedded) or postgresql://...")
-@click.option("--sdk-url", "-u", multiple=True, envvar="INLET_SDK_URL", show_envvar=True,
-              help="An app's serve URL to sync (repeatable; env: space-separated).")
-@click.option("--no-discovery", is_flag=True, envvar="INLET_NO_DISCOVERY", show_envvar=True,
-              help="Do not scan local ports for apps.")
-@click.option("--poll-interval", default=5.0, show_default=True, type=float,
-              envvar="INLET_POLL_INTERVAL", show_envvar=True,
-              help="Seconds between re-syncs of apps in error.")
-@click.option("--retry-interval", default=None, type=float, envvar="INLET_RETRY_INTERVAL",
-              show_envvar=True, help="Fixed retry delay in seconds instead of the backoff table.")
-@click.option("--use-api-threshold", default=None, type=int, envvar="INLET_USE_API_THRESHOLD",
-              show_envvar=True,
-              help="Bytes of events+steps above which apps fetch run state over the API "
-                   "[default: 4 MiB].")
-@click.option("--concurrency", default=128, show_default=True, type=int,
-              envvar="INLET_CONCURRENCY", show_envvar=True,
-              help="Call requests in flight at once.")
-@click.option("--log-level", default="info", show_default=True, envvar="INLET_LOG_LEVEL",
-              show_envvar=True, type=click.Choice(["debug", "info", "warning", "error"]))
-@click.option("--log-format", default="text", show_default=True, envvar="INLET_LOG_FORMAT",
-              show_envvar=True, type=click.Choice(["text", "json"]))
-def dev(host: str, port: int, database_url: str, sdk_url: tuple[str, ...], no_discovery: bool,
-        poll_interval: float, retry_interval: float | None, use_api_threshold: int | None,
-        concurrency: int, log_level: str, log_format: str) -> None:
+@click.option(
+    "--host",
+    default="127.0.0.1",
+    show_default=True,
+    envvar="INLET_HOST",
+    show_envvar=True,
+    help="Interface to listen on.",
+)
+@click.option(
+    "--port",
+    "-p",
+    default=DEFAULT_PORT,
+    show_default=True,
+    type=int,
+    envvar="INLET_PORT",
+    show_envvar=True,
+    help="Port to listen on.",
+)
+@click.option(
+    "--database-url",
+    default=DEFAULT_DATABASE_URL,
+    show_default=True,
+    envvar="INLET_DATABASE_URL",
+    show_envvar=True,
+    help="sqlite:///PATH (embedded) or postgresql://...",
+)
+@click.option(
+    "--sdk-url",
+    "-u",
+    multiple=True,
+    envvar="INLET_SDK_URL",
+    show_envvar=True,
+    help="An app's serve URL to sync (repeatable; env: space-separated).",
+)
+@click.option(
+    "--no-discovery",
+    is_flag=True,
+    envvar="INLET_NO_DISCOVERY",
+    show_envvar=True,
+    help="Do not scan local ports for apps.",
+)
+@click.option(
+    "--poll-interval",
+    default=5.0,
+    show_default=True,
+    type=float,
+    envvar="INLET_POLL_INTERVAL",
+    show_envvar=True,
+    help="Seconds between re-syncs of apps in error.",
+)
+@click.option(
+    "--retry-interval",
+    default=None,
+    type=float,
+    envvar="INLET_RETRY_INTERVAL",
+    show_envvar=True,
+    help="Fixed retry delay in seconds instead of the backoff table.",
+)
+@click.option(
+    "--use-api-threshold",
+    default=None,
+    type=int,
+    envvar="INLET_USE_API_THRESHOLD",
+    show_envvar=True,
+    help="Bytes of events+steps above which apps fetch run state over the API [default: 4 MiB].",
+)
+@click.option(
+    "--concurrency",
+    default=128,
+    show_default=True,
+    type=int,
+    envvar="INLET_CONCURRENCY",
+    show_envvar=True,
+    help="Call requests in flight at once.",
+)
+@click.option(
+    "--log-level",
+    default="info",
+    show_default=True,
+    envvar="INLET_LOG_LEVEL",
+    show_envvar=True,
+    type=click.Choice(["debug", "info", "warning", "error"]),
+)
+@click.option(
+    "--log-format",
+    default="text",
+    show_default=True,
+    envvar="INLET_LOG_FORMAT",
+    show_envvar=True,
+    type=click.Choice(["text", "json"]),
+)
+def dev(
+    host: str,
+    port: int,
+    database_url: str,
+    sdk_url: tuple[str, ...],
+    no_discovery: bool,
+    poll_interval: float,
+    retry_interval: float | None,
+    use_api_threshold: int | None,
+    concurrency: int,
+    log_level: str,
+    log_format: str,
+) -> None:
     """Run the development server: no keys, app discovery, an embedded SQLite file."""
     urls: list[str] = []
     for value in sdk_url:
@@ -57,9 +131,16 @@ def dev(host: str, port: int, database_url: str, sdk_url: tuple[str, ...], no_di
     if use_api_threshold is not None:
         extra["use_api_threshold"] = use_api_threshold
     settings = Settings(
-        host=host, port=port, database_url=database_url, profile="dev", sdk_urls=tuple(urls),
-        discovery=not no_discovery, poll_interval=poll_interval, retry_interval=retry_interval,
-        worker_concurrency=concurrency, **extra,
+        host=host,
+        port=port,
+        database_url=database_url,
+        profile="dev",
+        sdk_urls=tuple(urls),
+        discovery=not no_discovery,
+        poll_interval=poll_interval,
+        retry_interval=retry_interval,
+        worker_concurrency=concurrency,
+        **extra,
     )
     _serve(settings, log_level, log_format)
 
@@ -75,10 +156,19 @@ def _serve(settings: Settings, log_level: str, log_format: str) -> None:
         app = create_app(settings)
     except InletError as exc:
         raise click.ClickException(exc.message) from None
-    click.echo(f"inlet {__version__} listening on {settings.base_url} "
-               f"({settings.database_url})", err=True)
-    uvicorn.run(app, host=settings.host, port=settings.port, loop="uvloop", http="httptools",
-                access_log=False, log_level="warning", lifespan="on")
+    click.echo(
+        f"inlet {__version__} listening on {settings.base_url} ({settings.database_url})", err=True
+    )
+    uvicorn.run(
+        app,
+        host=settings.host,
+        port=settings.port,
+        loop="uvloop",
+        http="httptools",
+        access_log=False,
+        log_level="warning",
+        lifespan="on",
+    )
 
 
 @cli.group()
@@ -88,8 +178,14 @@ def runs() -> None:
 
 @runs.command("show")
 @click.argument("run_id")
-@click.option("--url", default=f"http://127.0.0.1:{DEFAULT_PORT}", show_default=True,
-              envvar="INLET_URL", show_envvar=True, help="The server's base URL.")
+@click.option(
+    "--url",
+    default=f"http://127.0.0.1:{DEFAULT_PORT}",
+    show_default=True,
+    envvar="INLET_URL",
+    show_envvar=True,
+    help="The server's base URL.",
+)
 def runs_show(run_id: str, url: str) -> None:
     """Print a run and each call request made for it."""
     from inlet.cli.runs import show

@@ -29,16 +29,25 @@ def show(base_url: str, run_id: str) -> int:
         console.print(f"[red]cannot reach {base}: {exc.reason}; is `inlet dev` running?")
         return 1
     inlet = run.get("inlet", {})
-    console.print(f"[bold]run {run['run_id']}[/bold]  {run['function_id']}  "
-                  f"[bold]{inlet.get('status', run['status'])}[/bold]")
+    console.print(
+        f"[bold]run {run['run_id']}[/bold]  {run['function_id']}  "
+        f"[bold]{inlet.get('status', run['status'])}[/bold]"
+    )
     console.print(f"started {run['run_started_at']}  ended {run['ended_at'] or '-'}")
     table = Table("#", "step", "attempt", "outcome", "HTTP", "ms", "output / error")
     for i, a in enumerate(history, 1):
         detail = a["error"] if a["error"] else json.dumps(a["output"])
         style = "red" if a["outcome"] in ("failed", "retry") else None
-        table.add_row(str(i), a["name"] or a["step_id"], str(a["attempt"]), a["outcome"],
-                      str(a["status_code"] or "-"), f"{a['duration_ms']:.1f}",
-                      (detail or "")[:120], style=style)
+        table.add_row(
+            str(i),
+            a["name"] or a["step_id"],
+            str(a["attempt"]),
+            a["outcome"],
+            str(a["status_code"] or "-"),
+            f"{a['duration_ms']:.1f}",
+            (detail or "")[:120],
+            style=style,
+        )
     console.print(table)
     if run.get("output") is not None:
         console.print("output:", json.dumps(run["output"])[:2000])

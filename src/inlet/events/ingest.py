@@ -24,8 +24,14 @@ class Accepted:
 
 
 class Ingestor:
-    def __init__(self, store: Store, settings: Settings, clock: Clock,
-                 registry: Callable[[], Registry], on_enqueued: Callable[[], None]) -> None:
+    def __init__(
+        self,
+        store: Store,
+        settings: Settings,
+        clock: Clock,
+        registry: Callable[[], Registry],
+        on_enqueued: Callable[[], None],
+    ) -> None:
         self._store = store
         self._settings = settings
         self._clock = clock
@@ -36,7 +42,10 @@ class Ingestor:
         """Store every valid event before the first invalid one; report that one."""
         now = self._clock.now()
         parsed = parse_events(
-            body, seed=seed, now=now, max_event_bytes=self._settings.max_event_bytes,
+            body,
+            seed=seed,
+            now=now,
+            max_event_bytes=self._settings.max_event_bytes,
             max_events=self._settings.max_events_per_request,
         )
         if not parsed.events:
@@ -47,7 +56,9 @@ class Ingestor:
         )
         if result.run_ids:
             self._on_enqueued()
-        log.debug("events.accepted", extra={"events": len(parsed.events),
-                                            "runs": len(result.run_ids)})
-        return Accepted(tuple(e.internal_id for e in parsed.events), len(result.run_ids),
-                        parsed.error)
+        log.debug(
+            "events.accepted", extra={"events": len(parsed.events), "runs": len(result.run_ids)}
+        )
+        return Accepted(
+            tuple(e.internal_id for e in parsed.events), len(result.run_ids), parsed.error
+        )

@@ -65,8 +65,13 @@ class Registry:
         runs = []
         for event in events:
             for fn in self.match(event):
-                runs.append(NewRun(
-                    id=new_ulid(now), function_slug=fn.slug, event_ids=(event.internal_id,),
-                    key=f"event:{event.id}", due_at=now,
-                ))
+                runs.append(
+                    NewRun(
+                        id=new_ulid(now),
+                        function_slug=fn.slug,
+                        event_ids=(event.internal_id,),
+                        key=f"event:{event.id}",
+                        due_at=now,
+                    )
+                )
         return runs

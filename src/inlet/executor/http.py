@@ -94,8 +94,11 @@ class _Connection(asyncio.Protocol):
             if not self._waiter.done():
                 reason = f": {exc}" if exc else ""
                 self._waiter.set_exception(
-                    _Stale() if not self._received else
-                    HTTPError(f"the connection closed before the response was complete{reason}")
+                    _Stale()
+                    if not self._received
+                    else HTTPError(
+                        f"the connection closed before the response was complete{reason}"
+                    )
                 )
 
     # httptools callbacks
@@ -115,8 +118,9 @@ class _Connection(asyncio.Protocol):
         if self._size > self._max_body:
             return
         if self._waiter is not None and not self._waiter.done():
-            self._waiter.set_result(Response(
-                self._parser.get_status_code(), self._headers, b"".join(self._body)))
+            self._waiter.set_result(
+                Response(self._parser.get_status_code(), self._headers, b"".join(self._body))
+            )
 
     # Use
 
@@ -149,8 +153,14 @@ class _Stale(HTTPError):
 class Client:
     """POSTs bodies to URLs over pooled keep-alive connections."""
 
-    def __init__(self, *, max_body: int, request_timeout: float, connect_timeout: float = 10.0,
-                 max_idle_per_origin: int = 256) -> None:
+    def __init__(
+        self,
+        *,
+        max_body: int,
+        request_timeout: float,
+        connect_timeout: float = 10.0,
+        max_idle_per_origin: int = 256,
+    ) -> None:
         self._max_body = max_body
         self._request_timeout = request_timeout
         self._connect_timeout = connect_timeout
@@ -163,13 +173,17 @@ class Client:
         parts = urlsplit(url)
         if parts.scheme not in ("http", "https") or not parts.hostname:
             raise HTTPError(f"{url!r} is not an http(s) URL")
-        origin = _Origin(parts.scheme, parts.hostname,
-                         parts.port or (443 if parts.scheme == "https" else 80))
+        origin = _Origin(
+            parts.scheme, parts.hostname, parts.port or (443 if parts.scheme == "https" else 80)
+        )
         target = parts.path or "/"
         if parts.query:
             target += "?" + parts.query
-        lines = [f"POST {target} HTTP/1.1", f"Host: {origin.netloc}",
-                 f"Content-Length: {len(body)}"]
+        lines = [
+            f"POST {target} HTTP/1.1",
+            f"Host: {origin.netloc}",
+            f"Content-Length: {len(body)}",
+        ]
         lines.extend(f"{k}: {v}" for k, v in headers.items())
         data = ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1") + body
         async with asyncio.timeout(self._request_timeout):
@@ -217,10 +231,12 @@ class Client:
         try:
             async with asyncio.timeout(self._connect_timeout):
                 _, conn = await loop.create_connection(
-                    lambda: _Connection(self._max_body), origin.host, origin.port, ssl=context)
+                    lambda: _Connection(self._max_body), origin.host, origin.port, ssl=context
+                )
         except TimeoutError:
-            raise HTTPError(f"connecting to {origin.netloc} took longer than "
-                            f"{self._connect_timeout:.0f}s") from None
+            raise HTTPError(
+                f"connecting to {origin.netloc} took longer than {self._connect_timeout:.0f}s"
+            ) from None
         except OSError as exc:
             raise HTTPError(f"cannot connect to {origin.netloc}: {exc.strerror or exc}") from None
         return conn

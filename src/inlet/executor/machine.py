@@ -71,14 +71,21 @@ class Call:
     started_at: float
 
 
-def interpret(call: Call, reply: Reply, *, now: float, jitter: float, retry: RetryPolicy,
-              limits: Limits) -> Outcome:
+def interpret(
+    call: Call, reply: Reply, *, now: float, jitter: float, retry: RetryPolicy, limits: Limits
+) -> Outcome:
     """Turn an app's reply into the commands that record it."""
     reply = _unwrap_stream(reply)
     attempt = Attempt(
-        run_id=call.item.run_id, item_id=call.item.id, step_id=call.item.step_id,
-        attempt=call.item.attempt, started_at=call.started_at, ended_at=now,
-        outcome="", status_code=reply.status, name=call.item.name,
+        run_id=call.item.run_id,
+        item_id=call.item.id,
+        step_id=call.item.step_id,
+        attempt=call.item.attempt,
+        started_at=call.started_at,
+        ended_at=now,
+        outcome="",
+        status_code=reply.status,
+        name=call.item.name,
     )
     if reply.error is not None:
         return _failed_call(call, attempt, reply, reply.error, now, jitter, retry)
@@ -115,8 +122,16 @@ def interpret(call: Call, reply: Reply, *, now: float, jitter: float, retry: Ret
     return replace(outcome, request_version=version)
 
 
-def _opcodes(call: Call, attempt: Attempt, reply: Reply, ops: list[dict[str, Any]],
-             now: float, jitter: float, retry: RetryPolicy, limits: Limits) -> Outcome:
+def _opcodes(
+    call: Call,
+    attempt: Attempt,
+    reply: Reply,
+    ops: list[dict[str, Any]],
+    now: float,
+    jitter: float,
+    retry: RetryPolicy,
+    limits: Limits,
+) -> Outcome:
     if not ops:
         return Outcome(attempt=replace(attempt, outcome="noop"))
     memos: list[Memo] = []
@@ -173,19 +188,23 @@ def _opcodes(call: Call, attempt: Attempt, reply: Reply, ops: list[dict[str, Any
             errors.append(f"step {step_id} not found by the SDK")
             retry_at = now + retry.delay(call.item.attempt, jitter)
         else:
-            reason = (
-                f"opcode {kind!r} (step {name!r}) is not supported by this version of Inlet"
-            )
+            reason = f"opcode {kind!r} (step {name!r}) is not supported by this version of Inlet"
             return _fail(attempt, reason, "failed")
     if finish is not None:
         return Outcome(
             attempt=replace(attempt, outcome="completed", output=finish.output),
-            memos=tuple(memos), finish=finish, state_bytes=state_bytes,
+            memos=tuple(memos),
+            finish=finish,
+            state_bytes=state_bytes,
         )
     if retry_at is not None and not memos and not enqueue:
         return Outcome(
-            attempt=replace(attempt, outcome="retry", error="; ".join(errors),
-                            name=attempt.name or str(ops[0].get("displayName") or "")),
+            attempt=replace(
+                attempt,
+                outcome="retry",
+                error="; ".join(errors),
+                name=attempt.name or str(ops[0].get("displayName") or ""),
+            ),
             retry_at=retry_at,
         )
     if discover:
@@ -207,17 +226,23 @@ def _opcodes(call: Call, attempt: Attempt, reply: Reply, ops: list[dict[str, Any
     names = ", ".join(str(op.get("displayName") or op.get("name") or op.get("id")) for op in ops)
     return Outcome(
         attempt=replace(
-            attempt, outcome=label, output=outputs[0] if len(outputs) == 1 else None,
+            attempt,
+            outcome=label,
+            output=outputs[0] if len(outputs) == 1 else None,
             name=attempt.name or names,
             error="; ".join(errors) or None,
         ),
-        memos=tuple(memos), enqueue=tuple(enqueue), retry_at=retry_at,
-        force_plan=force_plan, state_bytes=state_bytes,
+        memos=tuple(memos),
+        enqueue=tuple(enqueue),
+        retry_at=retry_at,
+        force_plan=force_plan,
+        state_bytes=state_bytes,
     )
 
 
-def _over_limits(call: Call, name: str, size: int, pending_bytes: int, memos: list[Memo],
-                 limits: Limits) -> str | None:
+def _over_limits(
+    call: Call, name: str, size: int, pending_bytes: int, memos: list[Memo], limits: Limits
+) -> str | None:
     if size > limits.max_step_output_bytes:
         return (
             f"step {name!r} returned {size} bytes, over the limit of "
@@ -235,8 +260,16 @@ def _over_limits(call: Call, name: str, size: int, pending_bytes: int, memos: li
     return None
 
 
-def _failed_call(call: Call, attempt: Attempt, reply: Reply, reason: str, now: float,
-                 jitter: float, retry: RetryPolicy, error_body: JSON = None) -> Outcome:
+def _failed_call(
+    call: Call,
+    attempt: Attempt,
+    reply: Reply,
+    reason: str,
+    now: float,
+    jitter: float,
+    retry: RetryPolicy,
+    error_body: JSON = None,
+) -> Outcome:
     """A call that did not produce a usable answer: retry it, or fail the run."""
     retriable = reply.error is not None or reply.sdk is None or not reply.no_retry
     if retriable and call.item.attempt + 1 < call.function.max_attempts:
@@ -251,9 +284,16 @@ def _failed_call(call: Call, attempt: Attempt, reply: Reply, reason: str, now: f
 
 
 def _fail(attempt: Attempt, reason: str, label: str, error_body: JSON = None) -> Outcome:
-    error = standard_error(error_body) if isinstance(error_body, dict) else {
-        "error": reason, "name": "Error", "message": reason, "stack": "",
-    }
+    error = (
+        standard_error(error_body)
+        if isinstance(error_body, dict)
+        else {
+            "error": reason,
+            "name": "Error",
+            "message": reason,
+            "stack": "",
+        }
+    )
     output = error_body if error_body is not None else error
     return Outcome(
         attempt=replace(attempt, outcome=label, error=reason),

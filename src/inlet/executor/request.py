@@ -17,8 +17,9 @@ class CallRequest:
     use_api: bool
 
 
-def build(state: RunState, item: QueueItem, function: Function, *,
-          use_api_threshold: int) -> CallRequest:
+def build(
+    state: RunState, item: QueueItem, function: Function, *, use_api_threshold: int
+) -> CallRequest:
     """The canonical (JCS) body for ``item``; events and memos travel out of band
     (``use_api``) when they would make the body larger than the threshold."""
     events = [e.to_wire() for e in state.events]
@@ -35,13 +36,19 @@ def build(state: RunState, item: QueueItem, function: Function, *,
     return CallRequest(url=step_url(function.url, item.step_id), body=data, use_api=use_api)
 
 
-def _body(state: RunState, item: QueueItem, function: Function, events: list[JSON],
-          steps: dict[str, JSON], *, use_api: bool) -> dict[str, JSON]:
+def _body(
+    state: RunState,
+    item: QueueItem,
+    function: Function,
+    events: list[JSON],
+    steps: dict[str, JSON],
+    *,
+    use_api: bool,
+) -> dict[str, JSON]:
     run = state.run
     stack = [m.step_id for m in state.memos]
     return {
-        "event": events[0] if events else {"name": "", "data": {}, "id": "", "ts": 0,
-                                           "user": {}},
+        "event": events[0] if events else {"name": "", "data": {}, "id": "", "ts": 0, "user": {}},
         "events": events,
         "steps": steps,
         "ctx": {

@@ -30,12 +30,36 @@ def for_finish(state: RunState, finish: Finish, now: float) -> list[Event]:
         data["error"] = finish.error
     ts = int(now * 1000)
     finished_id = new_ulid(now)
-    events = [Event(internal_id=finished_id, name=FINISHED, data=data, id=finished_id, ts=ts,
-                    received_at=now)]
+    events = [
+        Event(
+            internal_id=finished_id,
+            name=FINISHED,
+            data=data,
+            id=finished_id,
+            ts=ts,
+            received_at=now,
+        )
+    ]
     if finish.status is RunStatus.FAILED:
-        events.append(Event(internal_id=new_ulid(now), name=FAILED, data=data,
-                            id=state.run.id, ts=ts, received_at=now))
+        events.append(
+            Event(
+                internal_id=new_ulid(now),
+                name=FAILED,
+                data=data,
+                id=state.run.id,
+                ts=ts,
+                received_at=now,
+            )
+        )
     elif finish.status is RunStatus.CANCELLED:
-        events.append(Event(internal_id=new_ulid(now), name=CANCELLED, data=data,
-                            id=state.run.id, ts=ts, received_at=now))
+        events.append(
+            Event(
+                internal_id=new_ulid(now),
+                name=CANCELLED,
+                data=data,
+                id=state.run.id,
+                ts=ts,
+                received_at=now,
+            )
+        )
     return events

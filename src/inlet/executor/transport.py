@@ -36,13 +36,17 @@ class Transport:
         try:
             resp = await self._client.post(url, body, headers)
         except TimeoutError:
-            return Reply(status=0, error=f"no response from {_origin(url)} within "
-                                         f"{self._timeout:.0f}s")
+            return Reply(
+                status=0, error=f"no response from {_origin(url)} within {self._timeout:.0f}s"
+            )
         except ResponseTooLarge:
-            return Reply(status=0, error=(
-                f"the app's response is larger than {self._max_response} bytes "
-                "(INLET_MAX_RESPONSE_BYTES)"
-            ))
+            return Reply(
+                status=0,
+                error=(
+                    f"the app's response is larger than {self._max_response} bytes "
+                    "(INLET_MAX_RESPONSE_BYTES)"
+                ),
+            )
         except HTTPError as exc:
             return Reply(status=0, error=f"request to {_origin(url)} failed: {exc}")
         except OSError as exc:

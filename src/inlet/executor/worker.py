@@ -36,8 +36,14 @@ IDLE_POLL = 1.0
 
 
 class Executor:
-    def __init__(self, store: Store, settings: Settings, clock: Clock,
-                 registry: Callable[[], Registry], transport: Transport) -> None:
+    def __init__(
+        self,
+        store: Store,
+        settings: Settings,
+        clock: Clock,
+        registry: Callable[[], Registry],
+        transport: Transport,
+    ) -> None:
         self._store = store
         self._settings = settings
         self._clock = clock
@@ -92,8 +98,9 @@ class Executor:
         if free > 0:
             now = self._clock.now()
             limit = min(free, CLAIM_BATCH)
-            claims = await self._store.claim(now, limit, now + self._settings.lease_seconds,
-                                             self._owner)
+            claims = await self._store.claim(
+                now, limit, now + self._settings.lease_seconds, self._owner
+            )
             for claim in claims:
                 self._inflight[claim.item.id] = claim
                 task = asyncio.create_task(self._execute(claim))
@@ -135,8 +142,9 @@ class Executor:
             raise
         except Exception:
             # The lease expires and the item is tried again: nothing is lost.
-            log.exception("executor.item_failed", extra={"item": claim.item.id,
-                                                         "run_id": claim.item.run_id})
+            log.exception(
+                "executor.item_failed", extra={"item": claim.item.id, "run_id": claim.item.run_id}
+            )
         finally:
             self._inflight.pop(claim.item.id, None)
 
@@ -145,33 +153,62 @@ class Executor:
         state = claim.state
         started = self._clock.now()
         if state is None or state.run.status.ended:
-            await self._store.complete(claim, Outcome(attempt=Attempt(
-                run_id=item.run_id, item_id=item.id, step_id=item.step_id, attempt=item.attempt,
-                started_at=started, ended_at=started, outcome="skipped",
-                error="the run had already ended")), started, self._key_ttl)
+            await self._store.complete(
+                claim,
+                Outcome(
+                    attempt=Attempt(
+                        run_id=item.run_id,
+                        item_id=item.id,
+                        step_id=item.step_id,
+                        attempt=item.attempt,
+                        started_at=started,
+                        ended_at=started,
+                        outcome="skipped",
+                        error="the run had already ended",
+                    )
+                ),
+                started,
+                self._key_ttl,
+            )
             return
         registry = self._registry()
         function = registry.get(state.run.function_slug)
         if function is None:
-            reason = (f"function {state.run.function_slug!r} is no longer registered by any "
-                      "app; re-sync the app that served it")
+            reason = (
+                f"function {state.run.function_slug!r} is no longer registered by any "
+                "app; re-sync the app that served it"
+            )
             outcome = Outcome(
-                attempt=Attempt(run_id=item.run_id, item_id=item.id, step_id=item.step_id,
-                                attempt=item.attempt, started_at=started, ended_at=started,
-                                outcome="failed", error=reason),
-                finish=Finish(RunStatus.FAILED, error={"error": reason, "name": "Error",
-                                                       "message": reason, "stack": ""}),
+                attempt=Attempt(
+                    run_id=item.run_id,
+                    item_id=item.id,
+                    step_id=item.step_id,
+                    attempt=item.attempt,
+                    started_at=started,
+                    ended_at=started,
+                    outcome="failed",
+                    error=reason,
+                ),
+                finish=Finish(
+                    RunStatus.FAILED,
+                    error={"error": reason, "name": "Error", "message": reason, "stack": ""},
+                ),
             )
         else:
-            request = build(state, item, function,
-                            use_api_threshold=self._settings.use_api_threshold)
-            reply = await self._transport.post(request.url, request.body,
-                                               self._headers(state.run.id, item, request.body,
-                                                             state.run.request_version))
+            request = build(
+                state, item, function, use_api_threshold=self._settings.use_api_threshold
+            )
+            reply = await self._transport.post(
+                request.url,
+                request.body,
+                self._headers(state.run.id, item, request.body, state.run.request_version),
+            )
             outcome = interpret(
                 Call(item=item, state=state, function=function, started_at=started),
                 reply,
-                now=self._clock.now(), jitter=random.random(), retry=self._retry,
+                now=self._clock.now(),
+                jitter=random.random(),
+                retry=self._retry,
                 limits=self._limits,
             )
         now = self._clock.now()
@@ -190,8 +227,7 @@ class Executor:
     def _key_ttl(self) -> float:
         return self._settings.event_dedupe_seconds
 
-    def _headers(self, run_id: str, item: QueueItem, body: bytes,
-                 version: int) -> dict[str, str]:
+    def _headers(self, run_id: str, item: QueueItem, body: bytes, version: int) -> dict[str, str]:
         headers = {
             "Content-Type": "application/json",
             "X-Run-ID": run_id,
@@ -202,8 +238,9 @@ class Executor:
             "X-Inngest-Server-Kind": self._settings.server_kind,
         }
         if self._settings.signing_key:
-            headers["X-Inngest-Signature"] = sign(body, self._settings.signing_key,
-                                                  self._clock.now())
+            headers["X-Inngest-Signature"] = sign(
+                body, self._settings.signing_key, self._clock.now()
+            )
         return headers
 
     def _log(self, outcome: Outcome, run_id: str) -> None:
@@ -211,11 +248,22 @@ class Executor:
         if outcome.finish is not None:
             # A completed run is the common case: logged only at debug level, so a busy
             # server's log shows what needs attention.
-            level = logging.DEBUG if outcome.finish.status is RunStatus.COMPLETED else (
-                logging.WARNING)
-            log.log(level, "run.%s", outcome.finish.status.value.lower(),
-                    extra={"run_id": run_id, "reason": attempt.error})
+            level = (
+                logging.DEBUG if outcome.finish.status is RunStatus.COMPLETED else (logging.WARNING)
+            )
+            log.log(
+                level,
+                "run.%s",
+                outcome.finish.status.value.lower(),
+                extra={"run_id": run_id, "reason": attempt.error},
+            )
         elif outcome.retry_at is not None:
-            log.info("step.retry", extra={"run_id": run_id, "step": attempt.step_id,
-                                          "attempt": attempt.attempt, "reason": attempt.error})
-
+            log.info(
+                "step.retry",
+                extra={
+                    "run_id": run_id,
+                    "step": attempt.step_id,
+                    "attempt": attempt.attempt,
+                    "reason": attempt.error,
+                },
+            )

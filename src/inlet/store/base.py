@@ -79,8 +79,9 @@ class Store(abc.ABC):
     # Events and runs
 
     @abc.abstractmethod
-    async def ingest(self, events: Sequence[Event], runs: Sequence[NewRun], now: float,
-                     key_ttl: float) -> IngestResult:
+    async def ingest(
+        self, events: Sequence[Event], runs: Sequence[NewRun], now: float, key_ttl: float
+    ) -> IngestResult:
         """Store events and create the runs they start, each with a discovery item due
         at ``run.due_at``, atomically. A run whose ``(function, key)`` was used less than
         ``key_ttl`` seconds ago is not created."""
@@ -109,8 +110,7 @@ class Store(abc.ABC):
     # Queue
 
     @abc.abstractmethod
-    async def claim(self, now: float, limit: int, lease_until: float,
-                    owner: str) -> list[Claim]:
+    async def claim(self, now: float, limit: int, lease_until: float, owner: str) -> list[Claim]:
         """Lease up to ``limit`` items due at ``now``, earliest first, each with its run's
         state."""
 
@@ -123,8 +123,7 @@ class Store(abc.ABC):
         """When the earliest item becomes due (leased items: when their lease expires)."""
 
     @abc.abstractmethod
-    async def complete(self, claim: Claim, outcome: Outcome, now: float,
-                       key_ttl: float) -> bool:
+    async def complete(self, claim: Claim, outcome: Outcome, now: float, key_ttl: float) -> bool:
         """Apply a call's outcome and record its attempt, atomically, if ``claim``'s
         lease is still held. Returns False, changing nothing, when it is not."""
 

@@ -158,9 +158,7 @@ class _Writer(threading.Thread):
             results = self._run_batch(batch)
             self.loop.call_soon_threadsafe(_deliver, results)
 
-    def _run_batch(
-        self, batch: list[_Job]
-    ) -> list[_Result]:
+    def _run_batch(self, batch: list[_Job]) -> list[_Result]:
         results: list[_Result] = []
         db = self.db
         writes = db is not None and any(job[3] for job in batch)
@@ -639,8 +637,15 @@ class SQLiteStore(Store):
                 cur = db.execute(
                     "INSERT OR IGNORE INTO memos (run_id, step_id, seq, value, name, op, "
                     "recorded_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
-                    (item.run_id, memo.step_id, step_count + added, _dumps(memo.value),
-                     memo.name, memo.op, now),
+                    (
+                        item.run_id,
+                        memo.step_id,
+                        step_count + added,
+                        _dumps(memo.value),
+                        memo.name,
+                        memo.op,
+                        now,
+                    ),
                 )
                 added += cur.rowcount
             if status is RunStatus.QUEUED:
@@ -659,16 +664,32 @@ class SQLiteStore(Store):
                     "UPDATE runs SET status = ?, started_at = ?, ended_at = ?, output = ?, "
                     "error = ?, request_version = ?, force_plan = ?, step_count = ?, "
                     "state_size = ? WHERE id = ?",
-                    (finish.status.value, started_at, now, _dumps(finish.output),
-                     None if finish.error is None else _dumps(finish.error), version,
-                     int(force_plan), step_count, state_size, item.run_id),
+                    (
+                        finish.status.value,
+                        started_at,
+                        now,
+                        _dumps(finish.output),
+                        None if finish.error is None else _dumps(finish.error),
+                        version,
+                        int(force_plan),
+                        step_count,
+                        state_size,
+                        item.run_id,
+                    ),
                 )
             else:
                 db.execute(
                     "UPDATE runs SET status = ?, started_at = ?, request_version = ?, "
                     "force_plan = ?, step_count = ?, state_size = ? WHERE id = ?",
-                    (status.value, started_at, version, int(force_plan), step_count, state_size,
-                     item.run_id),
+                    (
+                        status.value,
+                        started_at,
+                        version,
+                        int(force_plan),
+                        step_count,
+                        state_size,
+                        item.run_id,
+                    ),
                 )
                 for new in outcome.enqueue:
                     self._enqueue(db, item.run_id, new, now)

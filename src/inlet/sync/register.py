@@ -44,8 +44,7 @@ def app_url(url: str) -> str:
 
 def parse_registration(payload: Any, now: float) -> Registration:
     if not isinstance(payload, dict):
-        raise BadRequest("the register body must be a JSON object with url, appName and "
-                         "functions")
+        raise BadRequest("the register body must be a JSON object with url, appName and functions")
     body = _lower_keys(payload)
     url = body.get("url")
     if not isinstance(url, str) or not url.startswith(("http://", "https://")):
@@ -66,8 +65,12 @@ def parse_registration(payload: Any, now: float) -> Registration:
         functions.append(fn)
     checksum = hashlib.sha256(canonical([payload.get("functions"), app_id])).hexdigest()
     app = App(
-        url=app_url(url), app_id=app_id, sdk=str(body.get("sdk") or ""),
-        framework=str(body.get("framework") or ""), checksum=checksum, synced_at=now,
+        url=app_url(url),
+        app_id=app_id,
+        sdk=str(body.get("sdk") or ""),
+        framework=str(body.get("framework") or ""),
+        checksum=checksum,
+        synced_at=now,
     )
     return Registration(app, tuple(functions))
 
@@ -105,8 +108,13 @@ def parse_function(raw: Any, index: int, url_of_app: str) -> Function:
     triggers = _triggers(raw.get("triggers"), bad)
     _check_flow_control(raw, bad)
     return Function(
-        slug=slug, app_url=url_of_app, name=str(name), url=step_url, triggers=triggers,
-        retries=retries, config=raw,
+        slug=slug,
+        app_url=url_of_app,
+        name=str(name),
+        url=step_url,
+        triggers=triggers,
+        retries=retries,
+        config=raw,
     )
 
 
@@ -171,13 +179,13 @@ def _check_flow_control(raw: dict[str, Any], bad: Any) -> None:
         concurrency = [concurrency]
     if isinstance(concurrency, list):
         if len(concurrency) > MAX_CONCURRENCY_LIMITS:
-            raise bad("concurrency", f"has {len(concurrency)} limits; at most "
-                                     f"{MAX_CONCURRENCY_LIMITS}")
+            raise bad(
+                "concurrency", f"has {len(concurrency)} limits; at most {MAX_CONCURRENCY_LIMITS}"
+            )
         for i, c in enumerate(concurrency):
             if isinstance(c, dict):
                 if c.get("scope") in ("env", "account") and not c.get("key"):
-                    raise bad(f"concurrency[{i}].key",
-                              f"is required with scope {c.get('scope')!r}")
+                    raise bad(f"concurrency[{i}].key", f"is required with scope {c.get('scope')!r}")
                 _expression(c.get("key"), f"concurrency[{i}].key", bad)
     cancel = raw.get("cancel") or []
     if isinstance(cancel, list):

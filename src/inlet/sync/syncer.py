@@ -22,17 +22,38 @@ from inlet.sync.register import Registration, app_url, parse_registration
 
 log = logging.getLogger("inlet.sync")
 
-DISCOVERY_PORTS = (80, 443, *range(3000, 3011), 4321, 5000, 5173, 8000, 8080, 8081, 8787,
-                   8888, *range(8910, 8916))
-DISCOVERY_PATHS = ("/api/inngest", "/x/inngest", "/.netlify/functions/inngest",
-                   "/.redwood/functions/inngest")
+DISCOVERY_PORTS = (
+    80,
+    443,
+    *range(3000, 3011),
+    4321,
+    5000,
+    5173,
+    8000,
+    8080,
+    8081,
+    8787,
+    8888,
+    *range(8910, 8916),
+)
+DISCOVERY_PATHS = (
+    "/api/inngest",
+    "/x/inngest",
+    "/.netlify/functions/inngest",
+    "/.redwood/functions/inngest",
+)
 PUT_TIMEOUT = 30.0
 PROBE_TIMEOUT = 0.5
 
 
 class Syncer:
-    def __init__(self, store: Store, settings: Settings, clock: Clock,
-                 on_change: Callable[[], Awaitable[None]]) -> None:
+    def __init__(
+        self,
+        store: Store,
+        settings: Settings,
+        clock: Clock,
+        on_change: Callable[[], Awaitable[None]],
+    ) -> None:
         self._store = store
         self._settings = settings
         self._clock = clock
@@ -66,10 +87,15 @@ class Syncer:
         for url in list(self._targets):
             if app_url(url) == registration.app.url:
                 self._targets[url] = None
-        log.info("app.synced", extra={"app": registration.app.app_id,
-                                      "url": registration.app.url,
-                                      "functions": len(registration.functions),
-                                      "modified": modified})
+        log.info(
+            "app.synced",
+            extra={
+                "app": registration.app.app_id,
+                "url": registration.app.url,
+                "functions": len(registration.functions),
+                "modified": modified,
+            },
+        )
         return modified
 
     async def sync(self, url: str) -> str | None:
@@ -85,16 +111,21 @@ class Syncer:
 
     async def _put(self, url: str) -> str | None:
         assert self._session is not None
-        headers = {"Content-Type": "application/json",
-                   "X-Inngest-Server-Kind": self._settings.server_kind,
-                   "X-Inngest-Sync-Kind": "in_band"}
+        headers = {
+            "Content-Type": "application/json",
+            "X-Inngest-Server-Kind": self._settings.server_kind,
+            "X-Inngest-Sync-Kind": "in_band",
+        }
         try:
-            async with self._session.put(url, data=orjson.dumps({"url": url}),
-                                         headers=headers) as resp:
+            async with self._session.put(
+                url, data=orjson.dumps({"url": url}), headers=headers
+            ) as resp:
                 body = await resp.read()
                 if "x-inngest-sdk" not in resp.headers:
-                    return (f"{url} answered HTTP {resp.status} without an X-Inngest-SDK "
-                            "header: it is not an Inngest SDK serve endpoint")
+                    return (
+                        f"{url} answered HTTP {resp.status} without an X-Inngest-SDK "
+                        "header: it is not an Inngest SDK serve endpoint"
+                    )
                 if resp.status == 401:
                     return f"{url} rejected the sync as unauthorized: check the signing keys"
                 if resp.headers.get("x-inngest-sync-kind") == "in_band" and resp.status == 200:
@@ -102,10 +133,14 @@ class Syncer:
                     return None
                 answer = orjson.loads(body) if body.strip() else {}
                 # Python 0.5.19 answers 200 even when registration failed: read the body.
-                if resp.status >= 400 or (isinstance(answer, dict) and answer.get("error")
-                                          and not answer.get("ok")):
-                    message = answer.get("message") or answer.get("error") if isinstance(
-                        answer, dict) else body[:200].decode(errors="replace")
+                if resp.status >= 400 or (
+                    isinstance(answer, dict) and answer.get("error") and not answer.get("ok")
+                ):
+                    message = (
+                        answer.get("message") or answer.get("error")
+                        if isinstance(answer, dict)
+                        else body[:200].decode(errors="replace")
+                    )
                     return f"{url} failed to register: HTTP {resp.status}: {message}"
                 return None
         except BadRequest as exc:
@@ -138,7 +173,8 @@ class Syncer:
         assert self._session is not None
         probes = [
             f"http://127.0.0.1:{port}{path}"
-            for port in DISCOVERY_PORTS if port != self._settings.port
+            for port in DISCOVERY_PORTS
+            if port != self._settings.port
             for path in DISCOVERY_PATHS
         ]
         found = await asyncio.gather(*(self._probe(u) for u in probes))
