@@ -69,6 +69,13 @@ class NotFound(InletError):
     http_status = 404
 
 
+class Conflict(InletError):
+    """The request conflicts with the current state."""
+
+    code = "conflict"
+    http_status = 409
+
+
 class StoreError(InletError):
     """The store failed."""
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import hashlib
 import os
 from typing import NoReturn
 
@@ -81,3 +82,10 @@ def ulid_time(ulid: str) -> float:
         return ULID.from_str(ulid).milliseconds / 1000
     except ValueError as exc:
         raise ValueError(f"{ulid!r} is not a ULID: {exc}") from None
+
+
+def derived_ulid(now: float, key: str) -> str:
+    """A ULID stamped ``now`` whose entropy comes from ``key``: the same key at the same
+    millisecond gives the same id, so a repeated command creates nothing twice."""
+    ms = int(now * 1000)
+    return _ulid(ms, hashlib.sha256(key.encode()).digest()[:_ENTROPY_BYTES])

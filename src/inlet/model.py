@@ -62,6 +62,7 @@ class Trigger:
     event: str | None = None
     expression: str | None = None
     cron: str | None = None
+    jitter: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -111,7 +112,12 @@ class Run:
 
 class ItemKind(enum.StrEnum):
     DISCOVERY = "discovery"
+    """Call the function from the top (``stepId=step``)."""
     STEP = "step"
+    """Call one planned step (``stepId=<hash>``)."""
+    TIMER = "timer"
+    """No call: at ``due_at``, record ``payload["memo"]`` for the step (sleep ends, wait or
+    invoke times out), or check the run's ``payload["timeout"]`` (start, finish)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -127,6 +133,42 @@ class QueueItem:
     join: bool = True
     """For targeted steps: discover only once no other item of the run is pending."""
     name: str = ""
+    payload: JSON = None
+
+
+class ListenerKind(enum.StrEnum):
+    WAIT = "wait"
+    """``step.wait_for_event``: the matching event becomes the step's memo."""
+    INVOKE = "invoke"
+    """``step.invoke``: the child's ``inngest/function.finished`` event resolves the step."""
+    CANCEL = "cancel"
+    """``cancelOn``: a matching event cancels the run."""
+
+
+@dataclass(frozen=True, slots=True)
+class Listener:
+    """A run waiting for an event. ``expression`` refers only to ``async`` (the trigger's
+    values were interpolated when the listener was made); ``index`` holds the equality
+    terms that let the store find candidates without evaluating every listener."""
+
+    id: str
+    run_id: str
+    kind: ListenerKind
+    event: str
+    expires_at: float
+    step_id: str = ""
+    expression: str | None = None
+    index: tuple[tuple[str, JSON], ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Resume:
+    """Resolve a waiting step with ``memo`` because ``listener_id`` matched."""
+
+    listener_id: str
+    run_id: str
+    step_id: str
+    memo: JSON
 
 
 @dataclass(frozen=True, slots=True)
@@ -168,6 +210,19 @@ class Attempt:
 
 
 @dataclass(frozen=True, slots=True)
+class NewItem:
+    """A queue item to create. ``after_join``: only if no other item of the run is pending."""
+
+    kind: ItemKind
+    step_id: str
+    due_at: float
+    join: bool = True
+    name: str = ""
+    after_join: bool = False
+    payload: JSON = None
+
+
+@dataclass(frozen=True, slots=True)
 class NewRun:
     """A run to create together with the events that start it."""
 
@@ -177,6 +232,10 @@ class NewRun:
     key: str
     """Idempotency key, unique per function: a repeat creates nothing."""
     due_at: float
+    listeners: tuple[Listener, ...] = ()
+    """``cancelOn`` listeners, made with the run."""
+    timers: tuple[NewItem, ...] = ()
+    """Run timeouts (start, finish), made with the run."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -190,22 +249,24 @@ class RunState:
 
 
 @dataclass(frozen=True, slots=True)
-class NewItem:
-    """A queue item to create. ``after_join``: only if no other item of the run is pending."""
-
-    kind: ItemKind
-    step_id: str
-    due_at: float
-    join: bool = True
-    name: str = ""
-    after_join: bool = False
-
-
-@dataclass(frozen=True, slots=True)
 class Finish:
     status: RunStatus
     output: JSON = None
     error: dict[str, JSON] | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Cancellation:
+    """End ``run_id`` as cancelled (if it has not ended), emitting ``events``."""
+
+    run_id: str
+    error: dict[str, JSON]
+    """Why, as a ``StandardError`` (``name``, ``message``): the run's error and output."""
+    events: tuple[Event, ...] = ()
+    """``inngest/function.cancelled`` and ``.finished``, stored only if the cancel applies."""
+    runs: tuple[NewRun, ...] = ()
+    resumes: tuple[Resume, ...] = ()
+    """What those events resolve (an invoking parent)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -226,3 +287,9 @@ class Outcome:
     """Events emitted by the server (``inngest/function.finished``...)."""
     runs: tuple[NewRun, ...] = ()
     """Runs those events start."""
+    listeners: tuple[Listener, ...] = ()
+    """Waits and invokes the run starts."""
+    resumes: tuple[Resume, ...] = ()
+    """Waiting steps (of any run) that the emitted events resolve."""
+    cancels: tuple[Cancellation, ...] = ()
+    """Runs that the emitted events cancel."""

@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import logging
 from collections.abc import AsyncIterator
+from datetime import datetime
 
 import orjson
 from starlette.applications import Starlette
@@ -23,12 +24,17 @@ from inlet.api.render import (
 )
 from inlet.clock import Clock, SystemClock
 from inlet.config import Settings
-from inlet.errors import BadRequest, InletError, NotFound, Unauthorized
+from inlet.errors import BadRequest, Conflict, InletError, NotFound, Unauthorized
 from inlet.events.ingest import Ingestor
 from inlet.events.matching import Registry
+from inlet.events.router import Router
 from inlet.executor.transport import Transport
 from inlet.executor.worker import Executor
+from inlet.expr import compile_expression
+from inlet.ids import new_ulid
+from inlet.model import Run, RunStatus
 from inlet.protocol.signing import bearer_matches
+from inlet.scheduler.service import Scheduler
 from inlet.store import Store
 from inlet.sync.syncer import Syncer
 
@@ -58,9 +64,13 @@ class Server:
             timeout=settings.call_timeout,
             max_response_bytes=settings.max_response_bytes,
         )
-        self.executor = Executor(store, settings, clock, lambda: self.registry, self.transport)
-        self.ingestor = Ingestor(
-            store, settings, clock, lambda: self.registry, self.executor.notify
+        self.router = Router(store, lambda: self.registry)
+        self.executor = Executor(
+            store, settings, clock, lambda: self.registry, self.transport, self.router
+        )
+        self.ingestor = Ingestor(store, settings, clock, self.router, self.executor.notify)
+        self.scheduler = Scheduler(
+            store, settings, clock, lambda: self.registry, self.router, self.executor.notify
         )
         self.syncer = Syncer(store, settings, clock, self.reload_functions)
 
@@ -77,10 +87,12 @@ class Server:
         await self.transport.start()
         await self.executor.start()
         await self.syncer.start()
+        await self.scheduler.start()
         log.info("server.started", extra={"url": self.settings.base_url})
         try:
             yield
         finally:
+            await self.scheduler.stop()
             await self.syncer.stop()
             await self.executor.stop()
             await self.transport.close()
@@ -223,6 +235,82 @@ class Server:
         attempts = await self.store.history(run_id)
         return wrapped([attempt_v1(a) for a in attempts], self.clock.now())
 
+    async def cancel_run(self, request: Request) -> Response:
+        run_id = request.path_params["run_id"]
+        run = await self._cancel(run_id, f"cancelled through the API (DELETE /v1/runs/{run_id})")
+        return wrapped(run_v1(run), self.clock.now())
+
+    async def _cancel(self, run_id: str, reason: str) -> Run:
+        now = self.clock.now()
+        cancel = await self.router.cancellation(run_id, reason, now)
+        if cancel is not None:
+            await self.store.ingest([], [], now, self.settings.event_dedupe_seconds, (), [cancel])
+            self.executor.notify()
+        run = await self.store.get_run(run_id)
+        if run is None:
+            raise NotFound(f"run {run_id!r} not found")
+        if cancel is None and run.status is not RunStatus.CANCELLED:
+            raise Conflict(
+                f"run {run_id} already ended as {run.status.value}; there is nothing to cancel"
+            )
+        return run
+
+    async def bulk_cancel(self, request: Request) -> Response:
+        try:
+            body = orjson.loads(await request.body())
+        except orjson.JSONDecodeError as exc:
+            raise BadRequest(f"the body is not valid JSON: {exc}") from None
+        if not isinstance(body, dict):
+            raise BadRequest("the body must be a JSON object with function_id")
+        slug = self._function_slug(body)
+        after = _timestamp(body.get("started_after"), "started_after")
+        before = _timestamp(body.get("started_before"), "started_before")
+        condition = body.get("if")
+        if condition is not None and not isinstance(condition, str):
+            raise BadRequest('if must be an expression string, e.g. "event.data.id == 1"')
+        expression = compile_expression(condition) if condition else None
+        cancelled = []
+        runs = await self.store.list_runs(
+            slug, active=True, created_after=after, created_before=before, limit=10_000
+        )
+        for run in runs:
+            if expression is not None:
+                state = await self.store.run_state(run.id)
+                first = state.events[0].to_wire() if state and state.events else {}
+                if not expression.matches({"event": first}, now=self.clock.now()):
+                    continue
+            try:
+                await self._cancel(
+                    run.id, "cancelled in bulk through the API (POST /v1/cancellations)"
+                )
+            except Conflict:
+                continue
+            cancelled.append(run.id)
+        return wrapped(
+            {
+                "id": new_ulid(self.clock.now()),
+                "function_id": slug,
+                "started_after": body.get("started_after"),
+                "started_before": body.get("started_before"),
+                "if": condition,
+                "cancelled": len(cancelled),
+                "run_ids": cancelled,
+            },
+            self.clock.now(),
+        )
+
+    def _function_slug(self, body: dict[str, object]) -> str:
+        fn = body.get("function_id")
+        if not isinstance(fn, str) or not fn:
+            raise BadRequest('function_id is required: the function\'s id, e.g. "myapp-charge"')
+        app = body.get("app_id")
+        candidates = [fn] + ([f"{app}-{fn}"] if isinstance(app, str) and app else [])
+        for slug in candidates:
+            if self.registry.get(slug) is not None:
+                return slug
+        known = ", ".join(sorted(self.registry.functions)) or "none"
+        raise NotFound(f"function {fn!r} is not registered; known functions: {known}")
+
     async def health(self, request: Request) -> Response:
         return json_response({"status": "ok"})
 
@@ -233,6 +321,17 @@ class Server:
                 "missing or wrong Authorization bearer: the SDK's signing key "
                 "must match the server's"
             )
+
+
+def _timestamp(value: object, field: str) -> float | None:
+    if value is None:
+        return None
+    if isinstance(value, str):
+        try:
+            return datetime.fromisoformat(value.replace("Z", "+00:00")).timestamp()
+        except ValueError:
+            pass
+    raise BadRequest(f'{field}={value!r} is not an RFC 3339 time such as "2026-11-22T18:00:00Z"')
 
 
 async def _inlet_error(request: Request, exc: Exception) -> Response:
@@ -263,6 +362,8 @@ def create_app(
         Route("/v1/events/{event_id}", server.get_event, methods=["GET"]),
         Route("/v1/events/{event_id}/runs", server.event_runs, methods=["GET"]),
         Route("/v1/runs/{run_id}", server.get_run, methods=["GET"]),
+        Route("/v1/runs/{run_id}", server.cancel_run, methods=["DELETE"]),
+        Route("/v1/cancellations", server.bulk_cancel, methods=["POST"]),
         Route("/v1/runs/{run_id}/history", server.run_history, methods=["GET"]),
     ]
     app = Starlette(

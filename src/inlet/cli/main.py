@@ -193,5 +193,22 @@ def runs_show(run_id: str, url: str) -> None:
     sys.exit(show(url, run_id))
 
 
+@runs.command("cancel")
+@click.argument("run_ids", nargs=-1, required=True)
+@click.option(
+    "--url",
+    default=f"http://127.0.0.1:{DEFAULT_PORT}",
+    show_default=True,
+    envvar="INLET_URL",
+    show_envvar=True,
+    help="The server's base URL.",
+)
+def runs_cancel(run_ids: tuple[str, ...], url: str) -> None:
+    """Cancel runs: they make no further calls and emit inngest/function.cancelled."""
+    from inlet.cli.runs import cancel
+
+    sys.exit(cancel(url, run_ids))
+
+
 def main() -> None:
     cli(prog_name="inlet")

@@ -52,3 +52,23 @@ def show(base_url: str, run_id: str) -> int:
     if run.get("output") is not None:
         console.print("output:", json.dumps(run["output"])[:2000])
     return 0
+
+
+def cancel(base_url: str, run_ids: tuple[str, ...]) -> int:
+    console = Console()
+    base = base_url.rstrip("/")
+    failed = 0
+    for run_id in run_ids:
+        request = urllib.request.Request(f"{base}/v1/runs/{run_id}", method="DELETE")
+        try:
+            with urllib.request.urlopen(request, timeout=10) as resp:
+                run = json.loads(resp.read())["data"]
+            console.print(f"{run_id}: [bold]{run['status']}[/bold]")
+        except urllib.error.HTTPError as exc:
+            detail = json.loads(exc.read() or b"{}").get("error", exc.reason)
+            console.print(f"[red]{run_id}: {detail}")
+            failed += 1
+        except urllib.error.URLError as exc:
+            console.print(f"[red]cannot reach {base}: {exc.reason}; is inlet running?")
+            return 1
+    return 1 if failed else 0

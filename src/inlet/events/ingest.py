@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from inlet.clock import Clock
 from inlet.config import Settings
 from inlet.errors import EventInvalid
-from inlet.events.matching import Registry
+from inlet.events.router import Router
 from inlet.events.validate import parse_events
 from inlet.store import Store
 
@@ -29,13 +29,13 @@ class Ingestor:
         store: Store,
         settings: Settings,
         clock: Clock,
-        registry: Callable[[], Registry],
+        router: Router,
         on_enqueued: Callable[[], None],
     ) -> None:
         self._store = store
         self._settings = settings
         self._clock = clock
-        self._registry = registry
+        self._router = router
         self._on_enqueued = on_enqueued
 
     async def accept(self, body: bytes, seed: str | None) -> Accepted:
@@ -50,11 +50,16 @@ class Ingestor:
         )
         if not parsed.events:
             return Accepted((), 0, parsed.error)
-        runs = self._registry().plan(parsed.events, now)
+        routed = await self._router.route(parsed.events, now)
         result = await self._store.ingest(
-            parsed.events, runs, now, self._settings.event_dedupe_seconds
+            parsed.events,
+            routed.runs,
+            now,
+            self._settings.event_dedupe_seconds,
+            routed.resumes,
+            routed.cancels,
         )
-        if result.run_ids:
+        if result.run_ids or result.resumed or result.cancelled:
             self._on_enqueued()
         log.debug(
             "events.accepted", extra={"events": len(parsed.events), "runs": len(result.run_ids)}

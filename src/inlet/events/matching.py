@@ -3,12 +3,70 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 
-from inlet.expr import Expression, compile_expression
+from inlet.errors import BadRequest
+from inlet.expr import Expression, compile_expression, equality_index, interpolate
 from inlet.ids import new_ulid
-from inlet.model import Event, Function, NewRun
+from inlet.model import (
+    Event,
+    Function,
+    ItemKind,
+    Listener,
+    ListenerKind,
+    NewItem,
+    NewRun,
+    Trigger,
+)
+from inlet.protocol.duration import parse_duration
 
 INVOKED = "inngest/function.invoked"
+DEFAULT_CANCEL_TIMEOUT = 365 * 24 * 60 * 60.0
+
+
+@dataclass(frozen=True, slots=True)
+class _CancelSpec:
+    event: str
+    condition: str | None
+    timeout: float
+
+
+@dataclass(frozen=True, slots=True)
+class _RunSpec:
+    """What every run of a function starts with, parsed once per registry."""
+
+    cancel: tuple[_CancelSpec, ...] = ()
+    start_timeout: float | None = None
+    finish_timeout: float | None = None
+
+
+def _seconds(value: object) -> float | None:
+    if not isinstance(value, str) or not value:
+        return None
+    try:
+        return parse_duration(value)
+    except BadRequest:
+        return None
+
+
+def _run_spec(fn: Function) -> _RunSpec:
+    cancel = []
+    for entry in fn.config.get("cancel") or []:
+        if isinstance(entry, dict) and isinstance(entry.get("event"), str):
+            condition = entry.get("if")
+            cancel.append(
+                _CancelSpec(
+                    entry["event"],
+                    condition if isinstance(condition, str) and condition else None,
+                    _seconds(entry.get("timeout")) or DEFAULT_CANCEL_TIMEOUT,
+                )
+            )
+    timeouts = fn.config.get("timeouts") or {}
+    if not isinstance(timeouts, dict):
+        timeouts = {}
+    return _RunSpec(
+        tuple(cancel), _seconds(timeouts.get("start")), _seconds(timeouts.get("finish"))
+    )
 
 
 def _wildcard_prefixes(name: str) -> list[str]:
@@ -26,8 +84,10 @@ class Registry:
     def __init__(self, functions: Iterable[Function]) -> None:
         self.functions: dict[str, Function] = {}
         self._by_name: dict[str, list[tuple[Function, Expression | None]]] = {}
+        self._specs: dict[str, _RunSpec] = {}
         for fn in functions:
             self.functions[fn.slug] = fn
+            self._specs[fn.slug] = _run_spec(fn)
             for trigger in fn.triggers:
                 if trigger.event is None:
                     continue
@@ -40,7 +100,11 @@ class Registry:
     def match(self, event: Event) -> list[Function]:
         """Functions this event starts; a function with several matching triggers once."""
         if event.name == INVOKED:
-            return []
+            # An invoke starts exactly the function it names, whatever its triggers.
+            meta = event.data.get("_inngest")
+            target = meta.get("fn_id") if isinstance(meta, dict) else None
+            fn = self.functions.get(target) if isinstance(target, str) else None
+            return [fn] if fn is not None else []
         candidates = list(self._by_name.get(event.name, ()))
         for prefix in _wildcard_prefixes(event.name):
             candidates.extend(self._by_name.get(prefix, ()))
@@ -65,13 +129,75 @@ class Registry:
         runs = []
         for event in events:
             for fn in self.match(event):
+                run_id = new_ulid(now)
+                listeners, timers = self._extras(fn, run_id, event, now)
                 runs.append(
                     NewRun(
-                        id=new_ulid(now),
+                        id=run_id,
                         function_slug=fn.slug,
                         event_ids=(event.internal_id,),
                         key=f"event:{event.id}",
                         due_at=now,
+                        listeners=listeners,
+                        timers=timers,
                     )
                 )
         return runs
+
+    def plan_cron(self, fn: Function, event: Event, key: str, due_at: float, now: float) -> NewRun:
+        """The run of one cron fire: for ``fn`` alone (every cron event has the same name),
+        keyed by the fire so that it is made once."""
+        run_id = new_ulid(now)
+        listeners, timers = self._extras(fn, run_id, event, now)
+        return NewRun(
+            id=run_id,
+            function_slug=fn.slug,
+            event_ids=(event.internal_id,),
+            key=key,
+            due_at=due_at,
+            listeners=listeners,
+            timers=timers,
+        )
+
+    def crons(self) -> list[tuple[Function, Trigger]]:
+        return [(fn, t) for fn in self.functions.values() for t in fn.triggers if t.cron]
+
+    def _extras(
+        self, fn: Function, run_id: str, event: Event, now: float
+    ) -> tuple[tuple[Listener, ...], tuple[NewItem, ...]]:
+        """The run's cancelOn listeners (its trigger fixed into their conditions) and
+        its start/finish timeout timers."""
+        spec = self._specs.get(fn.slug) or _RunSpec()
+        listeners = []
+        for i, cancel in enumerate(spec.cancel):
+            expression = None
+            if cancel.condition is not None:
+                try:
+                    expression = interpolate(cancel.condition, {"event": event.to_wire()})
+                except BadRequest:
+                    continue
+            pairs = equality_index(expression) if expression else None
+            listeners.append(
+                Listener(
+                    id=f"{run_id}:cancel:{i}",
+                    run_id=run_id,
+                    kind=ListenerKind.CANCEL,
+                    event=cancel.event,
+                    expires_at=now + cancel.timeout,
+                    expression=expression,
+                    index=tuple(pairs[:1]) if pairs else (),
+                )
+            )
+        timers = []
+        for which, seconds in (("start", spec.start_timeout), ("finish", spec.finish_timeout)):
+            if seconds is not None:
+                timers.append(
+                    NewItem(
+                        ItemKind.TIMER,
+                        f"timeout:{which}",
+                        now + seconds,
+                        name=f"timeouts.{which}",
+                        payload={"timeout": which, "seconds": seconds},
+                    )
+                )
+        return tuple(listeners), tuple(timers)

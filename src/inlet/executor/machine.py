@@ -8,13 +8,14 @@ function-level errors retried by the table unless the SDK says not to.
 from __future__ import annotations
 
 import email.utils
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
 import orjson
 
+from inlet.executor import waits
 from inlet.executor.backoff import RetryPolicy, clamp_retry_after
 from inlet.model import (
     JSON,
@@ -69,6 +70,8 @@ class Call:
     state: RunState
     function: Function
     started_at: float
+    exists: Callable[[str], bool] = lambda slug: False
+    """Whether a function is registered (the target of an invoke)."""
 
 
 def interpret(
@@ -143,6 +146,7 @@ def _opcodes(
     retry_at: float | None = None
     errors: list[str] = []
     outputs: list[JSON] = []
+    effects = waits.Effects()
     for op in ops:
         kind = str(op.get("op", ""))
         step_id = str(op.get("id", ""))
@@ -178,6 +182,18 @@ def _opcodes(
             race = isinstance(opts, dict) and opts.get("parallelMode") == "race"
             enqueue.append(NewItem(ItemKind.STEP, step_id, now, join=not race, name=name))
             planned += 1
+        elif kind in ("Sleep", "WaitForEvent", "InvokeFunction"):
+            try:
+                if kind == "Sleep":
+                    waits.sleep(op, now, effects)
+                elif kind == "WaitForEvent":
+                    waits.wait_for_event(op, call.state, now, effects)
+                else:
+                    target = (op.get("opts") or {}).get("function_id")
+                    exists = isinstance(target, str) and call.exists(target)
+                    waits.invoke(op, call.state, now, exists, effects)
+            except waits.OpRejected as exc:
+                return _fail(attempt, str(exc), "failed")
         elif kind == "RunComplete":
             data = op.get("data")
             finish = Finish(RunStatus.COMPLETED, output=data)
@@ -197,7 +213,10 @@ def _opcodes(
             finish=finish,
             state_bytes=state_bytes,
         )
-    if retry_at is not None and not memos and not enqueue:
+    memos.extend(effects.memos)
+    enqueue.extend(effects.enqueue)
+    discover = discover or effects.discover
+    if retry_at is not None and not memos and not enqueue and not effects.listeners:
         return Outcome(
             attempt=replace(
                 attempt,
@@ -223,6 +242,8 @@ def _opcodes(
         # (Go resets ForceStepPlan at the join); version 1 SDKs keep planning every step.
         force_plan = False
     label = "planned" if planned and not memos else ("step" if not errors else "step_failed")
+    if not memos and not planned and (effects.listeners or effects.enqueue):
+        label = "waiting"
     names = ", ".join(str(op.get("displayName") or op.get("name") or op.get("id")) for op in ops)
     return Outcome(
         attempt=replace(
@@ -237,6 +258,8 @@ def _opcodes(
         retry_at=retry_at,
         force_plan=force_plan,
         state_bytes=state_bytes,
+        events=tuple(effects.events),
+        listeners=tuple(effects.listeners),
     )
 
 

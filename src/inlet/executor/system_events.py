@@ -28,6 +28,10 @@ def for_finish(state: RunState, finish: Finish, now: float) -> list[Event]:
         data["result"] = finish.output
     if finish.error is not None:
         data["error"] = finish.error
+    meta = first.data.get("_inngest") if first is not None else None
+    if isinstance(meta, dict) and meta.get("correlation_id"):
+        # This run was step.invoke'd: its parent waits for exactly this id.
+        data["correlation_id"] = meta["correlation_id"]
     ts = int(now * 1000)
     finished_id = new_ulid(now)
     events = [

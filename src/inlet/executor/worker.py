@@ -18,12 +18,13 @@ from dataclasses import replace
 from inlet.clock import Clock
 from inlet.config import Settings
 from inlet.events.matching import Registry
-from inlet.executor import system_events
+from inlet.events.router import Router
+from inlet.executor import system_events, timers
 from inlet.executor.backoff import RetryPolicy
 from inlet.executor.machine import Call, Limits, interpret
 from inlet.executor.request import build
 from inlet.executor.transport import Transport
-from inlet.model import Attempt, Finish, Outcome, QueueItem, RunStatus
+from inlet.model import Attempt, Finish, ItemKind, Outcome, QueueItem, RunStatus
 from inlet.protocol.signing import sign
 from inlet.store import Store
 from inlet.store.base import Claim
@@ -43,12 +44,14 @@ class Executor:
         clock: Clock,
         registry: Callable[[], Registry],
         transport: Transport,
+        router: Router,
     ) -> None:
         self._store = store
         self._settings = settings
         self._clock = clock
         self._registry = registry
         self._transport = transport
+        self._router = router
         self._retry = RetryPolicy(settings.retry_interval)
         self._limits = Limits(
             max_step_output_bytes=settings.max_step_output_bytes,
@@ -173,7 +176,9 @@ class Executor:
             return
         registry = self._registry()
         function = registry.get(state.run.function_slug)
-        if function is None:
+        if item.kind is ItemKind.TIMER:
+            outcome = timers.fire(item, state, started)
+        elif function is None:
             reason = (
                 f"function {state.run.function_slug!r} is no longer registered by any "
                 "app; re-sync the app that served it"
@@ -204,7 +209,13 @@ class Executor:
                 self._headers(state.run.id, item, request.body, state.run.request_version),
             )
             outcome = interpret(
-                Call(item=item, state=state, function=function, started_at=started),
+                Call(
+                    item=item,
+                    state=state,
+                    function=function,
+                    started_at=started,
+                    exists=lambda slug: registry.get(slug) is not None,
+                ),
                 reply,
                 now=self._clock.now(),
                 jitter=random.random(),
@@ -212,15 +223,24 @@ class Executor:
                 limits=self._limits,
             )
         now = self._clock.now()
+        events = list(outcome.events)
         if outcome.finish is not None:
-            events = system_events.for_finish(state, outcome.finish, now)
-            outcome = replace(outcome, events=tuple(events), runs=tuple(registry.plan(events, now)))
+            events.extend(system_events.for_finish(state, outcome.finish, now))
+        if events:
+            routed = await self._router.route(events, now)
+            outcome = replace(
+                outcome,
+                events=tuple(events),
+                runs=routed.runs,
+                resumes=routed.resumes,
+                cancels=routed.cancels,
+            )
         applied = await self._store.complete(claim, outcome, now, self._key_ttl)
         if not applied:
             log.warning("executor.lease_lost", extra={"item": item.id, "run_id": item.run_id})
             return
         self._log(outcome, item.run_id)
-        if outcome.enqueue or outcome.runs or outcome.retry_at is not None:
+        if outcome.enqueue or outcome.runs or outcome.resumes or outcome.retry_at is not None:
             self._wake.set()
 
     @property

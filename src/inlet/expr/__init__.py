@@ -8,7 +8,7 @@ cancellation conditions; ``equality_index`` extracts what a pause index can look
 from __future__ import annotations
 
 from inlet.expr.cel import Expression, ExpressionInvalid, compile_expression
-from inlet.expr.index import equality_index, index_value
+from inlet.expr.index import equality_index, index_value, path_value
 from inlet.expr.interpolate import interpolate
 
 __all__ = [
@@ -18,4 +18,5 @@ __all__ = [
     "equality_index",
     "index_value",
     "interpolate",
+    "path_value",
 ]

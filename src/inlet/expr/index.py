@@ -129,3 +129,14 @@ def _literal(tree: lark.Tree[Any]) -> IndexValue | None:
             return None
         value = -value
     return index_value(value)
+
+
+def path_value(document: Any, path: str) -> Any:
+    """The value at a dotted ``path`` (as ``equality_index`` returns) in a JSON document,
+    or None when any part is missing."""
+    value = document
+    for part in path.split("."):
+        if not isinstance(value, dict) or part not in value:
+            return None
+        value = value[part]
+    return value

@@ -37,8 +37,8 @@ the way Vixie cron does:
   unless the hour field starts with ``*`` (``*``, ``*/2``), a schedule that counts real
   time: ``*/15 * * * *`` keeps firing every 15 minutes through both passes.
 
-Shifts of more than three hours in one transition (Pacific/Apia skipping 30 Dec 2011) may
-be ordered imperfectly; no zone does that now.
+The one assumption is that no zone changes its offset twice within one local day (none
+does).
 
 **Jitter.** ``jitter`` is an Inngest duration, 0 or between 1s and 5m
 (``MinCronJitter``/``MaxCronJitter`` in ``pkg/inngest/trigger.go``). Inngest delays each
@@ -110,8 +110,6 @@ _WEEKDAYS = {
     name: number for number, name in enumerate(("sun", "mon", "tue", "wed", "thu", "fri", "sat"))
 }
 
-# Largest wall-clock shift one transition is assumed to make (Antarctica/Troll: 2h).
-_MAX_SHIFT = 3 * 3600
 # Longest wait between two fires of a schedule that can fire at all: 29 February skips
 # 2100, so eight years; the search gives up (as robfig does after five) a little later.
 _SEARCH_YEARS = 9
@@ -216,9 +214,9 @@ def next_fire(schedule: CronSchedule, after: float) -> float:
             day = (day.replace(day=1) + timedelta(days=32)).replace(day=1)
             continue
         if _day_matches(fields, day):
-            offset = _stable_offset(zone, day)
-            if offset is not None:
-                found = _first_on_stable_day(fields, day, offset, after)
+            offsets = _day_offsets(zone, day)
+            if len(offsets) == 1:
+                found = _first_on_stable_day(fields, day, offsets.pop(), after)
                 if found is not None:
                     return found
             else:
@@ -337,15 +335,28 @@ def _first_on_stable_day(
 
 
 def _first_on_any_day(fields: CronFields, zone: ZoneInfo, day: date, after: float) -> float | None:
-    # A transition day: map every scheduled wall time to its instant(s) and take the least.
+    # A transition day: instants no longer follow wall-clock order, so map scheduled wall
+    # times to instants and keep the least, skipping walls that every offset in force puts
+    # at or before ``after`` and stopping once every offset puts them after the best.
     if day.month not in fields.months or not _day_matches(fields, day):
         return None
+    offsets = _day_offsets(zone, day)
+    low, high = min(offsets), max(offsets)
+    midnight = datetime(day.year, day.month, day.day, tzinfo=UTC).timestamp()
+    last_minute = fields.minutes[-1] * 60
     best: float | None = None
     for hour in fields.hours:
+        if midnight + hour * 3600 + last_minute - low <= after:
+            continue
         for minute in fields.minutes:
+            naive = midnight + hour * 3600 + minute * 60
+            if naive - low <= after:
+                continue
+            if best is not None and naive - high > best:
+                return best
             wall = datetime(day.year, day.month, day.day, hour, minute, tzinfo=zone)
-            # fold=0 is the offset before the transition: in a gap that is the shifted
-            # instant, in a repeated hour the first occurrence (PEP 495).
+            # fold=0 reads a wall time with the offset before the transition: in a gap that
+            # is the shifted instant, in a repeated hour the first occurrence (PEP 495).
             instants = [wall.timestamp()]
             second = wall.replace(fold=1).timestamp()
             if fields.hour_wildcard and second > instants[0]:
@@ -356,17 +367,18 @@ def _first_on_any_day(fields: CronFields, zone: ZoneInfo, day: date, after: floa
     return best
 
 
-def _stable_offset(zone: ZoneInfo, day: date) -> float | None:
-    # The day's UTC offset when no transition touches it (both folds of both midnights
-    # agree: a gap or an overlap makes the folds differ), else None.
-    start = datetime(day.year, day.month, day.day, tzinfo=zone)
-    nxt = day + timedelta(days=1)
-    end = datetime(nxt.year, nxt.month, nxt.day, tzinfo=zone)
-    offsets = {moment.replace(fold=fold).utcoffset() for moment in (start, end) for fold in (0, 1)}
-    if len(offsets) != 1:
-        return None
-    (offset,) = offsets
-    return None if offset is None else offset.total_seconds()
+def _day_offsets(zone: ZoneInfo, day: date) -> set[float]:
+    # The UTC offsets (seconds) in force on ``day``. One offset means no transition touches
+    # the day: a gap or an overlap at either midnight makes its two folds differ, and one
+    # inside the day makes the midnights differ.
+    following = day + timedelta(days=1)
+    offsets: set[float] = set()
+    for moment in (day, following):
+        for fold in (0, 1):
+            wall = datetime(moment.year, moment.month, moment.day, tzinfo=zone, fold=fold)
+            offset = wall.utcoffset()
+            offsets.add(0.0 if offset is None else offset.total_seconds())
+    return offsets
 
 
 def _day_matches(fields: CronFields, day: date) -> bool:

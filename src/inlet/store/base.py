@@ -21,11 +21,14 @@ from dataclasses import dataclass
 from inlet.model import (
     App,
     Attempt,
+    Cancellation,
     Event,
     Function,
+    Listener,
     NewRun,
     Outcome,
     QueueItem,
+    Resume,
     Run,
     RunState,
 )
@@ -37,6 +40,10 @@ class IngestResult:
     """Events stored by this call (a repeat of a stored event is not new)."""
     run_ids: tuple[str, ...]
     """Runs created by this call (a run whose key already exists is not created)."""
+    resumed: tuple[str, ...] = ()
+    """Listeners that resolved their step (a listener already gone resolves nothing)."""
+    cancelled: tuple[str, ...] = ()
+    """Runs cancelled (a run that had already ended is not)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,11 +87,48 @@ class Store(abc.ABC):
 
     @abc.abstractmethod
     async def ingest(
-        self, events: Sequence[Event], runs: Sequence[NewRun], now: float, key_ttl: float
+        self,
+        events: Sequence[Event],
+        runs: Sequence[NewRun],
+        now: float,
+        key_ttl: float,
+        resumes: Sequence[Resume] = (),
+        cancels: Sequence[Cancellation] = (),
     ) -> IngestResult:
-        """Store events and create the runs they start, each with a discovery item due
-        at ``run.due_at``, atomically. A run whose ``(function, key)`` was used less than
-        ``key_ttl`` seconds ago is not created."""
+        """Atomically: store events; create the runs they start, each with a discovery
+        item due at ``run.due_at`` and its listeners and timers (a run whose
+        ``(function, key)`` was used less than ``key_ttl`` seconds ago is not created);
+        resolve waiting steps; cancel runs.
+
+        A resume applies only if it removes its listener (so two events never resolve one
+        wait) and the run has not ended: it records the memo, drops the step's timer and
+        enqueues a discovery. A cancellation applies only to a run that has not ended: it
+        drops the run's items and listeners and stores its events, runs and resumes."""
+
+    @abc.abstractmethod
+    async def find_listeners(self, events: Sequence[Event]) -> dict[str, list[Listener]]:
+        """For each event (by internal id), the listeners its name and indexed values
+        select; their conditions are still to be evaluated. Expired ones may be included."""
+
+    @abc.abstractmethod
+    async def cron_cursors(self) -> dict[tuple[str, str], float]:
+        """``(function, cron expression) -> last fire made`` for every cron seen."""
+
+    @abc.abstractmethod
+    async def set_cron_cursor(self, function_slug: str, expression: str, last_fire: float) -> None:
+        """Record how far a cron's fires have been made (only ever forward)."""
+
+    @abc.abstractmethod
+    async def list_runs(
+        self,
+        function_slug: str | None,
+        *,
+        active: bool,
+        created_after: float | None = None,
+        created_before: float | None = None,
+        limit: int = 1000,
+    ) -> list[Run]:
+        """Runs newest first; ``active`` keeps only those that have not ended."""
 
     @abc.abstractmethod
     async def get_event(self, internal_id: str) -> Event | None: ...
@@ -125,7 +169,11 @@ class Store(abc.ABC):
     @abc.abstractmethod
     async def complete(self, claim: Claim, outcome: Outcome, now: float, key_ttl: float) -> bool:
         """Apply a call's outcome and record its attempt, atomically, if ``claim``'s
-        lease is still held. Returns False, changing nothing, when it is not."""
+        lease is still held. Returns False, changing nothing, when it is not.
+
+        A memo recorded for a waiting step (sleep, wait, invoke) also removes that step's
+        listener and timer; a finished run loses its items and listeners. The outcome's
+        events, runs, resumes and cancellations are applied as by ``ingest``."""
 
     @abc.abstractmethod
     async def release_all(self) -> int:

@@ -17,6 +17,7 @@ import sqlite3
 import threading
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import replace
 from importlib import resources
 from pathlib import Path
 from typing import Any, TypeVar
@@ -24,17 +25,22 @@ from typing import Any, TypeVar
 import orjson
 
 from inlet.errors import DatabaseLocked, SchemaMismatch, StoreError
+from inlet.expr import index_value, path_value
 from inlet.ids import new_ulid
 from inlet.model import (
     App,
     Attempt,
+    Cancellation,
     Event,
     Function,
     ItemKind,
+    Listener,
+    ListenerKind,
     NewItem,
     NewRun,
     Outcome,
     QueueItem,
+    Resume,
     Run,
     RunState,
     RunStatus,
@@ -45,7 +51,12 @@ from inlet.store.base import Claim, IngestResult, Store
 
 T = TypeVar("T")
 
-_QUEUE_COLUMNS = "id, run_id, kind, step_id, due_at, attempt, join_, name"
+_QUEUE_COLUMNS = "id, run_id, kind, step_id, due_at, attempt, join_, name, payload"
+_LISTENER_COLUMNS = (
+    "id, run_id, kind, event, expression, index_path, index_value, step_id, expires_at"
+)
+_STEP_OPS = ("StepRun", "Step", "StepFailed")
+"""Memos of these ops never have a listener or timer to clear."""
 _RUN_COLUMNS = (
     "id, function_slug, event_ids, status, created_at, started_at, ended_at, output, error, "
     "request_version, force_plan, state_size, step_count"
@@ -116,11 +127,28 @@ def _item_from(row: tuple[Any, ...]) -> QueueItem:
         attempt=row[5],
         join=bool(row[6]),
         name=row[7],
+        payload=_loads(row[8]),
     )
 
 
 _Job = tuple[Callable[..., Any], tuple[Any, ...], "asyncio.Future[Any]", bool]
 _Result = tuple["asyncio.Future[Any]", Any, BaseException | None]
+
+
+def _listener_from(row: tuple[Any, ...]) -> Listener:
+    index: tuple[tuple[str, Any], ...] = ()
+    if row[5]:
+        index = ((row[5], orjson.loads(row[6])),)
+    return Listener(
+        id=row[0],
+        run_id=row[1],
+        kind=ListenerKind(row[2]),
+        event=row[3],
+        expression=row[4],
+        index=index,
+        step_id=row[7],
+        expires_at=row[8],
+    )
 
 
 class _Writer(threading.Thread):
@@ -352,7 +380,7 @@ class SQLiteStore(Store):
                         f.app_url,
                         f.name,
                         f.url,
-                        _dumps([[t.event, t.expression, t.cron] for t in f.triggers]),
+                        _dumps([[t.event, t.expression, t.cron, t.jitter] for t in f.triggers]),
                         f.retries,
                         _dumps(f.config),
                     )
@@ -405,23 +433,39 @@ class SQLiteStore(Store):
     # Events and runs
 
     async def ingest(
-        self, events: Sequence[Event], runs: Sequence[NewRun], now: float, key_ttl: float
+        self,
+        events: Sequence[Event],
+        runs: Sequence[NewRun],
+        now: float,
+        key_ttl: float,
+        resumes: Sequence[Resume] = (),
+        cancels: Sequence[Cancellation] = (),
     ) -> IngestResult:
-        return await self._write(self._ingest_tx, list(events), list(runs), now, key_ttl)
+        return await self._write(
+            self._ingest_tx, list(events), list(runs), now, key_ttl, list(resumes), list(cancels)
+        )
 
     def _ingest_tx(
-        self, events: list[Event], runs: list[NewRun], now: float, key_ttl: float
+        self,
+        events: list[Event],
+        runs: list[NewRun],
+        now: float,
+        key_ttl: float,
+        resumes: list[Resume],
+        cancels: list[Cancellation],
     ) -> IngestResult:
         with self._tx() as db:
-            return self._ingest(db, events, runs, now, key_ttl)
+            return self._ingest(db, events, runs, now, key_ttl, resumes, cancels)
 
     def _ingest(
         self,
         db: sqlite3.Connection,
-        events: list[Event] | Sequence[Event],
+        events: Sequence[Event],
         runs: Sequence[NewRun],
         now: float,
         key_ttl: float,
+        resumes: Sequence[Resume] = (),
+        cancels: Sequence[Cancellation] = (),
     ) -> IngestResult:
         new_events = []
         for event in events:
@@ -459,8 +503,195 @@ class SQLiteStore(Store):
                 [(e, new.id) for e in new.event_ids],
             )
             self._enqueue(db, new.id, NewItem(ItemKind.DISCOVERY, "step", new.due_at), now)
+            for timer in new.timers:
+                self._enqueue(db, new.id, timer, now)
+            for listener in new.listeners:
+                self._insert_listener(db, listener)
             created.append(new.id)
-        return IngestResult(tuple(new_events), tuple(created))
+        resumed = [r.listener_id for r in resumes if self._resume(db, r, now)]
+        cancelled = [c.run_id for c in cancels if self._cancel(db, c, now, key_ttl)]
+        return IngestResult(tuple(new_events), tuple(created), tuple(resumed), tuple(cancelled))
+
+    def _insert_listener(self, db: sqlite3.Connection, listener: Listener) -> None:
+        path, value = "", ""
+        if listener.index:
+            path, literal = listener.index[0]
+            value = _dumps(index_value(literal)).decode()
+        db.execute(
+            f"INSERT OR IGNORE INTO listeners ({_LISTENER_COLUMNS}) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (
+                listener.id,
+                listener.run_id,
+                listener.kind.value,
+                listener.event,
+                listener.expression,
+                path,
+                value,
+                listener.step_id,
+                listener.expires_at,
+            ),
+        )
+
+    def _resolve_step(self, db: sqlite3.Connection, run_id: str, step_id: str) -> None:
+        """A step that has its memo waits for nothing any more."""
+        db.execute("DELETE FROM listeners WHERE run_id = ? AND step_id = ?", (run_id, step_id))
+        db.execute(
+            "DELETE FROM queue WHERE run_id = ? AND kind = ? AND step_id = ?",
+            (run_id, ItemKind.TIMER.value, step_id),
+        )
+
+    def _resume(self, db: sqlite3.Connection, resume: Resume, now: float) -> bool:
+        if not db.execute("DELETE FROM listeners WHERE id = ?", (resume.listener_id,)).rowcount:
+            return False
+        row = db.execute(
+            "SELECT status, step_count FROM runs WHERE id = ?", (resume.run_id,)
+        ).fetchone()
+        if row is None or RunStatus(row[0]).ended:
+            return False
+        value = _dumps(resume.memo)
+        cur = db.execute(
+            "INSERT OR IGNORE INTO memos (run_id, step_id, seq, value, name, op, recorded_at) "
+            "VALUES (?, ?, ?, ?, '', 'Resume', ?)",
+            (resume.run_id, resume.step_id, row[1], value, now),
+        )
+        if not cur.rowcount:
+            return False
+        db.execute(
+            "UPDATE runs SET step_count = step_count + 1, state_size = state_size + ? WHERE id = ?",
+            (len(value), resume.run_id),
+        )
+        self._resolve_step(db, resume.run_id, resume.step_id)
+        self._enqueue(db, resume.run_id, NewItem(ItemKind.DISCOVERY, "step", now), now)
+        return True
+
+    def _cancel(
+        self, db: sqlite3.Connection, cancel: Cancellation, now: float, key_ttl: float
+    ) -> bool:
+        row = db.execute("SELECT status FROM runs WHERE id = ?", (cancel.run_id,)).fetchone()
+        if row is None or RunStatus(row[0]).ended:
+            return False
+        error = _dumps(cancel.error)
+        db.execute(
+            "UPDATE runs SET status = ?, ended_at = ?, output = ?, error = ? WHERE id = ?",
+            (RunStatus.CANCELLED.value, now, error, error, cancel.run_id),
+        )
+        db.execute("DELETE FROM queue WHERE run_id = ?", (cancel.run_id,))
+        db.execute("DELETE FROM listeners WHERE run_id = ?", (cancel.run_id,))
+        self._record_attempt(
+            db,
+            Attempt(
+                run_id=cancel.run_id,
+                item_id="",
+                step_id="",
+                attempt=0,
+                started_at=now,
+                ended_at=now,
+                outcome="cancelled",
+                name="cancel",
+                error=str(cancel.error.get("message") or cancel.error),
+            ),
+        )
+        self._ingest(db, cancel.events, cancel.runs, now, key_ttl, cancel.resumes)
+        return True
+
+    async def find_listeners(self, events: Sequence[Event]) -> dict[str, list[Listener]]:
+        return await self._call(self._find_listeners, list(events))
+
+    def _find_listeners(self, events: list[Event]) -> dict[str, list[Listener]]:
+        db = self._conn
+        paths: dict[str, list[str]] = {}
+        found: dict[str, list[Listener]] = {}
+        for event in events:
+            if event.name not in paths:
+                paths[event.name] = [
+                    r[0]
+                    for r in db.execute(
+                        "SELECT DISTINCT index_path FROM listeners WHERE event = ?", (event.name,)
+                    )
+                ]
+            if not paths[event.name]:
+                continue
+            wire = event.to_wire()
+            rows: list[tuple[Any, ...]] = []
+            for path in paths[event.name]:
+                if path:
+                    value = index_value(path_value(wire, path))
+                    if value is None:
+                        continue
+                    key = _dumps(value).decode()
+                else:
+                    key = ""
+                rows.extend(
+                    db.execute(
+                        f"SELECT {_LISTENER_COLUMNS} FROM listeners "
+                        "WHERE event = ? AND index_path = ? AND index_value = ?",
+                        (event.name, path, key),
+                    )
+                )
+            if rows:
+                found[event.internal_id] = [_listener_from(r) for r in rows]
+        return found
+
+    async def list_runs(
+        self,
+        function_slug: str | None,
+        *,
+        active: bool,
+        created_after: float | None = None,
+        created_before: float | None = None,
+        limit: int = 1000,
+    ) -> list[Run]:
+        return await self._call(
+            self._list_runs, function_slug, active, created_after, created_before, limit
+        )
+
+    def _list_runs(
+        self,
+        function_slug: str | None,
+        active: bool,
+        created_after: float | None,
+        created_before: float | None,
+        limit: int,
+    ) -> list[Run]:
+        where: list[str] = []
+        args: list[Any] = []
+        if function_slug is not None:
+            where.append("function_slug = ?")
+            args.append(function_slug)
+        if active:
+            where.append("status IN ('QUEUED', 'RUNNING')")
+        if created_after is not None:
+            where.append("created_at >= ?")
+            args.append(created_after)
+        if created_before is not None:
+            where.append("created_at <= ?")
+            args.append(created_before)
+        clause = f"WHERE {' AND '.join(where)}" if where else ""
+        rows = self._conn.execute(
+            f"SELECT {_RUN_COLUMNS} FROM runs {clause} ORDER BY id DESC LIMIT ?",
+            (*args, limit),
+        ).fetchall()
+        return [_run_from(row) for row in rows]
+
+    async def cron_cursors(self) -> dict[tuple[str, str], float]:
+        return await self._call(self._cron_cursors)
+
+    def _cron_cursors(self) -> dict[tuple[str, str], float]:
+        rows = self._conn.execute("SELECT function_slug, expression, last_fire FROM cron_cursors")
+        return {(r[0], r[1]): r[2] for r in rows}
+
+    async def set_cron_cursor(self, function_slug: str, expression: str, last_fire: float) -> None:
+        await self._write(self._set_cron_cursor, function_slug, expression, last_fire)
+
+    def _set_cron_cursor(self, function_slug: str, expression: str, last_fire: float) -> None:
+        with self._tx() as db:
+            db.execute(
+                "INSERT INTO cron_cursors (function_slug, expression, last_fire) VALUES (?, ?, ?) "
+                "ON CONFLICT (function_slug, expression) DO UPDATE SET "
+                "last_fire = max(last_fire, excluded.last_fire)",
+                (function_slug, expression, last_fire),
+            )
 
     async def get_event(self, internal_id: str) -> Event | None:
         return await self._call(self._get_event, internal_id)
@@ -582,7 +813,22 @@ class SQLiteStore(Store):
                     "UPDATE queue SET lease = ?, due_at = ? WHERE id = ?",
                     (lease, lease_until, row[0]),
                 )
-                claims.append(Claim(_item_from(row), lease, self._run_state(row[1], False)))
+                item = _item_from(row)
+                state = self._run_state(item.run_id, False)
+                if (
+                    state is not None
+                    and state.run.status is RunStatus.QUEUED
+                    and item.kind is not ItemKind.TIMER
+                ):
+                    # The first call starting is what timeouts.start measures.
+                    db.execute(
+                        "UPDATE runs SET status = ?, started_at = ? WHERE id = ?",
+                        (RunStatus.RUNNING.value, now, item.run_id),
+                    )
+                    state = replace(
+                        state, run=replace(state.run, status=RunStatus.RUNNING, started_at=now)
+                    )
+                claims.append(Claim(item, lease, state))
             return claims
 
     async def extend_leases(self, claims: Sequence[Claim], lease_until: float) -> None:
@@ -648,7 +894,9 @@ class SQLiteStore(Store):
                     ),
                 )
                 added += cur.rowcount
-            if status is RunStatus.QUEUED:
+                if memo.op not in _STEP_OPS:
+                    self._resolve_step(db, item.run_id, memo.step_id)
+            if status is RunStatus.QUEUED and item.kind is not ItemKind.TIMER:
                 status, started_at = RunStatus.RUNNING, outcome.attempt.started_at
             if outcome.request_version is not None:
                 version = outcome.request_version
@@ -660,6 +908,7 @@ class SQLiteStore(Store):
             finish = outcome.finish
             if finish is not None:
                 db.execute("DELETE FROM queue WHERE run_id = ?", (item.run_id,))
+                db.execute("DELETE FROM listeners WHERE run_id = ?", (item.run_id,))
                 db.execute(
                     "UPDATE runs SET status = ?, started_at = ?, ended_at = ?, output = ?, "
                     "error = ?, request_version = ?, force_plan = ?, step_count = ?, "
@@ -693,8 +942,12 @@ class SQLiteStore(Store):
                 )
                 for new in outcome.enqueue:
                     self._enqueue(db, item.run_id, new, now)
-            if outcome.events or outcome.runs:
-                self._ingest(db, outcome.events, outcome.runs, now, key_ttl)
+                for listener in outcome.listeners:
+                    self._insert_listener(db, listener)
+            if outcome.events or outcome.runs or outcome.resumes or outcome.cancels:
+                self._ingest(
+                    db, outcome.events, outcome.runs, now, key_ttl, outcome.resumes, outcome.cancels
+                )
             return True
 
     def _record_attempt(self, db: sqlite3.Connection, a: Attempt) -> None:
@@ -718,13 +971,15 @@ class SQLiteStore(Store):
 
     def _enqueue(self, db: sqlite3.Connection, run_id: str, new: NewItem, now: float) -> None:
         if new.after_join:
+            # Only calls still to be made hold the join back; timers do not.
             pending = db.execute(
-                "SELECT 1 FROM queue WHERE run_id = ? LIMIT 1", (run_id,)
+                "SELECT 1 FROM queue WHERE run_id = ? AND kind != ? LIMIT 1",
+                (run_id, ItemKind.TIMER.value),
             ).fetchone()
             if pending is not None:
                 return
         db.execute(
-            f"INSERT OR IGNORE INTO queue ({_QUEUE_COLUMNS}) VALUES (?, ?, ?, ?, ?, 0, ?, ?)",
+            f"INSERT OR IGNORE INTO queue ({_QUEUE_COLUMNS}) VALUES (?, ?, ?, ?, ?, 0, ?, ?, ?)",
             (
                 new_ulid(now),
                 run_id,
@@ -733,6 +988,7 @@ class SQLiteStore(Store):
                 new.due_at,
                 int(new.join),
                 new.name,
+                None if new.payload is None else _dumps(new.payload),
             ),
         )
 

@@ -18,6 +18,7 @@ from inlet.expr import compile_expression
 from inlet.model import App, Function, Trigger
 from inlet.protocol.duration import parse_duration
 from inlet.protocol.jcs import canonical
+from inlet.scheduler.cron import parse_cron
 
 MAX_TRIGGERS = 10
 MAX_RETRIES = 20
@@ -141,6 +142,11 @@ def _triggers(raw: Any, bad: Any) -> tuple[Trigger, ...]:
             if cron in crons:
                 raise bad(f"triggers[{i}].cron", f"repeats the schedule {cron!r}")
             crons.add(cron)
+            jitter = t.get("jitter")
+            try:
+                parse_cron(cron, jitter if isinstance(jitter, str) and jitter else None)
+            except BadRequest as exc:
+                raise bad(f"triggers[{i}].cron", exc.message) from None
         if expression is not None:
             if not isinstance(expression, str):
                 raise bad(f"triggers[{i}].expression", "must be a string")
@@ -148,7 +154,14 @@ def _triggers(raw: Any, bad: Any) -> tuple[Trigger, ...]:
                 compile_expression(expression)
             except BadRequest as exc:
                 raise bad(f"triggers[{i}].expression", exc.message) from None
-        triggers.append(Trigger(event=event, expression=expression or None, cron=cron))
+        triggers.append(
+            Trigger(
+                event=event,
+                expression=expression or None,
+                cron=cron,
+                jitter=t.get("jitter") if isinstance(t.get("jitter"), str) else None,
+            )
+        )
     return tuple(triggers)
 
 

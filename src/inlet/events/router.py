@@ -1,0 +1,99 @@
+"""Where events go: the runs they start, the waits they resolve, the runs they cancel.
+
+Both accepted events (the event API) and events the server emits (finished runs, invokes)
+pass through here before the store applies everything in one transaction.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+from inlet.events.matching import Registry
+from inlet.executor import system_events
+from inlet.executor.waits import invoke_result
+from inlet.expr import compile_expression
+from inlet.model import (
+    Cancellation,
+    Event,
+    Finish,
+    ListenerKind,
+    NewRun,
+    Resume,
+    RunStatus,
+)
+from inlet.store import Store
+
+MAX_DEPTH = 2
+"""Cancelling a run emits events that may resolve an invoking parent; that far, no further."""
+
+
+@dataclass(frozen=True, slots=True)
+class Routed:
+    runs: tuple[NewRun, ...] = ()
+    resumes: tuple[Resume, ...] = ()
+    cancels: tuple[Cancellation, ...] = ()
+
+
+def cancelled_error(reason: str) -> dict[str, object]:
+    return {
+        "error": f"FunctionCancelled: {reason}",
+        "name": "FunctionCancelled",
+        "message": reason,
+        "stack": "",
+    }
+
+
+class Router:
+    def __init__(self, store: Store, registry: Callable[[], Registry]) -> None:
+        self._store = store
+        self._registry = registry
+
+    async def route(self, events: Sequence[Event], now: float, depth: int = 0) -> Routed:
+        runs = self._registry().plan(events, now)
+        candidates = await self._store.find_listeners(events)
+        resumes: dict[str, Resume] = {}
+        to_cancel: dict[str, str] = {}
+        for event in events:
+            listeners = candidates.get(event.internal_id)
+            if not listeners:
+                continue
+            variables = {"async": event.to_wire()}
+            for listener in listeners:
+                if listener.expires_at < now or listener.id in resumes:
+                    continue
+                if listener.expression is not None and not compile_expression(
+                    listener.expression
+                ).matches(variables, now=now):
+                    continue
+                if listener.kind is ListenerKind.CANCEL:
+                    to_cancel.setdefault(
+                        listener.run_id, f"cancelled by event {event.name!r} ({event.id})"
+                    )
+                    continue
+                memo = (
+                    invoke_result(event)
+                    if listener.kind is ListenerKind.INVOKE
+                    else event.to_wire()
+                )
+                resumes[listener.id] = Resume(listener.id, listener.run_id, listener.step_id, memo)
+        cancels = []
+        if depth < MAX_DEPTH:
+            for run_id, reason in to_cancel.items():
+                cancel = await self.cancellation(run_id, reason, now, depth + 1)
+                if cancel is not None:
+                    cancels.append(cancel)
+        return Routed(tuple(runs), tuple(resumes.values()), tuple(cancels))
+
+    async def cancellation(
+        self, run_id: str, reason: str, now: float, depth: int = 0
+    ) -> Cancellation | None:
+        """What cancelling ``run_id`` entails, or None if it has ended (the store checks
+        again when it applies it)."""
+        state = await self._store.run_state(run_id)
+        if state is None or state.run.status.ended:
+            return None
+        error = cancelled_error(reason)
+        events = system_events.for_finish(state, Finish(RunStatus.CANCELLED, error=error), now)
+        follow = await self.route(events, now, depth) if events else Routed()
+        return Cancellation(run_id, error, tuple(events), follow.runs, follow.resumes)
