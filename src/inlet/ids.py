@@ -89,3 +89,9 @@ def derived_ulid(now: float, key: str) -> str:
     millisecond gives the same id, so a repeated command creates nothing twice."""
     ms = int(now * 1000)
     return _ulid(ms, hashlib.sha256(key.encode()).digest()[:_ENTROPY_BYTES])
+
+
+def ulid_floor(at: float) -> str:
+    """The smallest ULID of the millisecond ``at``: ids compare as text, so this bounds a
+    range scan by time."""
+    return _ulid(max(int(at * 1000), 0), bytes(_ENTROPY_BYTES))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from inlet.ids import new_ulid
 from inlet.model import (
     Attempt,
     Cancellation,
@@ -253,3 +254,47 @@ async def test_a_cron_cursor_only_moves_forward(store: Store) -> None:
     await store.set_cron_cursor("app-fn", "* * * * *", NOW)
     await store.set_cron_cursor("app-fn", "* * * * *", NOW - 60)
     assert await store.cron_cursors() == {("app-fn", "* * * * *"): NOW}
+
+
+async def test_a_matching_event_that_arrived_during_the_call_resolves_the_new_wait(
+    store: Store,
+) -> None:
+    ev = event(1)
+    await store.ingest([ev], [NewRun("01RUN1", "app-fn", (ev.internal_id,), "k", NOW)], NOW, DAY)
+    [claim] = await store.claim(NOW, 1, NOW + 30, "w")
+    before = Event(
+        internal_id=new_ulid(NOW - 1),
+        name="app/go",
+        data={"id": 7},
+        id="b",
+        ts=1,
+        received_at=NOW - 1,
+    )
+    during = Event(
+        internal_id=new_ulid(NOW + 0.5),
+        name="app/go",
+        data={"id": 7},
+        id="d",
+        ts=1,
+        received_at=NOW + 0.5,
+    )
+    await store.ingest([before, during], [], NOW + 0.5, DAY)
+    call = Attempt(
+        run_id="01RUN1",
+        item_id=claim.item.id,
+        step_id="step",
+        attempt=0,
+        started_at=NOW,
+        ended_at=NOW + 1,
+        outcome="waiting",
+    )
+    outcome = Outcome(
+        attempt=call,
+        listeners=(wait_for("01RUN1", "w1"),),
+        enqueue=(NewItem(ItemKind.TIMER, "w1", NOW + 60, payload={"memo": None}),),
+    )
+    assert await store.complete(claim, outcome, NOW + 1, DAY)
+    state = await store.run_state("01RUN1")
+    assert state is not None and [(m.step_id, m.value["id"]) for m in state.memos] == [("w1", "d")]
+    claims = await store.claim(NOW + 100, 10, NOW + 130, "w")
+    assert [c.item.kind for c in claims] == [ItemKind.DISCOVERY]

@@ -10,7 +10,7 @@ from dataclasses import dataclass, replace
 
 import orjson
 
-from inlet.expr import index_value, path_value
+from inlet.expr import compile_expression, index_value, path_value
 from inlet.ids import new_ulid
 from inlet.model import (
     App,
@@ -20,6 +20,7 @@ from inlet.model import (
     Function,
     ItemKind,
     Listener,
+    ListenerKind,
     NewItem,
     NewRun,
     Outcome,
@@ -177,6 +178,16 @@ class MemoryStore(Store):
         )
         await self.ingest(cancel.events, cancel.runs, now, key_ttl, cancel.resumes)
         return True
+
+    def _early_event(self, listener: Listener, since: float) -> Event | None:
+        """See the SQLite backend: an event that arrived while the wait was being made."""
+        condition = compile_expression(listener.expression) if listener.expression else None
+        for event in sorted(self._events.values(), key=lambda e: e.internal_id):
+            if event.name != listener.event or event.received_at < since:
+                continue
+            if condition is None or condition.matches({"async": event.to_wire()}):
+                return event
+        return None
 
     def _drop_run_work(self, run_id: str) -> None:
         for iid in [i for i, s in self._queue.items() if s.item.run_id == run_id]:
@@ -339,6 +350,14 @@ class MemoryStore(Store):
                 self._enqueue(run.id, new, now)
             for listener in outcome.listeners:
                 self._listeners.setdefault(listener.id, listener)
+                if listener.kind is ListenerKind.WAIT:
+                    early = self._early_event(listener, outcome.attempt.started_at)
+                    if early is not None:
+                        self._runs[run.id] = run
+                        self._resume(
+                            Resume(listener.id, run.id, listener.step_id, early.to_wire()), now
+                        )
+                        run = self._runs[run.id]
         self._runs[run.id] = run
         if outcome.events or outcome.runs or outcome.resumes or outcome.cancels:
             await self.ingest(

@@ -25,8 +25,8 @@ from typing import Any, TypeVar
 import orjson
 
 from inlet.errors import DatabaseLocked, SchemaMismatch, StoreError
-from inlet.expr import index_value, path_value
-from inlet.ids import new_ulid
+from inlet.expr import compile_expression, index_value, path_value
+from inlet.ids import new_ulid, ulid_floor
 from inlet.model import (
     App,
     Attempt,
@@ -56,6 +56,9 @@ _LISTENER_COLUMNS = (
     "id, run_id, kind, event, expression, index_path, index_value, step_id, expires_at"
 )
 _STEP_OPS = ("StepRun", "Step", "StepFailed")
+EARLY_EVENT_SLACK = 60.0
+"""Event ids carry the sender's clock: scan this far before a call's start, then filter on
+the time each event was received."""
 """Memos of these ops never have a listener or timer to clear."""
 _RUN_COLUMNS = (
     "id, function_slug, event_ids, status, created_at, started_at, ended_at, output, error, "
@@ -533,6 +536,25 @@ class SQLiteStore(Store):
             ),
         )
 
+    def _early_event(
+        self, db: sqlite3.Connection, listener: Listener, since: float
+    ) -> Event | None:
+        """An event the wait would have matched that arrived while the call that asked for
+        the wait was in flight (Inngest loses it: inngest/inngest#1433)."""
+        rows = db.execute(
+            "SELECT internal_id, body, received_at FROM events WHERE name = ? "
+            "AND internal_id >= ? ORDER BY internal_id LIMIT 1000",
+            (listener.event, ulid_floor(since - EARLY_EVENT_SLACK)),
+        )
+        condition = compile_expression(listener.expression) if listener.expression else None
+        for row in rows:
+            event = _event_from(*row)
+            if event.received_at < since:
+                continue
+            if condition is None or condition.matches({"async": event.to_wire()}):
+                return event
+        return None
+
     def _resolve_step(self, db: sqlite3.Connection, run_id: str, step_id: str) -> None:
         """A step that has its memo waits for nothing any more."""
         db.execute("DELETE FROM listeners WHERE run_id = ? AND step_id = ?", (run_id, step_id))
@@ -944,6 +966,14 @@ class SQLiteStore(Store):
                     self._enqueue(db, item.run_id, new, now)
                 for listener in outcome.listeners:
                     self._insert_listener(db, listener)
+                    if listener.kind is ListenerKind.WAIT:
+                        early = self._early_event(db, listener, outcome.attempt.started_at)
+                        if early is not None:
+                            self._resume(
+                                db,
+                                Resume(listener.id, item.run_id, listener.step_id, early.to_wire()),
+                                now,
+                            )
             if outcome.events or outcome.runs or outcome.resumes or outcome.cancels:
                 self._ingest(
                     db, outcome.events, outcome.runs, now, key_ttl, outcome.resumes, outcome.cancels
