@@ -207,6 +207,9 @@ class Attempt:
     name: str = ""
     output: JSON = None
     error: str | None = None
+    op_step: str = ""
+    """The step (hashed id) this call produced, failed or started waiting on, when it is
+    one step; "" for a discovery that only planned or a function-level answer."""
 
 
 @dataclass(frozen=True, slots=True)

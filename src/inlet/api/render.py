@@ -77,6 +77,7 @@ def attempt_v1(a: Attempt) -> dict[str, Any]:
     return {
         "item_id": a.item_id,
         "step_id": a.step_id,
+        "op_step": a.op_step,
         "name": a.name,
         "attempt": a.attempt,
         "started_at": iso(a.started_at),

@@ -223,6 +223,7 @@ def _opcodes(
                 outcome="retry",
                 error="; ".join(errors),
                 name=attempt.name or str(ops[0].get("displayName") or ""),
+                op_step=_single_step(ops),
             ),
             retry_at=retry_at,
         )
@@ -251,6 +252,7 @@ def _opcodes(
             outcome=label,
             output=outputs[0] if len(outputs) == 1 else None,
             name=attempt.name or names,
+            op_step=_single_step(ops),
             error="; ".join(errors) or None,
         ),
         memos=tuple(memos),
@@ -261,6 +263,10 @@ def _opcodes(
         events=tuple(effects.events),
         listeners=tuple(effects.listeners),
     )
+
+
+def _single_step(ops: list[dict[str, Any]]) -> str:
+    return str(ops[0].get("id") or "") if len(ops) == 1 else ""
 
 
 def _over_limits(

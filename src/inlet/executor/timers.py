@@ -49,7 +49,7 @@ def fire(item: QueueItem, state: RunState, now: float) -> Outcome:
     memo = payload.get("memo")
     op = str(payload.get("op") or "Timer")
     return Outcome(
-        attempt=replace(attempt, output=memo),
+        attempt=replace(attempt, output=memo, op_step=item.step_id),
         memos=(Memo(item.step_id, memo, item.name, op),),
         enqueue=(NewItem(ItemKind.DISCOVERY, STEP_DISCOVERY, now),),
     )

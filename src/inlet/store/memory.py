@@ -153,6 +153,19 @@ class MemoryStore(Store):
         self._runs[run.id] = replace(run, step_count=run.step_count + 1)
         self._resolve_step(run.id, resume.step_id)
         self._enqueue(run.id, NewItem(ItemKind.DISCOVERY, "step", now), now)
+        self._history.setdefault(run.id, []).append(
+            Attempt(
+                run_id=run.id,
+                item_id="",
+                step_id=resume.step_id,
+                attempt=0,
+                started_at=now,
+                ended_at=now,
+                outcome="resumed",
+                output=resume.memo,
+                op_step=resume.step_id,
+            )
+        )
         return True
 
     async def _cancel(self, cancel: Cancellation, now: float, key_ttl: float) -> bool:

@@ -154,6 +154,21 @@ def _listener_from(row: tuple[Any, ...]) -> Listener:
     )
 
 
+def _resumed(resume: Resume, now: float) -> Attempt:
+    """The history row of a wait or invoke resolved by an event."""
+    return Attempt(
+        run_id=resume.run_id,
+        item_id="",
+        step_id=resume.step_id,
+        attempt=0,
+        started_at=now,
+        ended_at=now,
+        outcome="resumed",
+        output=resume.memo,
+        op_step=resume.step_id,
+    )
+
+
 class _Writer(threading.Thread):
     """The one thread that touches the connection.
 
@@ -585,6 +600,7 @@ class SQLiteStore(Store):
         )
         self._resolve_step(db, resume.run_id, resume.step_id)
         self._enqueue(db, resume.run_id, NewItem(ItemKind.DISCOVERY, "step", now), now)
+        self._record_attempt(db, _resumed(resume, now))
         return True
 
     def _cancel(
@@ -797,7 +813,8 @@ class SQLiteStore(Store):
     def _history(self, run_id: str) -> list[Attempt]:
         rows = self._conn.execute(
             "SELECT run_id, item_id, step_id, attempt, started_at, ended_at, outcome, "
-            "status_code, name, output, error FROM attempts WHERE run_id = ? ORDER BY seq",
+            "status_code, name, output, error, op_step FROM attempts WHERE run_id = ? "
+            "ORDER BY seq",
             (run_id,),
         ).fetchall()
         return [
@@ -813,6 +830,7 @@ class SQLiteStore(Store):
                 name=r[8],
                 output=_loads(r[9]),
                 error=r[10],
+                op_step=r[11],
             )
             for r in rows
         ]
@@ -983,7 +1001,8 @@ class SQLiteStore(Store):
     def _record_attempt(self, db: sqlite3.Connection, a: Attempt) -> None:
         db.execute(
             "INSERT INTO attempts (run_id, item_id, step_id, attempt, started_at, ended_at, "
-            "outcome, status_code, name, output, error) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            "outcome, status_code, name, output, error, op_step) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (
                 a.run_id,
                 a.item_id,
@@ -996,6 +1015,7 @@ class SQLiteStore(Store):
                 a.name,
                 None if a.output is None else _dumps(a.output),
                 a.error,
+                a.op_step,
             ),
         )
 
