@@ -226,6 +226,66 @@ class NewItem:
 
 
 @dataclass(frozen=True, slots=True)
+class Rate:
+    """A throttle or rate limit on one key: ``limit`` per ``period`` seconds (+ ``burst``)."""
+
+    key: str
+    limit: int
+    period: float
+    burst: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class Buffer:
+    """A debounce or batch on one key. Debounce: the run starts ``period`` after the last
+    event, at most ``timeout`` after the first. Batch: up to ``max_size`` events, the run
+    starts when full or ``timeout`` after the first."""
+
+    key: str
+    period: float = 0.0
+    timeout: float | None = None
+    max_size: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class RunFlow:
+    """The flow control a new run is subject to, its keys already evaluated."""
+
+    concurrency: tuple[tuple[str, int], ...] = ()
+    """``(key, limit)``: at most ``limit`` calls of runs sharing ``key`` in flight."""
+    priority: float = 0.0
+    """Seconds sooner than its place in the queue."""
+    throttle: Rate | None = None
+    rate_limit: Rate | None = None
+    idempotency: str | None = None
+    singleton: str | None = None
+    singleton_mode: str = "skip"
+    debounce: Buffer | None = None
+    batch: Buffer | None = None
+
+    @property
+    def gated(self) -> bool:
+        """Whether creating the run needs more than its unique keys."""
+        return bool(
+            self.throttle
+            or self.rate_limit
+            or self.idempotency
+            or self.singleton
+            or self.debounce
+            or self.batch
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Skip:
+    """Why an event did not start a run of a function (recorded, shown per event)."""
+
+    event_id: str
+    function_slug: str
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
 class NewRun:
     """A run to create together with the events that start it."""
 
@@ -239,6 +299,7 @@ class NewRun:
     """``cancelOn`` listeners, made with the run."""
     timers: tuple[NewItem, ...] = ()
     """Run timeouts (start, finish), made with the run."""
+    flow: RunFlow = RunFlow()
 
 
 @dataclass(frozen=True, slots=True)

@@ -7,8 +7,14 @@ from dataclasses import dataclass
 
 from inlet.errors import BadRequest
 from inlet.expr import Expression, compile_expression, equality_index, interpolate
+from inlet.flow import keys
+from inlet.flow.batch import batch_applies
+from inlet.flow.config import FlowConfig
+from inlet.flow.idempotency import idempotency_key
+from inlet.flow.priority import priority_offset
 from inlet.ids import new_ulid
 from inlet.model import (
+    Buffer,
     Event,
     Function,
     ItemKind,
@@ -16,6 +22,8 @@ from inlet.model import (
     ListenerKind,
     NewItem,
     NewRun,
+    Rate,
+    RunFlow,
     Trigger,
 )
 from inlet.protocol.duration import parse_duration
@@ -47,6 +55,18 @@ def _seconds(value: object) -> float | None:
         return parse_duration(value)
     except BadRequest:
         return None
+
+
+_NO_FLOW = FlowConfig()
+
+
+def _flow_config(fn: Function) -> FlowConfig:
+    # Registration rejects an invalid config; one stored before that check is run without
+    # flow control rather than not at all.
+    try:
+        return FlowConfig.parse(fn.config)
+    except BadRequest:
+        return _NO_FLOW
 
 
 def _run_spec(fn: Function) -> _RunSpec:
@@ -85,9 +105,11 @@ class Registry:
         self.functions: dict[str, Function] = {}
         self._by_name: dict[str, list[tuple[Function, Expression | None]]] = {}
         self._specs: dict[str, _RunSpec] = {}
+        self._flows: dict[str, FlowConfig] = {}
         for fn in functions:
             self.functions[fn.slug] = fn
             self._specs[fn.slug] = _run_spec(fn)
+            self._flows[fn.slug] = _flow_config(fn)
             for trigger in fn.triggers:
                 if trigger.event is None:
                     continue
@@ -140,6 +162,7 @@ class Registry:
                         due_at=now,
                         listeners=listeners,
                         timers=timers,
+                        flow=self.flow(fn, event),
                     )
                 )
         return runs
@@ -157,6 +180,52 @@ class Registry:
             due_at=due_at,
             listeners=listeners,
             timers=timers,
+            flow=self.flow(fn, event),
+        )
+
+    def flow(self, fn: Function, event: Event) -> RunFlow:
+        """The flow control of one run of ``fn`` started by ``event``, keys evaluated."""
+        cfg = self._flows.get(fn.slug)
+        if cfg is None or cfg == _NO_FLOW:
+            return RunFlow()
+        wire = event.to_wire()
+        slug = fn.slug
+        throttle = rate = debounce = batch = None
+        if cfg.throttle is not None:
+            throttle = Rate(
+                keys.throttle_key(cfg, slug, wire) or slug,
+                cfg.throttle.limit,
+                cfg.throttle.period,
+                cfg.throttle.burst,
+            )
+        if cfg.rate_limit is not None:
+            rate = Rate(
+                keys.rate_limit_key(cfg, slug, wire) or slug,
+                cfg.rate_limit.limit,
+                cfg.rate_limit.period,
+            )
+        if cfg.debounce is not None:
+            debounce = Buffer(
+                keys.debounce_key(cfg, slug, wire) or slug,
+                cfg.debounce.period,
+                cfg.debounce.timeout,
+            )
+        if cfg.batch is not None and batch_applies(cfg, wire):
+            batch = Buffer(
+                keys.batch_key(cfg, slug, wire) or slug,
+                timeout=cfg.batch.timeout,
+                max_size=cfg.batch.max_size,
+            )
+        return RunFlow(
+            concurrency=keys.concurrency_keys(cfg, slug, wire),
+            priority=priority_offset(cfg, wire),
+            throttle=throttle,
+            rate_limit=rate,
+            idempotency=idempotency_key(cfg, slug, wire),
+            singleton=keys.singleton_key(cfg, slug, wire) if cfg.singleton else None,
+            singleton_mode=cfg.singleton.mode if cfg.singleton else "skip",
+            debounce=debounce,
+            batch=batch,
         )
 
     def crons(self) -> list[tuple[Function, Trigger]]:

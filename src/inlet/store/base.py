@@ -31,6 +31,7 @@ from inlet.model import (
     Resume,
     Run,
     RunState,
+    Skip,
 )
 
 
@@ -109,6 +110,11 @@ class Store(abc.ABC):
     async def find_listeners(self, events: Sequence[Event]) -> dict[str, list[Listener]]:
         """For each event (by internal id), the listeners its name and indexed values
         select; their conditions are still to be evaluated. Expired ones may be included."""
+
+    @abc.abstractmethod
+    async def skips(self, event_id: str) -> list[Skip]:
+        """Why the event did not start a run of each function it matched but did not start
+        (rate limited, duplicate, singleton, debounced...)."""
 
     @abc.abstractmethod
     async def cron_cursors(self) -> dict[tuple[str, str], float]:

@@ -10,13 +10,17 @@ from dataclasses import dataclass, replace
 
 import orjson
 
+from inlet.executor import system_events
 from inlet.expr import compile_expression, index_value, path_value
+from inlet.flow.concurrency import Candidate
 from inlet.ids import new_ulid
 from inlet.model import (
     App,
     Attempt,
+    Buffer,
     Cancellation,
     Event,
+    Finish,
     Function,
     ItemKind,
     Listener,
@@ -27,10 +31,13 @@ from inlet.model import (
     QueueItem,
     Resume,
     Run,
+    RunFlow,
     RunState,
     RunStatus,
+    Skip,
     StoredMemo,
 )
+from inlet.store import gating as gates
 from inlet.store.base import Claim, IngestResult, Store
 
 _STEP_OPS = ("StepRun", "Step", "StepFailed")
@@ -40,6 +47,22 @@ _STEP_OPS = ("StepRun", "Step", "StepFailed")
 class _Slot:
     item: QueueItem
     lease: str | None = None
+    rank: float = 0.0
+    orank: float = 0.0
+    keys: tuple[tuple[str, int], ...] = ()
+    parked: str | None = None
+
+
+PARKED = 1e15
+IDEMPOTENCY_TTL = 24 * 60 * 60.0
+
+
+@dataclass(slots=True)
+class _Gate:
+    tat: float | None = None
+    run_id: str | None = None
+    first_at: float = 0.0
+    size: int = 0
 
 
 class MemoryStore(Store):
@@ -55,6 +78,10 @@ class MemoryStore(Store):
         self._listeners: dict[str, Listener] = {}
         self._history: dict[str, list[Attempt]] = {}
         self._leases = itertools.count(1)
+        self._flows: dict[str, RunFlow] = {}
+        self._inflight: dict[str, tuple[str, ...]] = {}
+        self._gates: dict[tuple[str, str, str], _Gate] = {}
+        self._skips: dict[str, dict[str, Skip]] = {}
         self._cron: dict[tuple[str, str], float] = {}
 
     # Apps and functions
@@ -97,30 +124,191 @@ class MemoryStore(Store):
                 self._events[event.internal_id] = event
                 new_events.append(event.internal_id)
         created: list[str] = []
+        fresh = set(new_events)
         for new in runs:
-            key = (new.function_slug, new.key)
-            expires = self._keys.get(key)
-            if expires is not None and expires > now:
-                continue
-            self._keys[key] = now + key_ttl
-            self._runs[new.id] = Run(
-                id=new.id,
-                function_slug=new.function_slug,
-                event_ids=new.event_ids,
-                status=RunStatus.QUEUED,
-                created_at=now,
-            )
-            for event_id in new.event_ids:
-                self._event_runs.setdefault(event_id, []).append(new.id)
-            self._enqueue(new.id, NewItem(ItemKind.DISCOVERY, "step", new.due_at), now)
-            for timer in new.timers:
-                self._enqueue(new.id, timer, now)
-            for listener in new.listeners:
-                self._listeners.setdefault(listener.id, listener)
-            created.append(new.id)
+            if await self._create_run(new, now, key_ttl, fresh):
+                created.append(new.id)
         resumed = [r.listener_id for r in resumes if self._resume(r, now)]
         cancelled = [c.run_id for c in cancels if await self._cancel(c, now, key_ttl)]
         return IngestResult(tuple(new_events), tuple(created), tuple(resumed), tuple(cancelled))
+
+    def _reserve(self, slug: str, key: str, now: float, ttl: float) -> bool:
+        expires = self._keys.get((slug, key))
+        if expires is not None and expires > now:
+            return False
+        self._keys[(slug, key)] = now + ttl
+        return True
+
+    def _skip(self, new: NewRun, reason: str, fresh: set[str]) -> bool:
+        for event_id in new.event_ids:
+            if event_id in fresh:
+                self._skips.setdefault(event_id, {}).setdefault(
+                    new.function_slug, Skip(event_id, new.function_slug, reason)
+                )
+        return False
+
+    def _pending(self, slug: str, gate: str, key: str) -> _Gate | None:
+        state = self._gates.get((slug, gate, key))
+        if state is None or state.run_id is None:
+            return None
+        run = self._runs.get(state.run_id)
+        return state if run is not None and run.status is RunStatus.QUEUED else None
+
+    async def _create_run(self, new: NewRun, now: float, key_ttl: float, fresh: set[str]) -> bool:
+        """See the SQLite backend's ``_create_run``: the same gates, in the same order."""
+        slug, flow = new.function_slug, new.flow
+        if not self._reserve(slug, new.key, now, key_ttl):
+            return self._skip(new, "an event with the same id started a run within 24h", fresh)
+        if not flow.gated:
+            self._insert_run(new, new.due_at, now)
+            return True
+        if flow.idempotency is not None and not self._reserve(
+            slug, f"idempotency:{flow.idempotency}", now, IDEMPOTENCY_TTL
+        ):
+            return self._skip(new, "idempotency key already used by another run within 24h", fresh)
+        if flow.rate_limit is not None:
+            gate = self._gates.setdefault((slug, "rate_limit", flow.rate_limit.key), _Gate())
+            decision, tat = gates.rate_limit(gate.tat, now, flow.rate_limit)
+            if isinstance(decision, gates.Skip):
+                return self._skip(new, decision.reason, fresh)
+            gate.tat = tat
+        if flow.batch is not None:
+            return self._batch(new, flow.batch, now)
+        if flow.debounce is not None:
+            return self._debounce(new, flow.debounce, now)
+        if flow.singleton is not None:
+            active = next(
+                (
+                    r
+                    for r in self._runs.values()
+                    if r.function_slug == slug
+                    and not r.status.ended
+                    and self._flows.get(r.id, RunFlow()).singleton == flow.singleton
+                ),
+                None,
+            )
+            if active is not None:
+                if flow.singleton_mode != "cancel":
+                    return self._skip(
+                        new, f"singleton: run {active.id} of the same key is still active", fresh
+                    )
+                await self._cancel_for_singleton(active.id, new.id, now, key_ttl)
+        due = new.due_at
+        if flow.throttle is not None:
+            gate = self._gates.setdefault((slug, "throttle", flow.throttle.key), _Gate())
+            decision, gate.tat = gates.throttle(gate.tat, now, flow.throttle)
+            if isinstance(decision, gates.Delay):
+                due = max(due, decision.until)
+        self._insert_run(new, due, now)
+        return True
+
+    def _batch(self, new: NewRun, batch: Buffer, now: float) -> bool:
+        key = (new.function_slug, "batch", batch.key)
+        pending = self._pending(*key)
+        if pending is not None and pending.run_id is not None and pending.size < batch.max_size:
+            run = self._runs[pending.run_id]
+            self._runs[run.id] = replace(run, event_ids=(*run.event_ids, *new.event_ids))
+            for event_id in new.event_ids:
+                self._event_runs.setdefault(event_id, []).append(run.id)
+            pending.size += len(new.event_ids)
+            if pending.size >= batch.max_size:
+                self._reschedule_start(run.id, now)
+                del self._gates[key]
+            return False
+        full = batch.max_size <= len(new.event_ids)
+        self._insert_run(new, now if full else now + (batch.timeout or 0.0), now)
+        if not full:
+            self._gates[key] = _Gate(run_id=new.id, first_at=now, size=len(new.event_ids))
+        return True
+
+    def _debounce(self, new: NewRun, debounce: Buffer, now: float) -> bool:
+        key = (new.function_slug, "debounce", debounce.key)
+        due = now + debounce.period
+        pending = self._pending(*key)
+        if pending is not None and pending.run_id is not None:
+            if debounce.timeout is not None:
+                due = min(due, pending.first_at + debounce.timeout)
+            run = self._runs[pending.run_id]
+            for event_id in run.event_ids:
+                self._event_runs[event_id] = [
+                    r for r in self._event_runs.get(event_id, []) if r != run.id
+                ]
+                self._skips.setdefault(event_id, {}).setdefault(
+                    new.function_slug,
+                    Skip(
+                        event_id,
+                        new.function_slug,
+                        f"debounced: run {run.id} will receive a later event instead",
+                    ),
+                )
+            self._runs[run.id] = replace(run, event_ids=new.event_ids)
+            for event_id in new.event_ids:
+                self._event_runs.setdefault(event_id, []).append(run.id)
+            self._reschedule_start(run.id, due)
+            return False
+        self._insert_run(new, due, now)
+        self._gates[key] = _Gate(run_id=new.id, first_at=now)
+        return True
+
+    def _reschedule_start(self, run_id: str, due: float) -> None:
+        priority = self._flows.get(run_id, RunFlow()).priority
+        for slot in self._queue.values():
+            if (
+                slot.item.run_id == run_id
+                and slot.item.kind is ItemKind.DISCOVERY
+                and slot.lease is None
+                and slot.parked is None
+            ):
+                slot.item = replace(slot.item, due_at=due)
+                slot.rank = slot.orank = due - priority
+
+    async def _cancel_for_singleton(self, run_id: str, by: str, now: float, key_ttl: float) -> None:
+        state = await self.run_state(run_id)
+        if state is None:
+            return
+        reason = f"singleton: replaced by run {by}"
+        error = {
+            "error": f"FunctionCancelled: {reason}",
+            "name": "FunctionCancelled",
+            "message": reason,
+            "stack": "",
+        }
+        finish = Finish(RunStatus.CANCELLED, output=error, error=error)
+        await self._cancel(
+            Cancellation(run_id, error, tuple(system_events.for_finish(state, finish, now))),
+            now,
+            key_ttl,
+        )
+
+    def _insert_run(self, new: NewRun, due: float, now: float) -> None:
+        self._runs[new.id] = Run(
+            id=new.id,
+            function_slug=new.function_slug,
+            event_ids=new.event_ids,
+            status=RunStatus.QUEUED,
+            created_at=now,
+        )
+        self._flows[new.id] = new.flow
+        for event_id in new.event_ids:
+            self._event_runs.setdefault(event_id, []).append(new.id)
+        self._enqueue(new.id, NewItem(ItemKind.DISCOVERY, "step", due), now)
+        for timer in new.timers:
+            self._enqueue(new.id, timer, now)
+        for listener in new.listeners:
+            self._listeners.setdefault(listener.id, listener)
+
+    async def skips(self, event_id: str) -> list[Skip]:
+        return sorted(self._skips.get(event_id, {}).values(), key=lambda s: s.function_slug)
+
+    def _release_inflight(self, item_ids: Sequence[str], now: float) -> None:
+        for item_id in item_ids:
+            for key in self._inflight.pop(item_id, ()):
+                parked = [s for s in self._queue.values() if s.parked == key]
+                if parked:
+                    slot = min(parked, key=lambda s: (s.orank, s.item.id))
+                    slot.parked = None
+                    slot.rank = slot.orank
+                    slot.item = replace(slot.item, due_at=now)
 
     def _resolve_step(self, run_id: str, step_id: str) -> None:
         for lid in [
@@ -175,7 +363,7 @@ class MemoryStore(Store):
         self._runs[run.id] = replace(
             run, status=RunStatus.CANCELLED, ended_at=now, output=cancel.error, error=cancel.error
         )
-        self._drop_run_work(run.id)
+        self._drop_run_work(run.id, now)
         self._history.setdefault(run.id, []).append(
             Attempt(
                 run_id=run.id,
@@ -202,8 +390,10 @@ class MemoryStore(Store):
                 return event
         return None
 
-    def _drop_run_work(self, run_id: str) -> None:
-        for iid in [i for i, s in self._queue.items() if s.item.run_id == run_id]:
+    def _drop_run_work(self, run_id: str, now: float = 0.0) -> None:
+        items = [i for i, s in self._queue.items() if s.item.run_id == run_id]
+        self._release_inflight([i for i in items if self._queue[i].lease is not None], now)
+        for iid in items:
             del self._queue[iid]
         for lid in [i for i, lst in self._listeners.items() if lst.run_id == run_id]:
             del self._listeners[lid]
@@ -287,13 +477,27 @@ class MemoryStore(Store):
     async def claim(self, now: float, limit: int, lease_until: float, owner: str) -> list[Claim]:
         due = sorted(
             (s for s in self._queue.values() if s.item.due_at <= now),
-            key=lambda s: (s.item.due_at, s.item.id),
-        )[:limit]
-        claims = []
+            key=lambda s: (s.rank, s.item.id),
+        )[: limit * 2]
+        in_flight: dict[str, int] = {}
+        for keys in self._inflight.values():
+            for key in keys:
+                in_flight[key] = in_flight.get(key, 0) + 1
+        chosen, parked = gates.admit([Candidate(s.item.id, s.keys) for s in due], in_flight, limit)
         for slot in due:
+            full = parked.get(slot.item.id)
+            if full is not None:
+                slot.parked = full
+                slot.rank = PARKED
+                slot.item = replace(slot.item, due_at=PARKED)
+        claims = []
+        for slot in (s for s in due if s.item.id in chosen):
             slot.lease = f"{owner}:{next(self._leases)}"
             item = slot.item
             slot.item = replace(item, due_at=lease_until)
+            slot.rank = lease_until
+            if slot.keys:
+                self._inflight[item.id] = tuple(k for k, _ in slot.keys)
             run = self._runs.get(item.run_id)
             if (
                 run is not None
@@ -323,9 +527,16 @@ class MemoryStore(Store):
         if run.status.ended:
             del self._queue[item.id]
             return True
+        self._release_inflight([item.id], now)
         if outcome.retry_at is not None:
             slot.lease = None
             slot.item = replace(item, due_at=outcome.retry_at, attempt=item.attempt + 1)
+            shift = (
+                0.0
+                if item.kind is ItemKind.TIMER
+                else self._flows.get(item.run_id, RunFlow()).priority
+            )
+            slot.rank = slot.orank = outcome.retry_at - shift
         else:
             del self._queue[item.id]
         memos = self._memos.setdefault(item.run_id, {})
@@ -357,7 +568,7 @@ class MemoryStore(Store):
                 error=outcome.finish.error,
                 ended_at=now,
             )
-            self._drop_run_work(run.id)
+            self._drop_run_work(run.id, now)
         else:
             for new in outcome.enqueue:
                 self._enqueue(run.id, new, now)
@@ -380,10 +591,12 @@ class MemoryStore(Store):
 
     async def release_all(self) -> int:
         released = 0
+        self._inflight.clear()
         for slot in self._queue.values():
-            if slot.lease is not None:
-                slot.lease = None
+            if slot.lease is not None or slot.parked is not None:
+                slot.lease = slot.parked = None
                 slot.item = replace(slot.item, due_at=0.0)
+                slot.rank = slot.orank
                 released += 1
         return released
 
@@ -403,4 +616,6 @@ class MemoryStore(Store):
             name=new.name,
             payload=new.payload,
         )
-        self._queue[item.id] = _Slot(item)
+        flow = RunFlow() if new.kind is ItemKind.TIMER else self._flows.get(run_id, RunFlow())
+        rank = new.due_at - flow.priority
+        self._queue[item.id] = _Slot(item, rank=rank, orank=rank, keys=flow.concurrency)

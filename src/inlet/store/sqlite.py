@@ -25,13 +25,17 @@ from typing import Any, TypeVar
 import orjson
 
 from inlet.errors import DatabaseLocked, SchemaMismatch, StoreError
+from inlet.executor import system_events
 from inlet.expr import compile_expression, index_value, path_value
+from inlet.flow.concurrency import Candidate
 from inlet.ids import new_ulid, ulid_floor
 from inlet.model import (
     App,
     Attempt,
+    Buffer,
     Cancellation,
     Event,
+    Finish,
     Function,
     ItemKind,
     Listener,
@@ -44,9 +48,11 @@ from inlet.model import (
     Run,
     RunState,
     RunStatus,
+    Skip,
     StoredMemo,
     Trigger,
 )
+from inlet.store import gating as gates
 from inlet.store.base import Claim, IngestResult, Store
 
 T = TypeVar("T")
@@ -56,6 +62,9 @@ _LISTENER_COLUMNS = (
     "id, run_id, kind, event, expression, index_path, index_value, step_id, expires_at"
 )
 _STEP_OPS = ("StepRun", "Step", "StepFailed")
+PARKED = 1e15
+"""due_at and rank of an item parked behind a full concurrency key: never due by time."""
+IDEMPOTENCY_TTL = 24 * 60 * 60.0
 EARLY_EVENT_SLACK = 60.0
 """Event ids carry the sender's clock: scan this far before a call's start, then filter on
 the time each event was received."""
@@ -258,6 +267,8 @@ class SQLiteStore(Store):
         self._db: sqlite3.Connection | None = None
         self._lock_fd: int | None = None
         self._leases = itertools.count(1)
+        self._max_delay = 0.0
+        """The largest delay a negative priority gave any queued item (bounds claims)."""
 
     # Lifecycle
 
@@ -495,40 +506,281 @@ class SQLiteStore(Store):
             if cur.rowcount:
                 new_events.append(event.internal_id)
         created = []
+        fresh = set(new_events)
         for new in runs:
-            cur = db.execute(
-                "INSERT INTO run_keys (function_slug, key, run_id, expires_at) "
-                "VALUES (?, ?, ?, ?) ON CONFLICT (function_slug, key) DO UPDATE SET "
-                "run_id = excluded.run_id, expires_at = excluded.expires_at "
-                "WHERE run_keys.expires_at <= ?",
-                (new.function_slug, new.key, new.id, now + key_ttl, now),
-            )
-            if not cur.rowcount:
-                continue
-            db.execute(
-                "INSERT INTO runs (id, function_slug, event_ids, status, created_at) "
-                "VALUES (?, ?, ?, ?, ?)",
-                (
-                    new.id,
-                    new.function_slug,
-                    _dumps(list(new.event_ids)),
-                    RunStatus.QUEUED.value,
-                    now,
-                ),
-            )
-            db.executemany(
-                "INSERT OR IGNORE INTO event_runs (event_id, run_id) VALUES (?, ?)",
-                [(e, new.id) for e in new.event_ids],
-            )
-            self._enqueue(db, new.id, NewItem(ItemKind.DISCOVERY, "step", new.due_at), now)
-            for timer in new.timers:
-                self._enqueue(db, new.id, timer, now)
-            for listener in new.listeners:
-                self._insert_listener(db, listener)
-            created.append(new.id)
+            if self._create_run(db, new, now, key_ttl, fresh):
+                created.append(new.id)
         resumed = [r.listener_id for r in resumes if self._resume(db, r, now)]
         cancelled = [c.run_id for c in cancels if self._cancel(db, c, now, key_ttl)]
         return IngestResult(tuple(new_events), tuple(created), tuple(resumed), tuple(cancelled))
+
+    def _reserve(
+        self, db: sqlite3.Connection, slug: str, key: str, run_id: str, now: float, ttl: float
+    ) -> bool:
+        """Take ``(slug, key)`` for ``ttl`` seconds; False if someone holds it still."""
+        cur = db.execute(
+            "INSERT INTO run_keys (function_slug, key, run_id, expires_at) "
+            "VALUES (?, ?, ?, ?) ON CONFLICT (function_slug, key) DO UPDATE SET "
+            "run_id = excluded.run_id, expires_at = excluded.expires_at "
+            "WHERE run_keys.expires_at <= ?",
+            (slug, key, run_id, now + ttl, now),
+        )
+        return bool(cur.rowcount)
+
+    def _skip(
+        self, db: sqlite3.Connection, new: NewRun, reason: str, now: float, fresh: set[str]
+    ) -> bool:
+        # A retried send of an event already stored is not news: only new events get a skip.
+        for event_id in new.event_ids:
+            if event_id in fresh:
+                db.execute(
+                    "INSERT OR IGNORE INTO skips (event_id, function_slug, reason, at) "
+                    "VALUES (?, ?, ?, ?)",
+                    (event_id, new.function_slug, reason, now),
+                )
+        return False
+
+    def _gate_state(
+        self, db: sqlite3.Connection, slug: str, gate: str, key: str
+    ) -> tuple[Any, ...] | None:
+        row: tuple[Any, ...] | None = db.execute(
+            "SELECT tat, run_id, first_at, size FROM flow_state "
+            "WHERE function_slug = ? AND gate = ? AND key = ?",
+            (slug, gate, key),
+        ).fetchone()
+        return row
+
+    def _set_gate_state(
+        self,
+        db: sqlite3.Connection,
+        slug: str,
+        gate: str,
+        key: str,
+        *,
+        tat: float | None = None,
+        run_id: str | None = None,
+        first_at: float | None = None,
+        size: int = 0,
+    ) -> None:
+        db.execute(
+            "INSERT OR REPLACE INTO flow_state (function_slug, gate, key, tat, run_id, "
+            "first_at, size) VALUES (?, ?, ?, ?, ?, ?, ?)",
+            (slug, gate, key, tat, run_id, first_at, size),
+        )
+
+    def _pending(
+        self, db: sqlite3.Connection, slug: str, gate: str, key: str
+    ) -> tuple[str, float, int] | None:
+        """The run a debounce or batch is collecting events into, while it has not started."""
+        row = self._gate_state(db, slug, gate, key)
+        if row is None or row[1] is None:
+            return None
+        status = db.execute("SELECT status FROM runs WHERE id = ?", (row[1],)).fetchone()
+        if status is None or status[0] != RunStatus.QUEUED.value:
+            return None
+        return row[1], row[2], row[3]
+
+    def _create_run(
+        self, db: sqlite3.Connection, new: NewRun, now: float, key_ttl: float, fresh: set[str]
+    ) -> bool:
+        """Create ``new`` if its keys and flow control allow it (PROTOCOL §9); record why
+        not otherwise. Debounced and batched events join a pending run instead."""
+        slug, flow = new.function_slug, new.flow
+        if not self._reserve(db, slug, new.key, new.id, now, key_ttl):
+            holder = db.execute(
+                "SELECT run_id FROM run_keys WHERE function_slug = ? AND key = ?", (slug, new.key)
+            ).fetchone()
+            return self._skip(
+                db,
+                new,
+                f"an event with the same id started run {holder[0] if holder else '?'} within 24h",
+                now,
+                fresh,
+            )
+        if not flow.gated:
+            self._insert_run(db, new, new.due_at, now)
+            return True
+        if flow.idempotency is not None and not self._reserve(
+            db, slug, f"idempotency:{flow.idempotency}", new.id, now, IDEMPOTENCY_TTL
+        ):
+            return self._skip(
+                db, new, "idempotency key already used by another run within 24h", now, fresh
+            )
+        if flow.rate_limit is not None:
+            rate = flow.rate_limit
+            state = self._gate_state(db, slug, "rate_limit", rate.key)
+            decision, tat = gates.rate_limit(state[0] if state else None, now, rate)
+            if isinstance(decision, gates.Skip):
+                return self._skip(db, new, decision.reason, now, fresh)
+            self._set_gate_state(db, slug, "rate_limit", rate.key, tat=tat)
+        if flow.batch is not None:
+            return self._batch(db, new, flow.batch, now)
+        if flow.debounce is not None:
+            return self._debounce(db, new, flow.debounce, now, fresh)
+        if flow.singleton is not None:
+            active = db.execute(
+                "SELECT id FROM runs WHERE function_slug = ? AND singleton_key = ? "
+                "AND status IN ('QUEUED', 'RUNNING') LIMIT 1",
+                (slug, flow.singleton),
+            ).fetchone()
+            if active is not None:
+                if flow.singleton_mode != "cancel":
+                    return self._skip(
+                        db,
+                        new,
+                        f"singleton: run {active[0]} of the same key is still active",
+                        now,
+                        fresh,
+                    )
+                self._cancel_for_singleton(db, active[0], new.id, now, key_ttl)
+        due = new.due_at
+        if flow.throttle is not None:
+            rate = flow.throttle
+            state = self._gate_state(db, slug, "throttle", rate.key)
+            decision, tat = gates.throttle(state[0] if state else None, now, rate)
+            self._set_gate_state(db, slug, "throttle", rate.key, tat=tat)
+            if isinstance(decision, gates.Delay):
+                due = max(due, decision.until)
+        self._insert_run(db, new, due, now)
+        return True
+
+    def _batch(self, db: sqlite3.Connection, new: NewRun, batch: Buffer, now: float) -> bool:
+        slug = new.function_slug
+        pending = self._pending(db, slug, "batch", batch.key)
+        if pending is not None and pending[2] < batch.max_size:
+            run_id, first_at, size = pending
+            row = db.execute("SELECT event_ids FROM runs WHERE id = ?", (run_id,)).fetchone()
+            events = [*orjson.loads(row[0]), *new.event_ids]
+            db.execute("UPDATE runs SET event_ids = ? WHERE id = ?", (_dumps(events), run_id))
+            db.executemany(
+                "INSERT OR IGNORE INTO event_runs (event_id, run_id) VALUES (?, ?)",
+                [(e, run_id) for e in new.event_ids],
+            )
+            size += len(new.event_ids)
+            if size >= batch.max_size:
+                # Full: start now, and the next event opens a new batch.
+                self._reschedule_start(db, run_id, now)
+                db.execute(
+                    "DELETE FROM flow_state WHERE function_slug = ? AND gate = 'batch' AND key = ?",
+                    (slug, batch.key),
+                )
+            else:
+                self._set_gate_state(
+                    db, slug, "batch", batch.key, run_id=run_id, first_at=first_at, size=size
+                )
+            return False
+        full = batch.max_size <= len(new.event_ids)
+        due = now if full else now + (batch.timeout or 0.0)
+        self._insert_run(db, new, due, now)
+        if not full:
+            self._set_gate_state(
+                db, slug, "batch", batch.key, run_id=new.id, first_at=now, size=len(new.event_ids)
+            )
+        return True
+
+    def _debounce(
+        self, db: sqlite3.Connection, new: NewRun, debounce: Buffer, now: float, fresh: set[str]
+    ) -> bool:
+        slug = new.function_slug
+        due = now + debounce.period
+        pending = self._pending(db, slug, "debounce", debounce.key)
+        if pending is not None:
+            run_id, first_at, _ = pending
+            if debounce.timeout is not None:
+                due = min(due, first_at + debounce.timeout)
+            old = db.execute("SELECT event_ids FROM runs WHERE id = ?", (run_id,)).fetchone()
+            for event_id in orjson.loads(old[0]):
+                db.execute(
+                    "DELETE FROM event_runs WHERE event_id = ? AND run_id = ?", (event_id, run_id)
+                )
+                db.execute(
+                    "INSERT OR IGNORE INTO skips (event_id, function_slug, reason, at) "
+                    "VALUES (?, ?, ?, ?)",
+                    (
+                        event_id,
+                        slug,
+                        f"debounced: run {run_id} will receive a later event instead",
+                        now,
+                    ),
+                )
+            db.execute(
+                "UPDATE runs SET event_ids = ? WHERE id = ?", (_dumps(list(new.event_ids)), run_id)
+            )
+            db.executemany(
+                "INSERT OR IGNORE INTO event_runs (event_id, run_id) VALUES (?, ?)",
+                [(e, run_id) for e in new.event_ids],
+            )
+            self._reschedule_start(db, run_id, due)
+            return False
+        self._insert_run(db, new, due, now)
+        self._set_gate_state(db, slug, "debounce", debounce.key, run_id=new.id, first_at=now)
+        return True
+
+    def _reschedule_start(self, db: sqlite3.Connection, run_id: str, due: float) -> None:
+        priority = self._run_flow(db, run_id)[0]
+        db.execute(
+            "UPDATE queue SET due_at = ?, rank = ?, orank = ? WHERE run_id = ? AND kind = ? "
+            "AND lease IS NULL AND parked IS NULL",
+            (due, due - priority, due - priority, run_id, ItemKind.DISCOVERY.value),
+        )
+
+    def _cancel_for_singleton(
+        self, db: sqlite3.Connection, run_id: str, by: str, now: float, key_ttl: float
+    ) -> None:
+        state = self._run_state(run_id, False)
+        if state is None:
+            return
+        reason = f"singleton: replaced by run {by}"
+        error = {
+            "error": f"FunctionCancelled: {reason}",
+            "name": "FunctionCancelled",
+            "message": reason,
+            "stack": "",
+        }
+        finish = Finish(RunStatus.CANCELLED, output=error, error=error)
+        events = tuple(system_events.for_finish(state, finish, now))
+        self._cancel(db, Cancellation(run_id, error, events), now, key_ttl)
+
+    def _insert_run(self, db: sqlite3.Connection, new: NewRun, due: float, now: float) -> None:
+        flow = new.flow
+        ckeys = _dumps([list(pair) for pair in flow.concurrency]) if flow.concurrency else None
+        db.execute(
+            "INSERT INTO runs (id, function_slug, event_ids, status, created_at, priority, "
+            "ckeys, singleton_key) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            (
+                new.id,
+                new.function_slug,
+                _dumps(list(new.event_ids)),
+                RunStatus.QUEUED.value,
+                now,
+                flow.priority,
+                ckeys,
+                flow.singleton,
+            ),
+        )
+        if flow.priority < 0:
+            self._max_delay = max(self._max_delay, -flow.priority)
+        db.executemany(
+            "INSERT OR IGNORE INTO event_runs (event_id, run_id) VALUES (?, ?)",
+            [(e, new.id) for e in new.event_ids],
+        )
+        self._enqueue(
+            db, new.id, NewItem(ItemKind.DISCOVERY, "step", due), now, (flow.priority, ckeys)
+        )
+        for timer in new.timers:
+            self._enqueue(db, new.id, timer, now)
+        for listener in new.listeners:
+            self._insert_listener(db, listener)
+
+    async def skips(self, event_id: str) -> list[Skip]:
+        return await self._call(self._skips, event_id)
+
+    def _skips(self, event_id: str) -> list[Skip]:
+        rows = self._conn.execute(
+            "SELECT function_slug, reason FROM skips WHERE event_id = ? ORDER BY function_slug",
+            (event_id,),
+        )
+        return [Skip(event_id, r[0], r[1]) for r in rows]
 
     def _insert_listener(self, db: sqlite3.Connection, listener: Listener) -> None:
         path, value = "", ""
@@ -599,7 +851,13 @@ class SQLiteStore(Store):
             (len(value), resume.run_id),
         )
         self._resolve_step(db, resume.run_id, resume.step_id)
-        self._enqueue(db, resume.run_id, NewItem(ItemKind.DISCOVERY, "step", now), now)
+        self._enqueue(
+            db,
+            resume.run_id,
+            NewItem(ItemKind.DISCOVERY, "step", now),
+            now,
+            self._run_flow(db, resume.run_id),
+        )
         self._record_attempt(db, _resumed(resume, now))
         return True
 
@@ -614,8 +872,7 @@ class SQLiteStore(Store):
             "UPDATE runs SET status = ?, ended_at = ?, output = ?, error = ? WHERE id = ?",
             (RunStatus.CANCELLED.value, now, error, error, cancel.run_id),
         )
-        db.execute("DELETE FROM queue WHERE run_id = ?", (cancel.run_id,))
-        db.execute("DELETE FROM listeners WHERE run_id = ?", (cancel.run_id,))
+        self._drop_run_items(db, cancel.run_id, now)
         self._record_attempt(
             db,
             Attempt(
@@ -842,17 +1099,33 @@ class SQLiteStore(Store):
 
     def _claim(self, now: float, limit: int, lease_until: float, owner: str) -> list[Claim]:
         with self._tx() as db:
+            # rank = due_at - priority: a due item has rank <= now + the largest delay any
+            # priority asked for, which bounds the index scan.
             rows = db.execute(
-                f"SELECT {_QUEUE_COLUMNS} FROM queue WHERE due_at <= ? ORDER BY due_at LIMIT ?",
-                (now, limit),
+                f"SELECT {_QUEUE_COLUMNS}, ckeys FROM queue WHERE rank <= ? AND due_at <= ? "
+                "ORDER BY rank, id LIMIT ?",
+                (now + self._max_delay, now, limit * 2),
             ).fetchall()
+            if not rows:
+                return []
+            chosen, parked = self._admit(db, rows, limit, now)
+            for item_id, key in parked:
+                db.execute(
+                    "UPDATE queue SET parked = ?, due_at = ?, rank = ? WHERE id = ?",
+                    (key, PARKED, PARKED, item_id),
+                )
             claims = []
-            for row in rows:
+            for row in chosen:
                 lease = f"{owner}:{next(self._leases)}"
                 db.execute(
-                    "UPDATE queue SET lease = ?, due_at = ? WHERE id = ?",
-                    (lease, lease_until, row[0]),
+                    "UPDATE queue SET lease = ?, due_at = ?, rank = ? WHERE id = ?",
+                    (lease, lease_until, lease_until, row[0]),
                 )
+                if row[9] is not None:
+                    db.executemany(
+                        "INSERT OR REPLACE INTO inflight (key, item_id) VALUES (?, ?)",
+                        [(key, row[0]) for key, _ in orjson.loads(row[9])],
+                    )
                 item = _item_from(row)
                 state = self._run_state(item.run_id, False)
                 if (
@@ -870,6 +1143,31 @@ class SQLiteStore(Store):
                     )
                 claims.append(Claim(item, lease, state))
             return claims
+
+    def _admit(
+        self, db: sqlite3.Connection, rows: list[tuple[Any, ...]], limit: int, now: float
+    ) -> tuple[list[tuple[Any, ...]], list[tuple[str, str]]]:
+        """Which due rows may start now without exceeding a concurrency limit, and which
+        must be parked on the key that is full."""
+        keyed = {
+            row[0]: tuple((k, n) for k, n in orjson.loads(row[9]))
+            for row in rows
+            if row[9] is not None
+        }
+        if not keyed:
+            return rows[:limit], []
+        keys = sorted({k for pairs in keyed.values() for k, _ in pairs})
+        marks = ",".join("?" * len(keys))
+        in_flight = dict(
+            db.execute(
+                f"SELECT i.key, count(*) FROM inflight i JOIN queue q ON q.id = i.item_id "
+                f"WHERE i.key IN ({marks}) AND q.lease IS NOT NULL AND q.due_at > ? GROUP BY i.key",
+                (*keys, now),
+            ).fetchall()
+        )
+        candidates = [Candidate(row[0], keyed.get(row[0], ())) for row in rows]
+        picked, parked = gates.admit(candidates, in_flight, limit)
+        return [row for row in rows if row[0] in picked], list(parked.items())
 
     async def extend_leases(self, claims: Sequence[Claim], lease_until: float) -> None:
         await self._write(self._extend_leases, list(claims), lease_until)
@@ -894,12 +1192,20 @@ class SQLiteStore(Store):
     def _complete(self, claim: Claim, outcome: Outcome, now: float, key_ttl: float) -> bool:
         item = claim.item
         with self._tx() as db:
+            row = db.execute(
+                "SELECT status, started_at, request_version, force_plan, step_count, state_size, "
+                "priority, ckeys FROM runs WHERE id = ?",
+                (item.run_id,),
+            ).fetchone()
+            priority = row[6] if row is not None else 0.0
+            flow = (priority, row[7] if row is not None else None)
             # The write that consumes the item is also the lease check: no row, no lease.
             if outcome.retry_at is not None:
+                rank = outcome.retry_at - (0.0 if item.kind is ItemKind.TIMER else priority)
                 cur = db.execute(
-                    "UPDATE queue SET due_at = ?, attempt = attempt + 1, lease = NULL "
-                    "WHERE id = ? AND lease = ?",
-                    (outcome.retry_at, item.id, claim.lease),
+                    "UPDATE queue SET due_at = ?, rank = ?, orank = ?, attempt = attempt + 1, "
+                    "lease = NULL WHERE id = ? AND lease = ?",
+                    (outcome.retry_at, rank, rank, item.id, claim.lease),
                 )
             else:
                 cur = db.execute(
@@ -907,12 +1213,8 @@ class SQLiteStore(Store):
                 )
             if not cur.rowcount:
                 return False
+            self._release_inflight(db, [item.id], now)
             self._record_attempt(db, outcome.attempt)
-            row = db.execute(
-                "SELECT status, started_at, request_version, force_plan, step_count, state_size "
-                "FROM runs WHERE id = ?",
-                (item.run_id,),
-            ).fetchone()
             if row is None or RunStatus(row[0]).ended:
                 db.execute("DELETE FROM queue WHERE id = ?", (item.id,))
                 return True
@@ -947,8 +1249,7 @@ class SQLiteStore(Store):
                 state_size += outcome.state_bytes
             finish = outcome.finish
             if finish is not None:
-                db.execute("DELETE FROM queue WHERE run_id = ?", (item.run_id,))
-                db.execute("DELETE FROM listeners WHERE run_id = ?", (item.run_id,))
+                self._drop_run_items(db, item.run_id, now)
                 db.execute(
                     "UPDATE runs SET status = ?, started_at = ?, ended_at = ?, output = ?, "
                     "error = ?, request_version = ?, force_plan = ?, step_count = ?, "
@@ -981,7 +1282,7 @@ class SQLiteStore(Store):
                     ),
                 )
                 for new in outcome.enqueue:
-                    self._enqueue(db, item.run_id, new, now)
+                    self._enqueue(db, item.run_id, new, now, flow)
                 for listener in outcome.listeners:
                     self._insert_listener(db, listener)
                     if listener.kind is ListenerKind.WAIT:
@@ -1019,7 +1320,17 @@ class SQLiteStore(Store):
             ),
         )
 
-    def _enqueue(self, db: sqlite3.Connection, run_id: str, new: NewItem, now: float) -> None:
+    def _enqueue(
+        self,
+        db: sqlite3.Connection,
+        run_id: str,
+        new: NewItem,
+        now: float,
+        flow: tuple[float, bytes | None] = (0.0, None),
+    ) -> None:
+        """Queue ``new`` for the run. ``flow`` is the run's (priority, concurrency keys):
+        calls are ranked ``priority`` seconds sooner and count against the keys; timers
+        neither."""
         if new.after_join:
             # Only calls still to be made hold the join back; timers do not.
             pending = db.execute(
@@ -1028,8 +1339,13 @@ class SQLiteStore(Store):
             ).fetchone()
             if pending is not None:
                 return
+        priority, ckeys = flow
+        if new.kind is ItemKind.TIMER:
+            priority, ckeys = 0.0, None
+        rank = new.due_at - priority
         db.execute(
-            f"INSERT OR IGNORE INTO queue ({_QUEUE_COLUMNS}) VALUES (?, ?, ?, ?, ?, 0, ?, ?, ?)",
+            f"INSERT OR IGNORE INTO queue ({_QUEUE_COLUMNS}, rank, orank, ckeys) "
+            "VALUES (?, ?, ?, ?, ?, 0, ?, ?, ?, ?, ?, ?)",
             (
                 new_ulid(now),
                 run_id,
@@ -1039,8 +1355,46 @@ class SQLiteStore(Store):
                 int(new.join),
                 new.name,
                 None if new.payload is None else _dumps(new.payload),
+                rank,
+                rank,
+                ckeys,
             ),
         )
+
+    def _run_flow(self, db: sqlite3.Connection, run_id: str) -> tuple[float, bytes | None]:
+        row = db.execute("SELECT priority, ckeys FROM runs WHERE id = ?", (run_id,)).fetchone()
+        return (0.0, None) if row is None else (row[0], row[1])
+
+    def _release_inflight(
+        self, db: sqlite3.Connection, item_ids: Sequence[str], now: float
+    ) -> None:
+        """The calls ``item_ids`` are no longer in flight: free their keys' slots and let
+        the oldest item parked on each key come due."""
+        for item_id in item_ids:
+            keys = [
+                r[0]
+                for r in db.execute(
+                    "DELETE FROM inflight WHERE item_id = ? RETURNING key", (item_id,)
+                )
+            ]
+            for key in keys:
+                db.execute(
+                    "UPDATE queue SET parked = NULL, due_at = ?, rank = orank WHERE id IN "
+                    "(SELECT id FROM queue WHERE parked = ? ORDER BY orank LIMIT 1)",
+                    (now, key),
+                )
+
+    def _drop_run_items(self, db: sqlite3.Connection, run_id: str, now: float) -> None:
+        """A run that ended holds no items, listeners or concurrency slots."""
+        leased = [
+            r[0]
+            for r in db.execute(
+                "SELECT id FROM queue WHERE run_id = ? AND lease IS NOT NULL", (run_id,)
+            )
+        ]
+        self._release_inflight(db, leased, now)
+        db.execute("DELETE FROM queue WHERE run_id = ?", (run_id,))
+        db.execute("DELETE FROM listeners WHERE run_id = ?", (run_id,))
 
     async def release_all(self) -> int:
         return await self._write(self._release_all)
@@ -1048,5 +1402,10 @@ class SQLiteStore(Store):
     def _release_all(self) -> int:
         with self._tx() as db:
             # A lease's due_at is its expiry; an item released at start-up is due now.
-            cur = db.execute("UPDATE queue SET lease = NULL, due_at = 0 WHERE lease IS NOT NULL")
+            # Parked items are looked at again too: the slots they waited for are free now.
+            db.execute("DELETE FROM inflight")
+            cur = db.execute(
+                "UPDATE queue SET lease = NULL, parked = NULL, due_at = 0, rank = orank "
+                "WHERE lease IS NOT NULL OR parked IS NOT NULL"
+            )
             return cur.rowcount
