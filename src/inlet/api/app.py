@@ -14,6 +14,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from inlet.api.graphql import GraphQLAPI
 from inlet.api.render import (
     attempt_v1,
     error_response,
@@ -365,6 +366,7 @@ def create_app(
         Route("/v1/runs/{run_id}", server.cancel_run, methods=["DELETE"]),
         Route("/v1/cancellations", server.bulk_cancel, methods=["POST"]),
         Route("/v1/runs/{run_id}/history", server.run_history, methods=["GET"]),
+        Route("/v0/gql", GraphQLAPI(server).handle, methods=["GET", "POST"]),
     ]
     app = Starlette(
         routes=routes,
