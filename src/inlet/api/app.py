@@ -14,8 +14,10 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from inlet.api.graphql import GraphQLAPI
 from inlet.api.render import (
     attempt_v1,
+    dev_info,
     error_response,
     event_v1,
     json_response,
@@ -144,50 +146,7 @@ class Server:
 
     async def dev_info(self, request: Request) -> Response:
         apps = await self.store.list_apps()
-        functions = list(self.registry.functions.values())
-        return json_response(
-            {
-                "version": "inlet",
-                "apps": [
-                    {
-                        "url": a.url,
-                        "id": a.app_id,
-                        "sdk": a.sdk,
-                        "framework": a.framework,
-                        "error": a.error,
-                    }
-                    for a in apps
-                ],
-                "functions": [
-                    {
-                        "id": f.slug,
-                        "slug": f.slug,
-                        "name": f.name,
-                        "app": f.app_url,
-                        "triggers": [
-                            {
-                                k: v
-                                for k, v in (
-                                    ("event", t.event),
-                                    ("expression", t.expression),
-                                    ("cron", t.cron),
-                                )
-                                if v is not None
-                            }
-                            for t in f.triggers
-                        ],
-                        "steps": {
-                            "step": {
-                                "id": "step",
-                                "name": "step",
-                                "runtime": {"type": "http", "url": f.url},
-                            }
-                        },
-                    }
-                    for f in functions
-                ],
-            }
-        )
+        return json_response(dev_info(self.settings, apps, list(self.registry.functions.values())))
 
     async def run_batch(self, request: Request) -> Response:
         self._check_bearer(request)
@@ -365,6 +324,7 @@ def create_app(
         Route("/v1/runs/{run_id}", server.cancel_run, methods=["DELETE"]),
         Route("/v1/cancellations", server.bulk_cancel, methods=["POST"]),
         Route("/v1/runs/{run_id}/history", server.run_history, methods=["GET"]),
+        Route("/v0/gql", GraphQLAPI(server).handle, methods=["GET", "POST"]),
     ]
     app = Starlette(
         routes=routes,

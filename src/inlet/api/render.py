@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import uuid
 from datetime import UTC, datetime
 from typing import Any
 
 import orjson
 from starlette.responses import Response
 
+from inlet import __version__
+from inlet.config import Settings
 from inlet.errors import InletError
-from inlet.model import Attempt, Event, Run
+from inlet.model import App, Attempt, Event, Function, Run
 
 
 def json_response(value: Any, status: int = 200) -> Response:
@@ -87,4 +90,49 @@ def attempt_v1(a: Attempt) -> dict[str, Any]:
         "status_code": a.status_code,
         "output": a.output,
         "error": a.error,
+    }
+
+
+def dev_info(settings: Settings, apps: list[App], functions: list[Function]) -> dict[str, Any]:
+    """``GET /dev`` in the shape of ``inngest dev``'s InfoResponse: the registered
+    functions (as the SDKs sent them, with ``slug`` the composite id and ``id`` a UUID
+    derived from it) and one handler per app."""
+    by_app: dict[str, list[str]] = {}
+    for fn in functions:
+        by_app.setdefault(fn.app_url, []).append(fn.slug)
+    return {
+        "version": f"inlet {__version__}",
+        "authed": False,
+        "startOpts": {
+            "sdkURLs": list(settings.sdk_urls),
+            "poll": True,
+            "pollInterval": settings.poll_interval,
+            "noDiscovery": not settings.discovery,
+            "retryInterval": settings.retry_interval,
+        },
+        "functions": [
+            {
+                **fn.config,
+                "id": str(uuid.uuid5(uuid.NAMESPACE_URL, fn.slug)),
+                "slug": fn.slug,
+                "name": fn.name,
+                "appURL": fn.app_url,
+            }
+            for fn in sorted(functions, key=lambda f: f.slug)
+        ],
+        "handlers": [
+            {
+                "url": app.url,
+                "appID": app.app_id,
+                "sdk": {"version": app.sdk, "framework": app.framework},
+                "functions": sorted(by_app.get(app.url, [])),
+                "error": app.error,
+                "syncedAt": iso(app.synced_at) if app.synced_at else None,
+            }
+            for app in apps
+        ],
+        "isSingleNodeService": True,
+        "isMissingSigningKey": settings.profile == "start" and not settings.signing_key,
+        "isMissingEventKeys": settings.profile == "start" and not settings.event_keys,
+        "features": {},
     }
