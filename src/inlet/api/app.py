@@ -175,7 +175,19 @@ class Server:
         event = await self.store.get_event(request.path_params["event_id"])
         if event is None:
             raise NotFound(f"event {request.path_params['event_id']!r} not found")
-        return wrapped(event_v1(event), self.clock.now())
+        runs = await self.store.runs_for_event(event.internal_id)
+        skips = await self.store.skips(event.internal_id)
+        body = event_v1(event)
+        # Inlet's own addition: what the event started and, for the functions it matched
+        # but did not start, why not ("why did this event not start a run?").
+        body["inlet"] = {
+            "runs": [
+                {"run_id": r.id, "function_id": r.function_slug, "status": r.status.value}
+                for r in runs
+            ],
+            "skipped": [{"function_id": s.function_slug, "reason": s.reason} for s in skips],
+        }
+        return wrapped(body, self.clock.now())
 
     async def event_runs(self, request: Request) -> Response:
         runs = await self.store.runs_for_event(request.path_params["event_id"])

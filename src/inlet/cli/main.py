@@ -210,5 +210,27 @@ def runs_cancel(run_ids: tuple[str, ...], url: str) -> None:
     sys.exit(cancel(url, run_ids))
 
 
+@cli.group()
+def events() -> None:
+    """Inspect events on a running server."""
+
+
+@events.command("show")
+@click.argument("event_id")
+@click.option(
+    "--url",
+    default=f"http://127.0.0.1:{DEFAULT_PORT}",
+    show_default=True,
+    envvar="INLET_URL",
+    show_envvar=True,
+    help="The server's base URL.",
+)
+def events_show(event_id: str, url: str) -> None:
+    """Print an event, the runs it started and why it did not start others."""
+    from inlet.cli.runs import show_event
+
+    sys.exit(show_event(url, event_id))
+
+
 def main() -> None:
     cli(prog_name="inlet")

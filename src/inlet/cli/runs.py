@@ -72,3 +72,32 @@ def cancel(base_url: str, run_ids: tuple[str, ...]) -> int:
             console.print(f"[red]cannot reach {base}: {exc.reason}; is inlet running?")
             return 1
     return 1 if failed else 0
+
+
+def show_event(base_url: str, event_id: str) -> int:
+    console = Console()
+    base = base_url.rstrip("/")
+    try:
+        event = _get(f"{base}/v1/events/{event_id}")
+    except urllib.error.HTTPError as exc:
+        console.print(f"[red]{base}: HTTP {exc.code}: {exc.read().decode(errors='replace')}")
+        return 1
+    except urllib.error.URLError as exc:
+        console.print(f"[red]cannot reach {base}: {exc.reason}; is inlet running?")
+        return 1
+    console.print(
+        f"[bold]event {event['internal_id']}[/bold]  {event['name']}  "
+        f"received {event['receivedAt']}"
+    )
+    console.print("data:", json.dumps(event["data"])[:2000])
+    inlet = event.get("inlet", {})
+    table = Table("function", "run", "status / why not")
+    for run in inlet.get("runs", []):
+        table.add_row(run["function_id"], run["run_id"], run["status"])
+    for skip in inlet.get("skipped", []):
+        table.add_row(skip["function_id"], "-", skip["reason"], style="yellow")
+    if table.row_count:
+        console.print(table)
+    else:
+        console.print("no function matched this event")
+    return 0

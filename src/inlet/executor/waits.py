@@ -21,6 +21,7 @@ from inlet.model import (
     ListenerKind,
     Memo,
     NewItem,
+    Resume,
     RunState,
 )
 from inlet.protocol.duration import parse_time_or_duration
@@ -200,6 +201,23 @@ def invoke_result(finished: Event) -> JSON:
     if data.get("error") is not None and status != "Completed":
         return {"error": data["error"]}
     return {"data": data.get("result")}
+
+
+def invoke_refused(event: Event, reason: str) -> Resume | None:
+    """When the run an invoke asked for is not started (rate limited, a duplicate...), the
+    invoking step fails at once with the reason instead of waiting for its timeout."""
+    if event.name != INVOKED:
+        return None
+    meta = event.data.get("_inngest")
+    correlation = meta.get("correlation_id") if isinstance(meta, dict) else None
+    if not isinstance(correlation, str) or "." not in correlation:
+        return None
+    run_id, step_id = correlation.split(".", 1)
+    error = {
+        "name": "InngestInvokeSkipped",
+        "message": f"the invoked function did not run: {reason}",
+    }
+    return Resume(listener_id(run_id, step_id), run_id, step_id, {"error": error})
 
 
 def _interpolated(source: JSON, state: RunState, name: str) -> str | None:

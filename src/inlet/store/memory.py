@@ -11,6 +11,7 @@ from dataclasses import dataclass, replace
 import orjson
 
 from inlet.executor import system_events
+from inlet.executor.waits import invoke_refused
 from inlet.expr import compile_expression, index_value, path_value
 from inlet.flow.concurrency import Candidate
 from inlet.ids import new_ulid
@@ -139,12 +140,16 @@ class MemoryStore(Store):
         self._keys[(slug, key)] = now + ttl
         return True
 
-    def _skip(self, new: NewRun, reason: str, fresh: set[str]) -> bool:
+    def _skip(self, new: NewRun, reason: str, fresh: set[str], now: float) -> bool:
         for event_id in new.event_ids:
             if event_id in fresh:
                 self._skips.setdefault(event_id, {}).setdefault(
                     new.function_slug, Skip(event_id, new.function_slug, reason)
                 )
+            event = self._events.get(event_id)
+            resume = invoke_refused(event, reason) if event is not None else None
+            if resume is not None:
+                self._resume(resume, now)
         return False
 
     def _pending(self, slug: str, gate: str, key: str) -> _Gate | None:
@@ -158,19 +163,21 @@ class MemoryStore(Store):
         """See the SQLite backend's ``_create_run``: the same gates, in the same order."""
         slug, flow = new.function_slug, new.flow
         if not self._reserve(slug, new.key, now, key_ttl):
-            return self._skip(new, "an event with the same id started a run within 24h", fresh)
+            return self._skip(new, "an event with the same id started a run within 24h", fresh, now)
         if not flow.gated:
             self._insert_run(new, new.due_at, now)
             return True
         if flow.idempotency is not None and not self._reserve(
             slug, f"idempotency:{flow.idempotency}", now, IDEMPOTENCY_TTL
         ):
-            return self._skip(new, "idempotency key already used by another run within 24h", fresh)
+            return self._skip(
+                new, "idempotency key already used by another run within 24h", fresh, now
+            )
         if flow.rate_limit is not None:
             gate = self._gates.setdefault((slug, "rate_limit", flow.rate_limit.key), _Gate())
             decision, tat = gates.rate_limit(gate.tat, now, flow.rate_limit)
             if isinstance(decision, gates.Skip):
-                return self._skip(new, decision.reason, fresh)
+                return self._skip(new, decision.reason, fresh, now)
             gate.tat = tat
         if flow.batch is not None:
             return self._batch(new, flow.batch, now)
@@ -190,7 +197,10 @@ class MemoryStore(Store):
             if active is not None:
                 if flow.singleton_mode != "cancel":
                     return self._skip(
-                        new, f"singleton: run {active.id} of the same key is still active", fresh
+                        new,
+                        f"singleton: run {active.id} of the same key is still active",
+                        fresh,
+                        now,
                     )
                 await self._cancel_for_singleton(active.id, new.id, now, key_ttl)
         due = new.due_at

@@ -26,6 +26,7 @@ import orjson
 
 from inlet.errors import DatabaseLocked, SchemaMismatch, StoreError
 from inlet.executor import system_events
+from inlet.executor.waits import invoke_refused
 from inlet.expr import compile_expression, index_value, path_value
 from inlet.flow.concurrency import Candidate
 from inlet.ids import new_ulid, ulid_floor
@@ -538,6 +539,10 @@ class SQLiteStore(Store):
                     "VALUES (?, ?, ?, ?)",
                     (event_id, new.function_slug, reason, now),
                 )
+            event = self._get_event(event_id)
+            resume = invoke_refused(event, reason) if event is not None else None
+            if resume is not None:
+                self._resume(db, resume, now)
         return False
 
     def _gate_state(

@@ -15,6 +15,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 from inlet.errors import BadRequest, FunctionConfigInvalid
 from inlet.expr import compile_expression
+from inlet.flow.config import FlowConfig
 from inlet.model import App, Function, Trigger
 from inlet.protocol.duration import parse_duration
 from inlet.protocol.jcs import canonical
@@ -108,6 +109,8 @@ def parse_function(raw: Any, index: int, url_of_app: str) -> Function:
         retries = attempts
     triggers = _triggers(raw.get("triggers"), bad)
     _check_flow_control(raw, bad)
+    # The flow gates' own parse: what they cannot apply is refused now, not at run time.
+    FlowConfig.parse(raw)
     return Function(
         slug=slug,
         app_url=url_of_app,
