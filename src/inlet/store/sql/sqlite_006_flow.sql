@@ -1,4 +1,4 @@
--- Inlet schema 5 (SQLite): flow control.
+-- Inlet schema 6 (SQLite): flow control.
 -- A run's concurrency keys ([[key, limit], ...]) and priority (seconds sooner) travel with
 -- its call items. Items are claimed by rank (due_at less the priority); an item whose key
 -- is full is parked (due_at = rank = far future, its rank kept in orank) until an item of
