@@ -603,3 +603,18 @@ def _safe(fn: Callable[[], str]) -> str:
     with contextlib.suppress(Exception):
         return fn()
     return "(unavailable)"
+
+
+def start_app_stack(
+    stack: Stack,
+    module: str,
+    fn_ids: Iterable[str],
+    server_port: int | None = None,
+    **server_options: Any,
+) -> CoreStack:
+    """Like ``start_core`` for any app module: start the app, then the server syncing it."""
+    port = server_port if server_port is not None else free_port()
+    app = stack.app(module, server_url=f"http://127.0.0.1:{port}")
+    server = stack.server([app.url], port=port, **server_options)
+    server.wait_functions(fn_ids)
+    return CoreStack(stack, server, app)

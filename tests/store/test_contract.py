@@ -288,3 +288,21 @@ async def test_a_second_process_cannot_open_the_same_sqlite_file(tmp_path: Path)
             await second.open()
     finally:
         await first.close()
+
+
+async def test_closing_waits_for_writes_already_queued(tmp_path: Path) -> None:
+    import asyncio
+
+    path = str(tmp_path / "inlet.db")
+    first = SQLiteStore(path)
+    await first.open()
+    writes = [asyncio.ensure_future(first.ingest([event(n)], [], NOW, DAY)) for n in range(50)]
+    await asyncio.sleep(0)  # each write is now queued for the store thread
+    await first.close()
+    assert all(w.done() and not w.exception() for w in writes)
+    second = SQLiteStore(path)
+    await second.open()
+    try:
+        assert len(await second.list_events(None, 100)) == 50
+    finally:
+        await second.close()

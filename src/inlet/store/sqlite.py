@@ -29,7 +29,7 @@ from inlet.executor import system_events
 from inlet.executor.waits import invoke_refused
 from inlet.expr import compile_expression, index_value, path_value
 from inlet.flow.concurrency import Candidate
-from inlet.ids import new_ulid, ulid_floor
+from inlet.ids import new_ulid
 from inlet.model import (
     App,
     Attempt,
@@ -63,13 +63,21 @@ _LISTENER_COLUMNS = (
     "id, run_id, kind, event, expression, index_path, index_value, step_id, expires_at"
 )
 _STEP_OPS = ("StepRun", "Step", "StepFailed")
+"""Memos of these ops never have a listener or timer to clear."""
 PARKED = 1e15
 """due_at and rank of an item parked behind a full concurrency key: never due by time."""
 IDEMPOTENCY_TTL = 24 * 60 * 60.0
-EARLY_EVENT_SLACK = 60.0
-"""Event ids carry the sender's clock: scan this far before a call's start, then filter on
-the time each event was received."""
-"""Memos of these ops never have a listener or timer to clear."""
+# The distinct index paths of an event name's listeners, one index probe per path
+# (a skip scan): SELECT DISTINCT would read every listener of the name.
+_DISTINCT_PATHS = """
+WITH RECURSIVE paths(path) AS (
+    SELECT min(index_path) FROM listeners WHERE event = :event
+    UNION ALL
+    SELECT (SELECT min(index_path) FROM listeners WHERE event = :event AND index_path > path)
+    FROM paths WHERE path IS NOT NULL
+)
+SELECT path FROM paths WHERE path IS NOT NULL
+"""
 _RUN_COLUMNS = (
     "id, function_slug, event_ids, status, created_at, started_at, ended_at, output, error, "
     "request_version, force_plan, state_size, step_count"
@@ -286,10 +294,21 @@ class SQLiteStore(Store):
     async def close(self) -> None:
         if self._writer is None:
             return
-        await self._call(self._close)
-        self._writer.jobs.put(None)
-        await asyncio.get_running_loop().run_in_executor(None, self._writer.join)
+        # The sentinel comes after every queued job; the connection is closed only once the
+        # store thread has finished them and left, never inside a batch's transaction.
+        writer = self._writer
+        writer.jobs.put(None)
+        await asyncio.get_running_loop().run_in_executor(None, writer.join)
         self._writer = None
+        self._close()
+        # Anything queued behind the sentinel would wait forever: fail it instead.
+        while True:
+            try:
+                job = writer.jobs.get_nowait()
+            except queue.Empty:
+                break
+            if job is not None and not job[2].done():
+                job[2].set_exception(StoreError(f"the SQLite store {self._path} is closed"))
 
     def _open(self) -> None:
         path = Path(self._path).expanduser()
@@ -813,16 +832,16 @@ class SQLiteStore(Store):
     ) -> Event | None:
         """An event the wait would have matched that arrived while the call that asked for
         the wait was in flight (Inngest loses it: inngest/inngest#1433)."""
+        # received_at is this server's clock, like ``since``: the index reads only the
+        # events that arrived during the call, usually none.
         rows = db.execute(
             "SELECT internal_id, body, received_at FROM events WHERE name = ? "
-            "AND internal_id >= ? ORDER BY internal_id LIMIT 1000",
-            (listener.event, ulid_floor(since - EARLY_EVENT_SLACK)),
+            "AND received_at >= ? ORDER BY received_at, internal_id",
+            (listener.event, since),
         )
         condition = compile_expression(listener.expression) if listener.expression else None
         for row in rows:
             event = _event_from(*row)
-            if event.received_at < since:
-                continue
             if condition is None or condition.matches({"async": event.to_wire()}):
                 return event
         return None
@@ -905,10 +924,7 @@ class SQLiteStore(Store):
         for event in events:
             if event.name not in paths:
                 paths[event.name] = [
-                    r[0]
-                    for r in db.execute(
-                        "SELECT DISTINCT index_path FROM listeners WHERE event = ?", (event.name,)
-                    )
+                    r[0] for r in db.execute(_DISTINCT_PATHS, {"event": event.name})
                 ]
             if not paths[event.name]:
                 continue
