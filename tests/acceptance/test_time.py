@@ -4,9 +4,8 @@ cancellation (by event, API, bulk and CLI) and run timeouts.
 Times are measured inside the app (memoised step outputs), so a lower bound such as "not
 before 2 s" is exact; upper bounds are generous.
 
-``timeouts.start`` is not tested here: a run counts as started as soon as its first call is
-claimed (even if the app is down), and without flow control (concurrency, throttle) nothing
-keeps a run queued, so a start timeout cannot be made to fire reliably yet.
+``timeouts.start`` is tested in ``test_start_timeout.py``: a run counts as started as soon
+as its first call is claimed, so only flow control (a throttle) keeps one queued long enough.
 """
 
 from __future__ import annotations
