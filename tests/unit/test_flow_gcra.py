@@ -79,7 +79,7 @@ def test_a_rate_limited_event_is_skipped_with_a_reason_and_the_state_is_kept() -
     decision, kept = rate_limit(tat, T0 + 60, cfg)
 
     assert isinstance(decision, Skip)
-    assert decision.reason.startswith("rate limited: at most 1 runs per 1h")
+    assert decision.reason.startswith("rate limited: at most 1 run per 1h")
     assert "admitted in 59m" in decision.reason
     assert kept == tat
 

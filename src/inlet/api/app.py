@@ -182,7 +182,7 @@ class Server:
         # but did not start, why not ("why did this event not start a run?").
         body["inlet"] = {
             "runs": [
-                {"run_id": r.id, "function_id": r.function_slug, "status": r.status.value}
+                {"run_id": r.id, "function_id": r.function_slug, "status": r.status.v1_name}
                 for r in runs
             ],
             "skipped": [{"function_id": s.function_slug, "reason": s.reason} for s in skips],

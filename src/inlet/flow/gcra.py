@@ -20,6 +20,8 @@ as in Go (see :attr:`RateLimit.burst`).
 
 from __future__ import annotations
 
+import math
+
 from inlet.flow.config import RateLimit, Throttle
 from inlet.flow.decision import ADMIT, Decision, Delay, Skip
 from inlet.protocol.duration import format_duration
@@ -58,9 +60,10 @@ def rate_limit(tat: float | None, now: float, cfg: RateLimit) -> tuple[Decision,
         return ADMIT, new_tat
     return (
         Skip(
-            f"rate limited: at most {cfg.limit} runs per {format_duration(cfg.period)}"
-            f" (one every {format_duration(cfg.emission)}, burst {cfg.burst});"
-            f" the next event would be admitted in {format_duration(allow_at - now)}"
+            f"rate limited: at most {cfg.limit} run{'' if cfg.limit == 1 else 's'} per "
+            f"{format_duration(cfg.period)} (one every {format_duration(cfg.emission)}, "
+            f"burst {cfg.burst}); the next event would be admitted in "
+            f"{format_duration(math.ceil(allow_at - now))}"
         ),
         tat,
     )

@@ -333,8 +333,7 @@ class SQLiteStore(Store):
         # Items of runs with a negative priority rank later than they are due; the claim's
         # index scan must reach that far to stay work-conserving after a restart too.
         row = db.execute(
-            "SELECT max(-priority) FROM runs WHERE priority < 0 AND status IN "
-            "('QUEUED', 'RUNNING')"
+            "SELECT max(-priority) FROM runs WHERE priority < 0 AND status IN ('QUEUED', 'RUNNING')"
         ).fetchone()
         self._max_delay = float(row[0] or 0.0)
         self._db = db
