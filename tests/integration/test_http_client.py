@@ -207,3 +207,25 @@ async def test_a_refused_connection_names_the_app(client: Client) -> None:
     await server.stop()
     with pytest.raises(HTTPError, match=r"cannot connect to 127\.0\.0\.1:"):
         await client.post(url, b"{}", {})
+
+
+@pytest.mark.timeout(10)
+async def test_a_body_ended_by_closing_the_connection_is_read_whole(client: Client) -> None:
+    # Python's http.server answers HTTP/1.0 without Content-Length: the close ends the body.
+    async def handler(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await read_request(reader)
+        writer.write(
+            b"HTTP/1.0 206 Partial Content\r\nX-Inngest-SDK: inngest-py:v0.5.19\r\n"
+            b"\r\n" + b'[{"id": "a", "op": "StepRun", "data": 1}]'
+        )
+        await writer.drain()
+
+    server = Server(handler)
+    url = await server.start()
+    try:
+        for _ in range(2):
+            resp = await client.post(url, b"{}", {})
+            assert resp.status == 206 and resp.body == b'[{"id": "a", "op": "StepRun", "data": 1}]'
+        assert server.connections == 2
+    finally:
+        await server.stop()

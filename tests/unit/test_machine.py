@@ -162,7 +162,7 @@ def test_no_retry_true_fails_the_run_at_once_with_the_sdks_error_body() -> None:
     assert out.finish is not None and out.finish.status is RunStatus.FAILED
     assert out.finish.output == body
     assert out.finish.error == {
-        "error": "NonRetriableError: bad input",
+        "error": "invalid status code: 500",
         "name": "NonRetriableError",
         "message": "bad input",
         "stack": "tb",

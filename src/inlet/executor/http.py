@@ -16,7 +16,6 @@ request is sent once more on a new connection.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import ssl
 from collections import deque
 from dataclasses import dataclass
@@ -64,6 +63,7 @@ class _Connection(asyncio.Protocol):
         self._body: list[bytes] = []
         self._size = 0
         self._received = False
+        self._headers_done = False
         self.closed = False
         self.keep_alive = True
 
@@ -88,9 +88,14 @@ class _Connection(asyncio.Protocol):
     def connection_lost(self, exc: Exception | None) -> None:
         self.closed = True
         if self._waiter is not None and not self._waiter.done():
-            # A body delimited by the connection's end is complete only now.
-            with contextlib.suppress(httptools.HttpParserError):
-                self._parser.feed_data(b"")
+            if self._headers_done and self._close_delimited and self._size <= self._max_body:
+                # An HTTP/1.0-style body without Content-Length or chunking (Python's
+                # http.server, some proxies) ends when the connection does: it is whole now.
+                self.keep_alive = False
+                self._waiter.set_result(
+                    Response(self._parser.get_status_code(), self._headers, b"".join(self._body))
+                )
+                return
             if not self._waiter.done():
                 reason = f": {exc}" if exc else ""
                 self._waiter.set_exception(
@@ -105,6 +110,16 @@ class _Connection(asyncio.Protocol):
 
     def on_header(self, name: bytes, value: bytes) -> None:
         self._headers[name.decode("latin-1").lower()] = value.decode("latin-1")
+
+    def on_headers_complete(self) -> None:
+        self._headers_done = True
+
+    @property
+    def _close_delimited(self) -> bool:
+        return (
+            "content-length" not in self._headers
+            and "chunked" not in self._headers.get("transfer-encoding", "").lower()
+        )
 
     def on_body(self, body: bytes) -> None:
         # Over the cap, keep counting but stop keeping: data_received fails the request
@@ -127,6 +142,7 @@ class _Connection(asyncio.Protocol):
     async def request(self, data: bytes) -> Response:
         assert self._transport is not None
         self._headers, self._body, self._size, self._received = {}, [], 0, False
+        self._headers_done = False
         self._parser = httptools.HttpResponseParser(self)
         self._waiter = asyncio.get_running_loop().create_future()
         self._transport.write(data)

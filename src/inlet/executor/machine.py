@@ -309,7 +309,13 @@ def _failed_call(
             if parsed is not None:
                 at = clamp_retry_after(parsed, now)
         return Outcome(attempt=replace(attempt, outcome="retry", error=reason), retry_at=at)
-    return _fail(attempt, reason, "failed", error_body)
+    outcome = _fail(attempt, reason, "failed", error_body)
+    if outcome.finish is not None and outcome.finish.error is not None and reply.status >= 300:
+        # Go's StandardError for a failed call: what inngest/function.failed carries (the
+        # SDKs' own test suites compare it).
+        error = {**outcome.finish.error, "error": f"invalid status code: {reply.status}"}
+        outcome = replace(outcome, finish=replace(outcome.finish, error=error))
+    return outcome
 
 
 def _fail(attempt: Attempt, reason: str, label: str, error_body: JSON = None) -> Outcome:
