@@ -86,6 +86,14 @@ def cli() -> None:
     help="Bytes of events+steps above which apps fetch run state over the API [default: 4 MiB].",
 )
 @click.option(
+    "--max-event-size",
+    default=None,
+    type=click.IntRange(min=1),
+    envvar="INLET_MAX_EVENT_SIZE",
+    show_envvar=True,
+    help="Largest accepted event in bytes [default: 512 KiB; Inngest's dev server takes 3 MiB].",
+)
+@click.option(
     "--concurrency",
     default=128,
     show_default=True,
@@ -119,6 +127,7 @@ def dev(
     poll_interval: float,
     retry_interval: float | None,
     use_api_threshold: int | None,
+    max_event_size: int | None,
     concurrency: int,
     log_level: str,
     log_format: str,
@@ -130,6 +139,8 @@ def dev(
     extra: dict[str, Any] = {}
     if use_api_threshold is not None:
         extra["use_api_threshold"] = use_api_threshold
+    if max_event_size is not None:
+        extra["max_event_bytes"] = max_event_size
     settings = Settings(
         host=host,
         port=port,
