@@ -157,7 +157,7 @@ async def test_a_batch_starts_when_full_with_every_event_in_order(store: Store) 
     events = [(await start(store, n, batch))[0] for n in range(1, 4)]
     [claim] = await store.claim(NOW, 10, NOW + 30, "w")
     assert claim.state is not None and claim.state.events == tuple(events)
-    fourth, made = await start(store, 4, batch)
+    _, made = await start(store, 4, batch)
     assert made
 
 

@@ -67,6 +67,7 @@ _STEP_OPS = ("StepRun", "Step", "StepFailed")
 PARKED = 1e15
 """due_at and rank of an item parked behind a full concurrency key: never due by time."""
 IDEMPOTENCY_TTL = 24 * 60 * 60.0
+EVENT_CACHE_SIZE = 10_000
 # The distinct index paths of an event name's listeners, one index probe per path
 # (a skip scan): SELECT DISTINCT would read every listener of the name.
 _DISTINCT_PATHS = """
@@ -192,8 +193,8 @@ class _Writer(threading.Thread):
 
     Jobs queued while a batch runs are drained into the next one and share its single
     transaction (group commit): a commit costs as much for one call's outcome as for fifty.
-    Each write job runs inside its own savepoint, so one job's failure undoes only its own
-    changes; results go back to the event loop once per batch.
+    If one job fails, the batch is replayed job by job, so that failure undoes only its own
+    changes; results go back to the event loop once per batch, after the commit.
     """
 
     MAX_BATCH = 256
@@ -223,39 +224,49 @@ class _Writer(threading.Thread):
             self.loop.call_soon_threadsafe(_deliver, results)
 
     def _run_batch(self, batch: list[_Job]) -> list[_Result]:
-        results: list[_Result] = []
         db = self.db
-        writes = db is not None and any(job[3] for job in batch)
-        if writes:
-            assert db is not None
+        if db is None or not any(job[3] for job in batch) or len(batch) == 1:
+            return self._run_alone(batch)
+        # One transaction for the whole batch. A job that fails would leave the others'
+        # changes half made, so then the batch is rolled back and every job runs again in
+        # a transaction of its own; nothing has been answered yet, so nobody can tell.
+        try:
+            db.execute("BEGIN IMMEDIATE")
+        except sqlite3.Error:
+            return self._run_alone(batch)
+        results: list[_Result] = []
+        for fn, args, future, _ in batch:
             try:
-                db.execute("BEGIN IMMEDIATE")
-            except sqlite3.Error as exc:
-                return [(job[2], None, exc) for job in batch]
+                results.append((future, fn(*args), None))
+            except BaseException:
+                db.execute("ROLLBACK")
+                return self._run_alone(batch)
+        try:
+            db.execute("COMMIT")
+        except sqlite3.Error:
+            db.execute("ROLLBACK")
+            return self._run_alone(batch)
+        return results
+
+    def _run_alone(self, batch: list[_Job]) -> list[_Result]:
+        """Each job in its own transaction (reads in none)."""
+        db = self.db
+        results: list[_Result] = []
         for fn, args, future, write in batch:
             try:
-                if writes and write:
-                    assert db is not None
-                    db.execute("SAVEPOINT job")
+                if write and db is not None:
+                    db.execute("BEGIN IMMEDIATE")
                     try:
                         value = fn(*args)
                     except BaseException:
-                        db.execute("ROLLBACK TO job")
-                        db.execute("RELEASE job")
+                        db.execute("ROLLBACK")
                         raise
-                    db.execute("RELEASE job")
+                    db.execute("COMMIT")
                 else:
                     value = fn(*args)
                 results.append((future, value, None))
             except BaseException as exc:  # delivered to the awaiting coroutine
                 results.append((future, None, exc))
-        if writes:
-            assert db is not None
-            try:
-                db.execute("COMMIT")
-            except sqlite3.Error as exc:
-                db.execute("ROLLBACK")
-                return [(f, None, exc) for f, _, _ in results]
         return results
 
 
@@ -277,6 +288,9 @@ class SQLiteStore(Store):
         self._lock_fd: int | None = None
         self._leases = itertools.count(1)
         self._max_delay = 0.0
+        self._listened: set[str] = set()
+        self._events: dict[str, Event] = {}
+        """Names of events some listener has waited for since the file was opened."""
         """The largest delay a negative priority gave any queued item (bounds claims)."""
 
     # Lifecycle
@@ -336,6 +350,7 @@ class SQLiteStore(Store):
             "SELECT max(-priority) FROM runs WHERE priority < 0 AND status IN ('QUEUED', 'RUNNING')"
         ).fetchone()
         self._max_delay = float(row[0] or 0.0)
+        self._listened = {r[0] for r in db.execute("SELECT DISTINCT event FROM listeners")}
         self._db = db
         assert self._writer is not None
         self._writer.db = db
@@ -813,6 +828,7 @@ class SQLiteStore(Store):
         return [Skip(event_id, r[0], r[1]) for r in rows]
 
     def _insert_listener(self, db: sqlite3.Connection, listener: Listener) -> None:
+        self._listened.add(listener.event)
         path, value = "", ""
         if listener.index:
             path, literal = listener.index[0]
@@ -921,6 +937,11 @@ class SQLiteStore(Store):
         return True
 
     async def find_listeners(self, events: Sequence[Event]) -> dict[str, list[Listener]]:
+        # Most events (every run's inngest/function.finished, to begin with) have a name no
+        # listener ever waited for: answer those without a trip to the store thread. One
+        # process owns the file, so this set is complete.
+        if not any(event.name in self._listened for event in events):
+            return {}
         return await self._call(self._find_listeners, list(events))
 
     def _find_listeners(self, events: list[Event]) -> dict[str, list[Listener]]:
@@ -1019,11 +1040,22 @@ class SQLiteStore(Store):
         return await self._call(self._get_event, internal_id)
 
     def _get_event(self, internal_id: str) -> Event | None:
+        # Events never change once stored, and every call of a run needs its events:
+        # keep the recent ones decoded (only the store thread touches this dict).
+        cached = self._events.get(internal_id)
+        if cached is not None:
+            return cached
         row = self._conn.execute(
             "SELECT internal_id, body, received_at FROM events WHERE internal_id = ?",
             (internal_id,),
         ).fetchone()
-        return None if row is None else _event_from(*row)
+        if row is None:
+            return None
+        event = _event_from(*row)
+        if len(self._events) >= EVENT_CACHE_SIZE:
+            del self._events[next(iter(self._events))]
+        self._events[internal_id] = event
+        return event
 
     async def list_events(self, name: str | None, limit: int) -> list[Event]:
         return await self._call(self._list_events, name, limit)
