@@ -212,3 +212,52 @@ async def test_release_all_frees_slots_and_unparks_held_items(store: Store) -> N
     await store.claim(NOW, 10, NOW + 30, "dead")
     await store.release_all()
     assert len(await store.claim(NOW + 1, 10, NOW + 31, "w")) == 1
+
+
+async def test_an_invoke_of_a_rate_limited_function_fails_the_invoking_step(
+    store: Store,
+) -> None:
+    from inlet.model import Listener, ListenerKind
+
+    limit = RunFlow(rate_limit=Rate("k", limit=1, period=60.0))
+    await start(store, 1, limit)
+    parent_event = event(50)
+    waiting = Listener(
+        id="01PARENT:s",
+        run_id="01PARENT",
+        kind=ListenerKind.INVOKE,
+        event="inngest/function.finished",
+        expires_at=NOW + 60,
+        step_id="s",
+    )
+    await store.ingest(
+        [parent_event],
+        [
+            NewRun(
+                "01PARENT",
+                "app-parent",
+                (parent_event.internal_id,),
+                "p",
+                NOW,
+                listeners=(waiting,),
+            )
+        ],
+        NOW,
+        DAY,
+    )
+    invoked = Event(
+        internal_id="01INVOKED00000000000000000",
+        name="inngest/function.invoked",
+        data={"_inngest": {"fn_id": "app-fn", "correlation_id": "01PARENT.s"}},
+        id="01INVOKED00000000000000000",
+        ts=int(NOW * 1000),
+        received_at=NOW,
+    )
+    run = NewRun("01CHILD", "app-fn", (invoked.internal_id,), "event:child", NOW + 1, flow=limit)
+    result = await store.ingest([invoked], [run], NOW + 1, DAY)
+    assert result.run_ids == ()
+    state = await store.run_state("01PARENT")
+    assert state is not None
+    [memo] = state.memos
+    assert memo.step_id == "s" and memo.value["error"]["name"] == "InngestInvokeSkipped"
+    assert "rate limited" in memo.value["error"]["message"]
