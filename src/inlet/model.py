@@ -211,6 +211,21 @@ class Attempt:
     """The step (hashed id) this call produced, failed or started waiting on, when it is
     one step; "" for a discovery that only planned or a function-level answer."""
 
+    @classmethod
+    def of(cls, item: QueueItem, at: float, outcome: str, error: str | None = None) -> Attempt:
+        """A history row for ``item`` that made no call (a timer, a skip, a failure)."""
+        return cls(
+            run_id=item.run_id,
+            item_id=item.id,
+            step_id=item.step_id,
+            attempt=item.attempt,
+            started_at=at,
+            ended_at=at,
+            outcome=outcome,
+            name=item.name,
+            error=error,
+        )
+
 
 @dataclass(frozen=True, slots=True)
 class NewItem:

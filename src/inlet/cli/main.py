@@ -11,6 +11,16 @@ from inlet import __version__
 from inlet.config import DEFAULT_DATABASE_URL, DEFAULT_PORT, Settings
 from inlet.errors import InletError
 
+server_url = click.option(
+    "--url",
+    default=f"http://127.0.0.1:{DEFAULT_PORT}",
+    show_default=True,
+    envvar="INLET_URL",
+    show_envvar=True,
+    help="The server's base URL.",
+)
+"""The ``--url`` of the commands that talk to a running server."""
+
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="inlet")
@@ -189,14 +199,7 @@ def runs() -> None:
 
 @runs.command("show")
 @click.argument("run_id")
-@click.option(
-    "--url",
-    default=f"http://127.0.0.1:{DEFAULT_PORT}",
-    show_default=True,
-    envvar="INLET_URL",
-    show_envvar=True,
-    help="The server's base URL.",
-)
+@server_url
 def runs_show(run_id: str, url: str) -> None:
     """Print a run and each call request made for it."""
     from inlet.cli.runs import show
@@ -206,14 +209,7 @@ def runs_show(run_id: str, url: str) -> None:
 
 @runs.command("cancel")
 @click.argument("run_ids", nargs=-1, required=True)
-@click.option(
-    "--url",
-    default=f"http://127.0.0.1:{DEFAULT_PORT}",
-    show_default=True,
-    envvar="INLET_URL",
-    show_envvar=True,
-    help="The server's base URL.",
-)
+@server_url
 def runs_cancel(run_ids: tuple[str, ...], url: str) -> None:
     """Cancel runs: they make no further calls and emit inngest/function.cancelled."""
     from inlet.cli.runs import cancel
@@ -228,14 +224,7 @@ def events() -> None:
 
 @events.command("show")
 @click.argument("event_id")
-@click.option(
-    "--url",
-    default=f"http://127.0.0.1:{DEFAULT_PORT}",
-    show_default=True,
-    envvar="INLET_URL",
-    show_envvar=True,
-    help="The server's base URL.",
-)
+@server_url
 def events_show(event_id: str, url: str) -> None:
     """Print an event, the runs it started and why it did not start others."""
     from inlet.cli.runs import show_event

@@ -28,16 +28,7 @@ TIMEOUT_ERROR = "InngestTimeoutError"
 
 def fire(item: QueueItem, state: RunState, now: float) -> Outcome:
     payload = item.payload if isinstance(item.payload, dict) else {}
-    attempt = Attempt(
-        run_id=item.run_id,
-        item_id=item.id,
-        step_id=item.step_id,
-        attempt=item.attempt,
-        started_at=now,
-        ended_at=now,
-        outcome="timer",
-        name=item.name,
-    )
+    attempt = Attempt.of(item, now, "timer")
     if "timeout" in payload:
         return _run_timeout(attempt, payload, state, now)
     if any(m.step_id == item.step_id for m in state.memos):

@@ -158,18 +158,7 @@ class Executor:
         if state is None or state.run.status.ended:
             await self._store.complete(
                 claim,
-                Outcome(
-                    attempt=Attempt(
-                        run_id=item.run_id,
-                        item_id=item.id,
-                        step_id=item.step_id,
-                        attempt=item.attempt,
-                        started_at=started,
-                        ended_at=started,
-                        outcome="skipped",
-                        error="the run had already ended",
-                    )
-                ),
+                Outcome(attempt=Attempt.of(item, started, "skipped", "the run had already ended")),
                 started,
                 self._key_ttl,
             )
@@ -184,16 +173,7 @@ class Executor:
                 "app; re-sync the app that served it"
             )
             outcome = Outcome(
-                attempt=Attempt(
-                    run_id=item.run_id,
-                    item_id=item.id,
-                    step_id=item.step_id,
-                    attempt=item.attempt,
-                    started_at=started,
-                    ended_at=started,
-                    outcome="failed",
-                    error=reason,
-                ),
+                attempt=Attempt.of(item, started, "failed", reason),
                 finish=Finish(
                     RunStatus.FAILED,
                     error={"error": reason, "name": "Error", "message": reason, "stack": ""},
