@@ -298,3 +298,38 @@ async def test_a_matching_event_that_arrived_during_the_call_resolves_the_new_wa
     assert state is not None and [(m.step_id, m.value["id"]) for m in state.memos] == [("w1", "d")]
     claims = await store.claim(NOW + 100, 10, NOW + 130, "w")
     assert [c.item.kind for c in claims] == [ItemKind.DISCOVERY]
+
+
+async def test_a_wait_resolved_while_a_parallel_branch_runs_joins_the_group(store: Store) -> None:
+    ev = event(20)
+    await store.ingest([ev], [NewRun("01RUNJ", "app-fn", (ev.internal_id,), "kj", NOW)], NOW, DAY)
+    [first] = await store.claim(NOW, 10, NOW + 30, "w")
+    # One discovery answered with a wait and a parallel branch to call.
+    await store.complete(
+        first,
+        Outcome(
+            attempt=attempt("01RUNJ", first.item.id),
+            listeners=(wait_for("01RUNJ", "w1", index=5),),
+            enqueue=(NewItem(ItemKind.STEP, "b1", NOW),),
+        ),
+        NOW,
+        DAY,
+    )
+    [branch] = await store.claim(NOW, 10, NOW + 30, "w")
+    assert branch.item.kind is ItemKind.STEP
+    resumed = await store.ingest([], [], NOW, DAY, [Resume("01RUNJ:w1", "01RUNJ", "w1", {})])
+    assert resumed.resumed == ("01RUNJ:w1",)
+    assert await store.claim(NOW, 10, NOW + 30, "w") == []
+    join = NewItem(ItemKind.DISCOVERY, "step", NOW, after_join=True)
+    await store.complete(
+        branch,
+        Outcome(
+            attempt=attempt("01RUNJ", branch.item.id),
+            memos=(Memo("b1", {"data": 1}, "b1", "StepRun"),),
+            enqueue=(join,),
+        ),
+        NOW,
+        DAY,
+    )
+    [discovery] = await store.claim(NOW, 10, NOW + 30, "w")
+    assert discovery.item.kind is ItemKind.DISCOVERY and discovery.item.run_id == "01RUNJ"

@@ -42,7 +42,8 @@ def fire(item: QueueItem, state: RunState, now: float) -> Outcome:
     return Outcome(
         attempt=replace(attempt, output=memo, op_step=item.step_id),
         memos=(Memo(item.step_id, memo, item.name, op),),
-        enqueue=(NewItem(ItemKind.DISCOVERY, STEP_DISCOVERY, now),),
+        # A sleep or wait inside a parallel group joins it like a branch does.
+        enqueue=(NewItem(ItemKind.DISCOVERY, STEP_DISCOVERY, now, after_join=True),),
     )
 
 

@@ -350,7 +350,8 @@ class MemoryStore(Store):
         )
         self._runs[run.id] = replace(run, step_count=run.step_count + 1)
         self._resolve_step(run.id, resume.step_id)
-        self._enqueue(run.id, NewItem(ItemKind.DISCOVERY, "step", now), now)
+        # Joins like a parallel branch: no discovery while another call of the run is due.
+        self._enqueue(run.id, NewItem(ItemKind.DISCOVERY, "step", now, after_join=True), now)
         self._history.setdefault(run.id, []).append(
             Attempt(
                 run_id=run.id,

@@ -900,7 +900,8 @@ class SQLiteStore(Store):
         self._enqueue(
             db,
             resume.run_id,
-            NewItem(ItemKind.DISCOVERY, "step", now),
+            # Joins like a parallel branch: no discovery while another call is still due.
+            NewItem(ItemKind.DISCOVERY, "step", now, after_join=True),
             now,
             self._run_flow(db, resume.run_id),
         )
