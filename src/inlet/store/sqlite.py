@@ -14,7 +14,6 @@ import itertools
 import os
 import queue
 import sqlite3
-import threading
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import replace
@@ -55,6 +54,7 @@ from inlet.model import (
 )
 from inlet.store import gating as gates
 from inlet.store.base import Claim, IngestResult, Store
+from inlet.store.sqlite_writer import Writer
 
 T = TypeVar("T")
 
@@ -153,10 +153,6 @@ def _item_from(row: tuple[Any, ...]) -> QueueItem:
     )
 
 
-_Job = tuple[Callable[..., Any], tuple[Any, ...], "asyncio.Future[Any]", bool]
-_Result = tuple["asyncio.Future[Any]", Any, BaseException | None]
-
-
 def _listener_from(row: tuple[Any, ...]) -> Listener:
     index: tuple[tuple[str, Any], ...] = ()
     if row[5]:
@@ -188,102 +184,10 @@ def _resumed(resume: Resume, now: float) -> Attempt:
     )
 
 
-class _Writer(threading.Thread):
-    """The one thread that touches the connection.
-
-    Jobs queued while a batch runs are drained into the next one and share its single
-    transaction (group commit): a commit costs as much for one call's outcome as for fifty.
-    If one job fails, the batch is replayed job by job, so that failure undoes only its own
-    changes; results go back to the event loop once per batch, after the commit.
-    """
-
-    MAX_BATCH = 256
-
-    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
-        super().__init__(name="inlet-sqlite", daemon=True)
-        self.loop = loop
-        self.jobs: queue.SimpleQueue[_Job | None] = queue.SimpleQueue()
-        self.db: sqlite3.Connection | None = None
-
-    def run(self) -> None:
-        while True:
-            first = self.jobs.get()
-            if first is None:
-                return
-            batch = [first]
-            while len(batch) < self.MAX_BATCH:
-                try:
-                    job = self.jobs.get_nowait()
-                except queue.Empty:
-                    break
-                if job is None:
-                    self.jobs.put(None)
-                    break
-                batch.append(job)
-            results = self._run_batch(batch)
-            self.loop.call_soon_threadsafe(_deliver, results)
-
-    def _run_batch(self, batch: list[_Job]) -> list[_Result]:
-        db = self.db
-        if db is None or not any(job[3] for job in batch) or len(batch) == 1:
-            return self._run_alone(batch)
-        # One transaction for the whole batch. A job that fails would leave the others'
-        # changes half made, so then the batch is rolled back and every job runs again in
-        # a transaction of its own; nothing has been answered yet, so nobody can tell.
-        try:
-            db.execute("BEGIN IMMEDIATE")
-        except sqlite3.Error:
-            return self._run_alone(batch)
-        results: list[_Result] = []
-        for fn, args, future, _ in batch:
-            try:
-                results.append((future, fn(*args), None))
-            except BaseException:
-                db.execute("ROLLBACK")
-                return self._run_alone(batch)
-        try:
-            db.execute("COMMIT")
-        except sqlite3.Error:
-            db.execute("ROLLBACK")
-            return self._run_alone(batch)
-        return results
-
-    def _run_alone(self, batch: list[_Job]) -> list[_Result]:
-        """Each job in its own transaction (reads in none)."""
-        db = self.db
-        results: list[_Result] = []
-        for fn, args, future, write in batch:
-            try:
-                if write and db is not None:
-                    db.execute("BEGIN IMMEDIATE")
-                    try:
-                        value = fn(*args)
-                    except BaseException:
-                        db.execute("ROLLBACK")
-                        raise
-                    db.execute("COMMIT")
-                else:
-                    value = fn(*args)
-                results.append((future, value, None))
-            except BaseException as exc:  # delivered to the awaiting coroutine
-                results.append((future, None, exc))
-        return results
-
-
-def _deliver(results: list[_Result]) -> None:
-    for future, value, exc in results:
-        if future.cancelled():
-            continue
-        if exc is not None:
-            future.set_exception(exc)
-        else:
-            future.set_result(value)
-
-
 class SQLiteStore(Store):
     def __init__(self, path: str) -> None:
         self._path = path
-        self._writer: _Writer | None = None
+        self._writer: Writer | None = None
         self._db: sqlite3.Connection | None = None
         self._lock_fd: int | None = None
         self._leases = itertools.count(1)
@@ -296,7 +200,7 @@ class SQLiteStore(Store):
     # Lifecycle
 
     async def open(self) -> None:
-        self._writer = _Writer(asyncio.get_running_loop())
+        self._writer = Writer(asyncio.get_running_loop())
         self._writer.start()
         try:
             await self._call(self._open)
