@@ -333,3 +333,50 @@ async def test_a_wait_resolved_while_a_parallel_branch_runs_joins_the_group(stor
     )
     [discovery] = await store.claim(NOW, 10, NOW + 30, "w")
     assert discovery.item.kind is ItemKind.DISCOVERY and discovery.item.run_id == "01RUNJ"
+
+
+async def test_a_parallel_branch_does_not_discover_while_an_invoke_of_the_group_waits(
+    store: Store,
+) -> None:
+    from inlet.model import Listener
+
+    ev = event(30)
+    await store.ingest([ev], [NewRun("01RUNI", "app-fn", (ev.internal_id,), "ki", NOW)], NOW, DAY)
+    [first] = await store.claim(NOW, 10, NOW + 30, "w")
+    invoke = Listener(
+        id="01RUNI:i",
+        run_id="01RUNI",
+        kind=ListenerKind.INVOKE,
+        event="inngest/function.finished",
+        expires_at=NOW + 600,
+        step_id="i",
+    )
+    await store.complete(
+        first,
+        Outcome(
+            attempt=attempt("01RUNI", first.item.id),
+            listeners=(invoke,),
+            enqueue=(
+                NewItem(ItemKind.STEP, "b1", NOW),
+                NewItem(ItemKind.TIMER, "i", NOW + 600, payload={"memo": None}),
+            ),
+        ),
+        NOW,
+        DAY,
+    )
+    [branch] = await store.claim(NOW, 10, NOW + 30, "w")
+    join = NewItem(ItemKind.DISCOVERY, "step", NOW, after_join=True)
+    await store.complete(
+        branch,
+        Outcome(
+            attempt=attempt("01RUNI", branch.item.id),
+            memos=(Memo("b1", {"data": 1}, "b1", "StepRun"),),
+            enqueue=(join,),
+        ),
+        NOW,
+        DAY,
+    )
+    assert await store.claim(NOW, 10, NOW + 30, "w") == []
+    await store.ingest([], [], NOW, DAY, [Resume("01RUNI:i", "01RUNI", "i", {"data": 2})])
+    [discovery] = await store.claim(NOW, 10, NOW + 30, "w")
+    assert discovery.item.kind is ItemKind.DISCOVERY

@@ -156,7 +156,9 @@ def invoke(op: dict[str, Any], state: RunState, now: float, exists: bool, effect
         "source_fn_id": run.function_slug,
         "source_run_id": run.id,
     }
-    internal_id = derived_ulid(now, f"invoke:{correlation}")
+    # Derived from the run, not the clock: the same invoke reported again (by a later
+    # discovery) is the same event and starts no second child run.
+    internal_id = derived_ulid(run.created_at, f"invoke:{correlation}")
     user_id = payload.get("id")
     user = payload.get("user")
     effects.events.append(

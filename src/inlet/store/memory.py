@@ -611,9 +611,20 @@ class MemoryStore(Store):
                 released += 1
         return released
 
+    def _group_pending(self, run_id: str, pending: list[QueueItem]) -> bool:
+        """See the SQLite backend: a branch of the run's group is still out."""
+        if any(
+            p.kind is not ItemKind.TIMER or not p.step_id.startswith("timeout:") for p in pending
+        ):
+            return True
+        return any(
+            lst.run_id == run_id and lst.kind is not ListenerKind.CANCEL
+            for lst in self._listeners.values()
+        )
+
     def _enqueue(self, run_id: str, new: NewItem, now: float) -> None:
         pending = [s.item for s in self._queue.values() if s.item.run_id == run_id]
-        if new.after_join and any(p.kind is not ItemKind.TIMER for p in pending):
+        if new.after_join and self._group_pending(run_id, pending):
             return
         if any(p.kind == new.kind and p.step_id == new.step_id for p in pending):
             return

@@ -1295,14 +1295,8 @@ class SQLiteStore(Store):
         """Queue ``new`` for the run. ``flow`` is the run's (priority, concurrency keys):
         calls are ranked ``priority`` seconds sooner and count against the keys; timers
         neither."""
-        if new.after_join:
-            # Only calls still to be made hold the join back; timers do not.
-            pending = db.execute(
-                "SELECT 1 FROM queue WHERE run_id = ? AND kind != ? LIMIT 1",
-                (run_id, ItemKind.TIMER.value),
-            ).fetchone()
-            if pending is not None:
-                return
+        if new.after_join and self._group_pending(db, run_id):
+            return
         priority, ckeys = flow
         if new.kind is ItemKind.TIMER:
             priority, ckeys = 0.0, None
@@ -1323,6 +1317,24 @@ class SQLiteStore(Store):
                 rank,
                 ckeys,
             ),
+        )
+
+    def _group_pending(self, db: sqlite3.Connection, run_id: str) -> bool:
+        """Whether a branch of the run's parallel group is still out: a call to make, a
+        sleep, a wait or an invoke (like Go's pending steps). Run timeouts and cancelOn
+        listeners are not branches."""
+        if db.execute(
+            "SELECT 1 FROM queue WHERE run_id = ? AND (kind != ? OR step_id NOT LIKE 'timeout:%') "
+            "LIMIT 1",
+            (run_id, ItemKind.TIMER.value),
+        ).fetchone():
+            return True
+        return (
+            db.execute(
+                "SELECT 1 FROM listeners WHERE run_id = ? AND kind != ? LIMIT 1",
+                (run_id, ListenerKind.CANCEL.value),
+            ).fetchone()
+            is not None
         )
 
     def _run_flow(self, db: sqlite3.Connection, run_id: str) -> tuple[float, bytes | None]:
