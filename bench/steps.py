@@ -37,7 +37,8 @@ from procs import (
     free_port,
     main_thread_cpu_seconds,
     self_cpu_seconds,
-    spawn,
+    start_inlet_dev,
+    start_uvicorn_app,
     tail,
 )
 
@@ -121,30 +122,6 @@ def parse_options(argv: list[str] | None = None) -> Options:
 
 # ---------------------------------------------------------------------------------------
 # Processes
-
-
-def start_app(app_port: int, inlet_port: int, log: Path) -> Child:
-    env = {**os.environ, "INNGEST_DEV": f"http://{HOST}:{inlet_port}"}
-    argv = [
-        sys.executable, "-m", "uvicorn", "bench.app:app",
-        "--host", HOST, "--port", str(app_port),
-        "--loop", "uvloop", "--http", "httptools",
-        "--no-access-log", "--log-level", "warning",
-    ]  # fmt: skip
-    return spawn("app", argv, env, log, REPO)
-
-
-def start_inlet(inlet_port: int, database_url: str, app_url: str, log: Path) -> Child:
-    # src/ on the path so the benchmark runs from a checkout without `pip install -e`.
-    pythonpath = os.pathsep.join(p for p in (str(REPO / "src"), os.environ.get("PYTHONPATH")) if p)
-    env = {**os.environ, "PYTHONPATH": pythonpath}
-    argv = [
-        sys.executable, "-m", "inlet", "dev",
-        "--host", HOST, "--port", str(inlet_port),
-        "--database-url", database_url,
-        "--no-discovery", "-u", app_url,
-    ]  # fmt: skip
-    return spawn("inlet", argv, env, log, REPO)
 
 
 # ---------------------------------------------------------------------------------------
@@ -594,13 +571,15 @@ async def one_repeat(opts: Options, index: int) -> Result:
             connector = aiohttp.TCPConnector(limit=64)
             timeout = aiohttp.ClientTimeout(total=30)
             async with aiohttp.ClientSession(connector=connector, timeout=timeout) as session:
-                app = start_app(app_port, inlet_port, logs / f"{prefix}app.log")
+                app = start_uvicorn_app(
+                    "bench.app:app", app_port, inlet_port, logs / f"{prefix}app.log"
+                )
                 children.append(app)
                 # The app first: a server that finds it down retries only after its
                 # poll interval (seconds).
                 await wait_app_up(session, ep, app)
                 inlet_log = logs / f"{prefix}inlet.log"
-                inlet = start_inlet(inlet_port, database_url, ep.serve_url, inlet_log)
+                inlet = start_inlet_dev(inlet_port, database_url, ep.serve_url, inlet_log)
                 children.append(inlet)
                 await wait_synced(session, ep, children)
                 result = await measure(opts, session, ep, app, inlet)
