@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import json
 import math
 import os
@@ -33,13 +32,16 @@ from procs import (
     HOST,
     BenchError,
     Child,
+    Endpoints,
     cpu_seconds,
     free_port,
+    get_json,
     main_thread_cpu_seconds,
     self_cpu_seconds,
     start_inlet_dev,
     start_uvicorn_app,
     tail,
+    until,
 )
 
 REPO = Path(__file__).resolve().parent.parent
@@ -128,25 +130,6 @@ def parse_options(argv: list[str] | None = None) -> Options:
 # Small async helpers
 
 
-async def until(
-    what: str,
-    check: Callable[[], Awaitable[bool]],
-    deadline: float,
-    interval: float,
-    alive: Iterable[Child] = (),
-) -> None:
-    """Call `check` every `interval` s until it is true; fail at `deadline` (monotonic)."""
-    while True:
-        for child in alive:
-            child.check_alive()
-        with contextlib.suppress(TimeoutError, aiohttp.ClientError):
-            if await check():
-                return
-        if time.monotonic() >= deadline:
-            raise BenchError(f"timed out waiting for {what}")
-        await asyncio.sleep(interval)
-
-
 async def bounded_gather(
     items: Iterable[T], fn: Callable[[T], Awaitable[Any]], concurrency: int
 ) -> list[Any]:
@@ -190,23 +173,6 @@ def percentile(values: list[float], q: float) -> float | None:
 
 # ---------------------------------------------------------------------------------------
 # Talking to Inlet and the app
-
-
-@dataclass(frozen=True)
-class Endpoints:
-    inlet: str
-    app: str
-
-    @property
-    def serve_url(self) -> str:
-        return f"{self.app}/api/inngest"
-
-
-async def get_json(session: aiohttp.ClientSession, url: str) -> Any:
-    async with session.get(url) as resp:
-        if resp.status != 200:
-            raise BenchError(f"GET {url} → {resp.status}: {(await resp.text())[:500]}")
-        return await resp.json(content_type=None)
 
 
 async def wait_app_up(session: aiohttp.ClientSession, ep: Endpoints, app: Child) -> None:
