@@ -28,7 +28,3 @@ class FakeClock:
 
     def advance(self, seconds: float) -> None:
         self._now += seconds
-
-
-def ms(seconds: float) -> int:
-    return int(seconds * 1000)

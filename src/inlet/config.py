@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
@@ -70,9 +69,6 @@ class Settings:
     max_steps_per_run: int = 1000
     max_response_bytes: int = 8 * MiB
     event_dedupe_seconds: float = 24 * 60 * 60.0
-
-    def replace(self, **changes: object) -> Settings:
-        return dataclasses.replace(self, **changes)  # type: ignore[arg-type]
 
     @property
     def database(self) -> DatabaseURL:
