@@ -380,3 +380,20 @@ async def test_a_parallel_branch_does_not_discover_while_an_invoke_of_the_group_
     await store.ingest([], [], NOW, DAY, [Resume("01RUNI:i", "01RUNI", "i", {"data": 2})])
     [discovery] = await store.claim(NOW, 10, NOW + 30, "w")
     assert discovery.item.kind is ItemKind.DISCOVERY
+
+
+async def test_due_timers_are_claimed_first_and_beyond_the_call_limit(store: Store) -> None:
+    # Two runs wait (each with a timer due at NOW + 60); three more runs have discoveries
+    # that have been due since NOW, ahead of the timers by rank.
+    waiting = [await waiting_run(store, n) for n in (1, 2)]
+    for n in (3, 4, 5):
+        ev = event(n)
+        await store.ingest(
+            [ev], [NewRun(f"01RUN{n:021d}", "app-fn", (ev.internal_id,), f"k{n}", NOW)], NOW, DAY
+        )
+    claims = await store.claim(NOW + 60, 1, NOW + 90, "w", timers=10)
+    kinds = [(c.item.kind, c.item.run_id) for c in claims]
+    assert sorted(kinds[:2]) == [(ItemKind.TIMER, run_id) for run_id in waiting]
+    assert [k for k, _ in kinds[2:]] == [ItemKind.DISCOVERY]
+    # With no call slot free, timers are still claimed and calls are not.
+    assert await store.claim(NOW + 60, 0, NOW + 90, "w", timers=10) == []

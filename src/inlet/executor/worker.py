@@ -95,28 +95,32 @@ class Executor:
                 await asyncio.sleep(IDLE_POLL)
 
     async def _dispatch_once(self) -> None:
-        free = self._settings.worker_concurrency - len(self._inflight)
+        calls = sum(1 for c in self._inflight.values() if c.item.kind is not ItemKind.TIMER)
+        free = max(self._settings.worker_concurrency - calls, 0)
         self._wake.clear()
         timeout = IDLE_POLL
-        if free > 0:
-            now = self._clock.now()
-            limit = min(free, CLAIM_BATCH)
-            claims = await self._store.claim(
-                now, limit, now + self._settings.lease_seconds, self._owner
-            )
-            for claim in claims:
-                self._inflight[claim.item.id] = claim
-                task = asyncio.create_task(self._execute(claim))
-                self._tasks.add(task)
-                task.add_done_callback(self._done)
-            if len(claims) == limit:
-                return
-            if not claims:
-                # Only an idle dispatcher needs the next due time: a busy one is woken by
-                # every call that finishes.
-                due = await self._store.next_due()
-                if due is not None:
-                    timeout = min(max(due - self._clock.now(), 0.0), IDLE_POLL)
+        now = self._clock.now()
+        limit = min(free, CLAIM_BATCH)
+        # Due timers come first and need no free slot: firing one makes no call, and a
+        # timer waiting behind a backlog of due calls would wake its run late.
+        claims = await self._store.claim(
+            now, limit, now + self._settings.lease_seconds, self._owner, timers=CLAIM_BATCH
+        )
+        fired = 0
+        for claim in claims:
+            fired += claim.item.kind is ItemKind.TIMER
+            self._inflight[claim.item.id] = claim
+            task = asyncio.create_task(self._execute(claim))
+            self._tasks.add(task)
+            task.add_done_callback(self._done)
+        if fired == CLAIM_BATCH or (limit and len(claims) - fired >= limit):
+            return
+        if not claims and free:
+            # Only an idle dispatcher needs the next due time: a busy one is woken by
+            # every call that finishes.
+            due = await self._store.next_due()
+            if due is not None:
+                timeout = min(max(due - self._clock.now(), 0.0), IDLE_POLL)
         if timeout > 0:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), timeout)

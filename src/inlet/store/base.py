@@ -160,9 +160,12 @@ class Store(abc.ABC):
     # Queue
 
     @abc.abstractmethod
-    async def claim(self, now: float, limit: int, lease_until: float, owner: str) -> list[Claim]:
+    async def claim(
+        self, now: float, limit: int, lease_until: float, owner: str, *, timers: int = 0
+    ) -> list[Claim]:
         """Lease up to ``limit`` items due at ``now``, earliest first, each with its run's
-        state."""
+        state; and before them, beyond ``limit``, up to ``timers`` due timer items (a timer
+        makes no call, so it neither needs a call slot nor waits behind due calls)."""
 
     @abc.abstractmethod
     async def extend_leases(self, claims: Sequence[Claim], lease_until: float) -> None:

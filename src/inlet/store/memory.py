@@ -485,9 +485,20 @@ class MemoryStore(Store):
 
     # Queue
 
-    async def claim(self, now: float, limit: int, lease_until: float, owner: str) -> list[Claim]:
+    async def claim(
+        self, now: float, limit: int, lease_until: float, owner: str, *, timers: int = 0
+    ) -> list[Claim]:
+        timer_slots = sorted(
+            (
+                s
+                for s in self._queue.values()
+                if s.item.due_at <= now and s.item.kind is ItemKind.TIMER
+            ),
+            key=lambda s: (s.item.due_at, s.item.id),
+        )[:timers]
+        taken = {s.item.id for s in timer_slots}
         due = sorted(
-            (s for s in self._queue.values() if s.item.due_at <= now),
+            (s for s in self._queue.values() if s.item.due_at <= now and s.item.id not in taken),
             key=lambda s: (s.rank, s.item.id),
         )[: limit * 2]
         in_flight: dict[str, int] = {}
@@ -501,6 +512,8 @@ class MemoryStore(Store):
                 slot.parked = full
                 slot.rank = PARKED
                 slot.item = replace(slot.item, due_at=PARKED)
+        chosen |= taken
+        due = timer_slots + due
         claims = []
         for slot in (s for s in due if s.item.id in chosen):
             slot.lease = f"{owner}:{next(self._leases)}"

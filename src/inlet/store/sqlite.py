@@ -1058,55 +1058,74 @@ class SQLiteStore(Store):
 
     # Queue
 
-    async def claim(self, now: float, limit: int, lease_until: float, owner: str) -> list[Claim]:
-        return await self._write(self._claim, now, limit, lease_until, owner)
+    async def claim(
+        self, now: float, limit: int, lease_until: float, owner: str, *, timers: int = 0
+    ) -> list[Claim]:
+        return await self._write(self._claim, now, limit, lease_until, owner, timers)
 
-    def _claim(self, now: float, limit: int, lease_until: float, owner: str) -> list[Claim]:
+    def _claim(
+        self, now: float, limit: int, lease_until: float, owner: str, timers: int
+    ) -> list[Claim]:
         with self._tx() as db:
-            # rank = due_at - priority: a due item has rank <= now + the largest delay any
-            # priority asked for, which bounds the index scan.
-            rows = db.execute(
-                f"SELECT {_QUEUE_COLUMNS}, ckeys FROM queue WHERE rank <= ? AND due_at <= ? "
-                "ORDER BY rank, id LIMIT ?",
-                (now + self._max_delay, now, limit * 2),
-            ).fetchall()
-            if not rows:
-                return []
-            chosen, parked = self._admit(db, rows, limit, now)
-            for item_id, key in parked:
-                db.execute(
-                    "UPDATE queue SET parked = ?, due_at = ?, rank = ? WHERE id = ?",
-                    (key, PARKED, PARKED, item_id),
-                )
-            claims = []
-            for row in chosen:
-                lease = f"{owner}:{next(self._leases)}"
-                db.execute(
-                    "UPDATE queue SET lease = ?, due_at = ?, rank = ? WHERE id = ?",
-                    (lease, lease_until, lease_until, row[0]),
-                )
-                if row[9] is not None:
-                    db.executemany(
-                        "INSERT OR REPLACE INTO inflight (key, item_id) VALUES (?, ?)",
-                        [(key, row[0]) for key, _ in orjson.loads(row[9])],
-                    )
-                item = _item_from(row)
-                state = self._run_state(item.run_id, False)
-                if (
-                    state is not None
-                    and state.run.status is RunStatus.QUEUED
-                    and item.kind is not ItemKind.TIMER
-                ):
-                    # The first call starting is what timeouts.start measures.
+            chosen: list[tuple[Any, ...]] = []
+            if timers:
+                # A timer's rank is its due time (priorities never move timers).
+                chosen = db.execute(
+                    f"SELECT {_QUEUE_COLUMNS}, ckeys FROM queue WHERE kind = ? AND due_at <= ? "
+                    "ORDER BY due_at, id LIMIT ?",
+                    (ItemKind.TIMER.value, now, timers),
+                ).fetchall()
+            if limit:
+                # rank = due_at - priority: a due item has rank <= now + the largest delay any
+                # priority asked for, which bounds the index scan.
+                rows = db.execute(
+                    f"SELECT {_QUEUE_COLUMNS}, ckeys FROM queue WHERE rank <= ? AND due_at <= ? "
+                    "ORDER BY rank, id LIMIT ?",
+                    (now + self._max_delay, now, limit * 2),
+                ).fetchall()
+                taken = {row[0] for row in chosen}
+                rows = [row for row in rows if row[0] not in taken]
+                admitted, parked = self._admit(db, rows, limit, now)
+                for item_id, key in parked:
                     db.execute(
-                        "UPDATE runs SET status = ?, started_at = ? WHERE id = ?",
-                        (RunStatus.RUNNING.value, now, item.run_id),
+                        "UPDATE queue SET parked = ?, due_at = ?, rank = ? WHERE id = ?",
+                        (key, PARKED, PARKED, item_id),
                     )
-                    state = replace(
-                        state, run=replace(state.run, status=RunStatus.RUNNING, started_at=now)
-                    )
-                claims.append(Claim(item, lease, state))
-            return claims
+                chosen.extend(admitted)
+            return [self._lease(db, row, now, lease_until, owner) for row in chosen]
+
+    def _lease(
+        self,
+        db: sqlite3.Connection,
+        row: tuple[Any, ...],
+        now: float,
+        lease_until: float,
+        owner: str,
+    ) -> Claim:
+        lease = f"{owner}:{next(self._leases)}"
+        db.execute(
+            "UPDATE queue SET lease = ?, due_at = ?, rank = ? WHERE id = ?",
+            (lease, lease_until, lease_until, row[0]),
+        )
+        if row[9] is not None:
+            db.executemany(
+                "INSERT OR REPLACE INTO inflight (key, item_id) VALUES (?, ?)",
+                [(key, row[0]) for key, _ in orjson.loads(row[9])],
+            )
+        item = _item_from(row)
+        state = self._run_state(item.run_id, False)
+        if (
+            state is not None
+            and state.run.status is RunStatus.QUEUED
+            and item.kind is not ItemKind.TIMER
+        ):
+            # The first call starting is what timeouts.start measures.
+            db.execute(
+                "UPDATE runs SET status = ?, started_at = ? WHERE id = ?",
+                (RunStatus.RUNNING.value, now, item.run_id),
+            )
+            state = replace(state, run=replace(state.run, status=RunStatus.RUNNING, started_at=now))
+        return Claim(item, lease, state)
 
     def _admit(
         self, db: sqlite3.Connection, rows: list[tuple[Any, ...]], limit: int, now: float
