@@ -1,21 +1,34 @@
-"""The one thread that owns an SQLite connection, with group commit.
+"""The one thread that owns a SQL store's connection, with group commit.
 
-sqlite3 blocks, and the event loop must not: every statement runs on this thread. Jobs
+The drivers block, and the event loop must not: every statement runs on this thread. Jobs
 queued while a batch runs are drained into the next batch and share one transaction.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import queue
-import sqlite3
 import threading
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Protocol
 
 Job = tuple[Callable[..., Any], tuple[Any, ...], "asyncio.Future[Any]", bool]
 """(function, arguments, future for the result, whether it writes)."""
 Result = tuple["asyncio.Future[Any]", Any, BaseException | None]
+
+
+class Session(Protocol):
+    """A backend's transaction boundaries on the thread's connection."""
+
+    def ready(self) -> None:
+        """Before each batch: make sure the connection is usable (reconnect if it broke)."""
+
+    def begin(self) -> None: ...
+
+    def commit(self) -> None: ...
+
+    def rollback(self) -> None: ...
 
 
 class Writer(threading.Thread):
@@ -29,11 +42,11 @@ class Writer(threading.Thread):
 
     MAX_BATCH = 256
 
-    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
-        super().__init__(name="inlet-sqlite", daemon=True)
+    def __init__(self, loop: asyncio.AbstractEventLoop, name: str) -> None:
+        super().__init__(name=name, daemon=True)
         self.loop = loop
         self.jobs: queue.SimpleQueue[Job | None] = queue.SimpleQueue()
-        self.db: sqlite3.Connection | None = None
+        self.session: Session | None = None
 
     def run(self) -> None:
         while True:
@@ -54,50 +67,62 @@ class Writer(threading.Thread):
             self.loop.call_soon_threadsafe(deliver, results)
 
     def _run_batch(self, batch: list[Job]) -> list[Result]:
-        db = self.db
-        if db is None or not any(job[3] for job in batch) or len(batch) == 1:
+        session = self.session
+        if session is not None:
+            try:
+                session.ready()
+            except Exception as exc:  # the database is away: every job hears why
+                return [(future, None, exc) for _, _, future, _ in batch]
+        if session is None or not any(job[3] for job in batch) or len(batch) == 1:
             return self._run_alone(batch)
         # One transaction for the whole batch. A job that fails would leave the others'
         # changes half made, so then the batch is rolled back and every job runs again in
         # a transaction of its own; nothing has been answered yet, so nobody can tell.
         try:
-            db.execute("BEGIN IMMEDIATE")
-        except sqlite3.Error:
+            session.begin()
+        except Exception:
+            self._undo(session)
             return self._run_alone(batch)
         results: list[Result] = []
         for fn, args, future, _ in batch:
             try:
                 results.append((future, fn(*args), None))
             except BaseException:
-                db.execute("ROLLBACK")
+                self._undo(session)
                 return self._run_alone(batch)
         try:
-            db.execute("COMMIT")
-        except sqlite3.Error:
-            db.execute("ROLLBACK")
+            session.commit()
+        except Exception:
+            self._undo(session)
             return self._run_alone(batch)
         return results
 
     def _run_alone(self, batch: list[Job]) -> list[Result]:
         """Each job in its own transaction (reads in none)."""
-        db = self.db
+        session = self.session
         results: list[Result] = []
         for fn, args, future, write in batch:
             try:
-                if write and db is not None:
-                    db.execute("BEGIN IMMEDIATE")
+                if write and session is not None:
+                    session.begin()
                     try:
                         value = fn(*args)
+                        session.commit()
                     except BaseException:
-                        db.execute("ROLLBACK")
+                        self._undo(session)
                         raise
-                    db.execute("COMMIT")
                 else:
                     value = fn(*args)
                 results.append((future, value, None))
             except BaseException as exc:  # delivered to the awaiting coroutine
                 results.append((future, None, exc))
         return results
+
+    @staticmethod
+    def _undo(session: Session) -> None:
+        # A rollback on a connection that broke fails too; the next batch reconnects.
+        with contextlib.suppress(Exception):
+            session.rollback()
 
 
 def deliver(results: list[Result]) -> None:
