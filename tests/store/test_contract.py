@@ -252,6 +252,12 @@ async def test_saving_an_app_replaces_its_function_set(store: Store) -> None:
 async def test_release_all_makes_leased_items_due_at_once(store: Store) -> None:
     await one_run(store)
     await store.claim(NOW, 1, NOW + 30, "dead")
+    if store.shared:
+        # Another process may hold these leases: a shared backend waits for them to expire.
+        assert await store.release_all() == 0
+        assert await store.claim(NOW, 1, NOW + 30, "w") == []
+        assert len(await store.claim(NOW + 31, 1, NOW + 61, "w")) == 1
+        return
     assert await store.release_all() == 1
     assert len(await store.claim(NOW, 1, NOW + 30, "w")) == 1
 

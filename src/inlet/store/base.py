@@ -15,7 +15,7 @@ Contract (checked by ``tests/store``, run against every backend):
 from __future__ import annotations
 
 import abc
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from inlet.model import (
@@ -61,11 +61,26 @@ class Claim:
 class Store(abc.ABC):
     """Persistence for apps, events, runs, memos, the queue and the run history."""
 
+    shared = False
+    """Whether other inlet processes may use the same database at the same time."""
+
     async def open(self) -> None:  # noqa: B027 - optional hook
         """Prepare the backend (connect, migrate). Called once before use."""
 
     async def close(self) -> None:  # noqa: B027 - optional hook
         """Release the backend's resources."""
+
+    def watch(  # noqa: B027 - optional hook
+        self, on_work: Callable[[], None], on_functions: Callable[[], None]
+    ) -> None:
+        """Call ``on_work`` (on the event loop) when another process queued work that is
+        due soon, and ``on_functions`` when it stored an app's functions. Only a shared
+        backend has other processes; polling stays the correctness path."""
+
+    async def lead(self, job: str) -> bool:
+        """Whether this process is (or has just become) the one that runs ``job`` (cron):
+        always, unless other processes share the database."""
+        return True
 
     # Apps and functions
 

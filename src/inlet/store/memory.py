@@ -502,7 +502,10 @@ class MemoryStore(Store):
             key=lambda s: (s.rank, s.item.id),
         )[: limit * 2]
         in_flight: dict[str, int] = {}
-        for keys in self._inflight.values():
+        for item_id, keys in self._inflight.items():
+            held = self._queue.get(item_id)
+            if held is None or held.lease is None or held.item.due_at <= now:
+                continue  # an expired lease holds no slot: its item is due again
             for key in keys:
                 in_flight[key] = in_flight.get(key, 0) + 1
         chosen, parked = gates.admit([Candidate(s.item.id, s.keys) for s in due], in_flight, limit)

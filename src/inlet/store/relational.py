@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import abc
 import asyncio
+import contextlib
 import itertools
 import queue
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -246,6 +247,12 @@ class RelationalStore(Store):
     def _noted_listener(self, event: str) -> None:
         """A listener for ``event`` was stored."""
 
+    def _noted_due(self, due: float, now: float) -> None:
+        """An item due at ``due`` was queued or unparked (other processes may want to know)."""
+
+    def _noted_functions(self) -> None:
+        """An app's functions were stored."""
+
     _CLAIM_LOCK = ""
     """Appended to the claim's SELECT (a row lock for backends with several processes)."""
 
@@ -363,6 +370,7 @@ class RelationalStore(Store):
                     for f in functions
                 ],
             )
+            self._noted_functions()
             return row is None or row[0] != app.checksum
 
     async def set_app_error(self, url: str, error: str | None, now: float) -> None:
@@ -955,7 +963,10 @@ class RelationalStore(Store):
             return None
         event = _event_from(*row)
         if len(self._events) >= EVENT_CACHE_SIZE:
-            del self._events[next(iter(self._events))]
+            # Reads of some backends run on several threads: evict without assuming the
+            # oldest entry is still there.
+            with contextlib.suppress(RuntimeError, StopIteration):
+                self._events.pop(next(iter(self._events)), None)
         self._events[internal_id] = event
         return event
 
@@ -1317,6 +1328,7 @@ class RelationalStore(Store):
         if new.kind is ItemKind.TIMER:
             priority, ckeys = 0.0, None
         rank = new.due_at - priority
+        self._noted_due(new.due_at, now)
         db.execute(
             f"INSERT INTO queue ({_QUEUE_COLUMNS}, rank, orank, ckeys) "
             "VALUES (?, ?, ?, ?, ?, 0, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
@@ -1368,6 +1380,7 @@ class RelationalStore(Store):
                 )
             ]
             for key in keys:
+                self._noted_due(now, now)
                 db.execute(
                     "UPDATE queue SET parked = NULL, due_at = ?, rank = orank WHERE id IN "
                     "(SELECT id FROM queue WHERE parked = ? ORDER BY orank LIMIT 1)",

@@ -1,0 +1,380 @@
+"""The PostgreSQL backend: several inlet processes sharing one database.
+
+The domain verbs are the shared SQL logic (``relational``); this module supplies what a
+shared database needs on top:
+
+- Writes: each process still groups its writes into one transaction on its store thread
+  (group commit; PostgreSQL manages ~3.5k commits/s from one connection). Write
+  transactions of all processes are serialized by one advisory transaction lock, which
+  gives the shared logic exactly the isolation SQLite's single writer gives it (flow
+  control's read-modify-write of limits, a parallel group's join, a wait resolved once).
+- Claims read due items ``FOR UPDATE SKIP LOCKED``; a lease's expiry is its ``due_at``, so
+  the work of a process that died comes due again when its leases run out.
+- Reads (the API, run state for the dashboard) use a connection pool, not the store thread.
+- Wake-ups: a transaction that queued work due soon sends ``NOTIFY inlet_work``; every
+  process listens and looks at the queue at once. Polling stays the correctness path.
+- Single-leader jobs (cron) hold a session advisory lock on a connection of their own;
+  when the leader's process dies its session ends and another process takes over.
+- Migrations are numbered files applied by ``inlet migrate``; opening a database whose
+  schema is behind fails with that instruction.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import threading
+import time
+import zlib
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any
+
+import psycopg
+import psycopg_pool
+
+from inlet.errors import SchemaMismatch, StoreError
+from inlet.store.relational import Connection, Cursor, RelationalStore, T, migrations, statements
+from inlet.store.writer import Session
+
+log = logging.getLogger("inlet.store")
+
+WRITE_LOCK = 0x1A1E7
+"""The advisory lock every write transaction takes (one writer at a time, as in SQLite)."""
+MIGRATE_LOCK = 0x1A1E8
+WORK_CHANNEL = "inlet_work"
+FUNCTIONS_CHANNEL = "inlet_functions"
+NOTIFY_HORIZON = 1.0
+"""Work due later than this (seconds) needs no wake-up: every process polls that often."""
+CONNECT_TIMEOUT = 5
+RECONNECT_PAUSE = 1.0
+
+
+def _translate(sql: str) -> str:
+    """sqlite3's ``?`` placeholders as psycopg's ``%s`` (and a literal ``%`` escaped)."""
+    return sql.replace("%", "%%").replace("?", "%s")
+
+
+class _Adapter:
+    """A psycopg connection in the shape the shared logic uses (sqlite3's)."""
+
+    def __init__(self, conn: psycopg.Connection[Any]) -> None:
+        self.conn = conn
+        self._sql: dict[str, str] = {}
+
+    def _query(self, sql: str) -> str:
+        query = self._sql.get(sql)
+        if query is None:
+            query = self._sql[sql] = _translate(sql)
+        return query
+
+    def execute(self, sql: str, parameters: Sequence[Any] = (), /) -> Cursor:
+        if not parameters:
+            return self.conn.execute(sql.encode())
+        return self.conn.execute(self._query(sql).encode(), parameters)
+
+    def executemany(self, sql: str, parameters: Iterable[Sequence[Any]], /) -> Cursor:
+        cur = self.conn.cursor()
+        cur.executemany(self._query(sql).encode(), list(parameters))
+        return cur
+
+
+def connect(url: str) -> psycopg.Connection[Any]:
+    return psycopg.connect(url, autocommit=True, connect_timeout=CONNECT_TIMEOUT)
+
+
+def schema_version(conn: psycopg.Connection[Any]) -> int:
+    row = conn.execute(
+        "SELECT to_regclass('schema_version') IS NOT NULL",
+    ).fetchone()
+    if row is None or not row[0]:
+        return 0
+    found = conn.execute("SELECT max(version) FROM schema_version").fetchone()
+    return int(found[0] or 0) if found is not None else 0
+
+
+def migrate(url: str) -> tuple[int, int]:
+    """Apply the migrations the database lacks; returns (version before, version after).
+    Safe to run from several processes at once (they take turns on an advisory lock)."""
+    with connect(url) as conn:
+        conn.execute("SELECT pg_advisory_lock(%s)", (MIGRATE_LOCK,))
+        try:
+            conn.execute(
+                "CREATE TABLE IF NOT EXISTS schema_version (version INTEGER PRIMARY KEY, "
+                "applied_at DOUBLE PRECISION NOT NULL)"
+            )
+            before = schema_version(conn)
+            known = migrations("postgres")
+            latest = known[-1][0]
+            if before > latest:
+                raise SchemaMismatch(
+                    f"database schema version {before} is newer than this inlet ({latest}); "
+                    "upgrade inlet"
+                )
+            for version, sql in known:
+                if version <= before:
+                    continue
+                with conn.transaction():
+                    for statement in statements(sql):
+                        conn.execute(statement.encode())
+                    conn.execute(
+                        "INSERT INTO schema_version (version, applied_at) VALUES (%s, %s)",
+                        (version, time.time()),
+                    )
+                log.info("store.migrated", extra={"version": version})
+            return before, max(before, latest)
+        finally:
+            conn.execute("SELECT pg_advisory_unlock(%s)", (MIGRATE_LOCK,))
+
+
+def _redacted(url: str) -> str:
+    """The URL without its password, for messages."""
+    try:
+        info = psycopg.conninfo.conninfo_to_dict(url)
+    except psycopg.ProgrammingError:
+        return "postgresql://..."
+    host, port, db = info.get("host", ""), info.get("port", ""), info.get("dbname", "")
+    user = str(info.get("user", ""))
+    return f"postgresql://{user + '@' if user else ''}{host}{':' + str(port) if port else ''}/{db}"
+
+
+class _Transactions:
+    """The store thread's transactions; reconnects when the database went away."""
+
+    def __init__(self, store: PostgresStore) -> None:
+        self._store = store
+
+    def ready(self) -> None:
+        self._store._ensure_connected()
+
+    def begin(self) -> None:
+        db = self._store._conn
+        db.execute("BEGIN")
+        db.execute("SELECT pg_advisory_xact_lock(?)", (WRITE_LOCK,))
+
+    def commit(self) -> None:
+        store = self._store
+        db = store._conn
+        if store._wake_due:
+            db.execute(f"NOTIFY {WORK_CHANNEL}")
+        if store._functions_changed:
+            db.execute(f"NOTIFY {FUNCTIONS_CHANNEL}")
+        db.execute("COMMIT")
+        store._wake_due = store._functions_changed = False
+
+    def rollback(self) -> None:
+        self._store._wake_due = self._store._functions_changed = False
+        self._store._conn.execute("ROLLBACK")
+
+
+class PostgresStore(RelationalStore):
+    name = "PostgreSQL"
+    shared = True
+    _errors = (psycopg.Error, psycopg_pool.PoolTimeout)
+    _CLAIM_LOCK = " FOR UPDATE SKIP LOCKED"
+
+    def __init__(self, url: str, *, pool_size: int = 4) -> None:
+        super().__init__()
+        self._url = url
+        self._pool_size = pool_size
+        self._pg: psycopg.Connection[Any] | None = None
+        self._pool: psycopg_pool.ConnectionPool[Any] | None = None
+        self._local = threading.local()
+        self._wake_due = False
+        self._functions_changed = False
+        self._was_down = False
+        self._watcher: threading.Thread | None = None
+        self._watching = threading.Event()
+        self._leader: psycopg.Connection[Any] | None = None
+        self._led: set[str] = set()
+        self._leader_lock = threading.Lock()
+
+    @property
+    def url(self) -> str:
+        return _redacted(self._url)
+
+    # Connection
+
+    def _connect(self) -> tuple[Connection, Session]:
+        try:
+            conn = connect(self._url)
+        except psycopg.OperationalError as exc:
+            raise StoreError(f"cannot connect to PostgreSQL at {self.url}: {exc}") from exc
+        version = schema_version(conn)
+        latest = migrations("postgres")[-1][0]
+        if version != latest:
+            conn.close()
+            if version > latest:
+                raise SchemaMismatch(
+                    f"database {self.url} has schema version {version}, newer than this inlet "
+                    f"({latest}); upgrade inlet"
+                )
+            raise SchemaMismatch(
+                f"database {self.url} has schema version {version}, this inlet needs {latest}: "
+                f"run `inlet migrate --database-url {self.url}` first"
+            )
+        self._pg = conn
+        self._pool = psycopg_pool.ConnectionPool(
+            self._url,
+            min_size=1,
+            max_size=self._pool_size,
+            kwargs={"autocommit": True},
+            open=True,
+            name="inlet-read",
+        )
+        return _Adapter(conn), _Transactions(self)
+
+    def _ensure_connected(self) -> None:
+        pg = self._pg
+        if pg is not None and not pg.closed and not pg.broken:
+            if self._was_down:
+                log.warning("store.reconnected", extra={"database": self.url})
+                self._was_down = False
+            return
+        if not self._was_down:
+            log.error("store.connection_lost", extra={"database": self.url})
+            self._was_down = True
+        if pg is not None:
+            with contextlib.suppress(Exception):
+                pg.close()
+        try:
+            pg = connect(self._url)
+        except psycopg.OperationalError as exc:
+            raise StoreError(f"PostgreSQL at {self.url} is unavailable: {exc}") from exc
+        self._pg = pg
+        self._db = _Adapter(pg)
+        log.warning("store.reconnected", extra={"database": self.url})
+        self._was_down = False
+
+    def _disconnect(self) -> None:
+        self._watching.clear()
+        if self._watcher is not None:
+            self._watcher.join(timeout=5)
+            self._watcher = None
+        if self._pool is not None:
+            self._pool.close()
+            self._pool = None
+        if self._pg is not None:
+            self._pg.close()
+            self._pg = None
+        with self._leader_lock:
+            if self._leader is not None:
+                with contextlib.suppress(Exception):
+                    self._leader.close()
+                self._leader = None
+            self._led.clear()
+
+    @property
+    def _conn(self) -> Connection:
+        db: Connection | None = getattr(self._local, "db", None)
+        if db is not None:
+            return db
+        return super()._conn
+
+    async def _call(self, fn: Callable[..., T], *args: Any) -> T:
+        """Reads run on a pooled connection in a worker thread, beside the store thread."""
+        if self._pool is None:
+            return await super()._call(fn, *args)
+        try:
+            return await asyncio.to_thread(self._read, fn, args)
+        except self._errors as exc:
+            raise StoreError(f"{self.name} error: {exc}") from exc
+
+    def _read(self, fn: Callable[..., T], args: tuple[Any, ...]) -> T:
+        pool = self._pool
+        if pool is None:
+            raise StoreError("the PostgreSQL store is not open")
+        with pool.connection(timeout=CONNECT_TIMEOUT * 2) as conn:
+            self._local.db = _Adapter(conn)
+            try:
+                return fn(*args)
+            finally:
+                self._local.db = None
+
+    # What differs from one process owning the database
+
+    def _horizon(self, db: Connection) -> float:
+        row = db.execute("SELECT max_delay FROM queue_horizon WHERE id = 1").fetchone()
+        return float(row[0]) if row is not None else 0.0
+
+    def _note_delay(self, db: Connection, delay: float) -> None:
+        db.execute(
+            "UPDATE queue_horizon SET max_delay = ? WHERE id = 1 AND max_delay < ?",
+            (delay, delay),
+        )
+
+    def _noted_due(self, due: float, now: float) -> None:
+        if due <= now + NOTIFY_HORIZON:
+            self._wake_due = True
+
+    def _noted_functions(self) -> None:
+        self._functions_changed = True
+
+    async def release_all(self) -> int:
+        # Other processes may hold leases right now: they are never dropped here. A
+        # process that died has its leases expire, and its items come due again.
+        return 0
+
+    # Wake-ups
+
+    def watch(self, on_work: Callable[[], None], on_functions: Callable[[], None]) -> None:
+        loop = asyncio.get_running_loop()
+        self._watching.set()
+
+        def deliver(channel: str) -> None:
+            (on_work if channel == WORK_CHANNEL else on_functions)()
+
+        def run() -> None:
+            conn: psycopg.Connection[Any] | None = None
+            while self._watching.is_set():
+                try:
+                    if conn is None or conn.closed or conn.broken:
+                        conn = connect(self._url)
+                        conn.execute(f"LISTEN {WORK_CHANNEL}")
+                        conn.execute(f"LISTEN {FUNCTIONS_CHANNEL}")
+                        # Whatever was sent while we were not listening: look once.
+                        loop.call_soon_threadsafe(deliver, WORK_CHANNEL)
+                        loop.call_soon_threadsafe(deliver, FUNCTIONS_CHANNEL)
+                    for note in conn.notifies(timeout=0.5):
+                        loop.call_soon_threadsafe(deliver, note.channel)
+                except (psycopg.Error, RuntimeError):
+                    if conn is not None:
+                        with contextlib.suppress(Exception):
+                            conn.close()
+                    conn = None
+                    time.sleep(RECONNECT_PAUSE)
+            if conn is not None:
+                conn.close()
+
+        self._watcher = threading.Thread(target=run, name="inlet-pg-listen", daemon=True)
+        self._watcher.start()
+
+    # Leaders
+
+    async def lead(self, job: str) -> bool:
+        return await asyncio.to_thread(self._lead, job)
+
+    def _lead(self, job: str) -> bool:
+        key = zlib.crc32(f"inlet:{job}".encode())
+        with self._leader_lock:
+            conn = self._leader
+            try:
+                if conn is None or conn.closed or conn.broken:
+                    self._led.clear()
+                    conn = self._leader = connect(self._url)
+                if job in self._led:
+                    conn.execute("SELECT 1")  # still our session, so still our lock
+                    return True
+                row = conn.execute("SELECT pg_try_advisory_lock(%s)", (key,)).fetchone()
+            except psycopg.Error:
+                self._led.clear()
+                if conn is not None:
+                    with contextlib.suppress(Exception):
+                        conn.close()
+                self._leader = None
+                return False
+            if row is not None and row[0]:
+                self._led.add(job)
+                log.info("store.leader", extra={"job": job})
+                return True
+            return False
