@@ -21,6 +21,17 @@ class DatabaseURL:
     path: str
     raw: str
 
+    @property
+    def safe(self) -> str:
+        """The URL without a password, for logs and messages."""
+        if self.scheme != "postgresql":
+            return self.raw
+        scheme, _, rest = self.raw.partition("://")
+        credentials, at, host = rest.rpartition("@")
+        if not at or ":" not in credentials:
+            return self.raw
+        return f"{scheme}://{credentials.split(':', 1)[0]}:***@{host}"
+
     @classmethod
     def parse(cls, url: str) -> DatabaseURL:
         if url.startswith("sqlite:///"):
@@ -85,11 +96,6 @@ class Settings:
     def validate(self) -> Settings:
         """Fail at start-up, not on first use."""
         db = self.database
-        if db.scheme == "postgresql":
-            raise ConfigError(
-                f"database URL {self.database_url!r}: the PostgreSQL backend is not available in "
-                "this version; use sqlite:///PATH"
-            )
         if db.scheme == "sqlite":
             parent = Path(db.path).expanduser().resolve().parent
             if parent.exists() and not parent.is_dir():

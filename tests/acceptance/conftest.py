@@ -7,15 +7,25 @@ from pathlib import Path
 
 import pytest
 
-from .harness import CoreStack, Stack, start_core
+from .harness import CoreStack, Stack, migrate, start_core
 
 STACK_KEY = pytest.StashKey[Stack]()
 
 
+@pytest.fixture(params=["sqlite", "postgres"])
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """Every acceptance test runs on the embedded SQLite file and on a real PostgreSQL."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'inlet.db'}"
+    url: str = request.getfixturevalue("pg_url")
+    migrate(url)
+    return url
+
+
 @pytest.fixture
-def stack(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Stack]:
+def stack(request: pytest.FixtureRequest, tmp_path: Path, database_url: str) -> Iterator[Stack]:
     """A registry of the processes a test starts; all are stopped at teardown."""
-    stack = Stack(tmp_path)
+    stack = Stack(tmp_path, database_url)
     request.node.stash[STACK_KEY] = stack
     try:
         yield stack

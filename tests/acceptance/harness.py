@@ -75,6 +75,20 @@ def wait_for(
         time.sleep(interval)
 
 
+def migrate(database_url: str) -> None:
+    """``inlet migrate`` on a PostgreSQL database, as an operator would run it."""
+    done = subprocess.run(
+        [sys.executable, "-m", "inlet", "migrate", "--database-url", database_url],
+        env=_clean_env({"PYTHONPATH": os.pathsep.join(p for p in (str(ROOT / "src"),) if p)}),
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    if done.returncode != 0:
+        raise AssertionError(f"inlet migrate failed ({done.returncode}): {done.stderr}")
+
+
 def _clean_env(extra: dict[str, str]) -> dict[str, str]:
     env = {
         k: v for k, v in os.environ.items() if not k.startswith(("INNGEST_", "INLET_", "PYTEST_"))
@@ -171,7 +185,7 @@ class InletServer:
     """The real ``inlet dev`` process plus an HTTP client for its APIs."""
 
     log_dir: Path = field(repr=False)
-    db_path: Path
+    database_url: str
     app_urls: list[str]
     port: int = field(default_factory=free_port)
     retry_interval: float = 0.2
@@ -191,7 +205,7 @@ class InletServer:
             "--port",
             str(self.port),
             "--database-url",
-            f"sqlite:///{self.db_path}",
+            self.database_url,
             "--no-discovery",
             "--retry-interval",
             str(self.retry_interval),
@@ -471,8 +485,11 @@ class Records:
 class Stack:
     """Everything one test starts; ``close`` stops it all, even after a failure."""
 
-    def __init__(self, tmp_path: Path) -> None:
+    def __init__(self, tmp_path: Path, database_url: str | None = None) -> None:
         self.tmp_path = tmp_path
+        self.database_url = database_url or f"sqlite:///{tmp_path / 'inlet.db'}"
+        """Every server of the stack shares this database (several processes need
+        PostgreSQL)."""
         self.log_dir = tmp_path / "logs"
         self.log_dir.mkdir(exist_ok=True)
         self.records = Records(tmp_path / "records.jsonl")
@@ -484,7 +501,7 @@ class Stack:
     ) -> InletServer:
         server = InletServer(
             log_dir=self.log_dir,
-            db_path=self.tmp_path / "inlet.db",
+            database_url=self.database_url,
             app_urls=app_urls,
             port=port if port is not None else free_port(),
             **options,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator
@@ -42,6 +43,9 @@ from inlet.sync.syncer import Syncer
 
 log = logging.getLogger("inlet.api")
 
+FUNCTIONS_POLL = 5.0
+"""Seconds between reloads of the function registry when other processes share the store."""
+
 
 def open_store(settings: Settings) -> Store:
     db = settings.database
@@ -49,6 +53,10 @@ def open_store(settings: Settings) -> Store:
         from inlet.store.memory import MemoryStore
 
         return MemoryStore()
+    if db.scheme == "postgresql":
+        from inlet.store.postgres import PostgresStore
+
+        return PostgresStore(db.raw)
     from inlet.store.sqlite import SQLiteStore
 
     return SQLiteStore(db.path)
@@ -75,9 +83,24 @@ class Server:
             store, settings, clock, lambda: self.registry, self.router, self.executor.notify
         )
         self.syncer = Syncer(store, settings, clock, self.reload_functions)
+        self._background: set[asyncio.Task[None]] = set()
 
     async def reload_functions(self) -> None:
         self.registry = Registry(await self.store.list_functions())
+
+    def _functions_changed(self) -> None:
+        task = asyncio.create_task(self.reload_functions())
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
+
+    async def _refresh_functions(self) -> None:
+        """The polling path behind the functions notification."""
+        while True:
+            await asyncio.sleep(FUNCTIONS_POLL)
+            try:
+                await self.reload_functions()
+            except Exception:
+                log.exception("functions.reload_failed")
 
     @contextlib.asynccontextmanager
     async def lifespan(self, app: Starlette) -> AsyncIterator[None]:
@@ -86,6 +109,11 @@ class Server:
         if released:
             log.info("queue.recovered", extra={"items": released})
         await self.reload_functions()
+        refresh = None
+        if self.store.shared:
+            # Another process may sync an app: its functions must trigger here too.
+            self.store.watch(self.executor.notify, self._functions_changed)
+            refresh = asyncio.create_task(self._refresh_functions(), name="inlet-functions")
         await self.transport.start()
         await self.executor.start()
         await self.syncer.start()
@@ -94,6 +122,9 @@ class Server:
         try:
             yield
         finally:
+            if refresh is not None:
+                refresh.cancel()
+                await asyncio.gather(refresh, return_exceptions=True)
             await self.scheduler.stop()
             await self.syncer.stop()
             await self.executor.stop()

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import sys
-from typing import Any
+from collections.abc import Callable
+from typing import Any, Literal
 
 import click
 
@@ -28,106 +29,120 @@ def cli() -> None:
     """Inlet: durable, event-driven functions for apps written with the Inngest SDKs."""
 
 
+def server_options(command: Callable[..., None]) -> Callable[..., None]:
+    """The options ``inlet dev`` and ``inlet start`` share."""
+    for option in reversed(_SERVER_OPTIONS):
+        command = option(command)
+    return command
+
+
+_SERVER_OPTIONS = [
+    click.option(
+        "--host",
+        default="127.0.0.1",
+        show_default=True,
+        envvar="INLET_HOST",
+        show_envvar=True,
+        help="Interface to listen on.",
+    ),
+    click.option(
+        "--port",
+        "-p",
+        default=DEFAULT_PORT,
+        show_default=True,
+        type=int,
+        envvar="INLET_PORT",
+        show_envvar=True,
+        help="Port to listen on.",
+    ),
+    click.option(
+        "--database-url",
+        default=DEFAULT_DATABASE_URL,
+        show_default=True,
+        envvar="INLET_DATABASE_URL",
+        show_envvar=True,
+        help="sqlite:///PATH (embedded) or postgresql://...",
+    ),
+    click.option(
+        "--sdk-url",
+        "-u",
+        multiple=True,
+        envvar="INLET_SDK_URL",
+        show_envvar=True,
+        help="An app's serve URL to sync (repeatable; env: space-separated).",
+    ),
+    click.option(
+        "--no-discovery",
+        is_flag=True,
+        envvar="INLET_NO_DISCOVERY",
+        show_envvar=True,
+        help="Do not scan local ports for apps.",
+    ),
+    click.option(
+        "--poll-interval",
+        default=5.0,
+        show_default=True,
+        type=float,
+        envvar="INLET_POLL_INTERVAL",
+        show_envvar=True,
+        help="Seconds between re-syncs of apps in error.",
+    ),
+    click.option(
+        "--retry-interval",
+        default=None,
+        type=float,
+        envvar="INLET_RETRY_INTERVAL",
+        show_envvar=True,
+        help="Fixed retry delay in seconds instead of the backoff table.",
+    ),
+    click.option(
+        "--use-api-threshold",
+        default=None,
+        type=int,
+        envvar="INLET_USE_API_THRESHOLD",
+        show_envvar=True,
+        help="Bytes of events+steps above which apps fetch run state over the API "
+        "[default: 4 MiB].",
+    ),
+    click.option(
+        "--max-event-size",
+        default=None,
+        type=click.IntRange(min=1),
+        envvar="INLET_MAX_EVENT_SIZE",
+        show_envvar=True,
+        help="Largest accepted event in bytes "
+        "[default: 512 KiB; Inngest's dev server takes 3 MiB].",
+    ),
+    click.option(
+        "--concurrency",
+        default=128,
+        show_default=True,
+        type=int,
+        envvar="INLET_CONCURRENCY",
+        show_envvar=True,
+        help="Call requests in flight at once.",
+    ),
+    click.option(
+        "--log-level",
+        default="info",
+        show_default=True,
+        envvar="INLET_LOG_LEVEL",
+        show_envvar=True,
+        type=click.Choice(["debug", "info", "warning", "error"]),
+    ),
+    click.option(
+        "--log-format",
+        default="text",
+        show_default=True,
+        envvar="INLET_LOG_FORMAT",
+        show_envvar=True,
+        type=click.Choice(["text", "json"]),
+    ),
+]
+
+
 @cli.command()
-@click.option(
-    "--host",
-    default="127.0.0.1",
-    show_default=True,
-    envvar="INLET_HOST",
-    show_envvar=True,
-    help="Interface to listen on.",
-)
-@click.option(
-    "--port",
-    "-p",
-    default=DEFAULT_PORT,
-    show_default=True,
-    type=int,
-    envvar="INLET_PORT",
-    show_envvar=True,
-    help="Port to listen on.",
-)
-@click.option(
-    "--database-url",
-    default=DEFAULT_DATABASE_URL,
-    show_default=True,
-    envvar="INLET_DATABASE_URL",
-    show_envvar=True,
-    help="sqlite:///PATH (embedded) or postgresql://...",
-)
-@click.option(
-    "--sdk-url",
-    "-u",
-    multiple=True,
-    envvar="INLET_SDK_URL",
-    show_envvar=True,
-    help="An app's serve URL to sync (repeatable; env: space-separated).",
-)
-@click.option(
-    "--no-discovery",
-    is_flag=True,
-    envvar="INLET_NO_DISCOVERY",
-    show_envvar=True,
-    help="Do not scan local ports for apps.",
-)
-@click.option(
-    "--poll-interval",
-    default=5.0,
-    show_default=True,
-    type=float,
-    envvar="INLET_POLL_INTERVAL",
-    show_envvar=True,
-    help="Seconds between re-syncs of apps in error.",
-)
-@click.option(
-    "--retry-interval",
-    default=None,
-    type=float,
-    envvar="INLET_RETRY_INTERVAL",
-    show_envvar=True,
-    help="Fixed retry delay in seconds instead of the backoff table.",
-)
-@click.option(
-    "--use-api-threshold",
-    default=None,
-    type=int,
-    envvar="INLET_USE_API_THRESHOLD",
-    show_envvar=True,
-    help="Bytes of events+steps above which apps fetch run state over the API [default: 4 MiB].",
-)
-@click.option(
-    "--max-event-size",
-    default=None,
-    type=click.IntRange(min=1),
-    envvar="INLET_MAX_EVENT_SIZE",
-    show_envvar=True,
-    help="Largest accepted event in bytes [default: 512 KiB; Inngest's dev server takes 3 MiB].",
-)
-@click.option(
-    "--concurrency",
-    default=128,
-    show_default=True,
-    type=int,
-    envvar="INLET_CONCURRENCY",
-    show_envvar=True,
-    help="Call requests in flight at once.",
-)
-@click.option(
-    "--log-level",
-    default="info",
-    show_default=True,
-    envvar="INLET_LOG_LEVEL",
-    show_envvar=True,
-    type=click.Choice(["debug", "info", "warning", "error"]),
-)
-@click.option(
-    "--log-format",
-    default="text",
-    show_default=True,
-    envvar="INLET_LOG_FORMAT",
-    show_envvar=True,
-    type=click.Choice(["text", "json"]),
-)
+@server_options
 def dev(
     host: str,
     port: int,
@@ -143,27 +158,126 @@ def dev(
     log_format: str,
 ) -> None:
     """Run the development server: no keys, app discovery, an embedded SQLite file."""
-    urls: list[str] = []
-    for value in sdk_url:
-        urls.extend(value.split())
+    settings = _settings(
+        "dev",
+        host=host,
+        port=port,
+        database_url=database_url,
+        sdk_url=sdk_url,
+        discovery=not no_discovery,
+        poll_interval=poll_interval,
+        retry_interval=retry_interval,
+        use_api_threshold=use_api_threshold,
+        max_event_size=max_event_size,
+        concurrency=concurrency,
+    )
+    _serve(settings, log_level, log_format)
+
+
+@cli.command()
+@server_options
+@click.option(
+    "--signing-key",
+    envvar="INLET_SIGNING_KEY",
+    show_envvar=True,
+    help="The key apps and inlet sign requests with (required).",
+)
+@click.option(
+    "--event-key",
+    multiple=True,
+    envvar="INLET_EVENT_KEY",
+    show_envvar=True,
+    help="A key accepted by POST /e/{key} (repeatable; env: space-separated).",
+)
+def start(
+    host: str,
+    port: int,
+    database_url: str,
+    sdk_url: tuple[str, ...],
+    no_discovery: bool,
+    poll_interval: float,
+    retry_interval: float | None,
+    use_api_threshold: int | None,
+    max_event_size: int | None,
+    concurrency: int,
+    log_level: str,
+    log_format: str,
+    signing_key: str | None,
+    event_key: tuple[str, ...],
+) -> None:
+    """Run the production server: signed requests, event keys, SQLite or PostgreSQL.
+
+    Several processes with the same postgresql:// URL share the work."""
+    settings = _settings(
+        "start",
+        host=host,
+        port=port,
+        database_url=database_url,
+        sdk_url=sdk_url,
+        discovery=False,
+        poll_interval=poll_interval,
+        retry_interval=retry_interval,
+        use_api_threshold=use_api_threshold,
+        max_event_size=max_event_size,
+        concurrency=concurrency,
+        signing_key=signing_key,
+        event_keys=tuple(k for value in event_key for k in value.split()),
+    )
+    _serve(settings, log_level, log_format)
+
+
+@cli.command()
+@click.option(
+    "--database-url",
+    required=True,
+    envvar="INLET_DATABASE_URL",
+    show_envvar=True,
+    help="postgresql://... (an SQLite file migrates itself when inlet opens it).",
+)
+def migrate(database_url: str) -> None:
+    """Bring a PostgreSQL database's schema up to this version of inlet."""
+    from inlet.config import DatabaseURL
+
+    try:
+        db = DatabaseURL.parse(database_url)
+        if db.scheme != "postgresql":
+            click.echo(f"{db.scheme} databases migrate themselves when inlet opens them", err=True)
+            return
+        from inlet.store.postgres import migrate as apply
+        from inlet.store.postgres import redacted
+
+        before, after = apply(db.raw)
+    except InletError as exc:
+        raise click.ClickException(exc.message) from None
+    except Exception as exc:  # the driver's errors: unreachable server, bad credentials
+        raise click.ClickException(f"cannot migrate {database_url!r}: {exc}") from None
+    if before == after:
+        click.echo(f"{redacted(db.raw)} is at schema version {after}; nothing to do", err=True)
+    else:
+        click.echo(f"{redacted(db.raw)} migrated from schema version {before} to {after}", err=True)
+
+
+def _settings(
+    profile: Literal["dev", "start"],
+    *,
+    sdk_url: tuple[str, ...],
+    use_api_threshold: int | None,
+    max_event_size: int | None,
+    concurrency: int,
+    **values: Any,
+) -> Settings:
     extra: dict[str, Any] = {}
     if use_api_threshold is not None:
         extra["use_api_threshold"] = use_api_threshold
     if max_event_size is not None:
         extra["max_event_bytes"] = max_event_size
-    settings = Settings(
-        host=host,
-        port=port,
-        database_url=database_url,
-        profile="dev",
-        sdk_urls=tuple(urls),
-        discovery=not no_discovery,
-        poll_interval=poll_interval,
-        retry_interval=retry_interval,
+    return Settings(
+        profile=profile,
+        sdk_urls=tuple(url for value in sdk_url for url in value.split()),
         worker_concurrency=concurrency,
+        **values,
         **extra,
     )
-    _serve(settings, log_level, log_format)
 
 
 def _serve(settings: Settings, log_level: str, log_format: str) -> None:
@@ -178,7 +292,7 @@ def _serve(settings: Settings, log_level: str, log_format: str) -> None:
     except InletError as exc:
         raise click.ClickException(exc.message) from None
     click.echo(
-        f"inlet {__version__} listening on {settings.base_url} ({settings.database_url})", err=True
+        f"inlet {__version__} listening on {settings.base_url} ({settings.database.safe})", err=True
     )
     uvicorn.run(
         app,

@@ -28,6 +28,8 @@ log = logging.getLogger("inlet.scheduler")
 
 SCHEDULED = "inngest/scheduled.timer"
 MAX_SLEEP = 1.0
+LEAD_RETRY = 5.0
+"""Seconds between attempts to become the cron leader while another process is."""
 """Longest sleep between looks: a newly synced cron is seen within a second."""
 
 
@@ -87,6 +89,9 @@ class Scheduler:
     async def tick(self) -> float:
         """Make every due fire; returns when the next one is due."""
         now = self._clock.now()
+        if not await self._store.lead("cron"):
+            # Another process makes the fires; take over if it goes away.
+            return now + LEAD_RETRY
         registry = self._registry()
         cursors = await self._store.cron_cursors()
         soonest = now + MAX_SLEEP

@@ -127,7 +127,7 @@ def migrate(url: str) -> tuple[int, int]:
             conn.execute("SELECT pg_advisory_unlock(%s)", (MIGRATE_LOCK,))
 
 
-def _redacted(url: str) -> str:
+def redacted(url: str) -> str:
     """The URL without its password, for messages."""
     try:
         info = psycopg.conninfo.conninfo_to_dict(url)
@@ -191,7 +191,7 @@ class PostgresStore(RelationalStore):
 
     @property
     def url(self) -> str:
-        return _redacted(self._url)
+        return redacted(self._url)
 
     # Connection
 

@@ -1,0 +1,124 @@
+"""Scale-out: three ``inlet`` processes on one PostgreSQL database behave as one server.
+
+1,000 three-step runs are sent round-robin to the three processes; the process that is
+most likely the cron leader (the first one started) is SIGKILLed halfway. Every run
+completes, each step's recorded output is one real execution that the next step saw, and
+a ``* * * * *`` cron fires exactly once a minute across the kill (the leadership moves).
+"""
+
+from __future__ import annotations
+
+import datetime
+import itertools
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from .harness import InletServer, Stack, free_port, migrate, wait_for
+
+pytestmark = [pytest.mark.acceptance, pytest.mark.slow]
+
+RUNS = 1000
+STEPS = ("a", "b", "c")
+TICKER = "accept-time-cron-ticker"
+SCHEDULED = "inngest/scheduled.timer"
+
+
+def _fires(server: InletServer) -> list[dict[str, Any]]:
+    resp = server.http.get("/v1/events", params={"name": SCHEDULED, "limit": 1000})
+    assert resp.status_code == 200, resp.text
+    events: list[dict[str, Any]] = resp.json()["data"]
+    return sorted(events, key=lambda e: _instant(e["data"]["scheduledAt"]))
+
+
+def _instant(iso: str) -> float:
+    return datetime.datetime.fromisoformat(iso).timestamp()
+
+
+@pytest.mark.timeout(900)
+def test_three_processes_on_one_database_share_the_work_and_survive_a_kill(
+    tmp_path: Path, pg_url: str
+) -> None:
+    migrate(pg_url)
+    stack = Stack(tmp_path, pg_url)
+    try:
+        _scale_out(stack)
+    finally:
+        stack.close()
+
+
+def _scale_out(stack: Stack) -> None:
+    ports = [free_port() for _ in range(3)]
+    core = stack.app("apps.core_app:app", server_url=f"http://127.0.0.1:{ports[1]}")
+    cron = stack.app("apps.time_app:cron_app", server_url=f"http://127.0.0.1:{ports[1]}")
+    servers = [stack.server([core.url, cron.url], port=port) for port in ports]
+    for server in servers:
+        server.wait_functions(["accept-durable", TICKER])
+    first, survivors = servers[0], servers[1:]
+
+    keys = [uuid.uuid4().hex for _ in range(RUNS)]
+    event_ids: list[str] = []
+    for n, start in enumerate(range(0, RUNS, 50)):
+        batch = keys[start : start + 50]
+        target = servers[n % 3]
+        event_ids += target.send(*({"name": "accept/durable", "data": {"key": k}} for k in batch))
+    assert len(event_ids) == RUNS
+
+    # Halfway through the steps, kill the first process (the cron leader: it started first).
+    wait_for(
+        lambda: len(stack.records.find("durable_step")) >= RUNS * len(STEPS) // 2 or None,
+        300,
+        "half of the steps to run",
+        interval=0.2,
+    )
+    first.kill()
+    killed_at = time.time()
+    assert len(stack.records.find("durable_step")) < RUNS * len(STEPS), "finished before the kill"
+
+    # Every run completes; a run is visible from any process.
+    runs: dict[str, dict[str, Any]] = {}
+    for n, (key, event_id) in enumerate(zip(keys, event_ids, strict=True)):
+        (run,) = survivors[n % 2].runs_for_event(event_id, timeout=300)
+        runs[key] = run
+    executions: dict[tuple[str, str], list[dict[str, Any]]] = {}
+    for e in stack.records.find("durable_step"):
+        executions.setdefault((e["key"], e["step"]), []).append(e)
+    outputs: list[str] = []
+    for key, run in runs.items():
+        assert run["status"] == "Completed", run
+        out = run["output"]
+        outputs += [out[s] for s in STEPS]
+        for step, previous in zip(STEPS, (None, "a", "b"), strict=True):
+            tokens = [e["token"] for e in executions.get((key, step), [])]
+            assert out[step] in tokens, (key, step, out, tokens)
+            if previous is not None:
+                # Every execution of a later step saw the one memoised earlier result.
+                inputs = {e["input"] for e in executions[(key, step)]}
+                assert inputs == {out[previous]}, (key, step, out, inputs)
+    assert len(set(outputs)) == RUNS * len(STEPS), "a step output was recorded twice"
+    repeated = sum(len(v) - 1 for v in executions.values())
+    # Only calls in flight in the killed process can have run twice (at-least-once calls).
+    assert repeated <= 128, f"{repeated} step executions were repeated"
+
+    # Cron: fires before and after the kill, once a minute, each with exactly one run.
+    def enough() -> list[dict[str, Any]] | None:
+        fires = _fires(survivors[0])
+        after = [f for f in fires if _instant(f["data"]["scheduledAt"]) > killed_at + 10]
+        return fires if len(fires) >= 3 and len(after) >= 2 else None
+
+    fires = wait_for(
+        enough, 300, "cron fires before and after the kill", interval=1.0, describe=lambda: ""
+    )
+    minutes = [_instant(f["data"]["scheduledAt"]) for f in fires]
+    assert all(m % 60 == 0 for m in minutes), minutes
+    assert len(set(minutes)) == len(minutes), f"a minute fired twice: {minutes}"
+    assert [b - a for a, b in itertools.pairwise(minutes)] == [60.0] * (len(minutes) - 1), (
+        f"a minute was skipped: {minutes}"
+    )
+    for fire in fires:
+        (run,) = survivors[1].runs_for_event(fire["internal_id"], timeout=60)
+        assert run["status"] == "Completed", run
+        assert len(stack.records.find("tick", event_id=fire["id"])) == 1, fire

@@ -1,0 +1,71 @@
+"""``inlet migrate`` and the start-up schema check against a real PostgreSQL."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import psycopg
+
+from inlet.store.relational import migrations
+
+SRC = str(Path(__file__).resolve().parents[2] / "src")
+
+
+def free_port() -> str:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return str(sock.getsockname()[1])
+
+
+def inlet(*args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("INLET_")}
+    env["PYTHONPATH"] = SRC
+    return subprocess.run(
+        [sys.executable, "-m", "inlet", *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
+
+
+def test_a_server_on_an_unmigrated_database_refuses_to_start_and_names_the_fix(
+    pg_url: str, tmp_path: Path
+) -> None:
+    done = inlet(
+        "dev", "--no-discovery", "--port", free_port(), "--database-url", pg_url, timeout=30
+    )
+    assert done.returncode != 0
+    assert "schema version 0" in done.stderr
+    assert "inlet migrate --database-url" in done.stderr
+
+
+def test_migrate_brings_the_schema_up_once(pg_url: str) -> None:
+    latest = migrations("postgres")[-1][0]
+    first = inlet("migrate", "--database-url", pg_url)
+    assert first.returncode == 0, first.stderr
+    assert f"from schema version 0 to {latest}" in first.stderr
+    again = inlet("migrate", "--database-url", pg_url)
+    assert again.returncode == 0, again.stderr
+    assert "nothing to do" in again.stderr
+    with psycopg.connect(pg_url) as conn:
+        row = conn.execute("SELECT max(version) FROM schema_version").fetchone()
+        assert row is not None and row[0] == latest
+        assert conn.execute("SELECT count(*) FROM queue").fetchone() == (0,)
+
+
+def test_migrate_names_an_unreachable_database() -> None:
+    done = inlet("migrate", "--database-url", "postgresql://nobody@127.0.0.1:1/none")
+    assert done.returncode != 0
+    assert "cannot migrate" in done.stderr and "127.0.0.1:1" in done.stderr
+
+
+def test_start_needs_a_signing_key(pg_url: str) -> None:
+    done = inlet("start", "--port", free_port(), "--database-url", pg_url, timeout=30)
+    assert done.returncode != 0
+    assert "signing key" in done.stderr
