@@ -150,7 +150,12 @@ class _Transactions:
     def begin(self) -> None:
         db = self._store._conn
         db.execute("BEGIN")
-        db.execute("SELECT pg_advisory_xact_lock(?)", (WRITE_LOCK,))
+        try:
+            db.execute("SELECT pg_advisory_xact_lock(?)", (WRITE_LOCK,))
+        except BaseException:
+            with contextlib.suppress(Exception):
+                db.execute("ROLLBACK")
+            raise
 
     def commit(self) -> None:
         store = self._store
@@ -219,6 +224,9 @@ class PostgresStore(RelationalStore):
             min_size=1,
             max_size=self._pool_size,
             kwargs={"autocommit": True},
+            # A pooled connection may have died with a database restart: checked on the way
+            # out, so a read after an outage does not fail once per dead connection.
+            check=psycopg_pool.ConnectionPool.check_connection,
             open=True,
             name="inlet-read",
         )
