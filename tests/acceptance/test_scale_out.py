@@ -122,3 +122,28 @@ def _scale_out(stack: Stack) -> None:
         (run,) = survivors[1].runs_for_event(fire["internal_id"], timeout=60)
         assert run["status"] == "Completed", run
         assert len(stack.records.find("tick", event_id=fire["id"])) == 1, fire
+
+
+@pytest.mark.timeout(300)
+def test_a_concurrency_limit_holds_in_total_across_processes(tmp_path: Path, pg_url: str) -> None:
+    migrate(pg_url)
+    stack = Stack(tmp_path, pg_url)
+    try:
+        ports = [free_port() for _ in range(2)]
+        app = stack.app("apps.flow_app:app", server_url=f"http://127.0.0.1:{ports[0]}")
+        servers = [stack.server([app.url], port=port) for port in ports]
+        for server in servers:
+            server.wait_functions(["accept-flow-serial"])
+        key = uuid.uuid4().hex
+        ids: list[str] = []
+        for i in range(8):  # alternate: each process accepts half and could run its own
+            ids += servers[i % 2].send({"name": "flow/serial", "data": {"key": key, "i": i}})
+        for n, event_id in enumerate(ids):
+            (run,) = servers[(n + 1) % 2].runs_for_event(event_id, timeout=120)
+            assert run["status"] == "Completed", run
+        spans = sorted(stack.records.find("span", fn="serial", key=key), key=lambda r: r["t_start"])
+        assert len(spans) == 8, spans
+        for before, after in itertools.pairwise(spans):
+            assert after["t_start"] >= before["t_end"], f"step bodies overlap: {before} {after}"
+    finally:
+        stack.close()
