@@ -64,6 +64,8 @@ class Executor:
         self._tasks: set[asyncio.Task[None]] = set()
         self._loops: list[asyncio.Task[None]] = []
         self._stopping = False
+        self._idle = False
+        """The last claim found nothing due and no wake-up has come since."""
 
     def notify(self) -> None:
         """New work may be due: look now instead of at the next poll."""
@@ -98,14 +100,22 @@ class Executor:
         calls = sum(1 for c in self._inflight.values() if c.item.kind is not ItemKind.TIMER)
         free = max(self._settings.worker_concurrency - calls, 0)
         self._wake.clear()
-        timeout = IDLE_POLL
         now = self._clock.now()
+        if self._idle:
+            # Nothing was due at the last look and nobody has said otherwise since: read
+            # when the next item is due (a cheap read) instead of opening a claim's write
+            # transaction every second. This is what keeps an idle server's database quiet.
+            due = await self._store.next_due()
+            if due is None or due > now:
+                await self._pause(IDLE_POLL if due is None else min(due - now, IDLE_POLL))
+                return
         limit = min(free, CLAIM_BATCH)
         # Due timers come first and need no free slot: firing one makes no call, and a
         # timer waiting behind a backlog of due calls would wake its run late.
         claims = await self._store.claim(
             now, limit, now + self._settings.lease_seconds, self._owner, timers=CLAIM_BATCH
         )
+        self._idle = False
         fired = 0
         for claim in claims:
             fired += claim.item.kind is ItemKind.TIMER
@@ -115,15 +125,23 @@ class Executor:
             task.add_done_callback(self._done)
         if fired == CLAIM_BATCH or (limit and len(claims) - fired >= limit):
             return
+        timeout = IDLE_POLL
         if not claims and free:
             # Only an idle dispatcher needs the next due time: a busy one is woken by
             # every call that finishes.
             due = await self._store.next_due()
             if due is not None:
                 timeout = min(max(due - self._clock.now(), 0.0), IDLE_POLL)
-        if timeout > 0:
+            self._idle = timeout > 0
+        await self._pause(timeout)
+
+    async def _pause(self, seconds: float) -> None:
+        """Wait ``seconds`` or until woken (a wake-up means: claim at once)."""
+        if seconds > 0:
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), timeout)
+                await asyncio.wait_for(self._wake.wait(), seconds)
+        if self._wake.is_set():
+            self._idle = False
 
     def _done(self, task: asyncio.Task[None]) -> None:
         self._tasks.discard(task)
