@@ -165,10 +165,15 @@ def start_uvicorn_app(module: str, app_port: int, inlet_port: int, log: Path) ->
     return spawn("app", argv, env, log, REPO)
 
 
+def inlet_env() -> dict[str, str]:
+    """The environment for `python -m inlet ...`: ours, with the checkout's src/ on the path."""
+    pythonpath = os.pathsep.join(p for p in (str(REPO / "src"), os.environ.get("PYTHONPATH")) if p)
+    return {**os.environ, "PYTHONPATH": pythonpath}
+
+
 def start_inlet_dev(inlet_port: int, database_url: str, app_url: str, log: Path) -> Child:
     """`python -m inlet dev --no-discovery -u <app_url>`, with src/ on the path."""
-    pythonpath = os.pathsep.join(p for p in (str(REPO / "src"), os.environ.get("PYTHONPATH")) if p)
-    env = {**os.environ, "PYTHONPATH": pythonpath}
+    env = inlet_env()
     argv = [
         sys.executable, "-m", "inlet", "dev",
         "--host", HOST, "--port", str(inlet_port),

@@ -1,10 +1,13 @@
 """Step throughput benchmark: Inlet driving a real Python-SDK app, 3 steps per run.
 
     python bench/steps.py [--runs 1000] [--repeat 3] [--database-url URL] [--json]
+    python bench/steps.py --database postgres [--processes 2]
 
 Each repeat starts `bench/app.py` (FastAPI + the official `inngest` SDK) and `inlet dev` as
 subprocesses on free loopback ports, waits for the app to be synced, warms up, then sends
-`--runs` events in batches of 100 and measures until every run has completed. See
+`--runs` events in batches of 100 and measures until every run has completed. With
+`--database postgres` it runs a durable PostgreSQL server for the repeats, a fresh
+migrated database per repeat, and `--processes` inlet processes sharing it. See
 bench/README.md for how to read the figures.
 """
 
@@ -28,6 +31,7 @@ from pathlib import Path
 from typing import Any, NoReturn, TypeVar
 
 import aiohttp
+import pg
 from procs import (
     HOST,
     BenchError,
@@ -67,6 +71,8 @@ class Options:
     runs: int
     repeat: int
     database_url: str | None
+    database: str
+    processes: int
     json: bool
     wait: str
     timeout: float
@@ -83,6 +89,20 @@ def parse_options(argv: list[str] | None = None) -> Options:
         "--database-url",
         default=None,
         help="Inlet database; default: a fresh sqlite file in a temp dir per repeat",
+    )
+    p.add_argument(
+        "--database",
+        choices=("sqlite", "postgres"),
+        default="sqlite",
+        help="postgres: start a durable PostgreSQL server in a temp dir for the repeats,\n"
+        "a fresh database per repeat (`inlet migrate`), and report its figures",
+    )
+    p.add_argument(
+        "--processes",
+        type=int,
+        default=1,
+        help="inlet dev processes sharing the database (>1 needs --database postgres);\n"
+        "the event batches go to them in turn",
     )
     p.add_argument("--json", action="store_true", help="also print a JSON summary (last line)")
     p.add_argument(
@@ -109,10 +129,21 @@ def parse_options(argv: list[str] | None = None) -> Options:
     a = p.parse_args(argv)
     if a.runs < 1 or a.repeat < 1:
         p.error("--runs and --repeat must be at least 1")
+    if a.processes < 1:
+        p.error(f"--processes {a.processes}: expected at least 1")
+    if a.processes > 1 and a.database != "postgres":
+        p.error(
+            f"--processes {a.processes} needs --database postgres: "
+            "inlet processes share work only through PostgreSQL"
+        )
+    if a.database == "postgres" and a.database_url:
+        p.error("--database-url is for SQLite; --database postgres starts its own server")
     return Options(
         runs=a.runs,
         repeat=a.repeat,
         database_url=a.database_url,
+        database=a.database,
+        processes=a.processes,
         json=a.json,
         wait=a.wait,
         timeout=a.timeout,
@@ -193,12 +224,18 @@ async def wait_synced(session: aiohttp.ClientSession, ep: Endpoints, children: l
 
 
 async def send_events(
-    session: aiohttp.ClientSession, ep: Endpoints, first: int, count: int
+    session: aiohttp.ClientSession,
+    eps: list[Endpoints],
+    first: int,
+    count: int,
+    batch_size: int = BATCH_SIZE,
 ) -> dict[str, float]:
-    """Send `count` events in batches; return event id → wall time its batch was sent."""
+    """Send `count` events in batches, to each inlet process in turn; return event id →
+    wall time its batch was sent."""
     sent: dict[str, float] = {}
-    for batch in chunks(list(range(first, first + count)), BATCH_SIZE):
+    for k, batch in enumerate(chunks(list(range(first, first + count)), batch_size)):
         body = [{"name": EVENT_NAME, "data": {"i": i}} for i in batch]
+        ep = eps[k % len(eps)]
         at = time.time()
         async with session.post(f"{ep.inlet}/e/{EVENT_KEY}", json=body) as resp:
             text = await resp.text()
@@ -312,13 +349,17 @@ async def wait_on_app(
     return f"timed out after {opts.timeout:.0f} s with {last_count}/{target} completions"
 
 
-async def quiesce(pid: int, limit: float = 3.0) -> None:
-    """Wait until the process tree stops using CPU, so trailing bookkeeping is counted."""
+def cpu_of(children: Iterable[Child]) -> float:
+    return sum(cpu_seconds(c.proc.pid) for c in children)
+
+
+async def quiesce(children: list[Child], limit: float = 3.0) -> None:
+    """Wait until the process trees stop using CPU, so trailing bookkeeping is counted."""
     end = time.monotonic() + limit
-    before = cpu_seconds(pid)
+    before = cpu_of(children)
     while time.monotonic() < end:
         await asyncio.sleep(0.1)
-        now = cpu_seconds(pid)
+        now = cpu_of(children)
         if now - before < 0.002:
             return
         before = now
@@ -408,6 +449,22 @@ class Result:
     baseline_app_cpu_us_per_step: float | None = None
     baseline_calls_per_run: float | None = None
     efficiency: float | None = None
+    # PostgreSQL only; None with SQLite.
+    pg_cpu_us_per_step: float | None = None
+    pg_cores: float | None = None
+    db_commits_per_step: float | None = None
+    db_rollbacks_per_step: float | None = None
+    db_rows_written_per_step: float | None = None
+    db_rows_inserted_per_step: float | None = None
+    db_rows_updated_per_step: float | None = None
+    db_rows_deleted_per_step: float | None = None
+    db_blocks_read_per_step: float | None = None
+    db_cache_hit: float | None = None
+    db_wal_bytes_per_step: float | None = None
+    db_wal_syncs_per_step: float | None = None
+    db_idle_commits_per_s: float | None = None
+    pg_idle_cpu_ms_per_s: float | None = None
+    index_use: list[pg.TableUse] | None = None
     notes: list[str] = field(default_factory=list)
 
 
@@ -417,61 +474,73 @@ class CpuSample:
     inlet_main_thread: float
     app: float
     bench: float
+    postgres: float
 
     @staticmethod
-    def take(inlet: Child, app: Child) -> CpuSample:
-        pid = inlet.proc.pid
+    def take(inlets: list[Child], app: Child, pg_pid: int | None) -> CpuSample:
         return CpuSample(
-            cpu_seconds(pid),
-            main_thread_cpu_seconds(pid),
+            cpu_of(inlets),
+            sum(main_thread_cpu_seconds(c.proc.pid) for c in inlets),
             cpu_seconds(app.proc.pid),
             self_cpu_seconds(),
+            0.0 if pg_pid is None else cpu_seconds(pg_pid),
         )
 
     def __sub__(self, other: CpuSample) -> CpuSample:
-        return CpuSample(
-            self.inlet - other.inlet,
-            self.inlet_main_thread - other.inlet_main_thread,
-            self.app - other.app,
-            self.bench - other.bench,
-        )
+        return CpuSample(*(getattr(self, f.name) - getattr(other, f.name) for f in fields(self)))
 
 
 async def measure(
-    opts: Options, session: aiohttp.ClientSession, ep: Endpoints, app: Child, inlet: Child
+    opts: Options,
+    session: aiohttp.ClientSession,
+    eps: list[Endpoints],
+    app: Child,
+    inlets: list[Child],
+    db: pg.Monitor | None,
 ) -> Result:
-    children = [app, inlet]
-    # Warm-up: first-call imports, connection pools, the database's page cache.
-    warm = await send_events(session, ep, -WARMUP_RUNS, WARMUP_RUNS)
+    children = [app, *inlets]
+    ep = eps[0]
+    pg_pid = db.pid if db else None
+    # Warm-up: first-call imports, connection pools, the database's page cache; a share
+    # of it for every inlet process.
+    per_process = math.ceil(WARMUP_RUNS / len(eps))
+    warm = await send_events(session, eps, -WARMUP_RUNS, WARMUP_RUNS, per_process)
     if problem := await wait_on_app(session, ep, WARMUP_RUNS, list(warm), opts, children):
         raise BenchError(f"warm-up failed: {problem}")
-    await quiesce(inlet.proc.pid)
+    await quiesce(inlets)
 
     # A server that busy-polls while idle shows here; it also inflates the batch's CPU.
-    idle0 = cpu_seconds(inlet.proc.pid)
+    idle0 = cpu_of(inlets)
     await asyncio.sleep(1.0)
-    idle_ms_per_s = (cpu_seconds(inlet.proc.pid) - idle0) * 1000
+    idle_ms_per_s = (cpu_of(inlets) - idle0) * 1000
+    if db:
+        await db.start_window()
 
-    before, t0 = CpuSample.take(inlet, app), time.time()
-    sent = await send_events(session, ep, 0, opts.runs)
+    before, t0 = CpuSample.take(inlets, app, pg_pid), time.time()
+    sent = await send_events(session, eps, 0, opts.runs)
     notes: list[str] = []
     if opts.wait == "app":
         target = WARMUP_RUNS + opts.runs
         if problem := await wait_on_app(session, ep, target, list(sent), opts, children):
             notes.append(problem)
-        await quiesce(inlet.proc.pid)
-        cpu = CpuSample.take(inlet, app) - before
+        await quiesce(inlets)
+        cpu = CpuSample.take(inlets, app, pg_pid) - before
+        # Before the look-ups below, whose reads would count as the batch's commits.
+        window = await db.end_window() if db else None
         # Outside the measured window: one look-up per run for its timestamps.
         runs = await sweep_runs(session, ep, sent, opts.poll_concurrency, time.monotonic() + 60)
     else:
         deadline = time.monotonic() + opts.timeout
         runs = await sweep_runs(session, ep, sent, opts.poll_concurrency, deadline)
-        await quiesce(inlet.proc.pid)
-        cpu = CpuSample.take(inlet, app) - before
+        await quiesce(inlets)
+        cpu = CpuSample.take(inlets, app, pg_pid) - before
+        window = await db.end_window() if db else None
 
     stats = await get_json(session, f"{ep.app}/stats")
     result = summarise(opts.runs, sent, runs, t0, cpu, idle_ms_per_s, stats)
     result.notes[:0] = notes
+    if window is not None:
+        add_database_figures(result, cpu, window)
     return result
 
 
@@ -523,38 +592,109 @@ def summarise(
     )
 
 
-async def one_repeat(opts: Options, index: int) -> Result:
+def add_database_figures(r: Result, cpu: CpuSample, window: pg.Window) -> None:
+    steps = r.runs * STEPS_PER_RUN
+    s = window.stats
+    r.pg_cpu_us_per_step = cpu.postgres / steps * 1e6
+    r.pg_cores = cpu.postgres / r.wall_s
+    r.db_commits_per_step = s.xact_commit / steps
+    r.db_rollbacks_per_step = s.xact_rollback / steps
+    r.db_rows_written_per_step = (s.tup_inserted + s.tup_updated + s.tup_deleted) / steps
+    r.db_rows_inserted_per_step = s.tup_inserted / steps
+    r.db_rows_updated_per_step = s.tup_updated / steps
+    r.db_rows_deleted_per_step = s.tup_deleted / steps
+    r.db_blocks_read_per_step = s.blks_read / steps
+    blocks = s.blks_hit + s.blks_read
+    r.db_cache_hit = s.blks_hit / blocks if blocks else None
+    r.db_wal_bytes_per_step = window.wal_bytes / steps
+    r.db_wal_syncs_per_step = s.wal_sync / steps
+    r.db_idle_commits_per_s = window.idle_commits_per_s
+    r.pg_idle_cpu_ms_per_s = window.idle_cpu_ms_per_s
+    r.index_use = window.tables
+
+
+# A line of `inlet`'s text or JSON log output that reports a problem.
+_PROBLEM = re.compile(
+    r"^\d\d:\d\d:\d\d (WARNING|ERROR|CRITICAL) |^Traceback "
+    r"|\"level\": \"(warning|error|critical)\""
+)
+
+
+def log_problems(children: Iterable[Child]) -> list[str]:
+    """A note for each log with warnings or errors in it: how many lines, and the first."""
+    notes = []
+    for child in children:
+        try:
+            lines = child.log.read_text(errors="replace").splitlines()
+        except OSError:
+            continue
+        bad = [line for line in lines if _PROBLEM.search(line)]
+        if bad:
+            notes.append(
+                f"{child.name} logged {len(bad)} warning/error line(s), the first: {bad[0][:300]}"
+            )
+    return notes
+
+
+def distinct_free_ports(n: int) -> list[int]:
+    ports: list[int] = []
+    while len(ports) < n:
+        if (port := free_port()) not in ports:
+            ports.append(port)
+    return ports
+
+
+async def one_repeat(opts: Options, index: int, cluster: pg.Cluster | None) -> Result:
     with tempfile.TemporaryDirectory(prefix="inlet-bench-") as tmp:
         tmpdir = Path(tmp)
-        database_url = opts.database_url or f"sqlite:///{tmpdir / 'inlet.db'}"
         logs = opts.log_dir or tmpdir
         logs.mkdir(parents=True, exist_ok=True)
         prefix = f"repeat{index}-" if opts.log_dir else ""
-        inlet_port, app_port = free_port(), free_port()
-        ep = Endpoints(f"http://{HOST}:{inlet_port}", f"http://{HOST}:{app_port}")
+        dbname = f"bench{index}"
+        if cluster is not None:
+            database_url = cluster.new_database(dbname)
+        else:
+            database_url = opts.database_url or f"sqlite:///{tmpdir / 'inlet.db'}"
+        app_port, *inlet_ports = distinct_free_ports(1 + opts.processes)
+        eps = [Endpoints(f"http://{HOST}:{p}", f"http://{HOST}:{app_port}") for p in inlet_ports]
         children: list[Child] = []
+        inlets: list[Child] = []
+        monitor: pg.Monitor | None = None
         try:
             connector = aiohttp.TCPConnector(limit=64)
             timeout = aiohttp.ClientTimeout(total=30)
             async with aiohttp.ClientSession(connector=connector, timeout=timeout) as session:
                 app = start_uvicorn_app(
-                    "bench.app:app", app_port, inlet_port, logs / f"{prefix}app.log"
+                    "bench.app:app", app_port, inlet_ports[0], logs / f"{prefix}app.log"
                 )
                 children.append(app)
                 # The app first: a server that finds it down retries only after its
                 # poll interval (seconds).
-                await wait_app_up(session, ep, app)
-                inlet_log = logs / f"{prefix}inlet.log"
-                inlet = start_inlet_dev(inlet_port, database_url, ep.serve_url, inlet_log)
-                children.append(inlet)
-                await wait_synced(session, ep, children)
-                result = await measure(opts, session, ep, app, inlet)
+                await wait_app_up(session, eps[0], app)
+                for k, ep in enumerate(eps):
+                    name = "inlet" if len(eps) == 1 else f"inlet{k + 1}"
+                    port = inlet_ports[k]
+                    log = logs / f"{prefix}{name}.log"
+                    inlet = start_inlet_dev(port, database_url, ep.serve_url, log)
+                    inlet.name = name
+                    children.append(inlet)
+                    inlets.append(inlet)
+                    # One at a time: a sync makes the app register with the first inlet
+                    # (its INNGEST_DEV), which must be up by then.
+                    await wait_synced(session, ep, children)
+                if cluster is not None:
+                    monitor = cluster.monitor(dbname)
+                result = await measure(opts, session, eps, app, inlets, monitor)
                 if opts.baseline:
-                    base = await app_alone(session, ep, app, opts.runs)
+                    base = await app_alone(session, eps[0], app, opts.runs)
                     result.baseline_steps_per_s = base.steps_per_s
                     result.baseline_app_cpu_us_per_step = base.app_cpu_us_per_step
                     result.baseline_calls_per_run = base.requests_per_run
                     result.efficiency = result.steps_per_s / base.steps_per_s
+            # Stopped first so that shutdown errors are in the logs too.
+            for child in reversed(children):
+                child.stop()
+            result.notes.extend(log_problems(inlets))
             return result
         except BaseException:
             # Stopped first so that the logs are complete, including shutdown errors.
@@ -566,6 +706,8 @@ async def one_repeat(opts: Options, index: int) -> Result:
         finally:
             for child in reversed(children):
                 child.stop()
+            if monitor is not None:
+                monitor.close()
 
 
 # ---------------------------------------------------------------------------------------
@@ -597,13 +739,38 @@ def report_lines(r: Result) -> list[str]:
             " at a time)"
         )
         lines.append(f"  Inlet / app alone  {fmt(r.efficiency, '.0%')} of the app-alone steps/s")
+    if r.pg_cpu_us_per_step is not None:
+        lines.extend(database_lines(r))
     lines.extend(f"  note: {n}" for n in r.notes)
     return lines
 
 
+def database_lines(r: Result) -> list[str]:
+    both = (r.pg_cpu_us_per_step or 0) + r.server_cpu_us_per_step
+    return [
+        f"  PostgreSQL  {fmt(r.pg_cpu_us_per_step, '6.0f')} µs/step  {fmt(r.pg_cores, '.2f')}"
+        f" cores  (server + PostgreSQL {both:.0f} µs/step)",
+        f"  database    {fmt(r.db_commits_per_step, '.2f')} commits/step"
+        f" ({fmt(r.db_rollbacks_per_step, '.2f')} rollbacks)"
+        f"  {fmt(r.db_rows_written_per_step, '.2f')} rows written/step"
+        f" (ins {fmt(r.db_rows_inserted_per_step, '.2f')},"
+        f" upd {fmt(r.db_rows_updated_per_step, '.2f')},"
+        f" del {fmt(r.db_rows_deleted_per_step, '.2f')})",
+        f"  WAL         {fmt(r.db_wal_bytes_per_step)} B/step"
+        f"  {fmt(r.db_wal_syncs_per_step, '.2f')} syncs/step"
+        f"  blocks read {fmt(r.db_blocks_read_per_step, '.2f')}/step"
+        f"  cache hit {fmt(r.db_cache_hit, '.1%')}",
+        f"  idle after  {fmt(r.db_idle_commits_per_s, '.1f')} commits/s"
+        f"  PostgreSQL {fmt(r.pg_idle_cpu_ms_per_s)} ms/s CPU"
+        f"  ({pg.IDLE_WINDOW:.0f} s, inlet processes running)",
+    ]
+
+
 # Every measured figure; counts and notes are merged separately.
 MEDIAN_FIELDS = tuple(
-    f.name for f in fields(Result) if f.name not in ("runs", "completed", "failed", "notes")
+    f.name
+    for f in fields(Result)
+    if f.name not in ("runs", "completed", "failed", "notes", "index_use")
 )
 
 
@@ -621,18 +788,26 @@ def median_result(results: list[Result]) -> Result:
     merged = {**asdict(first), **m, "notes": [n for r in results for n in r.notes]}
     merged["completed"] = min(r.completed for r in results)
     merged["failed"] = max(r.failed for r in results)
+    merged["index_use"] = None
     return Result(**merged)
 
 
-async def run_all(opts: Options) -> list[Result]:
+async def run_all(opts: Options, cluster: pg.Cluster | None) -> list[Result]:
+    setup = ""
+    if cluster is not None:
+        setup = (f", PostgreSQL {cluster.version()} (durable), "
+                 f"{opts.processes} inlet process{'es' if opts.processes > 1 else ''}")  # fmt: skip
     print(f"Inlet step benchmark: {opts.runs} runs x {STEPS_PER_RUN} steps, "
-          f"{opts.repeat} repeat(s), wait={opts.wait}, {os.cpu_count()} CPUs")  # fmt: skip
+          f"{opts.repeat} repeat(s), wait={opts.wait}, {os.cpu_count()} CPUs{setup}")  # fmt: skip
     results: list[Result] = []
     for i in range(opts.repeat):
-        result = await one_repeat(opts, i + 1)
+        result = await one_repeat(opts, i + 1, cluster)
         results.append(result)
         print(f"repeat {i + 1}/{opts.repeat}")
         print("\n".join(report_lines(result)), flush=True)
+        if result.index_use:
+            print("  index use (pg_stat_user_tables, whole repeat):")
+            print("\n".join(pg.index_table(result.index_use)), flush=True)
     if opts.repeat > 1:
         print(f"median of {opts.repeat} repeats")
         print("\n".join(report_lines(median_result(results))))
@@ -647,16 +822,28 @@ def main(argv: list[str] | None = None) -> int:
     opts = parse_options(argv)
     # A SIGTERM must still run the finally blocks that stop the subprocesses.
     signal.signal(signal.SIGTERM, _interrupt)
+    cluster: pg.Cluster | None = None
     try:
-        results = asyncio.run(run_all(opts))
+        if opts.database == "postgres":
+            cluster = pg.Cluster()
+            cluster.start()
+        results = asyncio.run(run_all(opts, cluster))
     except BenchError as exc:
         print(f"benchmark failed: {exc}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         return 130
+    finally:
+        if cluster is not None:
+            # A second Ctrl-C must not leave the server running.
+            signal.signal(signal.SIGINT, signal.SIG_IGN)
+            signal.signal(signal.SIGTERM, signal.SIG_IGN)
+            cluster.stop()
     if opts.json:
         summary = {
             "runs": opts.runs,
+            "database": opts.database,
+            "processes": opts.processes,
             "steps_per_run": STEPS_PER_RUN,
             "repeats": [asdict(r) for r in results],
             "median": medians(results),
