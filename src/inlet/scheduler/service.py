@@ -89,10 +89,12 @@ class Scheduler:
     async def tick(self) -> float:
         """Make every due fire; returns when the next one is due."""
         now = self._clock.now()
+        registry = self._registry()
+        if not registry.crons():
+            return now + MAX_SLEEP  # nothing to fire: no reason to touch the store
         if not await self._store.lead("cron"):
             # Another process makes the fires; take over if it goes away.
             return now + LEAD_RETRY
-        registry = self._registry()
         cursors = await self._store.cron_cursors()
         soonest = now + MAX_SLEEP
         made = False

@@ -47,6 +47,8 @@ FUNCTIONS_CHANNEL = "inlet_functions"
 NOTIFY_HORIZON = 1.0
 """Work due later than this (seconds) needs no wake-up: every process polls that often."""
 CONNECT_TIMEOUT = 5
+READ_ATTEMPTS = 3
+"""A read is tried on up to this many pooled connections (dead ones after a restart)."""
 RECONNECT_PAUSE = 1.0
 
 
@@ -224,9 +226,6 @@ class PostgresStore(RelationalStore):
             min_size=1,
             max_size=self._pool_size,
             kwargs={"autocommit": True},
-            # A pooled connection may have died with a database restart: checked on the way
-            # out, so a read after an outage does not fail once per dead connection.
-            check=psycopg_pool.ConnectionPool.check_connection,
             open=True,
             name="inlet-read",
         )
@@ -292,12 +291,21 @@ class PostgresStore(RelationalStore):
         pool = self._pool
         if pool is None:
             raise StoreError("the PostgreSQL store is not open")
-        with pool.connection(timeout=CONNECT_TIMEOUT * 2) as conn:
-            self._local.db = _Adapter(conn)
+        for attempt in range(READ_ATTEMPTS):
             try:
-                return fn(*args)
-            finally:
-                self._local.db = None
+                with pool.connection(timeout=CONNECT_TIMEOUT * 2) as conn:
+                    self._local.db = _Adapter(conn)
+                    try:
+                        return fn(*args)
+                    finally:
+                        self._local.db = None
+            except psycopg.OperationalError:
+                # A pooled connection that died with a database restart fails once; the
+                # pool drops it, and the read is tried again on another (checking every
+                # connection before use would cost a round trip per read).
+                if attempt == READ_ATTEMPTS - 1:
+                    raise
+        raise AssertionError("unreachable")
 
     # What differs from one process owning the database
 

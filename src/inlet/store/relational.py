@@ -1078,10 +1078,12 @@ class RelationalStore(Store):
             chosen: list[tuple[Any, ...]] = []
             if timers:
                 # A timer's rank is its due time (priorities never move timers).
+                # The kind is written out, not a parameter: a generic plan could not use
+                # the partial index on timers otherwise.
                 chosen = db.execute(
-                    f"SELECT {_QUEUE_COLUMNS}, ckeys FROM queue WHERE kind = ? AND due_at <= ? "
-                    f"ORDER BY due_at, id LIMIT ?{self._CLAIM_LOCK}",
-                    (ItemKind.TIMER.value, now, timers),
+                    f"SELECT {_QUEUE_COLUMNS}, ckeys FROM queue WHERE kind = 'timer' "
+                    f"AND due_at <= ? ORDER BY due_at, id LIMIT ?{self._CLAIM_LOCK}",
+                    (now, timers),
                 ).fetchall()
             if limit:
                 # rank = due_at - priority: a due item has rank <= now + the largest delay any
