@@ -39,7 +39,12 @@ class Cluster:
         # pgserver needs a dir the `postgres` user can reach: one of its own under /tmp.
         self.base_dir = Path(tempfile.mkdtemp(prefix="inlet-pg-"))
         try:
-            self.server = PostgresServer(self.base_dir, fast=False)
+            # pg_stat_statements counts the statements inlet sends (queries per step).
+            self.server = PostgresServer(
+                self.base_dir,
+                fast=False,
+                settings={"shared_preload_libraries": "pg_stat_statements"},
+            )
         except PostgresError as exc:
             shutil.rmtree(self.base_dir, ignore_errors=True)
             raise BenchError(str(exc)) from exc
@@ -131,6 +136,10 @@ class Window:
     idle_commits_per_s: float
     idle_cpu_ms_per_s: float
     tables: list[TableUse]
+    statements: int
+    """Statements inlet sent in the window (pg_stat_statements; BEGIN/COMMIT included)."""
+    top: list[tuple[int, str]]
+    """The most frequent statements: (calls, text)."""
 
 
 class Monitor:
@@ -156,6 +165,9 @@ class Monitor:
     async def start_window(self) -> None:
         """Wait until the earlier work's counters are in the views, then note them."""
         await asyncio.sleep(STATS_SETTLE)
+        with psycopg.connect(self.url, autocommit=True) as conn:
+            conn.execute("CREATE EXTENSION IF NOT EXISTS pg_stat_statements")
+            conn.execute("SELECT pg_stat_statements_reset()")
         self._start, self._wal_start = self.stats(), self.wal_position()
 
     async def end_window(self) -> Window:
@@ -164,6 +176,7 @@ class Monitor:
         if self._start is None:
             raise RuntimeError("end_window() without start_window()")
         wal_bytes = self.wal_position() - self._wal_start
+        statements, top = self.statements()
         await asyncio.sleep(STATS_SETTLE)
         end = self.stats()
         cpu0, t0 = cpu_seconds(self.pid), time.monotonic()
@@ -176,7 +189,24 @@ class Monitor:
             idle_commits_per_s=idle.xact_commit / idle_s,
             idle_cpu_ms_per_s=cpu / idle_s * 1000,
             tables=self.table_use(),
+            statements=statements,
+            top=top,
         )
+
+    def statements(self, top: int = 8) -> tuple[int, list[tuple[int, str]]]:
+        """Statements run in this database since the window started, and the most
+        frequent ones (immediate: pg_stat_statements is not delayed like the counters)."""
+        where = "dbid = (SELECT oid FROM pg_database WHERE datname = %s)"
+        total = self.conn.execute(
+            f"SELECT coalesce(sum(calls), 0) FROM pg_stat_statements WHERE {where}",
+            (self.dbname,),
+        ).fetchone()
+        rows = self.conn.execute(
+            f"SELECT calls, query FROM pg_stat_statements WHERE {where} "
+            "ORDER BY calls DESC LIMIT %s",
+            (self.dbname, top),
+        ).fetchall()
+        return int(total[0]) if total else 0, [(int(c), " ".join(str(q).split())) for c, q in rows]
 
     def stats(self) -> DbStats:
         row = self.conn.execute(

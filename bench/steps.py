@@ -465,6 +465,8 @@ class Result:
     db_idle_commits_per_s: float | None = None
     pg_idle_cpu_ms_per_s: float | None = None
     index_use: list[pg.TableUse] | None = None
+    db_statements_per_step: float | None = None
+    top_statements: list[tuple[int, str]] | None = None
     notes: list[str] = field(default_factory=list)
 
 
@@ -611,6 +613,8 @@ def add_database_figures(r: Result, cpu: CpuSample, window: pg.Window) -> None:
     r.db_idle_commits_per_s = window.idle_commits_per_s
     r.pg_idle_cpu_ms_per_s = window.idle_cpu_ms_per_s
     r.index_use = window.tables
+    r.db_statements_per_step = window.statements / steps
+    r.top_statements = window.top
 
 
 # A line of `inlet`'s text or JSON log output that reports a problem.
@@ -750,7 +754,8 @@ def database_lines(r: Result) -> list[str]:
     return [
         f"  PostgreSQL  {fmt(r.pg_cpu_us_per_step, '6.0f')} µs/step  {fmt(r.pg_cores, '.2f')}"
         f" cores  (server + PostgreSQL {both:.0f} µs/step)",
-        f"  database    {fmt(r.db_commits_per_step, '.2f')} commits/step"
+        f"  database    {fmt(r.db_statements_per_step, '.1f')} statements/step"
+        f"  {fmt(r.db_commits_per_step, '.2f')} commits/step"
         f" ({fmt(r.db_rollbacks_per_step, '.2f')} rollbacks)"
         f"  {fmt(r.db_rows_written_per_step, '.2f')} rows written/step"
         f" (ins {fmt(r.db_rows_inserted_per_step, '.2f')},"
@@ -770,7 +775,7 @@ def database_lines(r: Result) -> list[str]:
 MEDIAN_FIELDS = tuple(
     f.name
     for f in fields(Result)
-    if f.name not in ("runs", "completed", "failed", "notes", "index_use")
+    if f.name not in ("runs", "completed", "failed", "notes", "index_use", "top_statements")
 )
 
 
@@ -808,6 +813,11 @@ async def run_all(opts: Options, cluster: pg.Cluster | None) -> list[Result]:
         if result.index_use:
             print("  index use (pg_stat_user_tables, whole repeat):")
             print("\n".join(pg.index_table(result.index_use)), flush=True)
+        if result.top_statements:
+            steps = result.runs * STEPS_PER_RUN
+            print("  most frequent statements (pg_stat_statements, per step):")
+            for calls, query in result.top_statements:
+                print(f"    {calls / steps:6.2f}  {query[:110]}", flush=True)
     if opts.repeat > 1:
         print(f"median of {opts.repeat} repeats")
         print("\n".join(report_lines(median_result(results))))

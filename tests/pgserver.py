@@ -23,6 +23,7 @@ import socket
 import stat
 import subprocess
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
@@ -101,6 +102,7 @@ class PostgresServer:
         port: int | None = None,
         fast: bool = False,
         bindir: Path | None = None,
+        settings: Mapping[str, str] | None = None,
     ) -> None:
         found = bindir or self.find_bindir()
         if found is None:
@@ -124,6 +126,8 @@ class PostgresServer:
         self.log_path = self.base_dir / "postgresql.log"
         self.port = port if port is not None else free_port()
         self.fast = fast
+        self.settings = dict(settings or {})
+        """Extra server settings (``-c name=value``), e.g. shared_preload_libraries."""
         self._as_user = _os_user() if os.geteuid() == 0 else None
 
     @staticmethod
@@ -178,6 +182,7 @@ class PostgresServer:
             "unix_socket_directories": str(self.socket_dir),
             "max_connections": "200",
             **(FAST_SETTINGS if self.fast else {}),
+            **self.settings,
         }
         options = " ".join(f"-c {shlex.quote(f'{k}={v}')}" for k, v in settings.items())
         try:

@@ -8,6 +8,7 @@ then kill after a bounded wait). Waiting is always a bounded poll of a condition
 from __future__ import annotations
 
 import contextlib
+import datetime
 import hashlib
 import json
 import os
@@ -635,3 +636,45 @@ def start_app_stack(
     server = stack.server([app.url], port=port, **server_options)
     server.wait_functions(fn_ids)
     return CoreStack(stack, server, app)
+
+
+SCHEDULED = "inngest/scheduled.timer"
+DURABLE_STEPS = ("a", "b", "c")
+
+
+def cron_fires(server: InletServer) -> list[dict[str, Any]]:
+    """The scheduled-timer events so far, oldest first."""
+    resp = server.http.get("/v1/events", params={"name": SCHEDULED, "limit": 1000})
+    assert resp.status_code == 200, resp.text
+    events: list[dict[str, Any]] = resp.json()["data"]
+    return sorted(events, key=lambda e: instant(e["data"]["scheduledAt"]))
+
+
+def instant(iso: str) -> float:
+    return datetime.datetime.fromisoformat(iso).timestamp()
+
+
+def check_durable_runs(
+    runs: dict[str, dict[str, Any]], executions: list[dict[str, Any]]
+) -> dict[tuple[str, str], list[dict[str, Any]]]:
+    """Runs of ``accept-durable`` by key: each completed, each step's output is the result
+    of one real execution of that run's step, every execution of a later step saw the one
+    memoised earlier result, and no output is shared. Returns the executions by (key, step).
+    """
+    by_step: dict[tuple[str, str], list[dict[str, Any]]] = {}
+    for e in executions:
+        by_step.setdefault((e["key"], e["step"]), []).append(e)
+    outputs: list[str] = []
+    for key, run in runs.items():
+        assert run["status"] == "Completed", run
+        out = run["output"]
+        assert set(out) == set(DURABLE_STEPS), run
+        outputs += [out[s] for s in DURABLE_STEPS]
+        for step, previous in zip(DURABLE_STEPS, (None, "a", "b"), strict=True):
+            tokens = [e["token"] for e in by_step.get((key, step), [])]
+            assert out[step] in tokens, (key, step, out, tokens)
+            if previous is not None:
+                inputs = {e["input"] for e in by_step[(key, step)]}
+                assert inputs == {out[previous]}, (key, step, out, inputs)
+    assert len(set(outputs)) == len(outputs), "a step output is shared between runs"
+    return by_step

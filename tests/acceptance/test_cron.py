@@ -3,36 +3,31 @@ run, and a server restart between fires neither repeats nor skips one."""
 
 from __future__ import annotations
 
-import datetime
 import itertools
 import time
 from typing import Any
 
 import pytest
 
-from .harness import CoreStack, InletServer, Stack, start_app_stack, wait_for
+from .harness import (
+    SCHEDULED,
+    CoreStack,
+    InletServer,
+    Stack,
+    cron_fires,
+    instant,
+    start_app_stack,
+    wait_for,
+)
 
 pytestmark = [pytest.mark.acceptance, pytest.mark.slow]
 
 TICKER = "accept-time-cron-ticker"
-SCHEDULED = "inngest/scheduled.timer"
-
-
-def _fires(server: InletServer) -> list[dict[str, Any]]:
-    """The scheduled-timer events so far, oldest first."""
-    resp = server.http.get("/v1/events", params={"name": SCHEDULED, "limit": 1000})
-    assert resp.status_code == 200, resp.text
-    events: list[dict[str, Any]] = resp.json()["data"]
-    return sorted(events, key=lambda e: _instant(e["data"]["scheduledAt"]))
-
-
-def _instant(iso: str) -> float:
-    return datetime.datetime.fromisoformat(iso).timestamp()
 
 
 def _wait_fires(server: InletServer, count: int, timeout: float) -> list[dict[str, Any]]:
     def enough() -> list[dict[str, Any]] | None:
-        fires = _fires(server)
+        fires = cron_fires(server)
         return fires if len(fires) >= count else None
 
     return wait_for(
@@ -40,7 +35,7 @@ def _wait_fires(server: InletServer, count: int, timeout: float) -> list[dict[st
         timeout,
         f"{count} fires of the cron schedule",
         interval=0.5,
-        describe=lambda: str(_fires(server)),
+        describe=lambda: str(cron_fires(server)),
     )
 
 
@@ -49,7 +44,7 @@ def _assert_fires(cron: CoreStack, fires: list[dict[str, Any]]) -> None:
     server, records = cron.server, cron.records
     for fire in fires:
         assert fire["data"]["cron"] == "* * * * *", fire
-        scheduled = _instant(fire["data"]["scheduledAt"])
+        scheduled = instant(fire["data"]["scheduledAt"])
         assert scheduled % 60 == 0, f"fire not on a minute boundary: {fire}"
         (run,) = server.runs_for_event(fire["internal_id"], timeout=30)
         assert run["function_id"] == TICKER, run
@@ -57,7 +52,7 @@ def _assert_fires(cron: CoreStack, fires: list[dict[str, Any]]) -> None:
         (tick,) = records.find("tick", event_id=fire["id"])
         assert tick["name"] == SCHEDULED, tick
         assert scheduled <= tick["at"] < scheduled + 30, (fire, tick)
-    nominal = [_instant(f["data"]["scheduledAt"]) for f in fires]
+    nominal = [instant(f["data"]["scheduledAt"]) for f in fires]
     assert [b - a for a, b in itertools.pairwise(nominal)] == [60.0] * (len(fires) - 1), fires
     actual = sorted(t["at"] for t in records.find("tick"))
     assert len(actual) == len(fires), records.find("tick")
@@ -100,14 +95,14 @@ def test_a_fire_missed_while_the_server_was_down_is_made_once_when_it_comes_back
     server.runs_for_event(first["internal_id"], timeout=30)
 
     server.kill()
-    missed_at = _instant(first["data"]["scheduledAt"]) + 60
+    missed_at = instant(first["data"]["scheduledAt"]) + 60
     wait_for(lambda: time.time() > missed_at + 3, 70, "the next fire time to pass")
     restarted_at = time.time()
     server.start()
     fires = _wait_fires(server, 2, timeout=30)
 
     assert len(fires) == 2, fires
-    assert _instant(fires[1]["data"]["scheduledAt"]) == missed_at, fires
+    assert instant(fires[1]["data"]["scheduledAt"]) == missed_at, fires
     _assert_fires(cron, fires)
     (late,) = cron.records.find("tick", event_id=fires[1]["id"])
     assert late["at"] > restarted_at, late

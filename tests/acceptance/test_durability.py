@@ -7,11 +7,10 @@ import json
 import re
 import time
 import uuid
-from typing import Any
 
 import pytest
 
-from .harness import CoreStack, Stack, start_core, wait_for
+from .harness import CoreStack, Stack, check_durable_runs, start_core, wait_for
 
 pytestmark = [pytest.mark.acceptance, pytest.mark.slow]
 
@@ -59,25 +58,7 @@ def test_runs_survive_a_server_kill_and_recorded_steps_are_not_repeated(stack: S
         runs[key] = run
 
     executions = records.find("durable_step")
-    by_step: dict[tuple[str, str], list[dict[str, Any]]] = {}
-    for e in executions:
-        by_step.setdefault((e["key"], e["step"]), []).append(e)
-
-    outputs: list[str] = []
-    for key, run in runs.items():
-        assert run["status"] == "Completed", run
-        out = run["output"]
-        assert set(out) == set(STEPS), run
-        outputs += [out[s] for s in STEPS]
-        for step, previous in zip(STEPS, (None, "a", "b"), strict=True):
-            tokens = [e["token"] for e in by_step.get((key, step), [])]
-            # The output is the result of one real execution of this run's step...
-            assert out[step] in tokens, (key, step, out, tokens)
-            # ...and every execution of a later step saw the single memoised earlier result.
-            if previous is not None:
-                inputs = {e["input"] for e in by_step[(key, step)]}
-                assert inputs == {out[previous]}, (key, step, out, inputs)
-    assert len(set(outputs)) == RUNS * len(STEPS), "step outputs are shared between runs"
+    by_step = check_durable_runs(runs, executions)
 
     # A step whose result was in the server's history before the kill never starts again.
     token_owner = {e["token"]: (e["key"], e["step"]) for e in executions}

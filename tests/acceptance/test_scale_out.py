@@ -8,7 +8,6 @@ a ``* * * * *`` cron fires exactly once a minute across the kill (the leadership
 
 from __future__ import annotations
 
-import datetime
 import itertools
 import time
 import uuid
@@ -17,25 +16,13 @@ from typing import Any
 
 import pytest
 
-from .harness import InletServer, Stack, free_port, migrate, wait_for
+from .harness import Stack, check_durable_runs, cron_fires, free_port, instant, migrate, wait_for
 
 pytestmark = [pytest.mark.acceptance, pytest.mark.slow]
 
 RUNS = 1000
 STEPS = ("a", "b", "c")
 TICKER = "accept-time-cron-ticker"
-SCHEDULED = "inngest/scheduled.timer"
-
-
-def _fires(server: InletServer) -> list[dict[str, Any]]:
-    resp = server.http.get("/v1/events", params={"name": SCHEDULED, "limit": 1000})
-    assert resp.status_code == 200, resp.text
-    events: list[dict[str, Any]] = resp.json()["data"]
-    return sorted(events, key=lambda e: _instant(e["data"]["scheduledAt"]))
-
-
-def _instant(iso: str) -> float:
-    return datetime.datetime.fromisoformat(iso).timestamp()
 
 
 @pytest.mark.timeout(900)
@@ -83,36 +70,21 @@ def _scale_out(stack: Stack) -> None:
     for n, (key, event_id) in enumerate(zip(keys, event_ids, strict=True)):
         (run,) = survivors[n % 2].runs_for_event(event_id, timeout=300)
         runs[key] = run
-    executions: dict[tuple[str, str], list[dict[str, Any]]] = {}
-    for e in stack.records.find("durable_step"):
-        executions.setdefault((e["key"], e["step"]), []).append(e)
-    outputs: list[str] = []
-    for key, run in runs.items():
-        assert run["status"] == "Completed", run
-        out = run["output"]
-        outputs += [out[s] for s in STEPS]
-        for step, previous in zip(STEPS, (None, "a", "b"), strict=True):
-            tokens = [e["token"] for e in executions.get((key, step), [])]
-            assert out[step] in tokens, (key, step, out, tokens)
-            if previous is not None:
-                # Every execution of a later step saw the one memoised earlier result.
-                inputs = {e["input"] for e in executions[(key, step)]}
-                assert inputs == {out[previous]}, (key, step, out, inputs)
-    assert len(set(outputs)) == RUNS * len(STEPS), "a step output was recorded twice"
+    executions = check_durable_runs(runs, stack.records.find("durable_step"))
     repeated = sum(len(v) - 1 for v in executions.values())
     # Only calls in flight in the killed process can have run twice (at-least-once calls).
     assert repeated <= 128, f"{repeated} step executions were repeated"
 
     # Cron: fires before and after the kill, once a minute, each with exactly one run.
     def enough() -> list[dict[str, Any]] | None:
-        fires = _fires(survivors[0])
-        after = [f for f in fires if _instant(f["data"]["scheduledAt"]) > killed_at + 10]
+        fires = cron_fires(survivors[0])
+        after = [f for f in fires if instant(f["data"]["scheduledAt"]) > killed_at + 10]
         return fires if len(fires) >= 3 and len(after) >= 2 else None
 
     fires = wait_for(
         enough, 300, "cron fires before and after the kill", interval=1.0, describe=lambda: ""
     )
-    minutes = [_instant(f["data"]["scheduledAt"]) for f in fires]
+    minutes = [instant(f["data"]["scheduledAt"]) for f in fires]
     assert all(m % 60 == 0 for m in minutes), minutes
     assert len(set(minutes)) == len(minutes), f"a minute fired twice: {minutes}"
     assert [b - a for a, b in itertools.pairwise(minutes)] == [60.0] * (len(minutes) - 1), (
