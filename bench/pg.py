@@ -165,9 +165,10 @@ class Monitor:
     async def start_window(self) -> None:
         """Wait until the earlier work's counters are in the views, then note them."""
         await asyncio.sleep(STATS_SETTLE)
-        with psycopg.connect(self.url, autocommit=True) as conn:
-            conn.execute("CREATE EXTENSION IF NOT EXISTS pg_stat_statements")
-            conn.execute("SELECT pg_stat_statements_reset()")
+        # The view lives where the extension is created: here, beside the other views
+        # this monitor reads; it covers every database of the server.
+        self.conn.execute("CREATE EXTENSION IF NOT EXISTS pg_stat_statements")
+        self.conn.execute("SELECT pg_stat_statements_reset()")
         self._start, self._wal_start = self.stats(), self.wal_position()
 
     async def end_window(self) -> Window:
