@@ -27,7 +27,7 @@ import logging
 import threading
 import time
 import zlib
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Any
 
 import psycopg
@@ -57,12 +57,69 @@ def _translate(sql: str) -> str:
     return sql.replace("%", "%%").replace("?", "%s")
 
 
+class _Result:
+    """A statement's cursor while its result may still be on its way (pipeline mode).
+
+    Fetching syncs the pipeline by itself; ``rowcount`` is only known once the result is
+    in, so asking for it syncs too. A statement nobody reads costs no round trip."""
+
+    __slots__ = ("_adapter", "_cur")
+
+    def __init__(self, cur: psycopg.Cursor[Any], adapter: _Adapter) -> None:
+        self._cur = cur
+        self._adapter = adapter
+
+    @property
+    def rowcount(self) -> int:
+        if self._cur.rowcount < 0:
+            self._adapter.sync()
+        return self._cur.rowcount
+
+    def fetchone(self) -> Any:
+        return self._cur.fetchone()
+
+    def fetchall(self) -> list[Any]:
+        return self._cur.fetchall()
+
+    def __iter__(self) -> Iterator[Any]:
+        return iter(self._cur)
+
+
 class _Adapter:
-    """A psycopg connection in the shape the shared logic uses (sqlite3's)."""
+    """A psycopg connection in the shape the shared logic uses (sqlite3's).
+
+    Inside a write transaction the connection is in pipeline mode: statements are sent
+    without waiting for their answers until one is needed, which saves most of a step's
+    round trips (a statement costs ~170 us of wall time alone, ~37 us pipelined, measured
+    here). An error then surfaces at the next sync, perhaps in another job of the batch; the
+    store thread replays a failed batch job by job, so each failure lands on its own job."""
 
     def __init__(self, conn: psycopg.Connection[Any]) -> None:
         self.conn = conn
         self._sql: dict[str, str] = {}
+        self._pipeline: contextlib.AbstractContextManager[psycopg.Pipeline] | None = None
+        self._sync: Callable[[], None] | None = None
+
+    def start_pipeline(self) -> None:
+        manager = self.conn.pipeline()
+        self._sync = manager.__enter__().sync
+        self._pipeline = manager
+
+    def end_pipeline(self, *, check: bool) -> None:
+        """Leave pipeline mode: with ``check``, wait for every answer and raise the first
+        error; without, discard what is pending (the transaction is rolled back anyway)."""
+        manager, self._pipeline, self._sync = self._pipeline, None, None
+        if manager is None:
+            return
+        if check:
+            manager.__exit__(None, None, None)
+        else:
+            with contextlib.suppress(Exception):
+                manager.__exit__(None, None, None)
+
+    def sync(self) -> None:
+        if self._sync is not None:
+            self._sync()
 
     def _query(self, sql: str) -> str:
         query = self._sql.get(sql)
@@ -72,8 +129,10 @@ class _Adapter:
 
     def execute(self, sql: str, parameters: Sequence[Any] = (), /) -> Cursor:
         if not parameters:
-            return self.conn.execute(sql.encode())
-        return self.conn.execute(self._query(sql).encode(), parameters)
+            cur = self.conn.execute(sql.encode())
+        else:
+            cur = self.conn.execute(self._query(sql).encode(), parameters)
+        return cur if self._pipeline is None else _Result(cur, self)
 
     def executemany(self, sql: str, parameters: Iterable[Sequence[Any]], /) -> Cursor:
         cur = self.conn.cursor()
@@ -150,7 +209,7 @@ class _Transactions:
         self._store._ensure_connected()
 
     def begin(self) -> None:
-        db = self._store._conn
+        db = self._store._writes
         db.execute("BEGIN")
         try:
             db.execute("SELECT pg_advisory_xact_lock(?)", (WRITE_LOCK,))
@@ -158,10 +217,12 @@ class _Transactions:
             with contextlib.suppress(Exception):
                 db.execute("ROLLBACK")
             raise
+        db.start_pipeline()
 
     def commit(self) -> None:
         store = self._store
-        db = store._conn
+        db = store._writes
+        db.end_pipeline(check=True)
         if store._wake_due:
             db.execute(f"NOTIFY {WORK_CHANNEL}")
         if store._functions_changed:
@@ -171,7 +232,9 @@ class _Transactions:
 
     def rollback(self) -> None:
         self._store._wake_due = self._store._functions_changed = False
-        self._store._conn.execute("ROLLBACK")
+        db = self._store._writes
+        db.end_pipeline(check=False)
+        db.execute("ROLLBACK")
 
 
 class PostgresStore(RelationalStore):
@@ -185,6 +248,7 @@ class PostgresStore(RelationalStore):
         self._url = url
         self._pool_size = pool_size
         self._pg: psycopg.Connection[Any] | None = None
+        self._adapter: _Adapter | None = None
         self._pool: psycopg_pool.ConnectionPool[Any] | None = None
         self._local = threading.local()
         self._wake_due = False
@@ -221,6 +285,7 @@ class PostgresStore(RelationalStore):
                 f"run `inlet migrate --database-url {self.url}` first"
             )
         self._pg = conn
+        self._adapter = _Adapter(conn)
         self._pool = psycopg_pool.ConnectionPool(
             self._url,
             min_size=1,
@@ -229,7 +294,7 @@ class PostgresStore(RelationalStore):
             open=True,
             name="inlet-read",
         )
-        return _Adapter(conn), _Transactions(self)
+        return self._adapter, _Transactions(self)
 
     def _ensure_connected(self) -> None:
         pg = self._pg
@@ -249,7 +314,7 @@ class PostgresStore(RelationalStore):
         except psycopg.OperationalError as exc:
             raise StoreError(f"PostgreSQL at {self.url} is unavailable: {exc}") from exc
         self._pg = pg
-        self._db = _Adapter(pg)
+        self._db = self._adapter = _Adapter(pg)
         log.warning("store.reconnected", extra={"database": self.url})
         self._was_down = False
 
@@ -270,6 +335,13 @@ class PostgresStore(RelationalStore):
                     self._leader.close()
                 self._leader = None
             self._led.clear()
+
+    @property
+    def _writes(self) -> _Adapter:
+        """The store thread's connection."""
+        if self._adapter is None:
+            raise StoreError("the PostgreSQL store is not open")
+        return self._adapter
 
     @property
     def _conn(self) -> Connection:
