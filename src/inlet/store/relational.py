@@ -1206,7 +1206,9 @@ class RelationalStore(Store):
                 )
             if not cur.rowcount:
                 return False
-            self._release_inflight(db, [item.id], now)
+            if row is None or row[7] is not None:
+                # Only the calls of runs with concurrency keys hold slots.
+                self._release_inflight(db, [item.id], now)
             self._record_attempt(db, outcome.attempt)
             if row is None or RunStatus(row[0]).ended:
                 db.execute("DELETE FROM queue WHERE id = ?", (item.id,))
