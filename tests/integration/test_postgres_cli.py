@@ -6,8 +6,10 @@ import os
 import socket
 import subprocess
 import sys
+import time
 from pathlib import Path
 
+import httpx
 import psycopg
 
 from inlet.store.relational import migrations
@@ -69,3 +71,37 @@ def test_start_needs_a_signing_key(pg_url: str) -> None:
     done = inlet("start", "--port", free_port(), "--database-url", pg_url, timeout=30)
     assert done.returncode != 0
     assert "signing key" in done.stderr
+
+
+def test_start_serves_on_postgresql_with_event_keys(pg_url: str) -> None:
+    assert inlet("migrate", "--database-url", pg_url).returncode == 0
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("INLET_")}
+    env["PYTHONPATH"] = SRC
+    argv = [sys.executable, "-m", "inlet", "start", "--port", port, "--database-url", pg_url]
+    argv += ["--signing-key", "signkey-prod-0123456789abcdef", "--event-key", "right-key"]
+    server = subprocess.Popen(
+        argv, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True
+    )
+    try:
+        base = f"http://127.0.0.1:{port}"
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                if httpx.get(f"{base}/health", timeout=1).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            assert server.poll() is None, server.communicate()[1]
+            assert time.monotonic() < deadline, "inlet start did not become ready"
+            time.sleep(0.2)
+        event = {"name": "app/hello", "data": {}}
+        assert httpx.post(f"{base}/e/wrong-key", json=event).status_code == 401
+        accepted = httpx.post(f"{base}/e/right-key", json=event)
+        assert accepted.status_code == 200, accepted.text
+        (event_id,) = accepted.json()["ids"]
+        stored = httpx.get(f"{base}/v1/events/{event_id}")
+        assert stored.status_code == 200 and stored.json()["data"]["name"] == "app/hello"
+    finally:
+        server.terminate()
+        server.wait(15)
