@@ -24,10 +24,10 @@ import time
 from collections import defaultdict
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import Any
 
 import aiohttp
-from procs import HOST, BenchError, Child, cpu_seconds, free_port, spawn, tail
+from procs import HOST, BenchError, Child, cpu_seconds, free_port, interrupt, spawn, tail
 from steps import chunks, get_json, percentile, quiesce, until
 
 REPO = Path(__file__).resolve().parent.parent
@@ -276,14 +276,10 @@ def report(p: Phase) -> list[str]:
     ]
 
 
-def _interrupt(signum: int, frame: object) -> NoReturn:
-    raise KeyboardInterrupt
-
-
 def main(argv: list[str] | None = None) -> int:
     opts = parse_options(argv)
     # A SIGTERM must still run the finally blocks that stop the subprocesses.
-    signal.signal(signal.SIGTERM, _interrupt)
+    signal.signal(signal.SIGTERM, interrupt)
     print(
         f"Inlet keyed-concurrency benchmark: {opts.keys} keys x {opts.per_key} runs,"
         f" limit {opts.limit} per key, one {opts.step_ms:g} ms step per run,"

@@ -12,17 +12,20 @@ import json
 import math
 import os
 import resource
+import signal
 import socket
 import subprocess
 import sys
 import time
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable, Coroutine, Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn, TypeVar
 
 import aiohttp
+
+R = TypeVar("R")
 
 HOST = "127.0.0.1"
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
@@ -327,3 +330,27 @@ def parse_iso(value: Any) -> float | None:
 
 def fmt(value: float | None, spec: str = ".1f") -> str:
     return "-" if value is None else format(value, spec)
+
+
+def interrupt(signum: int, frame: object) -> NoReturn:
+    """SIGTERM handler: unwind like Ctrl-C, so the finally blocks stop the subprocesses."""
+    raise KeyboardInterrupt
+
+
+def run_main(
+    run: Callable[[], Coroutine[Any, Any, list[R]]],
+    summary: Callable[[list[R]], dict[str, Any]] | None,
+) -> int:
+    """A benchmark's main: its repeats under SIGTERM-as-Ctrl-C, a failure as one line, and
+    with ``summary`` (``--json``) the JSON summary as the last line. The exit code."""
+    signal.signal(signal.SIGTERM, interrupt)
+    try:
+        results = asyncio.run(run())
+    except BenchError as exc:
+        print(f"benchmark failed: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130
+    if summary is not None:
+        print(json.dumps(summary(results)))
+    return 0

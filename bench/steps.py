@@ -28,7 +28,7 @@ from collections.abc import Awaitable, Callable, Iterable, Iterator
 from dataclasses import asdict, dataclass, field, fields
 from datetime import datetime
 from pathlib import Path
-from typing import Any, NoReturn, TypeVar
+from typing import Any, TypeVar
 
 import aiohttp
 import pg
@@ -40,6 +40,7 @@ from procs import (
     cpu_seconds,
     free_port,
     get_json,
+    interrupt,
     main_thread_cpu_seconds,
     self_cpu_seconds,
     start_inlet_dev,
@@ -824,14 +825,10 @@ async def run_all(opts: Options, cluster: pg.Cluster | None) -> list[Result]:
     return results
 
 
-def _interrupt(signum: int, frame: object) -> NoReturn:
-    raise KeyboardInterrupt
-
-
 def main(argv: list[str] | None = None) -> int:
     opts = parse_options(argv)
     # A SIGTERM must still run the finally blocks that stop the subprocesses.
-    signal.signal(signal.SIGTERM, _interrupt)
+    signal.signal(signal.SIGTERM, interrupt)
     cluster: pg.Cluster | None = None
     try:
         if opts.database == "postgres":

@@ -22,16 +22,14 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import json
 import os
-import signal
 import statistics
 import sys
 import tempfile
 import time
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import Any
 
 import aiohttp
 from procs import (
@@ -45,6 +43,7 @@ from procs import (
     nearest_rank,
     parse_iso,
     post_events,
+    run_main,
     self_cpu_seconds,
     start_pair,
     tail,
@@ -104,10 +103,6 @@ def parse_options(argv: list[str] | None = None) -> Options:
 
 # ---------------------------------------------------------------------------------------
 # Helpers
-
-
-def _interrupt(signum: int, frame: object) -> NoReturn:
-    raise KeyboardInterrupt
 
 
 # ---------------------------------------------------------------------------------------
@@ -424,17 +419,9 @@ async def run_all(opts: Options) -> list[Result]:
 
 def main(argv: list[str] | None = None) -> int:
     opts = parse_options(argv)
-    # A SIGTERM must still run the finally blocks that stop the subprocesses.
-    signal.signal(signal.SIGTERM, _interrupt)
-    try:
-        results = asyncio.run(run_all(opts))
-    except BenchError as exc:
-        print(f"benchmark failed: {exc}", file=sys.stderr)
-        return 1
-    except KeyboardInterrupt:
-        return 130
-    if opts.json:
-        summary = {
+
+    def summary(results: list[Result]) -> dict[str, Any]:
+        return {
             "benchmark": "timers",
             "runs": opts.runs,
             "sleep_s": opts.sleep,
@@ -443,8 +430,8 @@ def main(argv: list[str] | None = None) -> int:
             "repeats": [asdict(r) for r in results],
             "median": medians(results),
         }
-        print(json.dumps(summary))
-    return 0
+
+    return run_main(lambda: run_all(opts), summary if opts.json else None)
 
 
 if __name__ == "__main__":

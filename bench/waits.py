@@ -25,10 +25,8 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import os
 import random
-import signal
 import sqlite3
 import statistics
 import sys
@@ -36,7 +34,7 @@ import tempfile
 import time
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import Any
 
 import aiohttp
 from procs import (
@@ -50,6 +48,7 @@ from procs import (
     load_average,
     nearest_rank,
     post_events,
+    run_main,
     start_pair,
     tail,
     until,
@@ -66,10 +65,6 @@ NOBODY = 1_000_000_000
 """Ping ids from here up match no waiter (waiter ids are 0..N-1)."""
 SAMPLE_RUNS = 20
 SEED = 20240601
-
-
-def _interrupt(signum: int, frame: object) -> NoReturn:
-    raise KeyboardInterrupt
 
 
 # ---------------------------------------------------------------------------------------
@@ -538,17 +533,9 @@ async def run_all(opts: Options) -> list[Result]:
 
 def main(argv: list[str] | None = None) -> int:
     opts = parse_options(argv)
-    # A SIGTERM must still run the finally blocks that stop the subprocesses.
-    signal.signal(signal.SIGTERM, _interrupt)
-    try:
-        results = asyncio.run(run_all(opts))
-    except BenchError as exc:
-        print(f"benchmark failed: {exc}", file=sys.stderr)
-        return 1
-    except KeyboardInterrupt:
-        return 130
-    if opts.json:
-        summary = {
+
+    def summary(results: list[Result]) -> dict[str, Any]:
+        return {
             "benchmark": "waits",
             "waiters": opts.waiters,
             "match_percent": opts.match_percent,
@@ -557,8 +544,8 @@ def main(argv: list[str] | None = None) -> int:
             "repeats": [asdict(r) for r in results],
             "median": medians(results),
         }
-        print(json.dumps(summary))
-    return 0
+
+    return run_main(lambda: run_all(opts), summary if opts.json else None)
 
 
 if __name__ == "__main__":

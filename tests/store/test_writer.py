@@ -10,20 +10,13 @@ import pytest
 
 from inlet.errors import StoreError
 from inlet.store.relational import RelationalStore
-from inlet.store.sqlite import SQLiteStore
+
+from .conftest import sql_store
 
 
 @pytest.fixture(params=["sqlite", "postgres"])
 async def store(request: pytest.FixtureRequest, tmp_path: Path):  # type: ignore[no-untyped-def]
-    s: RelationalStore
-    if request.param == "sqlite":
-        s = SQLiteStore(str(tmp_path / "inlet.db"))
-    else:
-        from inlet.store.postgres import PostgresStore, migrate
-
-        url: str = request.getfixturevalue("pg_url")
-        migrate(url)
-        s = PostgresStore(url)
+    s = sql_store(request.param, request, tmp_path)
     await s.open()
     await s._write(lambda: s._conn.execute("CREATE TABLE scratch (n INTEGER PRIMARY KEY)"))
     yield s

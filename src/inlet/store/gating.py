@@ -5,13 +5,14 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
+from inlet.executor import system_events
 from inlet.flow import gcra
 from inlet.flow.concurrency import Candidate, select
 from inlet.flow.config import RateLimit, Throttle
 from inlet.flow.decision import Decision, Delay, Skip
-from inlet.model import Rate
+from inlet.model import Cancellation, Finish, Rate, RunState, RunStatus
 
-__all__ = ["Delay", "Skip", "admit", "rate_limit", "throttle"]
+__all__ = ["Delay", "Skip", "admit", "rate_limit", "replaced_singleton", "throttle"]
 
 
 def throttle(tat: float | None, now: float, rate: Rate) -> tuple[Decision, float]:
@@ -37,3 +38,16 @@ def admit(
         if full is not None:
             parked[candidate.id] = full
     return picked, parked
+
+
+def replaced_singleton(state: RunState, by: str, now: float) -> Cancellation:
+    """The cancellation of the active run of a singleton key that run ``by`` replaces."""
+    reason = f"singleton: replaced by run {by}"
+    error = {
+        "error": f"FunctionCancelled: {reason}",
+        "name": "FunctionCancelled",
+        "message": reason,
+        "stack": "",
+    }
+    finish = Finish(RunStatus.CANCELLED, output=error, error=error)
+    return Cancellation(state.run.id, error, tuple(system_events.for_finish(state, finish, now)))

@@ -10,7 +10,6 @@ from dataclasses import dataclass, replace
 
 import orjson
 
-from inlet.executor import system_events
 from inlet.executor.waits import invoke_refused
 from inlet.expr import compile_expression, index_value, path_value
 from inlet.flow.concurrency import Candidate
@@ -21,7 +20,6 @@ from inlet.model import (
     Buffer,
     Cancellation,
     Event,
-    Finish,
     Function,
     ItemKind,
     Listener,
@@ -274,21 +272,8 @@ class MemoryStore(Store):
 
     async def _cancel_for_singleton(self, run_id: str, by: str, now: float, key_ttl: float) -> None:
         state = await self.run_state(run_id)
-        if state is None:
-            return
-        reason = f"singleton: replaced by run {by}"
-        error = {
-            "error": f"FunctionCancelled: {reason}",
-            "name": "FunctionCancelled",
-            "message": reason,
-            "stack": "",
-        }
-        finish = Finish(RunStatus.CANCELLED, output=error, error=error)
-        await self._cancel(
-            Cancellation(run_id, error, tuple(system_events.for_finish(state, finish, now))),
-            now,
-            key_ttl,
-        )
+        if state is not None:
+            await self._cancel(gates.replaced_singleton(state, by, now), now, key_ttl)
 
     def _insert_run(self, new: NewRun, due: float, now: float) -> None:
         self._runs[new.id] = Run(

@@ -299,11 +299,8 @@ class PostgresStore(RelationalStore):
     def _ensure_connected(self) -> None:
         pg = self._pg
         if pg is not None and not pg.closed and not pg.broken:
-            if self._was_down:
-                log.warning("store.reconnected", extra={"database": self.url})
-                self._was_down = False
             return
-        if not self._was_down:
+        if not self._was_down:  # say it once per outage, not once per failed batch
             log.error("store.connection_lost", extra={"database": self.url})
             self._was_down = True
         if pg is not None:

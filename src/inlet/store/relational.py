@@ -24,7 +24,6 @@ from typing import Any, Protocol, TypeVar
 import orjson
 
 from inlet.errors import StoreError
-from inlet.executor import system_events
 from inlet.executor.waits import invoke_refused
 from inlet.expr import compile_expression, index_value, path_value
 from inlet.flow.concurrency import Candidate
@@ -35,7 +34,6 @@ from inlet.model import (
     Buffer,
     Cancellation,
     Event,
-    Finish,
     Function,
     ItemKind,
     Listener,
@@ -685,18 +683,8 @@ class RelationalStore(Store):
         self, db: Connection, run_id: str, by: str, now: float, key_ttl: float
     ) -> None:
         state = self._run_state(run_id, False)
-        if state is None:
-            return
-        reason = f"singleton: replaced by run {by}"
-        error = {
-            "error": f"FunctionCancelled: {reason}",
-            "name": "FunctionCancelled",
-            "message": reason,
-            "stack": "",
-        }
-        finish = Finish(RunStatus.CANCELLED, output=error, error=error)
-        events = tuple(system_events.for_finish(state, finish, now))
-        self._cancel(db, Cancellation(run_id, error, events), now, key_ttl)
+        if state is not None:
+            self._cancel(db, gates.replaced_singleton(state, by, now), now, key_ttl)
 
     def _insert_run(self, db: Connection, new: NewRun, due: float, now: float) -> None:
         flow = new.flow
