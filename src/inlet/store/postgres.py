@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import threading
 import time
@@ -52,9 +53,11 @@ READ_ATTEMPTS = 3
 RECONNECT_PAUSE = 1.0
 
 
-def _translate(sql: str) -> str:
-    """sqlite3's ``?`` placeholders as psycopg's ``%s`` (and a literal ``%`` escaped)."""
-    return sql.replace("%", "%%").replace("?", "%s")
+@functools.lru_cache(maxsize=1024)
+def _translate(sql: str) -> bytes:
+    """sqlite3's ``?`` placeholders as psycopg's ``%s`` (and a literal ``%`` escaped); the
+    store's statements are a small set (a few vary in length), so each is translated once."""
+    return sql.replace("%", "%%").replace("?", "%s").encode()
 
 
 class _Result:
@@ -96,7 +99,6 @@ class _Adapter:
 
     def __init__(self, conn: psycopg.Connection[Any]) -> None:
         self.conn = conn
-        self._sql: dict[str, str] = {}
         self._pipeline: contextlib.AbstractContextManager[psycopg.Pipeline] | None = None
         self._sync: Callable[[], None] | None = None
 
@@ -121,22 +123,16 @@ class _Adapter:
         if self._sync is not None:
             self._sync()
 
-    def _query(self, sql: str) -> str:
-        query = self._sql.get(sql)
-        if query is None:
-            query = self._sql[sql] = _translate(sql)
-        return query
-
     def execute(self, sql: str, parameters: Sequence[Any] = (), /) -> Cursor:
         if not parameters:
             cur = self.conn.execute(sql.encode())
         else:
-            cur = self.conn.execute(self._query(sql).encode(), parameters)
+            cur = self.conn.execute(_translate(sql), parameters)
         return cur if self._pipeline is None else _Result(cur, self)
 
     def executemany(self, sql: str, parameters: Iterable[Sequence[Any]], /) -> Cursor:
         cur = self.conn.cursor()
-        cur.executemany(self._query(sql).encode(), list(parameters))
+        cur.executemany(_translate(sql), list(parameters))
         return cur
 
 
