@@ -5,8 +5,6 @@ from __future__ import annotations
 import orjson
 import pytest
 
-from inlet.executor.backoff import RetryPolicy
-from inlet.executor.machine import Call, Limits, Reply, interpret
 from inlet.model import (
     Event,
     Function,
@@ -17,6 +15,8 @@ from inlet.model import (
     RunState,
     RunStatus,
 )
+from inlet.steps.backoff import RetryPolicy
+from inlet.steps.machine import Call, Limits, Reply, interpret
 
 NOW = 1_800_000_000.0
 SDK = {"x-inngest-sdk": "inngest-py:v0.5.19", "x-inngest-req-version": "2"}

@@ -6,9 +6,6 @@ import orjson
 
 from inlet.events.matching import Registry
 from inlet.events.router import Router
-from inlet.executor import timers
-from inlet.executor.backoff import RetryPolicy
-from inlet.executor.machine import Call, Limits, Reply, interpret
 from inlet.model import (
     Event,
     Function,
@@ -23,6 +20,9 @@ from inlet.model import (
     StoredMemo,
     Trigger,
 )
+from inlet.steps import timers
+from inlet.steps.backoff import RetryPolicy
+from inlet.steps.machine import Call, Limits, Reply, interpret
 from inlet.store.memory import MemoryStore
 
 NOW = 1_800_000_000.0

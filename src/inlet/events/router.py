@@ -10,8 +10,6 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from inlet.events.matching import Registry
-from inlet.executor import system_events
-from inlet.executor.waits import invoke_result
 from inlet.expr import compile_expression
 from inlet.model import (
     Cancellation,
@@ -22,6 +20,8 @@ from inlet.model import (
     Resume,
     RunStatus,
 )
+from inlet.steps import finish as system_events
+from inlet.steps.waits import invoke_result
 from inlet.store import Store
 
 MAX_DEPTH = 2

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from inlet.executor.http import Client, HTTPError, ResponseTooLarge
-from inlet.executor.machine import Reply
+from inlet.steps.machine import Reply
 
 _KEPT_HEADERS = (
     "x-inngest-sdk",

@@ -19,13 +19,14 @@ from inlet.clock import Clock
 from inlet.config import Settings
 from inlet.events.matching import Registry
 from inlet.events.router import Router
-from inlet.executor import system_events, timers
-from inlet.executor.backoff import RetryPolicy
-from inlet.executor.machine import Call, Limits, interpret
-from inlet.executor.request import build
 from inlet.executor.transport import Transport
 from inlet.model import Attempt, Finish, ItemKind, Outcome, QueueItem, RunStatus
 from inlet.protocol.signing import sign
+from inlet.steps import finish as system_events
+from inlet.steps import timers
+from inlet.steps.backoff import RetryPolicy
+from inlet.steps.machine import Call, Limits, interpret
+from inlet.steps.request import build
 from inlet.store import Store
 from inlet.store.base import Claim
 

@@ -5,12 +5,12 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
-from inlet.executor import system_events
 from inlet.flow import gcra
 from inlet.flow.concurrency import Candidate, select
 from inlet.flow.config import RateLimit, Throttle
 from inlet.flow.decision import Decision, Delay, Skip
 from inlet.model import Cancellation, Finish, Rate, RunState, RunStatus
+from inlet.steps import finish as system_events
 
 __all__ = ["Delay", "Skip", "admit", "rate_limit", "replaced_singleton", "throttle"]
 

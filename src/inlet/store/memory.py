@@ -10,7 +10,6 @@ from dataclasses import dataclass, replace
 
 import orjson
 
-from inlet.executor.waits import invoke_refused
 from inlet.expr import compile_expression, index_value, path_value
 from inlet.flow.concurrency import Candidate
 from inlet.ids import new_ulid
@@ -36,6 +35,7 @@ from inlet.model import (
     Skip,
     StoredMemo,
 )
+from inlet.steps.waits import invoke_refused
 from inlet.store import gating as gates
 from inlet.store.base import Claim, IngestResult, Store
 

@@ -24,7 +24,6 @@ from typing import Any, Protocol, TypeVar
 import orjson
 
 from inlet.errors import StoreError
-from inlet.executor.waits import invoke_refused
 from inlet.expr import compile_expression, index_value, path_value
 from inlet.flow.concurrency import Candidate
 from inlet.ids import new_ulid
@@ -50,6 +49,7 @@ from inlet.model import (
     StoredMemo,
     Trigger,
 )
+from inlet.steps.waits import invoke_refused
 from inlet.store import gating as gates
 from inlet.store.base import Claim, IngestResult, Store
 from inlet.store.writer import Session, Writer

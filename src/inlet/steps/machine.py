@@ -15,8 +15,6 @@ from typing import Any
 
 import orjson
 
-from inlet.executor import waits
-from inlet.executor.backoff import RetryPolicy, clamp_retry_after
 from inlet.model import (
     JSON,
     STEP_DISCOVERY,
@@ -31,6 +29,8 @@ from inlet.model import (
     RunState,
     RunStatus,
 )
+from inlet.steps import waits
+from inlet.steps.backoff import RetryPolicy, clamp_retry_after
 
 ERROR_EXCERPT = 300
 
