@@ -1,4 +1,5 @@
-"""The events a finished run emits (PROTOCOL §7.3). Pure."""
+"""How a run ends, as others see it: the system events it emits (PROTOCOL §7.3) and the
+``StandardError`` a failed or cancelled run carries. Pure."""
 
 from __future__ import annotations
 
@@ -9,6 +10,21 @@ FINISHED = "inngest/function.finished"
 FAILED = "inngest/function.failed"
 CANCELLED = "inngest/function.cancelled"
 SYSTEM_PREFIX = "inngest/function."
+
+
+def standard_error(
+    name: str, message: str, stack: str = "", *, error: str | None = None
+) -> dict[str, JSON]:
+    """Inngest's ``StandardError``: what ``inngest/function.failed`` and the run's output
+    carry, and what the SDKs' own test suites compare. ``error`` is the one-line summary,
+    ``name: message`` unless the caller has a better one (a failure of Inlet's own, whose
+    reason already reads as a sentence, keeps it as it is)."""
+    return {
+        "error": f"{name}: {message}" if error is None else error,
+        "name": name,
+        "message": message,
+        "stack": stack,
+    }
 
 
 def for_finish(state: RunState, finish: Finish, now: float) -> list[Event]:

@@ -31,6 +31,8 @@ from inlet.model import (
 )
 from inlet.steps import waits
 from inlet.steps.backoff import RetryPolicy, clamp_retry_after
+from inlet.steps.finish import standard_error
+from inlet.steps.ops import STEP_DONE, STEP_RAISED, WAITING, Op
 
 ERROR_EXCERPT = 300
 
@@ -151,7 +153,7 @@ def _opcodes(
         kind = str(op.get("op", ""))
         step_id = str(op.get("id", ""))
         name = str(op.get("displayName") or op.get("name") or step_id)
-        if kind in ("StepRun", "Step"):
+        if kind in STEP_DONE:
             value = {"data": op.get("data")}
             size = len(orjson.dumps(value))
             too_big = _over_limits(call, name, size, state_bytes, memos, limits)
@@ -161,11 +163,11 @@ def _opcodes(
             state_bytes += size
             outputs.append(op.get("data"))
             discover = True
-        elif kind in ("StepError", "StepFailed"):
+        elif kind in STEP_RAISED:
             error = _step_error(op.get("error"))
             errors.append(f"{name}: {error['name']}: {error['message']}")
             final = (
-                kind == "StepFailed"
+                kind == Op.STEP_FAILED
                 or reply.no_retry
                 or call.item.attempt + 1 >= call.function.max_attempts
             )
@@ -174,19 +176,19 @@ def _opcodes(
                 continue
             value = {"error": error}
             size = len(orjson.dumps(value))
-            memos.append(Memo(step_id, value, name, "StepFailed"))
+            memos.append(Memo(step_id, value, name, Op.STEP_FAILED))
             state_bytes += size
             discover = True
-        elif kind == "StepPlanned":
+        elif kind == Op.STEP_PLANNED:
             opts = op.get("opts") or {}
             race = isinstance(opts, dict) and opts.get("parallelMode") == "race"
             enqueue.append(NewItem(ItemKind.STEP, step_id, now, join=not race, name=name))
             planned += 1
-        elif kind in ("Sleep", "WaitForEvent", "InvokeFunction"):
+        elif kind in WAITING:
             try:
-                if kind == "Sleep":
+                if kind == Op.SLEEP:
                     waits.sleep(op, now, effects)
-                elif kind == "WaitForEvent":
+                elif kind == Op.WAIT_FOR_EVENT:
                     waits.wait_for_event(op, call.state, now, effects)
                 else:
                     target = (op.get("opts") or {}).get("function_id")
@@ -194,13 +196,13 @@ def _opcodes(
                     waits.invoke(op, call.state, now, exists, effects)
             except waits.OpRejected as exc:
                 return _fail(attempt, str(exc), "failed")
-        elif kind == "RunComplete":
+        elif kind == Op.RUN_COMPLETE:
             data = op.get("data")
             finish = Finish(RunStatus.COMPLETED, output=data)
             outputs.append(data)
-        elif kind == "DiscoveryRequest":
+        elif kind == Op.DISCOVERY_REQUEST:
             discover = True
-        elif kind == "StepNotFound":
+        elif kind == Op.STEP_NOT_FOUND:
             errors.append(f"step {step_id} not found by the SDK")
             retry_at = now + retry.delay(call.item.attempt, jitter)
         else:
@@ -320,14 +322,9 @@ def _failed_call(
 
 def _fail(attempt: Attempt, reason: str, label: str, error_body: JSON = None) -> Outcome:
     error = (
-        standard_error(error_body)
+        _sdk_error(error_body)
         if isinstance(error_body, dict)
-        else {
-            "error": reason,
-            "name": "Error",
-            "message": reason,
-            "stack": "",
-        }
+        else standard_error("Error", reason, error=reason)
     )
     output = error_body if error_body is not None else error
     return Outcome(
@@ -336,20 +333,16 @@ def _fail(attempt: Attempt, reason: str, label: str, error_body: JSON = None) ->
     )
 
 
-def standard_error(body: Mapping[str, Any]) -> dict[str, JSON]:
-    """Inngest's ``StandardError`` shape from an SDK's error body (PROTOCOL §5.8)."""
+def _sdk_error(body: Mapping[str, Any]) -> dict[str, JSON]:
+    """Inngest's ``StandardError`` from an SDK's error body (PROTOCOL §5.8): the SDKs
+    differ in which of ``message`` and ``error`` they fill, and some send no stack."""
     name = str(body.get("name") or "Error")
     message = body.get("message")
     if message is None:
         message = body.get("error", "Unknown error")
     message = message if isinstance(message, str) else orjson.dumps(message).decode()
     stack = body.get("stack")
-    return {
-        "error": f"{name}: {message}",
-        "name": name,
-        "message": message,
-        "stack": stack if isinstance(stack, str) else "",
-    }
+    return standard_error(name, message, stack if isinstance(stack, str) else "")
 
 
 def _step_error(raw: JSON) -> dict[str, JSON]:
@@ -364,7 +357,7 @@ def _step_error(raw: JSON) -> dict[str, JSON]:
 
 def _error_text(body: JSON, reply: Reply) -> str:
     if isinstance(body, dict):
-        err = standard_error(body)
+        err = _sdk_error(body)
         return f"HTTP {reply.status}: {err['name']}: {err['message']}"
     return f"HTTP {reply.status}: {_excerpt(reply.body)}"
 

@@ -22,6 +22,7 @@ from inlet.model import (
     RunState,
     RunStatus,
 )
+from inlet.steps.finish import standard_error
 
 TIMEOUT_ERROR = "InngestTimeoutError"
 
@@ -69,12 +70,7 @@ def _run_timeout(
         if deadline > now:
             return Outcome(attempt=replace(attempt, outcome="rearmed"), retry_at=deadline)
         reason = f"the run did not finish within {seconds:g}s of starting (timeouts.finish)"
-    error = {
-        "error": f"{TIMEOUT_ERROR}: {reason}",
-        "name": TIMEOUT_ERROR,
-        "message": reason,
-        "stack": "",
-    }
+    error = standard_error(TIMEOUT_ERROR, reason)
     return Outcome(
         attempt=replace(attempt, outcome="cancelled", error=reason),
         finish=Finish(RunStatus.CANCELLED, output=error, error=error),

@@ -25,11 +25,13 @@ from inlet.model import (
     RunState,
 )
 from inlet.protocol.duration import parse_time_or_duration
+from inlet.steps.finish import FINISHED
+from inlet.steps.ops import Op
 
 MAX_SLEEP = 366 * 24 * 60 * 60.0
 DEFAULT_INVOKE_TIMEOUT = 365 * 24 * 60 * 60.0
 INVOKED = "inngest/function.invoked"
-FINISHED = "inngest/function.finished"
+"""The event ``step.invoke`` sends; it starts exactly the function it names."""
 INVOKE_TIMEOUT_ERROR = {
     "name": "InngestInvokeTimeoutError",
     "message": "Timed out waiting for invoked function to complete",
@@ -73,7 +75,7 @@ def sleep(op: dict[str, Any], now: float, effects: Effects) -> None:
             step_id,
             max(wake, now),
             name=name,
-            payload={"memo": None, "op": "Sleep"},
+            payload={"memo": None, "op": Op.SLEEP},
         )
     )
 
@@ -110,7 +112,7 @@ def wait_for_event(op: dict[str, Any], state: RunState, now: float, effects: Eff
             step_id,
             expires,
             name=name,
-            payload={"memo": None, "op": "WaitForEvent"},
+            payload={"memo": None, "op": Op.WAIT_FOR_EVENT},
         )
     )
 
@@ -132,7 +134,7 @@ def invoke(op: dict[str, Any], state: RunState, now: float, exists: bool, effect
                     }
                 },
                 name,
-                "InvokeFunction",
+                Op.INVOKE_FUNCTION,
             )
         )
         effects.discover = True
@@ -191,7 +193,7 @@ def invoke(op: dict[str, Any], state: RunState, now: float, exists: bool, effect
             step_id,
             expires,
             name=name,
-            payload={"memo": {"error": INVOKE_TIMEOUT_ERROR}, "op": "InvokeFunction"},
+            payload={"memo": {"error": INVOKE_TIMEOUT_ERROR}, "op": Op.INVOKE_FUNCTION},
         )
     )
 
