@@ -1,0 +1,121 @@
+"""Cancelling runs on request: one run (``DELETE /v1/runs/{id}``) or every active run of a
+function that matches a time window and an expression (``POST /v1/cancellations``).
+
+A cancellation is applied like any other routed work: the router says what ending the run
+entails (its ``inngest/function.cancelled`` event, the invoking parent it resumes) and the
+store applies it in one transaction, then the worker is woken. The HTTP edge only parses
+the request and renders the answer.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Protocol
+
+from inlet.clock import Clock
+from inlet.errors import BadRequest, Conflict, NotFound
+from inlet.expr import compile_expression
+from inlet.model import Cancellation, Function, Run, RunStatus
+from inlet.store import Store
+
+BULK_REASON = "cancelled in bulk through the API (POST /v1/cancellations)"
+BULK_LIMIT = 10_000
+"""Most runs one bulk cancellation looks at; the rest wait for another request."""
+
+
+class Functions(Protocol):
+    """What resolving a function id needs of the registry snapshot."""
+
+    @property
+    def functions(self) -> Mapping[str, Function]: ...
+
+    def get(self, slug: str) -> Function | None: ...
+
+
+class Cancellations(Protocol):
+    """What cancelling needs of the router: what ending a run entails, or None if it ended."""
+
+    async def cancellation(self, run_id: str, reason: str, now: float) -> Cancellation | None: ...
+
+
+def function_slug(registry: Functions, function_id: object, app_id: object) -> str:
+    """The registered slug that ``function_id`` names, alone or prefixed with ``app_id``
+    (SDKs send the short id and the app apart; the registry knows ``<app>-<fn>``)."""
+    if not isinstance(function_id, str) or not function_id:
+        raise BadRequest('function_id is required: the function\'s id, e.g. "myapp-charge"')
+    candidates = [function_id]
+    if isinstance(app_id, str) and app_id:
+        candidates.append(f"{app_id}-{function_id}")
+    for slug in candidates:
+        if registry.get(slug) is not None:
+            return slug
+    known = ", ".join(sorted(registry.functions)) or "none"
+    raise NotFound(f"function {function_id!r} is not registered; known functions: {known}")
+
+
+class Canceller:
+    """Cancels runs through the router and the store, then wakes the worker."""
+
+    def __init__(
+        self,
+        store: Store,
+        router: Cancellations,
+        clock: Clock,
+        key_ttl: float,
+        notify: Callable[[], None],
+    ) -> None:
+        self._store = store
+        self._router = router
+        self._clock = clock
+        self._key_ttl = key_ttl
+        self._notify = notify
+
+    async def cancel(self, run_id: str, reason: str) -> Run:
+        """The run after cancelling it. Cancelling a cancelled run again is not an error
+        (a retried request gets the same answer); cancelling one that ended otherwise is."""
+        now = self._clock.now()
+        cancel = await self._router.cancellation(run_id, reason, now)
+        if cancel is not None:
+            await self._store.ingest([], [], now, self._key_ttl, (), [cancel])
+            self._notify()
+        run = await self._store.get_run(run_id)
+        if run is None:
+            raise NotFound(f"run {run_id!r} not found")
+        if cancel is None and run.status is not RunStatus.CANCELLED:
+            raise Conflict(
+                f"run {run_id} already ended as {run.status.value}; there is nothing to cancel"
+            )
+        return run
+
+    async def cancel_many(
+        self,
+        slug: str,
+        *,
+        started_after: float | None,
+        started_before: float | None,
+        condition: str | None,
+    ) -> list[str]:
+        """Ids of the active runs of ``slug`` cancelled now: those created in the window
+        whose first event matches ``condition`` (an expression over ``event``). Runs that
+        end while this is under way are passed over, not reported as errors."""
+        expression = compile_expression(condition) if condition else None
+        runs = await self._store.list_runs(
+            slug,
+            active=True,
+            created_after=started_after,
+            created_before=started_before,
+            limit=BULK_LIMIT,
+        )
+        cancelled: list[str] = []
+        for run in runs:
+            if expression is not None:
+                state = await self._store.run_state(run.id)
+                first = state.events[0].to_wire() if state and state.events else {}
+                if not expression.matches({"event": first}, now=self._clock.now()):
+                    continue
+            try:
+                await self.cancel(run.id, BULK_REASON)
+            except Conflict:
+                continue
+            cancelled.append(run.id)
+        return cancelled
