@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import orjson
 
-from inlet.events.matching import Registry
-from inlet.events.router import Router
 from inlet.model import (
     Event,
     Function,
@@ -20,6 +18,8 @@ from inlet.model import (
     StoredMemo,
     Trigger,
 )
+from inlet.runs.registry import Registry
+from inlet.runs.router import Router
 from inlet.steps import timers
 from inlet.steps.backoff import RetryPolicy
 from inlet.steps.machine import Call, Limits, Reply, interpret

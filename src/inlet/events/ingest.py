@@ -1,17 +1,16 @@
-"""Accepting events: validate, store, and start the runs they trigger, atomically."""
+"""Accepting events (``POST /e/{key}``): validate them, then apply them with the runs they
+start, the waits they resolve and the runs they cancel, atomically."""
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
 from dataclasses import dataclass
 
 from inlet.clock import Clock
 from inlet.config import Settings
 from inlet.errors import EventInvalid
-from inlet.events.router import Router
 from inlet.events.validate import parse_events
-from inlet.store import Store
+from inlet.runs.apply import Applier
 
 log = logging.getLogger("inlet.events")
 
@@ -24,19 +23,10 @@ class Accepted:
 
 
 class Ingestor:
-    def __init__(
-        self,
-        store: Store,
-        settings: Settings,
-        clock: Clock,
-        router: Router,
-        on_enqueued: Callable[[], None],
-    ) -> None:
-        self._store = store
+    def __init__(self, settings: Settings, clock: Clock, applier: Applier) -> None:
         self._settings = settings
         self._clock = clock
-        self._router = router
-        self._on_enqueued = on_enqueued
+        self._applier = applier
 
     async def accept(self, body: bytes, seed: str | None) -> Accepted:
         """Store every valid event before the first invalid one; report that one."""
@@ -50,17 +40,7 @@ class Ingestor:
         )
         if not parsed.events:
             return Accepted((), 0, parsed.error)
-        routed = await self._router.route(parsed.events, now)
-        result = await self._store.ingest(
-            parsed.events,
-            routed.runs,
-            now,
-            self._settings.event_dedupe_seconds,
-            routed.resumes,
-            routed.cancels,
-        )
-        if result.run_ids or result.resumed or result.cancelled:
-            self._on_enqueued()
+        result = await self._applier.apply(parsed.events, now)
         log.debug(
             "events.accepted", extra={"events": len(parsed.events), "runs": len(result.run_ids)}
         )

@@ -13,18 +13,17 @@ import logging
 import os
 import random
 from collections.abc import Callable
-from dataclasses import replace
 
 from inlet.clock import Clock
 from inlet.config import Settings
-from inlet.events.matching import Registry
-from inlet.events.router import Router
 from inlet.executor.transport import Transport
 from inlet.model import Attempt, Finish, ItemKind, Outcome, QueueItem, RunStatus
 from inlet.protocol.signing import sign
-from inlet.steps import finish as system_events
+from inlet.runs.apply import Applier
+from inlet.runs.registry import Registry
 from inlet.steps import timers
 from inlet.steps.backoff import RetryPolicy
+from inlet.steps.finish import standard_error
 from inlet.steps.machine import Call, Limits, interpret
 from inlet.steps.request import build
 from inlet.store import Store
@@ -45,14 +44,14 @@ class Executor:
         clock: Clock,
         registry: Callable[[], Registry],
         transport: Transport,
-        router: Router,
+        applier: Applier,
     ) -> None:
         self._store = store
         self._settings = settings
         self._clock = clock
         self._registry = registry
         self._transport = transport
-        self._router = router
+        self._applier = applier
         self._retry = RetryPolicy(settings.retry_interval)
         self._limits = Limits(
             max_step_output_bytes=settings.max_step_output_bytes,
@@ -179,11 +178,10 @@ class Executor:
         state = claim.state
         started = self._clock.now()
         if state is None or state.run.status.ended:
-            await self._store.complete(
+            await self._applier.complete(
                 claim,
                 Outcome(attempt=Attempt.of(item, started, "skipped", "the run had already ended")),
                 started,
-                self._key_ttl,
             )
             return
         registry = self._registry()
@@ -199,7 +197,7 @@ class Executor:
                 attempt=Attempt.of(item, started, "failed", reason),
                 finish=Finish(
                     RunStatus.FAILED,
-                    error={"error": reason, "name": "Error", "message": reason, "stack": ""},
+                    error=standard_error("Error", reason, error=reason),
                 ),
             )
         else:
@@ -225,30 +223,11 @@ class Executor:
                 retry=self._retry,
                 limits=self._limits,
             )
-        now = self._clock.now()
-        events = list(outcome.events)
-        if outcome.finish is not None:
-            events.extend(system_events.for_finish(state, outcome.finish, now))
-        if events:
-            routed = await self._router.route(events, now)
-            outcome = replace(
-                outcome,
-                events=tuple(events),
-                runs=routed.runs,
-                resumes=routed.resumes,
-                cancels=routed.cancels,
-            )
-        applied = await self._store.complete(claim, outcome, now, self._key_ttl)
-        if not applied:
+        # The applier wakes this worker if the outcome made work (``notify``).
+        if not await self._applier.complete(claim, outcome, self._clock.now()):
             log.warning("executor.lease_lost", extra={"item": item.id, "run_id": item.run_id})
             return
         self._log(outcome, item.run_id)
-        if outcome.enqueue or outcome.runs or outcome.resumes or outcome.retry_at is not None:
-            self._wake.set()
-
-    @property
-    def _key_ttl(self) -> float:
-        return self._settings.event_dedupe_seconds
 
     def _headers(self, run_id: str, item: QueueItem, body: bytes, version: int) -> dict[str, str]:
         headers = {

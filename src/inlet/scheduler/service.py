@@ -15,12 +15,11 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 
 from inlet.clock import Clock
-from inlet.config import Settings
 from inlet.errors import BadRequest
-from inlet.events.matching import Registry
-from inlet.events.router import Router
 from inlet.ids import derived_ulid
 from inlet.model import Event, NewRun
+from inlet.runs.apply import Applier
+from inlet.runs.registry import Registry
 from inlet.scheduler.cron import CronSchedule, due_fires, fire_key, jittered, next_fire, parse_cron
 from inlet.store import Store
 
@@ -52,18 +51,14 @@ class Scheduler:
     def __init__(
         self,
         store: Store,
-        settings: Settings,
         clock: Clock,
         registry: Callable[[], Registry],
-        router: Router,
-        on_enqueued: Callable[[], None],
+        applier: Applier,
     ) -> None:
         self._store = store
-        self._settings = settings
         self._clock = clock
         self._registry = registry
-        self._router = router
-        self._on_enqueued = on_enqueued
+        self._applier = applier
         self._task: asyncio.Task[None] | None = None
         self._bad: set[tuple[str, str]] = set()
 
@@ -97,7 +92,6 @@ class Scheduler:
             return now + LEAD_RETRY
         cursors = await self._store.cron_cursors()
         soonest = now + MAX_SLEEP
-        made = False
         for fn, trigger in registry.crons():
             assert trigger.cron is not None
             schedule = self._schedule(fn.slug, trigger.cron, trigger.jitter)
@@ -118,22 +112,11 @@ class Scheduler:
                     events.append(event)
                     runs.append(registry.plan_cron(fn, event, key, max(run_at, now), now))
                 # Cron events may also resolve waits or cancel runs that listen for them.
-                routed = await self._router.route(events, now)
-                await self._store.ingest(
-                    events,
-                    [*runs, *routed.runs],
-                    now,
-                    self._settings.event_dedupe_seconds,
-                    routed.resumes,
-                    routed.cancels,
-                )
+                await self._applier.apply(events, now, runs=runs)
                 await self._store.set_cron_cursor(fn.slug, schedule.expression, fires[-1])
                 log.info("cron.fired", extra={"function": fn.slug, "fires": len(fires)})
-                made = True
                 cursor = fires[-1]
             soonest = min(soonest, next_fire(schedule, max(cursor, now)))
-        if made:
-            self._on_enqueued()
         return soonest
 
     def _schedule(self, slug: str, spec: str, jitter: str | None) -> CronSchedule | None:

@@ -1,4 +1,8 @@
-"""Which functions an event starts (PROTOCOL §8.3). Pure: built from a function list."""
+"""Which functions an event starts (PROTOCOL §8.3), and what each new run carries from the
+start: its flow-control values, its cancelOn listeners and its timeout timers.
+
+Pure: a snapshot built from a function list, so a sync swaps it whole and a router that
+holds the old one is never half updated."""
 
 from __future__ import annotations
 
@@ -27,8 +31,8 @@ from inlet.model import (
     Trigger,
 )
 from inlet.protocol.duration import parse_duration
+from inlet.steps.waits import INVOKED
 
-INVOKED = "inngest/function.invoked"
 DEFAULT_CANCEL_TIMEOUT = 365 * 24 * 60 * 60.0
 
 

@@ -9,7 +9,6 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from inlet.events.matching import Registry
 from inlet.expr import compile_expression
 from inlet.model import (
     Cancellation,
@@ -20,7 +19,8 @@ from inlet.model import (
     Resume,
     RunStatus,
 )
-from inlet.steps import finish as system_events
+from inlet.runs.registry import Registry
+from inlet.steps.finish import for_finish, standard_error
 from inlet.steps.waits import invoke_result
 from inlet.store import Store
 
@@ -33,15 +33,6 @@ class Routed:
     runs: tuple[NewRun, ...] = ()
     resumes: tuple[Resume, ...] = ()
     cancels: tuple[Cancellation, ...] = ()
-
-
-def cancelled_error(reason: str) -> dict[str, object]:
-    return {
-        "error": f"FunctionCancelled: {reason}",
-        "name": "FunctionCancelled",
-        "message": reason,
-        "stack": "",
-    }
 
 
 class Router:
@@ -93,7 +84,7 @@ class Router:
         state = await self._store.run_state(run_id)
         if state is None or state.run.status.ended:
             return None
-        error = cancelled_error(reason)
-        events = system_events.for_finish(state, Finish(RunStatus.CANCELLED, error=error), now)
+        error = standard_error("FunctionCancelled", reason)
+        events = for_finish(state, Finish(RunStatus.CANCELLED, error=error), now)
         follow = await self.route(events, now, depth) if events else Routed()
         return Cancellation(run_id, error, tuple(events), follow.runs, follow.resumes)

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from inlet.events.matching import Registry
 from inlet.model import Event, Function, Trigger
+from inlet.runs.registry import Registry
 
 
 def fn(slug: str, *triggers: Trigger) -> Function:

@@ -1,0 +1,107 @@
+"""Applying events: route them, store them with everything they cause, wake the worker.
+
+Every source of events goes through here: the event API, cron fires, the events a call
+emits (invokes, and the system events of a run that ended) and cancellations asked for
+through the API. Routing reads the store (waiting listeners, the run being cancelled);
+the store then applies the events, the runs they start, the waits they resolve and the
+runs they cancel in one transaction, so a crash never keeps half of it. The worker is
+woken only once that transaction has committed: woken earlier, it could claim before the
+work exists and go back to sleep.
+
+A call's events differ in one way: they are applied with the call's outcome, inside
+``store.complete``, so that they count only if the call's lease still held. That is why
+there are two entry points, ``apply`` and ``complete``, over the same routing and wake-up.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import replace
+
+from inlet.model import Cancellation, Event, NewRun, Outcome
+from inlet.runs.router import Routed, Router
+from inlet.steps.finish import for_finish
+from inlet.store import IngestResult, Store
+from inlet.store.base import Claim
+
+
+class Applier:
+    """Routes events, has the store apply them atomically, then wakes the worker.
+
+    ``key_ttl`` is how long an idempotency key (an event id, a cron fire) keeps a second
+    run from being made; ``wake`` tells the worker that work may be due now.
+    """
+
+    def __init__(
+        self, store: Store, router: Router, key_ttl: float, wake: Callable[[], None]
+    ) -> None:
+        self._store = store
+        self._router = router
+        self._key_ttl = key_ttl
+        self._wake = wake
+
+    async def apply(
+        self,
+        events: Sequence[Event],
+        now: float,
+        *,
+        runs: Sequence[NewRun] = (),
+        cancels: Sequence[Cancellation] = (),
+    ) -> IngestResult:
+        """Store ``events`` and apply what they cause, in one transaction.
+
+        ``runs`` are runs the caller planned itself, applied with those the events start
+        (a cron fire's run is planned for its function alone, not by matching its event);
+        ``cancels`` are cancellations asked for directly, applied with those the events
+        cause. The worker is woken if a run was made, a wait resolved or a run cancelled.
+        """
+        routed = await self._route(events, now)
+        result = await self._store.ingest(
+            events,
+            [*runs, *routed.runs],
+            now,
+            self._key_ttl,
+            routed.resumes,
+            [*cancels, *routed.cancels],
+        )
+        if result.run_ids or result.resumed or result.cancelled:
+            self._wake()
+        return result
+
+    async def cancel(self, run_id: str, reason: str, now: float) -> bool:
+        """Cancel one run, with what its ending causes (its ``inngest/function.cancelled``
+        event, the invoking parent that event resumes). True if this call cancelled it;
+        False if the run does not exist or had already ended (by the time the store
+        looked: a run that finishes meanwhile is not cancelled)."""
+        cancellation = await self._router.cancellation(run_id, reason, now)
+        if cancellation is None:
+            return False
+        result = await self.apply((), now, cancels=(cancellation,))
+        return run_id in result.cancelled
+
+    async def complete(self, claim: Claim, outcome: Outcome, now: float) -> bool:
+        """Record a call's ``outcome`` with the events it emits (its own, such as an
+        invoke's, and the system events of a run that ended) and what they cause, if
+        ``claim``'s lease still holds. False, changing nothing, when it does not."""
+        events = list(outcome.events)
+        if outcome.finish is not None and claim.state is not None:
+            events.extend(for_finish(claim.state, outcome.finish, now))
+        if events:
+            routed = await self._route(events, now)
+            outcome = replace(
+                outcome,
+                events=tuple(events),
+                runs=routed.runs,
+                resumes=routed.resumes,
+                cancels=routed.cancels,
+            )
+        applied = await self._store.complete(claim, outcome, now, self._key_ttl)
+        if applied and (
+            outcome.enqueue or outcome.runs or outcome.resumes or outcome.retry_at is not None
+        ):
+            self._wake()
+        return applied
+
+    async def _route(self, events: Sequence[Event], now: float) -> Routed:
+        # No events (a bare cancellation) need no look at the listeners.
+        return await self._router.route(events, now) if events else Routed()
