@@ -237,7 +237,7 @@ class PostgresStore(RelationalStore):
     name = "PostgreSQL"
     shared = True
     _errors = (psycopg.Error, psycopg_pool.PoolTimeout)
-    _CLAIM_LOCK = " FOR UPDATE SKIP LOCKED"
+    dialect = "postgres"
 
     def __init__(self, url: str, *, pool_size: int = 4) -> None:
         super().__init__()
@@ -374,17 +374,17 @@ class PostgresStore(RelationalStore):
 
     # What differs from one process owning the database
 
-    def _horizon(self, db: Connection) -> float:
+    def horizon(self, db: Connection) -> float:
         row = db.execute("SELECT max_delay FROM queue_horizon WHERE id = 1").fetchone()
         return float(row[0]) if row is not None else 0.0
 
-    def _note_delay(self, db: Connection, delay: float) -> None:
+    def note_delay(self, db: Connection, delay: float) -> None:
         db.execute(
             "UPDATE queue_horizon SET max_delay = ? WHERE id = 1 AND max_delay < ?",
             (delay, delay),
         )
 
-    def _noted_due(self, due: float, now: float) -> None:
+    def noted_due(self, due: float, now: float) -> None:
         if due <= now + NOTIFY_HORIZON:
             self._wake_due = True
 

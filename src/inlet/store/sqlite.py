@@ -112,15 +112,15 @@ class SQLiteStore(RelationalStore):
             os.close(self._lock_fd)
             self._lock_fd = None
 
-    def _horizon(self, db: Connection) -> float:
+    def horizon(self, db: Connection) -> float:
         return self._max_delay
 
-    def _note_delay(self, db: Connection, delay: float) -> None:
+    def note_delay(self, db: Connection, delay: float) -> None:
         self._max_delay = max(self._max_delay, delay)
 
     def _listened(self, names: set[str]) -> bool:
         # One process owns the file, so this set is complete.
         return not names.isdisjoint(self._listened_names)
 
-    def _noted_listener(self, event: str) -> None:
+    def noted_listener(self, event: str) -> None:
         self._listened_names.add(event)

@@ -1,0 +1,160 @@
+"""The engine's entry points: ingest, cancel and complete, as one work list.
+
+Applying one change can start others: a cancelled run's ``finished`` event starts runs
+and resolves its invoking parent; a singleton replaces a run; a call's outcome emits
+events. Instead of calling back up (ingest → cancel → ingest), each step returns its
+follow-ups and :func:`ingest` drains them in order, in the same transaction.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+
+from inlet.model import (
+    Cancellation,
+    Event,
+    ItemKind,
+    ListenerKind,
+    NewRun,
+    Outcome,
+    Resume,
+    RunStatus,
+    StoredMemo,
+)
+from inlet.store.base import Claim, IngestResult
+from inlet.store.engine import history
+from inlet.store.engine.admit import create_run
+from inlet.store.engine.queue import drop_run_work, enqueue, release
+from inlet.store.engine.tx import Tx
+from inlet.store.engine.waits import early_event, resume
+
+STEP_OPS = frozenset(("StepRun", "Step", "StepFailed"))
+"""Memos of these ops never have a listener or timer to clear."""
+
+
+@dataclass(frozen=True, slots=True)
+class Batch:
+    """Events to store and what they start, resolve and cancel."""
+
+    events: Sequence[Event] = ()
+    runs: Sequence[NewRun] = ()
+    resumes: Sequence[Resume] = ()
+    cancels: Sequence[Cancellation] = ()
+
+
+Work = Batch | Resume | Cancellation
+
+
+def ingest(tx: Tx, batch: Batch, now: float, key_ttl: float) -> IngestResult:
+    """Store the batch's events, create the runs they start, resolve waiting steps and
+    cancel runs; then whatever those start, until nothing is left. The result speaks of
+    ``batch`` itself, not of its follow-ups."""
+    work: deque[Work] = deque()
+    result = _ingest(tx, batch, now, key_ttl, work)
+    while work:
+        item = work.popleft()
+        if isinstance(item, Resume):
+            resume(tx, item, now)
+        elif isinstance(item, Cancellation):
+            cancel(tx, item, now, work)
+        else:
+            _ingest(tx, item, now, key_ttl, work)
+    return result
+
+
+def _ingest(tx: Tx, batch: Batch, now: float, key_ttl: float, work: deque[Work]) -> IngestResult:
+    new_events = [e.internal_id for e in batch.events if tx.insert_event(e)]
+    fresh = set(new_events)
+    created = []
+    for new in batch.runs:
+        admission = create_run(tx, new, now, key_ttl, fresh, lambda c: cancel(tx, c, now, work))
+        if admission.created:
+            created.append(new.id)
+        if admission.follow_ups:
+            work.extend(admission.follow_ups)
+    resumed = [r.listener_id for r in batch.resumes if resume(tx, r, now)]
+    cancelled = [c.run_id for c in batch.cancels if cancel(tx, c, now, work)]
+    return IngestResult(tuple(new_events), tuple(created), tuple(resumed), tuple(cancelled))
+
+
+def cancel(tx: Tx, cancellation: Cancellation, now: float, work: deque[Work]) -> bool:
+    """End the run as cancelled, if it has not ended; its events (and what they start)
+    follow as work."""
+    row = tx.run(cancellation.run_id)
+    if row is None or row.run.status.ended:
+        return False
+    error = cancellation.error
+    run = replace(row.run, status=RunStatus.CANCELLED, ended_at=now, output=error, error=error)
+    tx.update_run(run)
+    drop_run_work(tx, run.id, now)
+    tx.record_attempt(history.cancelled(run.id, error, now))
+    if cancellation.events or cancellation.runs or cancellation.resumes:
+        work.append(Batch(cancellation.events, cancellation.runs, cancellation.resumes))
+    return True
+
+
+def complete(tx: Tx, claim: Claim, outcome: Outcome, now: float, key_ttl: float) -> bool:
+    """Apply a call's outcome if ``claim``'s lease still holds (False, changing nothing,
+    when it does not): record the attempt and memos, move the run on or finish it, queue
+    what comes next, and ingest what the outcome emitted."""
+    item = claim.item
+    row = tx.run(item.run_id)
+    priority = row.priority if row is not None else 0.0
+    # The write that consumes the item is also the lease check: no row, no lease.
+    if outcome.retry_at is not None:
+        rank = outcome.retry_at - (0.0 if item.kind is ItemKind.TIMER else priority)
+        held = tx.retry_item(item.id, claim.lease, outcome.retry_at, rank)
+    else:
+        held = tx.consume_item(item.id, claim.lease)
+    if not held:
+        return False
+    if row is None or row.keys:
+        release(tx, [item.id], now)  # only calls of runs with concurrency keys hold slots
+    tx.record_attempt(outcome.attempt)
+    if row is None or row.run.status.ended:
+        tx.delete_item(item.id)
+        return True
+    run = row.run
+    added = 0
+    for memo in outcome.memos:
+        stored = StoredMemo(
+            memo.step_id, memo.value, memo.name, memo.op, run.step_count + added, now
+        )
+        if tx.insert_memo(run.id, stored):
+            added += 1
+        if memo.op not in STEP_OPS:
+            tx.drop_step_waits(run.id, memo.step_id)
+    if run.status is RunStatus.QUEUED and item.kind is not ItemKind.TIMER:
+        run = replace(run, status=RunStatus.RUNNING, started_at=outcome.attempt.started_at)
+    if outcome.request_version is not None:
+        run = replace(run, request_version=outcome.request_version)
+    if outcome.force_plan is not None:
+        run = replace(run, force_plan=outcome.force_plan)
+    if added:
+        run = replace(
+            run, step_count=run.step_count + added, state_size=run.state_size + outcome.state_bytes
+        )
+    finish = outcome.finish
+    if finish is not None:
+        drop_run_work(tx, run.id, now)
+        run = replace(
+            run, status=finish.status, output=finish.output, error=finish.error, ended_at=now
+        )
+        tx.update_run(run)
+    else:
+        tx.update_run(run)
+        for new in outcome.enqueue:
+            enqueue(tx, row, run.id, new, now)
+        for listener in outcome.listeners:
+            tx.insert_listener(listener)
+            if listener.kind is ListenerKind.WAIT:
+                early = early_event(tx, listener, outcome.attempt.started_at)
+                if early is not None:
+                    found = Resume(listener.id, run.id, listener.step_id, early.to_wire())
+                    resume(tx, found, now)
+    if outcome.events or outcome.runs or outcome.resumes or outcome.cancels:
+        emitted = Batch(outcome.events, outcome.runs, outcome.resumes, outcome.cancels)
+        ingest(tx, emitted, now, key_ttl)
+    return True

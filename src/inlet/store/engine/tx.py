@@ -1,0 +1,165 @@
+"""The narrow port the run engine writes through: rows, not domain verbs.
+
+``inlet.store.engine`` holds the transaction logic (ingest, admission, waits, the queue,
+completion) once. Each backend fills this protocol: the SQL backends with named queries
+(``inlet.store.sql``), ``MemoryStore`` with dicts. A ``Tx`` is only ever used inside one
+transaction, on one thread; it decides nothing (every rule lives in the engine), so two
+backends cannot drift apart.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Protocol
+
+from inlet.model import Attempt, Event, Listener, QueueItem, Run, RunFlow, StoredMemo
+
+Keys = tuple[tuple[str, int], ...]
+"""A run's concurrency keys with their limits: ``((key, limit), ...)``."""
+
+
+@dataclass(frozen=True, slots=True)
+class RunRow:
+    """A run with the flow values its queue items need (priority, concurrency keys)."""
+
+    run: Run
+    priority: float = 0.0
+    keys: Keys = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Due:
+    """A queue item that is due, with the concurrency keys its call would hold."""
+
+    item: QueueItem
+    keys: Keys = ()
+
+
+@dataclass(frozen=True, slots=True)
+class GateState:
+    """One flow-control gate's state for one key: a GCRA's theoretical arrival time, or
+    the run a debounce or batch is collecting into (with when it opened, how many events
+    and how many payload bytes it holds)."""
+
+    tat: float | None = None
+    run_id: str | None = None
+    first_at: float = 0.0
+    size: int = 0
+    size_bytes: int = 0
+
+
+class Tx(Protocol):
+    """Reads and writes of one transaction. Repeats are no-ops where the row has a unique
+    key (an event, a memo, a listener, a run's item per kind and step)."""
+
+    # Events
+
+    def insert_event(self, event: Event) -> bool:
+        """Store ``event``; False if its internal id is stored already."""
+
+    def event(self, internal_id: str) -> Event | None: ...
+
+    def events_since(self, name: str, since: float) -> Iterable[Event]:
+        """Events named ``name`` received at or after ``since``, oldest first."""
+
+    def insert_skip(self, event_id: str, function_slug: str, reason: str, now: float) -> None:
+        """Why ``event_id`` started no run of the function (the first reason stays)."""
+
+    # Run keys and flow-control state
+
+    def reserve_key(
+        self, function_slug: str, key: str, run_id: str, now: float, until: float
+    ) -> bool:
+        """Hold ``(function, key)`` for ``run_id`` until ``until``; False while another
+        holder's time has not run out at ``now``."""
+
+    def key_holder(self, function_slug: str, key: str) -> str | None: ...
+
+    def gate(self, function_slug: str, gate: str, key: str) -> GateState | None: ...
+
+    def set_gate(self, function_slug: str, gate: str, key: str, state: GateState) -> None: ...
+
+    def clear_gate(self, function_slug: str, gate: str, key: str) -> None: ...
+
+    # Runs
+
+    def insert_run(self, run: Run, flow: RunFlow) -> None:
+        """A new run, linked to each of its events."""
+
+    def run(self, run_id: str) -> RunRow | None: ...
+
+    def update_run(self, run: Run) -> None:
+        """Write the run's status, times, output, error and counters (not its events)."""
+
+    def set_run_events(self, run_id: str, event_ids: Sequence[str], dropped: Sequence[str]) -> None:
+        """The run now receives ``event_ids``; ``dropped`` events no longer start it."""
+
+    def active_singleton(self, function_slug: str, key: str) -> str | None:
+        """A run of the function holding singleton ``key`` that has not ended."""
+
+    def memos(self, run_id: str) -> tuple[StoredMemo, ...]:
+        """The run's memos in the order they were recorded."""
+
+    def insert_memo(self, run_id: str, memo: StoredMemo) -> bool:
+        """Record a step's output; False if the step has one already."""
+
+    def record_attempt(self, attempt: Attempt) -> None: ...
+
+    # Listeners
+
+    def insert_listener(self, listener: Listener) -> None: ...
+
+    def take_listener(self, listener_id: str) -> bool:
+        """Remove the listener; False if it was gone (someone else resolved it)."""
+
+    def drop_step_waits(self, run_id: str, step_id: str) -> None:
+        """Remove the step's listeners and timers: it has its memo."""
+
+    def has_branch(self, run_id: str) -> bool:
+        """Whether the run has a branch still out: any queue item but a run-timeout timer,
+        or any listener but a ``cancelOn``."""
+
+    # The queue
+
+    def enqueue(self, item: QueueItem, rank: float, keys: Keys) -> None:
+        """Queue ``item`` ranked at ``rank``, unless the run has one of that kind and step
+        already."""
+
+    def reschedule_start(self, run_id: str, due: float, rank: float) -> None:
+        """Move the run's waiting (unleased, unparked) discovery to ``due``."""
+
+    def retry_item(self, item_id: str, lease: str, due: float, rank: float) -> bool:
+        """Release a leased item to be called again at ``due`` (one attempt more); False
+        if ``lease`` no longer holds it."""
+
+    def consume_item(self, item_id: str, lease: str) -> bool:
+        """Delete a leased item; False if ``lease`` no longer holds it."""
+
+    def delete_item(self, item_id: str) -> None: ...
+
+    def drop_run_items(self, run_id: str) -> list[str]:
+        """Delete the run's items and listeners; the ids of the items that were leased."""
+
+    def release_slots(self, item_id: str) -> list[str]:
+        """The item's call is over: the concurrency keys whose slots it held."""
+
+    def unpark_oldest(self, key: str, now: float) -> None:
+        """Make the item parked longest on ``key`` due at ``now``."""
+
+    def due_timers(self, now: float, limit: int) -> list[Due]: ...
+
+    def due_items(self, now: float, limit: int) -> list[Due]:
+        """Up to ``limit`` due items, best rank first (timers included)."""
+
+    def in_flight(self, keys: Sequence[str], now: float) -> Mapping[str, int]:
+        """How many unexpired leases hold a slot of each key."""
+
+    def park(self, item_id: str, key: str) -> None:
+        """Hold the item back, not due by time, until a slot of ``key`` frees."""
+
+    def lease(self, item_id: str, lease: str, until: float, keys: Keys) -> None:
+        """Lease the item until ``until``, holding a slot of each of ``keys``."""
+
+    def note_due(self, due: float, now: float) -> None:
+        """Work due at ``due`` was queued (a shared backend may wake other processes)."""

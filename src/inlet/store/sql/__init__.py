@@ -1,0 +1,3 @@
+"""What the SQL stores share: named queries, row decoding and the engine's ``Tx`` in SQL.
+The migrations (``<dialect>_NNN_*.sql``) and queries (``queries.sql``, ``<dialect>.sql``)
+live beside this module as package data."""

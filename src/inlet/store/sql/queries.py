@@ -1,0 +1,119 @@
+"""Named queries: ``queries.sql`` under ``-- name:`` headers, overridden per dialect by
+``<dialect>.sql``, loaded once per process and checked against :data:`NAMES`."""
+
+from __future__ import annotations
+
+import functools
+from importlib import resources
+from types import MappingProxyType
+from typing import Final
+
+from inlet.errors import StoreError
+
+NAMES: Final = frozenset(
+    [
+        "insert_event",
+        "event",
+        "events_since",
+        "insert_skip",
+        "reserve_key",
+        "key_holder",
+        "gate",
+        "set_gate",
+        "clear_gate",
+        "insert_run",
+        "link_event",
+        "unlink_event",
+        "run_row",
+        "update_run",
+        "set_run_events",
+        "active_singleton",
+        "memos",
+        "insert_memo",
+        "record_attempt",
+        "insert_listener",
+        "take_listener",
+        "drop_step_listeners",
+        "drop_step_timer",
+        "branch_item",
+        "branch_listener",
+        "enqueue",
+        "reschedule_start",
+        "retry_item",
+        "consume_item",
+        "delete_item",
+        "leased_items",
+        "drop_run_items",
+        "drop_run_listeners",
+        "release_slots",
+        "unpark_oldest",
+        "due_timers",
+        "due_items",
+        "in_flight",
+        "park",
+        "lease",
+        "hold_slot",
+        "save_app_checksum",
+        "save_app",
+        "save_app_functions_clear",
+        "save_app_function",
+        "set_app_error",
+        "list_apps",
+        "list_functions",
+        "skips",
+        "cron_cursors",
+        "set_cron_cursor",
+        "list_events",
+        "list_events_named",
+        "runs_for_event",
+        "list_runs",
+        "history",
+        "distinct_paths",
+        "listeners_at",
+        "pending_count",
+        "next_due",
+        "extend_lease",
+        "release_all_slots",
+        "release_all",
+    ]
+)
+"""Every name the stores ask for; each dialect must define all of them."""
+
+DIALECTS: Final = ("sqlite", "postgres")
+
+
+def parse(text: str) -> dict[str, str]:
+    """``-- name: NAME`` headers and the statement under each (comments dropped)."""
+    found: dict[str, list[str]] = {}
+    current: list[str] | None = None
+    for line in text.splitlines():
+        stripped = line.strip()
+        if stripped.startswith("-- name:"):
+            name = stripped.removeprefix("-- name:").strip()
+            if name in found:
+                raise StoreError(f"query {name!r} is defined twice")
+            current = found[name] = []
+        elif current is not None and stripped and not stripped.startswith("--"):
+            current.append(line.rstrip())
+    return {name: "\n".join(lines).rstrip().rstrip(";") for name, lines in found.items()}
+
+
+def _text(file: str) -> str:
+    entry = resources.files("inlet.store").joinpath("sql").joinpath(file)
+    return entry.read_text() if entry.is_file() else ""
+
+
+@functools.cache
+def load(dialect: str) -> MappingProxyType[str, str]:
+    """The queries of ``dialect``: the shared ones with the dialect's replacements."""
+    if dialect not in DIALECTS:
+        raise StoreError(f"unknown SQL dialect {dialect!r}; expected one of {DIALECTS}")
+    queries = parse(_text("queries.sql"))
+    queries.update(parse(_text(f"{dialect}.sql")))
+    missing = NAMES - queries.keys()
+    if missing:
+        raise StoreError(f"the {dialect} queries lack {sorted(missing)}")
+    unknown = queries.keys() - NAMES
+    if unknown:
+        raise StoreError(f"the {dialect} queries define unused {sorted(unknown)}")
+    return MappingProxyType(queries)

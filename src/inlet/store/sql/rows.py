@@ -1,0 +1,110 @@
+"""Rows of the SQL stores decoded into the model, and values encoded for them."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+
+from inlet.model import Event, ItemKind, Listener, ListenerKind, QueueItem, Run, RunStatus
+from inlet.store.engine.tx import Keys
+
+
+def dumps(value: Any) -> bytes:
+    return orjson.dumps(value)
+
+
+def loads(blob: bytes | None) -> Any:
+    return None if blob is None else orjson.loads(blob)
+
+
+def event_row(event: Event) -> tuple[str, str, bytes, float]:
+    return event.internal_id, event.name, dumps(event.to_wire()), event.received_at
+
+
+def event_from(internal_id: str, body: bytes, received_at: float) -> Event:
+    wire = orjson.loads(body)
+    return Event(
+        internal_id=internal_id,
+        name=wire["name"],
+        data=wire["data"],
+        id=wire["id"],
+        ts=wire["ts"],
+        v=wire.get("v"),
+        user=wire.get("user") or {},
+        received_at=received_at,
+    )
+
+
+def run_from(row: tuple[Any, ...]) -> Run:
+    return Run(
+        id=row[0],
+        function_slug=row[1],
+        event_ids=tuple(orjson.loads(row[2])),
+        status=RunStatus(row[3]),
+        created_at=row[4],
+        started_at=row[5],
+        ended_at=row[6],
+        output=loads(row[7]),
+        error=loads(row[8]),
+        request_version=row[9],
+        force_plan=bool(row[10]),
+        state_size=row[11],
+        step_count=row[12],
+    )
+
+
+def keys_from(blob: bytes | None) -> Keys:
+    return () if blob is None else tuple((k, n) for k, n in orjson.loads(blob))
+
+
+def keys_blob(keys: Keys) -> bytes | None:
+    return dumps([list(pair) for pair in keys]) if keys else None
+
+
+def item_from(row: tuple[Any, ...]) -> QueueItem:
+    return QueueItem(
+        id=row[0],
+        run_id=row[1],
+        kind=ItemKind(row[2]),
+        step_id=row[3],
+        due_at=row[4],
+        attempt=row[5],
+        join=bool(row[6]),
+        name=row[7],
+        payload=loads(row[8]),
+    )
+
+
+def listener_row(listener: Listener, index_value: Any) -> tuple[Any, ...]:
+    path, value = "", ""
+    if listener.index:
+        path = listener.index[0][0]
+        value = dumps(index_value).decode()
+    return (
+        listener.id,
+        listener.run_id,
+        listener.kind.value,
+        listener.event,
+        listener.expression,
+        path,
+        value,
+        listener.step_id,
+        listener.expires_at,
+    )
+
+
+def listener_from(row: tuple[Any, ...]) -> Listener:
+    index: tuple[tuple[str, Any], ...] = ()
+    if row[5]:
+        index = ((row[5], orjson.loads(row[6])),)
+    return Listener(
+        id=row[0],
+        run_id=row[1],
+        kind=ListenerKind(row[2]),
+        event=row[3],
+        expression=row[4],
+        index=index,
+        step_id=row[7],
+        expires_at=row[8],
+    )

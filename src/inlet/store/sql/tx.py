@@ -1,0 +1,285 @@
+"""The engine's ``Tx`` port in SQL: one named query per row operation.
+
+Used on a store thread inside the transaction it opened. On PostgreSQL the connection is
+in pipeline mode, where reading a statement's result costs a round trip: only the
+operations whose answer the engine needs (a unique key taken, a lease still held) read
+one; the rest are sent and forgotten.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from typing import Any, Protocol
+
+import orjson
+
+from inlet.expr import index_value
+from inlet.model import Attempt, Event, Listener, QueueItem, Run, RunFlow, StoredMemo
+from inlet.store.engine.queue import PARKED
+from inlet.store.engine.tx import Due, GateState, Keys, RunRow
+from inlet.store.sql.rows import (
+    dumps,
+    event_from,
+    event_row,
+    item_from,
+    keys_blob,
+    keys_from,
+    listener_row,
+    run_from,
+)
+
+
+class Cursor(Protocol):
+    @property
+    def rowcount(self) -> int: ...
+
+    def fetchone(self) -> Any: ...
+
+    def fetchall(self) -> list[Any]: ...
+
+    def __iter__(self) -> Iterator[Any]: ...
+
+
+class Connection(Protocol):
+    """What the SQL stores need of a driver's connection (sqlite3's shape)."""
+
+    def execute(self, sql: str, parameters: Sequence[Any] = (), /) -> Cursor: ...
+
+    def executemany(self, sql: str, parameters: Iterable[Sequence[Any]], /) -> Cursor: ...
+
+
+class Hooks(Protocol):
+    """What differs between one process owning the database and several sharing it."""
+
+    def cached_event(self, db: Connection, internal_id: str) -> Event | None:
+        """The event, from a per-process cache of decoded events when it is there."""
+
+    def horizon(self, db: Connection) -> float:
+        """The largest delay a negative priority gave any queued item."""
+
+    def note_delay(self, db: Connection, delay: float) -> None: ...
+
+    def noted_listener(self, event: str) -> None: ...
+
+    def noted_due(self, due: float, now: float) -> None: ...
+
+
+class SqlTx:
+    """``inlet.store.engine.tx.Tx`` over a connection and a dialect's named queries."""
+
+    __slots__ = ("db", "hooks", "q")
+
+    def __init__(self, db: Connection, q: Mapping[str, str], hooks: Hooks) -> None:
+        self.db = db
+        self.q = q
+        self.hooks = hooks
+
+    def _x(self, name: str, args: Sequence[Any] = ()) -> Cursor:
+        return self.db.execute(self.q[name], args)
+
+    # Events
+
+    def insert_event(self, event: Event) -> bool:
+        return bool(self._x("insert_event", event_row(event)).rowcount)
+
+    def event(self, internal_id: str) -> Event | None:
+        return self.hooks.cached_event(self.db, internal_id)
+
+    def events_since(self, name: str, since: float) -> Iterable[Event]:
+        return (event_from(*row) for row in self._x("events_since", (name, since)))
+
+    def insert_skip(self, event_id: str, function_slug: str, reason: str, now: float) -> None:
+        self._x("insert_skip", (event_id, function_slug, reason, now))
+
+    # Run keys and flow-control state
+
+    def reserve_key(
+        self, function_slug: str, key: str, run_id: str, now: float, until: float
+    ) -> bool:
+        args = (function_slug, key, run_id, until, now)
+        return bool(self._x("reserve_key", args).rowcount)
+
+    def key_holder(self, function_slug: str, key: str) -> str | None:
+        row = self._x("key_holder", (function_slug, key)).fetchone()
+        return None if row is None else str(row[0])
+
+    def gate(self, function_slug: str, gate: str, key: str) -> GateState | None:
+        row = self._x("gate", (function_slug, gate, key)).fetchone()
+        return None if row is None else GateState(row[0], row[1], row[2] or 0.0, row[3], row[4])
+
+    def set_gate(self, function_slug: str, gate: str, key: str, state: GateState) -> None:
+        args = (function_slug, gate, key, state.tat, state.run_id, state.first_at, state.size)
+        self._x("set_gate", (*args, state.size_bytes))
+
+    def clear_gate(self, function_slug: str, gate: str, key: str) -> None:
+        self._x("clear_gate", (function_slug, gate, key))
+
+    # Runs
+
+    def insert_run(self, run: Run, flow: RunFlow) -> None:
+        self._x(
+            "insert_run",
+            (
+                run.id,
+                run.function_slug,
+                dumps(list(run.event_ids)),
+                run.status.value,
+                run.created_at,
+                flow.priority,
+                keys_blob(flow.concurrency),
+                flow.singleton,
+            ),
+        )
+        if flow.priority < 0:
+            self.hooks.note_delay(self.db, -flow.priority)
+        self.db.executemany(self.q["link_event"], [(e, run.id) for e in run.event_ids])
+
+    def run(self, run_id: str) -> RunRow | None:
+        row = self._x("run_row", (run_id,)).fetchone()
+        if row is None:
+            return None
+        return RunRow(run_from(row), row[13], keys_from(row[14]))
+
+    def update_run(self, run: Run) -> None:
+        self._x(
+            "update_run",
+            (
+                run.status.value,
+                run.started_at,
+                run.ended_at,
+                None if run.output is None else dumps(run.output),
+                None if run.error is None else dumps(run.error),
+                run.request_version,
+                int(run.force_plan),
+                run.step_count,
+                run.state_size,
+                run.id,
+            ),
+        )
+
+    def set_run_events(self, run_id: str, event_ids: Sequence[str], dropped: Sequence[str]) -> None:
+        self._x("set_run_events", (dumps(list(event_ids)), run_id))
+        if dropped:
+            self.db.executemany(self.q["unlink_event"], [(e, run_id) for e in dropped])
+        self.db.executemany(self.q["link_event"], [(e, run_id) for e in event_ids])
+
+    def active_singleton(self, function_slug: str, key: str) -> str | None:
+        row = self._x("active_singleton", (function_slug, key)).fetchone()
+        return None if row is None else str(row[0])
+
+    def memos(self, run_id: str) -> tuple[StoredMemo, ...]:
+        return tuple(
+            StoredMemo(r[0], orjson.loads(r[1]), r[2], r[3], r[4], r[5])
+            for r in self._x("memos", (run_id,))
+        )
+
+    def insert_memo(self, run_id: str, memo: StoredMemo) -> bool:
+        args = (run_id, memo.step_id, memo.seq, dumps(memo.value), memo.name, memo.op)
+        return bool(self._x("insert_memo", (*args, memo.recorded_at)).rowcount)
+
+    def record_attempt(self, a: Attempt) -> None:
+        self._x(
+            "record_attempt",
+            (
+                a.run_id,
+                a.item_id,
+                a.step_id,
+                a.attempt,
+                a.started_at,
+                a.ended_at,
+                a.outcome,
+                a.status_code,
+                a.name,
+                None if a.output is None else dumps(a.output),
+                a.error,
+                a.op_step,
+            ),
+        )
+
+    # Listeners
+
+    def insert_listener(self, listener: Listener) -> None:
+        self.hooks.noted_listener(listener.event)
+        literal = index_value(listener.index[0][1]) if listener.index else None
+        self._x("insert_listener", listener_row(listener, literal))
+
+    def take_listener(self, listener_id: str) -> bool:
+        return bool(self._x("take_listener", (listener_id,)).rowcount)
+
+    def drop_step_waits(self, run_id: str, step_id: str) -> None:
+        self._x("drop_step_listeners", (run_id, step_id))
+        self._x("drop_step_timer", (run_id, step_id))
+
+    def has_branch(self, run_id: str) -> bool:
+        if self._x("branch_item", (run_id,)).fetchone() is not None:
+            return True
+        return self._x("branch_listener", (run_id,)).fetchone() is not None
+
+    # The queue
+
+    def enqueue(self, item: QueueItem, rank: float, keys: Keys) -> None:
+        self._x(
+            "enqueue",
+            (
+                item.id,
+                item.run_id,
+                item.kind.value,
+                item.step_id,
+                item.due_at,
+                int(item.join),
+                item.name,
+                None if item.payload is None else dumps(item.payload),
+                rank,
+                rank,
+                keys_blob(keys),
+            ),
+        )
+
+    def reschedule_start(self, run_id: str, due: float, rank: float) -> None:
+        self._x("reschedule_start", (due, rank, rank, run_id))
+
+    def retry_item(self, item_id: str, lease: str, due: float, rank: float) -> bool:
+        return bool(self._x("retry_item", (due, rank, rank, item_id, lease)).rowcount)
+
+    def consume_item(self, item_id: str, lease: str) -> bool:
+        return bool(self._x("consume_item", (item_id, lease)).rowcount)
+
+    def delete_item(self, item_id: str) -> None:
+        self._x("delete_item", (item_id,))
+
+    def drop_run_items(self, run_id: str) -> list[str]:
+        leased = [row[0] for row in self._x("leased_items", (run_id,))]
+        self._x("drop_run_items", (run_id,))
+        self._x("drop_run_listeners", (run_id,))
+        return leased
+
+    def release_slots(self, item_id: str) -> list[str]:
+        return [row[0] for row in self._x("release_slots", (item_id,))]
+
+    def unpark_oldest(self, key: str, now: float) -> None:
+        self._x("unpark_oldest", (now, key))
+
+    def _due(self, rows: Iterable[tuple[Any, ...]]) -> list[Due]:
+        return [Due(item_from(row), keys_from(row[9])) for row in rows]
+
+    def due_timers(self, now: float, limit: int) -> list[Due]:
+        return self._due(self._x("due_timers", (now, limit)).fetchall())
+
+    def due_items(self, now: float, limit: int) -> list[Due]:
+        horizon = now + self.hooks.horizon(self.db)
+        return self._due(self._x("due_items", (horizon, now, limit)).fetchall())
+
+    def in_flight(self, keys: Sequence[str], now: float) -> Mapping[str, int]:
+        sql = self.q["in_flight"].replace("{marks}", ",".join("?" * len(keys)))
+        return dict(self.db.execute(sql, (*keys, now)).fetchall())
+
+    def park(self, item_id: str, key: str) -> None:
+        self._x("park", (key, PARKED, PARKED, item_id))
+
+    def lease(self, item_id: str, lease: str, until: float, keys: Keys) -> None:
+        self._x("lease", (lease, until, until, item_id))
+        if keys:
+            self.db.executemany(self.q["hold_slot"], [(key, item_id) for key, _ in keys])
+
+    def note_due(self, due: float, now: float) -> None:
+        self.hooks.noted_due(due, now)
