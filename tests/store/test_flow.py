@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from inlet.model import (
     Attempt,
     Buffer,
@@ -168,6 +170,73 @@ async def test_a_batch_that_does_not_fill_starts_at_its_timeout(store: Store) ->
     assert await store.claim(NOW + 9, 10, NOW + 39, "w") == []
     [claim] = await store.claim(NOW + 10, 10, NOW + 40, "w")
     assert claim.state is not None and len(claim.state.events) == 2
+
+
+async def test_debounce_keeps_the_newer_event_when_an_older_one_arrives_late(
+    store: Store,
+) -> None:
+    debounce = RunFlow(debounce=Buffer("k", period=5.0, timeout=12.0))
+    newer, made = await start(store, 1, debounce)
+    older = replace(event(2), ts=newer.ts - 60_000)
+    late = NewRun(
+        id="01RUN000000000000000000002",
+        function_slug="app-fn",
+        event_ids=(older.internal_id,),
+        key=f"event:{older.id}",
+        due_at=NOW + 3,
+        flow=debounce,
+    )
+    result = await store.ingest([older], [late], NOW + 3, DAY)
+    assert made and result.run_ids == ()
+    [claim] = await store.claim(NOW + 8, 10, NOW + 38, "w")
+    assert claim.state is not None and claim.state.events == (newer,)
+    assert "newer" in (await store.skips(older.internal_id))[0].reason
+    assert await store.runs_for_event(older.internal_id) == []
+
+
+async def test_a_batch_of_more_than_10_mib_starts_early_and_the_next_event_opens_another(
+    store: Store,
+) -> None:
+    batch = RunFlow(batch=Buffer("k", timeout=60.0, max_size=100))
+    big = "x" * (4 * 1024 * 1024)
+    events = []
+    for n in range(1, 5):
+        ev = replace(event(n), data={"blob": big})
+        run = NewRun(
+            id=f"01RUN{n:021d}",
+            function_slug="app-fn",
+            event_ids=(ev.internal_id,),
+            key=f"event:{ev.id}",
+            due_at=NOW,
+            flow=batch,
+        )
+        result = await store.ingest([ev], [run], NOW + n / 1000, DAY)
+        events.append((ev, bool(result.run_ids)))
+    assert [made for _, made in events] == [True, False, False, True]
+    [claim] = await store.claim(NOW + 1, 10, NOW + 31, "w")
+    assert claim.state is not None
+    assert claim.state.events == tuple(ev for ev, _ in events[:3])
+
+
+async def test_an_event_already_in_a_batch_joins_it_once(store: Store) -> None:
+    batch = RunFlow(batch=Buffer("k", timeout=10.0, max_size=3))
+    first, _ = await start(store, 1, batch)
+    again, made_again = await start(store, 1, batch)
+    # The same event carried by another run request (another key) adds nothing either.
+    other_key = NewRun(
+        id="01RUN000000000000000000009",
+        function_slug="app-fn",
+        event_ids=(first.internal_id,),
+        key="event:another",
+        due_at=NOW,
+        flow=batch,
+    )
+    assert (await store.ingest([first], [other_key], NOW, DAY)).run_ids == ()
+    second, _ = await start(store, 2, batch)
+    assert again == first and not made_again
+    assert await store.claim(NOW + 9, 10, NOW + 39, "w") == []
+    [claim] = await store.claim(NOW + 10, 10, NOW + 40, "w")
+    assert claim.state is not None and claim.state.events == (first, second)
 
 
 async def test_singleton_skip_drops_runs_while_one_is_active(store: Store) -> None:
