@@ -2,7 +2,7 @@
 
 Why not aiohttp here: a call request is the executor's hot path (four per three-step run)
 and aiohttp spent ~200-260 us of CPU per request on this machine where this client spends
-~80-100 us (bench: see docs/performance.md). Parsing is httptools' (the parser uvicorn
+~80-100 us (bench/http_clients.py; docs/performance.md). Parsing is httptools' (the parser uvicorn
 uses); this module only keeps connections and frames requests. Sync and discovery, off
 the hot path, still use aiohttp.
 
