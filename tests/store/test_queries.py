@@ -1,0 +1,66 @@
+"""The named queries: every dialect defines every name the stores ask for, and every query
+is valid SQL against the schema its dialect's migrations build."""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+import psycopg
+import pytest
+
+from inlet.errors import StoreError
+from inlet.store.postgres import migrate
+from inlet.store.relational import migrations, statements
+from inlet.store.sql import queries
+
+
+def concrete(sql: str) -> str:
+    """The query as a caller runs it: placeholders for variable parts filled in."""
+    return sql.replace("{marks}", "?, ?").replace("{where}", "WHERE function_slug = ?")
+
+
+def numbered(sql: str) -> str:
+    """``?`` placeholders as PostgreSQL's ``$1, $2, ...`` (what PREPARE takes)."""
+    parts = sql.split("?")
+    return "".join(f"{part}${n}" for n, part in enumerate(parts[:-1], 1)) + parts[-1]
+
+
+@pytest.mark.parametrize("dialect", queries.DIALECTS)
+def test_every_dialect_defines_every_name_and_nothing_else(dialect: str) -> None:
+    assert queries.load(dialect).keys() == queries.NAMES
+
+
+def test_a_query_defined_twice_is_refused_by_name() -> None:
+    with pytest.raises(StoreError, match="'x' is defined twice"):
+        queries.parse("-- name: x\nSELECT 1\n-- name: x\nSELECT 2\n")
+
+
+def test_comments_inside_a_query_are_dropped_and_its_lines_kept() -> None:
+    parsed = queries.parse("-- name: q\n-- why\nSELECT 1\nFROM t;\n\n-- name: r\nSELECT 2\n")
+    assert parsed == {"q": "SELECT 1\nFROM t", "r": "SELECT 2"}
+
+
+def test_every_query_compiles_against_the_migrated_sqlite_schema(tmp_path: Path) -> None:
+    db = sqlite3.connect(tmp_path / "q.db")
+    for _, sql in migrations("sqlite"):
+        for statement in statements(sql):
+            db.execute(statement)
+    for name, sql in queries.load("sqlite").items():
+        text = concrete(sql)
+        try:
+            db.execute(f"EXPLAIN {text}", [None] * text.count("?"))
+        except sqlite3.Error as exc:
+            pytest.fail(f"query {name}: {exc}")
+
+
+def test_every_query_prepares_against_the_migrated_postgres_schema(pg_url: str) -> None:
+    migrate(pg_url)
+    with psycopg.connect(pg_url, autocommit=True) as conn:
+        for name, sql in queries.load("postgres").items():
+            text = numbered(concrete(sql))
+            try:
+                conn.execute(f"PREPARE check_{name} AS {text}".encode())
+                conn.execute(f"DEALLOCATE check_{name}".encode())
+            except psycopg.Error as exc:
+                pytest.fail(f"query {name}: {exc}")
