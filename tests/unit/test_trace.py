@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from inlet.api.trace import Span, build_trace, output_id, parse_output_id, span_output
+from inlet.api.graphql.trace import Span, build_trace, output_id, parse_output_id, span_output
 from inlet.model import Attempt, Run, RunState, RunStatus, StoredMemo
 
 RUN = "01RUN"

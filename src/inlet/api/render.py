@@ -11,18 +11,11 @@ from starlette.responses import Response
 
 from inlet import __version__
 from inlet.config import Settings
-from inlet.errors import InletError
 from inlet.model import App, Attempt, Event, Function, Run
 
 
 def json_response(value: Any, status: int = 200) -> Response:
     return Response(orjson.dumps(value), status_code=status, media_type="application/json")
-
-
-def error_response(exc: InletError) -> Response:
-    return json_response(
-        {"error": exc.message, "status": exc.http_status, "code": exc.code}, exc.http_status
-    )
 
 
 def iso(ts: float | None) -> str | None:

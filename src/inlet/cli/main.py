@@ -283,8 +283,8 @@ def _settings(
 def _serve(settings: Settings, log_level: str, log_format: str) -> None:
     import uvicorn
 
-    from inlet.api.app import create_app
     from inlet.log import configure
+    from inlet.server import create_app
 
     configure(log_level, log_format)
     try:

@@ -1,21 +1,20 @@
 """Cancelling runs on request: one run (``DELETE /v1/runs/{id}``) or every active run of a
 function that matches a time window and an expression (``POST /v1/cancellations``).
 
-A cancellation is applied like any other routed work: the router says what ending the run
-entails (its ``inngest/function.cancelled`` event, the invoking parent it resumes) and the
-store applies it in one transaction, then the worker is woken. The HTTP edge only parses
-the request and renders the answer.
+A cancellation is applied like any other event work, through ``runs.apply``: what ending
+the run entails (its ``inngest/function.cancelled`` event, the invoking parent it resumes)
+is stored in one transaction, then the worker is woken. The HTTP edge only parses the
+request and renders the answer.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
-from typing import Protocol
-
 from inlet.clock import Clock
 from inlet.errors import BadRequest, Conflict, NotFound
 from inlet.expr import compile_expression
-from inlet.model import Cancellation, Function, Run, RunStatus
+from inlet.model import Run, RunStatus
+from inlet.runs.apply import Applier
+from inlet.runs.registry import Registry
 from inlet.store import Store
 
 BULK_REASON = "cancelled in bulk through the API (POST /v1/cancellations)"
@@ -23,22 +22,7 @@ BULK_LIMIT = 10_000
 """Most runs one bulk cancellation looks at; the rest wait for another request."""
 
 
-class Functions(Protocol):
-    """What resolving a function id needs of the registry snapshot."""
-
-    @property
-    def functions(self) -> Mapping[str, Function]: ...
-
-    def get(self, slug: str) -> Function | None: ...
-
-
-class Cancellations(Protocol):
-    """What cancelling needs of the router: what ending a run entails, or None if it ended."""
-
-    async def cancellation(self, run_id: str, reason: str, now: float) -> Cancellation | None: ...
-
-
-def function_slug(registry: Functions, function_id: object, app_id: object) -> str:
+def function_slug(registry: Registry, function_id: object, app_id: object) -> str:
     """The registered slug that ``function_id`` names, alone or prefixed with ``app_id``
     (SDKs send the short id and the app apart; the registry knows ``<app>-<fn>``)."""
     if not isinstance(function_id, str) or not function_id:
@@ -54,34 +38,21 @@ def function_slug(registry: Functions, function_id: object, app_id: object) -> s
 
 
 class Canceller:
-    """Cancels runs through the router and the store, then wakes the worker."""
+    """Cancels runs through ``runs.apply`` (route, store, wake) and reports the result."""
 
-    def __init__(
-        self,
-        store: Store,
-        router: Cancellations,
-        clock: Clock,
-        key_ttl: float,
-        notify: Callable[[], None],
-    ) -> None:
+    def __init__(self, store: Store, applier: Applier, clock: Clock) -> None:
         self._store = store
-        self._router = router
+        self._applier = applier
         self._clock = clock
-        self._key_ttl = key_ttl
-        self._notify = notify
 
     async def cancel(self, run_id: str, reason: str) -> Run:
         """The run after cancelling it. Cancelling a cancelled run again is not an error
         (a retried request gets the same answer); cancelling one that ended otherwise is."""
-        now = self._clock.now()
-        cancel = await self._router.cancellation(run_id, reason, now)
-        if cancel is not None:
-            await self._store.ingest([], [], now, self._key_ttl, (), [cancel])
-            self._notify()
+        cancelled = await self._applier.cancel(run_id, reason, self._clock.now())
         run = await self._store.get_run(run_id)
         if run is None:
             raise NotFound(f"run {run_id!r} not found")
-        if cancel is None and run.status is not RunStatus.CANCELLED:
+        if not cancelled and run.status is not RunStatus.CANCELLED:
             raise Conflict(
                 f"run {run_id} already ended as {run.status.value}; there is nothing to cancel"
             )

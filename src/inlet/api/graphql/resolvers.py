@@ -1,0 +1,342 @@
+"""The root fields of ``/v0/gql`` and the shapes of their types, read from the store.
+
+Resolvers return plain dicts keyed by the schema's field names. A field that costs a store
+read (a run's trace, an event's runs) is a callable instead of a value: graphql-core's
+default resolver calls it only when the query selects it, so a list of runs does not read
+every trace.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import graphql
+import orjson
+
+from inlet.api.graphql.trace import Span, build_trace, parse_output_id, span_output
+from inlet.api.render import iso
+from inlet.model import Event, Function, Run, RunStatus
+from inlet.scheduler.service import SCHEDULED
+from inlet.store import Store
+
+INTERNAL_EVENT_PREFIX = "inngest/"
+MAX_EVENTS = 1000
+# Inngest's dev server reports one environment with a fixed id.
+ENV_ID = "00000000-0000-4000-b000-000000000000"
+
+Fields = dict[str, Any]
+Resolver = Callable[..., Awaitable[Any]]
+
+
+class Resolvers:
+    """Root fields over one store and a lookup of the registered functions by slug."""
+
+    def __init__(self, store: Store, function: Callable[[str], Function | None]) -> None:
+        self._store = store
+        self._function_of = function
+
+    def root(self) -> dict[str, Resolver]:
+        """The ``root_value`` for graphql-core: each root field by its schema name."""
+        fields: dict[str, Resolver] = {
+            "run": self.run,
+            "runTrace": self.run_trace,
+            "runTrigger": self.run_trigger,
+            "runTraceSpanOutputByID": self.span_output,
+            "event": self.event,
+            "events": self.events,
+            "eventV2": self.event_v2,
+            "stream": self.stream,
+            "functionRun": self.function_run,
+        }
+        # graphql-core's default resolver calls a callable field with (info, **args).
+        return {name: _drop_info(fn) for name, fn in fields.items()}
+
+    # Root fields, with the schema's argument names
+
+    async def run(self, runID: str) -> Fields | None:
+        run = await self._store.get_run(runID)
+        return None if run is None else self._run_v2(run)
+
+    async def run_trace(self, runID: str) -> Fields:
+        trace = await self._trace(runID)
+        if trace is None:
+            raise graphql.GraphQLError(f"run {runID!r} not found")
+        return trace
+
+    async def run_trigger(self, runID: str) -> Fields:
+        state = await self._store.run_state(runID)
+        if state is None:
+            raise graphql.GraphQLError(f"run {runID!r} not found")
+        events = state.events
+        names = {e.name for e in events}
+        cron = _cron(events[0]) if events else None
+        return {
+            "eventName": next(iter(names)) if len(names) == 1 and cron is None else None,
+            "IDs": [e.internal_id for e in events],
+            "payloads": [_json_text(e.to_wire()) for e in events],
+            "timestamp": iso(min((e.ts / 1000 for e in events), default=state.run.created_at)),
+            "isBatch": len(events) > 1,
+            "batchID": None,
+            "cron": cron,
+        }
+
+    async def span_output(self, outputID: str) -> Fields:
+        parsed = parse_output_id(outputID)
+        if parsed is None:
+            raise graphql.GraphQLError(
+                f"outputID {outputID!r} is not an output id of this server; "
+                "take one from a span's outputID"
+            )
+        run_id, step_id = parsed
+        state = await self._store.run_state(run_id)
+        output = span_output(state, step_id) if state is not None else None
+        if output is None:
+            raise graphql.GraphQLError(f"no output recorded for {outputID!r} (yet)")
+        return {"input": None, "data": output.data, "error": output.error}
+
+    async def event(self, query: Fields) -> Fields:
+        event_id = str(query["eventId"])
+        event = await self._store.get_event(event_id)
+        if event is None:
+            raise graphql.GraphQLError(f"event {event_id!r} not found")
+        return self._event_v1(event)
+
+    async def events(self, query: Fields) -> list[Fields]:
+        events = await self._store.list_events(None, MAX_EVENTS)
+        last = query.get("lastEventId")
+        if last:
+            events = [e for e in events if e.internal_id < str(last)]
+        return [self._event_v1(e) for e in events]
+
+    async def event_v2(self, id: str) -> Fields:
+        event = await self._store.get_event(id)
+        if event is None:
+            raise graphql.GraphQLError(f"event {id!r} not found")
+
+        async def runs() -> list[Fields]:
+            return [self._run_v2(r) for r in await self._store.runs_for_event(id)]
+
+        return {
+            "envID": ENV_ID,
+            "id": event.internal_id,
+            "idempotencyKey": event.id,
+            "name": event.name,
+            "occurredAt": iso(event.ts / 1000),
+            "raw": _json_text(event.to_wire()),
+            "receivedAt": iso(event.received_at),
+            "runs": _lazy(runs),
+            "version": event.v,
+        }
+
+    async def stream(self, query: Fields) -> list[Fields]:
+        limit = max(int(query.get("limit") or 0), 0)
+        internal = bool(query.get("includeInternalEvents"))
+        after, before = query.get("after"), query.get("before")
+        events = await self._store.list_events(None, MAX_EVENTS)
+        items: list[Fields] = []
+        for event in events:
+            if len(items) >= limit:
+                break
+            if not internal and event.name.startswith(INTERNAL_EVENT_PREFIX):
+                continue
+            if after and event.internal_id <= str(after):
+                continue
+            if before and event.internal_id >= str(before):
+                continue
+            items.append(self._stream_item(event))
+        return items
+
+    async def function_run(self, query: Fields) -> Fields | None:
+        run = await self._store.get_run(str(query["functionRunId"]))
+        return None if run is None else self._run_v1(run)
+
+    # Shapes
+
+    def _run_v2(self, run: Run) -> Fields:
+        async def trace() -> Fields | None:
+            return await self._trace(run.id)
+
+        return {
+            "id": run.id,
+            "functionID": run.function_slug,
+            "function": self._function(run.function_slug),
+            "traceID": _trace_id(run.id),
+            "queuedAt": iso(run.created_at),
+            "startedAt": iso(run.started_at),
+            "endedAt": iso(run.ended_at) if run.status.ended else None,
+            "status": run.status.value,
+            "triggerIDs": list(run.event_ids),
+            "eventName": None,
+            "isBatch": len(run.event_ids) > 1,
+            "cronSchedule": None,
+            "output": _json_text(run.output) if run.status.ended else None,
+            "trace": _lazy(trace),
+            "hasAI": False,
+        }
+
+    def _run_v1(self, run: Run) -> Fields:
+        async def events() -> list[Fields]:
+            state = await self._store.run_state(run.id)
+            return [self._event_v1(e) for e in state.events] if state is not None else []
+
+        async def event() -> Fields | None:
+            found = await events()
+            return found[0] if found else None
+
+        return {
+            "id": run.id,
+            "functionID": run.function_slug,
+            "function": self._function(run.function_slug),
+            "workspace": {"id": "local"},
+            "event": _lazy(event),
+            "events": _lazy(events),
+            "status": run.status.value,
+            "startedAt": iso(run.started_at or run.created_at),
+            "finishedAt": iso(run.ended_at) if run.status.ended else None,
+            "output": _json_text(run.output) if run.status.ended else None,
+            "eventID": run.event_ids[0] if run.event_ids else "",
+            "cron": None,
+        }
+
+    def _event_v1(self, event: Event) -> Fields:
+        # Four fields need the event's runs: read them once, on first use.
+        runs_cache: list[Run] = []
+        loaded = False
+
+        async def runs() -> list[Run]:
+            nonlocal loaded
+            if not loaded:
+                runs_cache.extend(await self._store.runs_for_event(event.internal_id))
+                loaded = True
+            return runs_cache
+
+        async def function_runs() -> list[Fields]:
+            return [self._run_v1(r) for r in await runs()]
+
+        async def status() -> str:
+            return _event_status(await runs())
+
+        async def total() -> int:
+            return len(await runs())
+
+        async def pending() -> int:
+            return sum(1 for r in await runs() if not r.status.ended)
+
+        return {
+            "id": event.internal_id,
+            "externalID": event.id,
+            "workspace": {"id": "local"},
+            "name": event.name,
+            "createdAt": iso(event.ts / 1000),
+            "payload": _json_text(event.data),
+            "schema": None,
+            "status": _lazy(status),
+            "pendingRuns": _lazy(pending),
+            "totalRuns": _lazy(total),
+            "raw": _json_text(event.to_wire()),
+            "functionRuns": _lazy(function_runs),
+        }
+
+    def _stream_item(self, event: Event) -> Fields:
+        async def runs() -> list[Fields]:
+            found = await self._store.runs_for_event(event.internal_id)
+            return [self._run_v1(r) for r in found]
+
+        cron = _cron(event)
+        return {
+            "id": event.internal_id,
+            "trigger": cron or event.name,
+            "type": "EVENT" if cron is None else "CRON",
+            "createdAt": iso(event.ts / 1000),
+            "runs": _lazy(runs),
+            "inBatch": False,
+        }
+
+    def _function(self, slug: str) -> Fields:
+        function = self._function_of(slug)
+        return {
+            "id": slug,
+            "slug": slug,
+            "name": function.name if function is not None else slug,
+            "url": function.url if function is not None else "",
+            "appID": function.app_url if function is not None else "",
+        }
+
+    async def _trace(self, run_id: str) -> Fields | None:
+        state = await self._store.run_state(run_id)
+        if state is None:
+            return None
+        history = await self._store.history(run_id)
+        function = self._function_of(state.run.function_slug)
+        name = function.name if function is not None else state.run.function_slug
+        return _span_fields(build_trace(state, history, name), run_id)
+
+
+def _span_fields(span: Span, run_id: str) -> Fields:
+    duration = None
+    if span.started_at is not None and span.ended_at is not None:
+        duration = round((span.ended_at - span.started_at) * 1000)
+    return {
+        "runID": run_id,
+        "spanID": span.span_id,
+        "traceID": _trace_id(run_id),
+        "name": span.name,
+        "status": span.status,
+        "attempts": span.attempts,
+        "duration": duration,
+        "outputID": span.output_id,
+        "queuedAt": iso(span.queued_at),
+        "startedAt": iso(span.started_at),
+        "endedAt": iso(span.ended_at),
+        "childrenSpans": [_span_fields(c, run_id) for c in span.children],
+        "stepOp": span.step_op,
+        "stepID": span.step_id,
+        "stepType": span.step_type,
+        "isRoot": span.is_root,
+        "parentSpanID": span.parent_span_id,
+        "isUserland": False,
+        "debugPaused": False,
+        "metadata": [],
+    }
+
+
+def _event_status(runs: list[Run]) -> str:
+    if not runs:
+        return "NO_FUNCTIONS"
+    failed = sum(1 for r in runs if r.status is RunStatus.FAILED)
+    if any(not r.status.ended for r in runs):
+        return "RUNNING"
+    if failed == len(runs):
+        return "FAILED"
+    return "PARTIALLY_FAILED" if failed else "COMPLETED"
+
+
+def _cron(event: Event) -> str | None:
+    """The schedule of a cron run's ``inngest/scheduled.timer`` event."""
+    cron = event.data.get("cron") if event.name == SCHEDULED else None
+    return cron if isinstance(cron, str) else None
+
+
+def _trace_id(run_id: str) -> str:
+    return run_id.encode().hex()[:32].ljust(32, "0")
+
+
+def _json_text(value: Any) -> str:
+    return orjson.dumps(value).decode()
+
+
+def _lazy(fn: Callable[[], Awaitable[Any]]) -> Resolver:
+    """A field computed only if selected (the default resolver calls it with ``info``)."""
+
+    def resolve(info: Any, **args: Any) -> Awaitable[Any]:
+        return fn()
+
+    return resolve
+
+
+def _drop_info(fn: Resolver) -> Resolver:
+    def resolve(info: Any, **args: Any) -> Awaitable[Any]:
+        return fn(**args)
+
+    return resolve

@@ -1,0 +1,46 @@
+"""The route table: every path the server answers, its methods and its handler.
+
+The handlers come in already built (``inlet.server`` gives each the services it needs),
+so this module is the one place to read to learn what the HTTP API is.
+"""
+
+from __future__ import annotations
+
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from inlet.api.events import EventsAPI
+from inlet.api.graphql import GraphQLAPI
+from inlet.api.render import json_response
+from inlet.api.runs import RunsAPI
+from inlet.api.sdk import SdkAPI
+from inlet.api.sync import SyncAPI
+
+
+async def health(request: Request) -> Response:
+    """Liveness only: the process serves HTTP. It does not touch the store."""
+    return json_response({"status": "ok"})
+
+
+def routes(
+    events: EventsAPI, runs: RunsAPI, sdk: SdkAPI, sync: SyncAPI, graphql: GraphQLAPI
+) -> list[Route]:
+    return [
+        Route("/e/{key}", events.send, methods=["POST"]),
+        Route("/e", events.send_without_key, methods=["POST"]),
+        Route("/e/", events.send_without_key, methods=["POST"]),
+        Route("/fn/register", sdk.register, methods=["POST"]),
+        Route("/dev", sync.dev_info, methods=["GET"]),
+        Route("/health", health, methods=["GET"]),
+        Route("/v0/runs/{run_id}/batch", sdk.run_batch, methods=["GET"]),
+        Route("/v0/runs/{run_id}/actions", sdk.run_actions, methods=["GET"]),
+        Route("/v1/events", events.list_events, methods=["GET"]),
+        Route("/v1/events/{event_id}", events.get_event, methods=["GET"]),
+        Route("/v1/events/{event_id}/runs", events.event_runs, methods=["GET"]),
+        Route("/v1/runs/{run_id}", runs.get_run, methods=["GET"]),
+        Route("/v1/runs/{run_id}", runs.cancel, methods=["DELETE"]),
+        Route("/v1/cancellations", runs.bulk_cancel, methods=["POST"]),
+        Route("/v1/runs/{run_id}/history", runs.history, methods=["GET"]),
+        Route("/v0/gql", graphql.handle, methods=["GET", "POST"]),
+    ]

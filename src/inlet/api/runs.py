@@ -1,0 +1,93 @@
+"""Runs over REST: ``GET /v1/runs/{id}``, its ``/history``, ``DELETE /v1/runs/{id}`` and
+``POST /v1/cancellations`` (bulk cancel). Parsing and rendering only; cancelling is
+``runs.cancel``'s."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+
+import orjson
+from starlette.requests import Request
+from starlette.responses import Response
+
+from inlet.api.render import attempt_v1, run_v1, wrapped
+from inlet.clock import Clock
+from inlet.errors import BadRequest, NotFound
+from inlet.ids import new_ulid
+from inlet.runs.cancel import Canceller, function_slug
+from inlet.runs.registry import Registry
+from inlet.store import Store
+
+
+class RunsAPI:
+    def __init__(
+        self,
+        store: Store,
+        clock: Clock,
+        canceller: Canceller,
+        registry: Callable[[], Registry],
+    ) -> None:
+        self._store = store
+        self._clock = clock
+        self._canceller = canceller
+        self._registry = registry
+
+    async def get_run(self, request: Request) -> Response:
+        run = await self._store.get_run(request.path_params["run_id"])
+        if run is None:
+            raise NotFound(f"run {request.path_params['run_id']!r} not found")
+        return wrapped(run_v1(run), self._clock.now())
+
+    async def history(self, request: Request) -> Response:
+        run_id = request.path_params["run_id"]
+        if await self._store.get_run(run_id) is None:
+            raise NotFound(f"run {run_id!r} not found")
+        attempts = await self._store.history(run_id)
+        return wrapped([attempt_v1(a) for a in attempts], self._clock.now())
+
+    async def cancel(self, request: Request) -> Response:
+        run_id = request.path_params["run_id"]
+        reason = f"cancelled through the API (DELETE /v1/runs/{run_id})"
+        run = await self._canceller.cancel(run_id, reason)
+        return wrapped(run_v1(run), self._clock.now())
+
+    async def bulk_cancel(self, request: Request) -> Response:
+        try:
+            body = orjson.loads(await request.body())
+        except orjson.JSONDecodeError as exc:
+            raise BadRequest(f"the body is not valid JSON: {exc}") from None
+        if not isinstance(body, dict):
+            raise BadRequest("the body must be a JSON object with function_id")
+        slug = function_slug(self._registry(), body.get("function_id"), body.get("app_id"))
+        after = _timestamp(body.get("started_after"), "started_after")
+        before = _timestamp(body.get("started_before"), "started_before")
+        condition = body.get("if")
+        if condition is not None and not isinstance(condition, str):
+            raise BadRequest('if must be an expression string, e.g. "event.data.id == 1"')
+        cancelled = await self._canceller.cancel_many(
+            slug, started_after=after, started_before=before, condition=condition
+        )
+        return wrapped(
+            {
+                "id": new_ulid(self._clock.now()),
+                "function_id": slug,
+                "started_after": body.get("started_after"),
+                "started_before": body.get("started_before"),
+                "if": condition,
+                "cancelled": len(cancelled),
+                "run_ids": cancelled,
+            },
+            self._clock.now(),
+        )
+
+
+def _timestamp(value: object, field: str) -> float | None:
+    if value is None:
+        return None
+    if isinstance(value, str):
+        try:
+            return datetime.fromisoformat(value.replace("Z", "+00:00")).timestamp()
+        except ValueError:
+            pass
+    raise BadRequest(f'{field}={value!r} is not an RFC 3339 time such as "2026-11-22T18:00:00Z"')

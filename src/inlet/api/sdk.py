@@ -1,0 +1,54 @@
+"""The routes an SDK calls: ``POST /fn/register`` (an app syncs itself) and the ``/v0``
+reads it makes when a call request was too large to carry its events and steps
+(``use_api``). All of them check the signing key as a bearer token when one is set."""
+
+from __future__ import annotations
+
+import orjson
+from starlette.requests import Request
+from starlette.responses import Response
+
+from inlet.api.render import json_response
+from inlet.config import Settings
+from inlet.errors import BadRequest, Unauthorized
+from inlet.protocol.signing import bearer_matches
+from inlet.store import Store
+from inlet.sync.syncer import Syncer
+
+
+class SdkAPI:
+    def __init__(self, settings: Settings, store: Store, syncer: Syncer) -> None:
+        self._settings = settings
+        self._store = store
+        self._syncer = syncer
+
+    async def register(self, request: Request) -> Response:
+        self._check_bearer(request)
+        try:
+            payload = orjson.loads(await request.body())
+        except orjson.JSONDecodeError as exc:
+            raise BadRequest(f"the register body is not valid JSON: {exc}") from None
+        modified = await self._syncer.register(payload)
+        return json_response({"ok": True, "modified": modified})
+
+    async def run_batch(self, request: Request) -> Response:
+        self._check_bearer(request)
+        state = await self._store.run_state(request.path_params["run_id"])
+        if state is None:
+            return json_response({"error": "run not found", "status": 404}, 404)
+        return json_response([e.to_wire() for e in state.events])
+
+    async def run_actions(self, request: Request) -> Response:
+        self._check_bearer(request)
+        state = await self._store.run_state(request.path_params["run_id"])
+        if state is None:
+            return json_response({"error": "run not found", "status": 404}, 404)
+        return json_response({m.step_id: m.value for m in state.memos})
+
+    def _check_bearer(self, request: Request) -> None:
+        keys = [self._settings.signing_key] if self._settings.signing_key else []
+        if keys and not bearer_matches(request.headers.get("authorization"), keys):
+            raise Unauthorized(
+                "missing or wrong Authorization bearer: the SDK's signing key "
+                "must match the server's"
+            )

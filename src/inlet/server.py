@@ -1,0 +1,144 @@
+"""The composition root: ``create_app(settings, store=..., clock=...)`` builds every service
+of one process from ``Settings``, hands the HTTP edge what each handler needs, and owns
+the lifespan (open the store, start the loops, stop them in reverse order).
+
+Only this module knows how the pieces fit. Services take their collaborators as
+arguments, so tests build the same app with a ``MemoryStore`` and a fake clock.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+
+from starlette.applications import Starlette
+
+from inlet.api.errors import HANDLERS
+from inlet.api.events import EventsAPI
+from inlet.api.graphql import GraphQLAPI
+from inlet.api.routes import routes
+from inlet.api.runs import RunsAPI
+from inlet.api.sdk import SdkAPI
+from inlet.api.sync import SyncAPI
+from inlet.clock import Clock, SystemClock
+from inlet.config import Settings
+from inlet.events.ingest import Ingestor
+from inlet.executor.transport import Transport
+from inlet.executor.worker import Executor
+from inlet.model import Function
+from inlet.runs.apply import Applier
+from inlet.runs.cancel import Canceller
+from inlet.runs.registry import Registry
+from inlet.runs.router import Router
+from inlet.scheduler.service import Scheduler
+from inlet.store import Store, open_store
+from inlet.sync.syncer import Syncer
+
+log = logging.getLogger("inlet.server")
+
+FUNCTIONS_POLL = 5.0
+"""Seconds between reloads of the function registry when other processes share the store."""
+
+
+class Server:
+    """The services of one process. The function registry is an immutable snapshot,
+    replaced whole when an app syncs; services read it through ``registry()`` so they
+    always see the current one."""
+
+    def __init__(self, settings: Settings, store: Store, clock: Clock) -> None:
+        self.settings = settings
+        self.store = store
+        self.clock = clock
+        self._registry = Registry(())
+        self.transport = Transport(
+            timeout=settings.call_timeout,
+            max_response_bytes=settings.max_response_bytes,
+        )
+        self.router = Router(store, self.registry)
+        # The worker is made after the applier that wakes it: hence the late-bound call.
+        self.applier = Applier(
+            store, self.router, settings.event_dedupe_seconds, lambda: self.executor.notify()
+        )
+        self.executor = Executor(
+            store, settings, clock, self.registry, self.transport, self.applier
+        )
+        self.ingestor = Ingestor(settings, clock, self.applier)
+        self.scheduler = Scheduler(store, clock, self.registry, self.applier)
+        self.syncer = Syncer(store, settings, clock, self.reload_functions)
+        self.canceller = Canceller(store, self.applier, clock)
+        self._background: set[asyncio.Task[None]] = set()
+
+    def registry(self) -> Registry:
+        return self._registry
+
+    def functions(self) -> list[Function]:
+        return list(self._registry.functions.values())
+
+    def function(self, slug: str) -> Function | None:
+        return self._registry.get(slug)
+
+    async def reload_functions(self) -> None:
+        self._registry = Registry(await self.store.list_functions())
+
+    def _functions_changed(self) -> None:
+        task = asyncio.create_task(self.reload_functions())
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
+
+    async def _refresh_functions(self) -> None:
+        """The polling path behind the functions notification."""
+        while True:
+            await asyncio.sleep(FUNCTIONS_POLL)
+            try:
+                await self.reload_functions()
+            except Exception:
+                log.exception("functions.reload_failed")
+
+    @contextlib.asynccontextmanager
+    async def lifespan(self, app: Starlette) -> AsyncIterator[None]:
+        await self.store.open()
+        released = await self.store.release_all()
+        if released:
+            log.info("queue.recovered", extra={"items": released})
+        await self.reload_functions()
+        refresh = None
+        if self.store.shared:
+            # Another process may sync an app: its functions must trigger here too.
+            self.store.watch(self.executor.notify, self._functions_changed)
+            refresh = asyncio.create_task(self._refresh_functions(), name="inlet-functions")
+        await self.transport.start()
+        await self.executor.start()
+        await self.syncer.start()
+        await self.scheduler.start()
+        log.info("server.started", extra={"url": self.settings.base_url})
+        try:
+            yield
+        finally:
+            if refresh is not None:
+                refresh.cancel()
+                await asyncio.gather(refresh, return_exceptions=True)
+            await self.scheduler.stop()
+            await self.syncer.stop()
+            await self.executor.stop()
+            await self.transport.close()
+            await self.store.close()
+
+
+def create_app(
+    settings: Settings, *, store: Store | None = None, clock: Clock | None = None
+) -> Starlette:
+    """The ASGI app of one server process; ``app.state.server`` holds its services."""
+    settings.validate()
+    server = Server(settings, store or open_store(settings), clock or SystemClock())
+    table = routes(
+        events=EventsAPI(settings, server.store, server.clock, server.ingestor),
+        runs=RunsAPI(server.store, server.clock, server.canceller, server.registry),
+        sdk=SdkAPI(settings, server.store, server.syncer),
+        sync=SyncAPI(settings, server.store, server.functions),
+        graphql=GraphQLAPI(server.store, server.function),
+    )
+    app = Starlette(routes=table, lifespan=server.lifespan, exception_handlers=HANDLERS)
+    app.state.server = server
+    return app
