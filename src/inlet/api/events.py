@@ -21,6 +21,9 @@ MAX_LIST = 1000
 
 
 class EventsAPI:
+    """Sending goes through the ``Ingestor`` (validate, then ``runs.apply``); reads go
+    straight to the store."""
+
     def __init__(self, settings: Settings, store: Store, clock: Clock, ingestor: Ingestor) -> None:
         self._settings = settings
         self._store = store

@@ -21,6 +21,9 @@ from inlet.store import Store
 
 
 class RunsAPI:
+    """Reads go to the store; cancels to ``runs.cancel``, which needs the current
+    registry to resolve a bulk cancellation's function id."""
+
     def __init__(
         self,
         store: Store,

@@ -17,6 +17,8 @@ from inlet.sync.syncer import Syncer
 
 
 class SdkAPI:
+    """Registration goes to the ``Syncer``; the ``/v0`` reads answer from the run's state."""
+
     def __init__(self, settings: Settings, store: Store, syncer: Syncer) -> None:
         self._settings = settings
         self._store = store

@@ -16,6 +16,9 @@ from inlet.store import Store
 
 
 class SyncAPI:
+    """Synced apps come from the store; functions from the process's current registry,
+    which is what triggers here."""
+
     def __init__(
         self, settings: Settings, store: Store, functions: Callable[[], list[Function]]
     ) -> None:
