@@ -29,6 +29,16 @@ class ConfigError(InletError):
     code = "config_invalid"
 
 
+class InvalidValue(InletError):
+    """A value that cannot be used (a duration, a cron expression, an id, a query).
+
+    Raised by pure code, which knows nothing of HTTP; an edge that received the value
+    answers 400 with the message, which names the value and what was expected."""
+
+    code = "invalid_value"
+    http_status = 400
+
+
 class BadRequest(InletError):
     """The request is invalid."""
 

@@ -20,7 +20,6 @@ from dataclasses import dataclass
 
 from inlet.model import (
     App,
-    Attempt,
     Cancellation,
     Event,
     Function,
@@ -29,10 +28,9 @@ from inlet.model import (
     Outcome,
     QueueItem,
     Resume,
-    Run,
     RunState,
-    Skip,
 )
+from inlet.store.queries import ReadModel
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,21 +56,20 @@ class Claim:
     needs no second trip to the store."""
 
 
-class Store(abc.ABC):
-    """Persistence for apps, events, runs, memos, the queue and the run history."""
+class Store(ReadModel):
+    """Persistence for apps, events, runs, memos, the queue and the run history: the
+    engine's write verbs here, the reads in :class:`~inlet.store.queries.ReadModel`."""
 
     shared = False
     """Whether other inlet processes may use the same database at the same time."""
 
-    async def open(self) -> None:  # noqa: B027 - optional hook
+    async def open(self) -> None:
         """Prepare the backend (connect, migrate). Called once before use."""
 
-    async def close(self) -> None:  # noqa: B027 - optional hook
+    async def close(self) -> None:
         """Release the backend's resources."""
 
-    def watch(  # noqa: B027 - optional hook
-        self, on_work: Callable[[], None], on_functions: Callable[[], None]
-    ) -> None:
+    def watch(self, on_work: Callable[[], None], on_functions: Callable[[], None]) -> None:
         """Call ``on_work`` (on the event loop) when another process queued work that is
         due soon, and ``on_functions`` when it stored an app's functions. Only a shared
         backend has other processes; polling stays the correctness path."""
@@ -92,12 +89,6 @@ class Store(abc.ABC):
     @abc.abstractmethod
     async def set_app_error(self, url: str, error: str | None, now: float) -> None:
         """Record (or clear) why syncing the app at ``url`` failed."""
-
-    @abc.abstractmethod
-    async def list_apps(self) -> list[App]: ...
-
-    @abc.abstractmethod
-    async def list_functions(self) -> list[Function]: ...
 
     # Events and runs
 
@@ -127,50 +118,12 @@ class Store(abc.ABC):
         select; their conditions are still to be evaluated. Expired ones may be included."""
 
     @abc.abstractmethod
-    async def skips(self, event_id: str) -> list[Skip]:
-        """Why the event did not start a run of each function it matched but did not start
-        (rate limited, duplicate, singleton, debounced...)."""
-
-    @abc.abstractmethod
     async def cron_cursors(self) -> dict[tuple[str, str], float]:
         """``(function, cron expression) -> last fire made`` for every cron seen."""
 
     @abc.abstractmethod
     async def set_cron_cursor(self, function_slug: str, expression: str, last_fire: float) -> None:
         """Record how far a cron's fires have been made (only ever forward)."""
-
-    @abc.abstractmethod
-    async def list_runs(
-        self,
-        function_slug: str | None,
-        *,
-        active: bool,
-        created_after: float | None = None,
-        created_before: float | None = None,
-        limit: int = 1000,
-    ) -> list[Run]:
-        """Runs newest first; ``active`` keeps only those that have not ended."""
-
-    @abc.abstractmethod
-    async def get_event(self, internal_id: str) -> Event | None: ...
-
-    @abc.abstractmethod
-    async def list_events(self, name: str | None, limit: int) -> list[Event]:
-        """Newest first."""
-
-    @abc.abstractmethod
-    async def get_run(self, run_id: str) -> Run | None: ...
-
-    @abc.abstractmethod
-    async def runs_for_event(self, event_id: str) -> list[Run]: ...
-
-    @abc.abstractmethod
-    async def run_state(self, run_id: str) -> RunState | None:
-        """The run, its events in order and its memos in completion order."""
-
-    @abc.abstractmethod
-    async def history(self, run_id: str) -> list[Attempt]:
-        """Every call request made for the run, oldest first."""
 
     # Queue
 

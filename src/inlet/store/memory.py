@@ -28,12 +28,14 @@ from inlet.model import (
     Run,
     RunFlow,
     RunState,
+    RunStatus,
     Skip,
     StoredMemo,
 )
 from inlet.store.base import Claim, IngestResult, Store
 from inlet.store.engine import apply, queue
 from inlet.store.engine.tx import Due, GateState, Keys, RunRow
+from inlet.store.queries import MAX_STATS_RUNS, Page, RunFilter, RunTimes, page_size, paged
 
 
 @dataclass(slots=True)
@@ -435,6 +437,40 @@ class MemoryStore(Store):
             and (created_before is None or row.run.created_at <= created_before)
         ]
         return sorted(runs, key=lambda r: r.id, reverse=True)[:limit]
+
+    async def runs(self, where: RunFilter, *, limit: int = 50, after: str | None = None) -> Page:
+        size = page_size(limit)
+        runs = sorted(
+            (
+                row.run
+                for row in self._rows.runs.values()
+                if where.matches(row.run) and (after is None or row.run.id < after)
+            ),
+            key=lambda r: r.id,
+            reverse=True,
+        )
+        return paged(runs[: size + 1], size)
+
+    async def run_counts(self, where: RunFilter) -> dict[RunStatus, int]:
+        every_status = replace(where, statuses=())
+        counts: dict[RunStatus, int] = {}
+        for row in self._rows.runs.values():
+            if every_status.matches(row.run):
+                counts[row.run.status] = counts.get(row.run.status, 0) + 1
+        return counts
+
+    async def run_times(
+        self, function_slug: str | None, since: float, until: float
+    ) -> list[RunTimes]:
+        where = RunFilter(function_slug=function_slug, created_after=since, created_before=until)
+        runs = sorted(
+            (row.run for row in self._rows.runs.values() if where.matches(row.run)),
+            key=lambda r: (r.created_at, r.id),
+        )[:MAX_STATS_RUNS]
+        return [
+            RunTimes(r.function_slug, r.status, r.created_at, r.started_at, r.ended_at)
+            for r in runs
+        ]
 
     async def run_state(self, run_id: str) -> RunState | None:
         state = queue.run_state(self._tx, run_id)

@@ -16,34 +16,25 @@ import contextlib
 import itertools
 import queue
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import replace
 from importlib import resources
 from typing import Any, TypeVar
 
-import orjson
-
 from inlet.errors import StoreError
-from inlet.expr import index_value, path_value
 from inlet.model import (
     App,
-    Attempt,
     Cancellation,
     Event,
     Function,
-    Listener,
     NewRun,
     Outcome,
     Resume,
-    Run,
-    RunState,
-    Skip,
-    Trigger,
 )
 from inlet.store.base import Claim, IngestResult, Store
 from inlet.store.engine import apply
 from inlet.store.engine import queue as engine_queue
 from inlet.store.sql import queries
-from inlet.store.sql.rows import dumps, event_from, listener_from, loads, run_from
+from inlet.store.sql.reads import SqlReads
+from inlet.store.sql.rows import dumps, event_from
 from inlet.store.sql.tx import Connection, Cursor, SqlTx
 from inlet.store.writer import Session, Writer
 
@@ -69,7 +60,7 @@ def statements(sql: str) -> list[str]:
     return [part for part in sql.split(";\n") if part.strip()]
 
 
-class RelationalStore(Store):
+class RelationalStore(SqlReads, Store):
     """The domain verbs in SQL; subclasses connect and bound the transactions."""
 
     name = "SQL"
@@ -101,10 +92,6 @@ class RelationalStore(Store):
     @abc.abstractmethod
     def note_delay(self, db: Connection, delay: float) -> None:
         """A run was queued ``delay`` seconds later than due (a negative priority)."""
-
-    def _listened(self, names: set[str]) -> bool:
-        """Whether some listener may wait for one of ``names`` (True when unsure)."""
-        return True
 
     def noted_listener(self, event: str) -> None:
         """A listener for ``event`` was stored."""
@@ -287,178 +274,3 @@ class RelationalStore(Store):
 
     async def set_cron_cursor(self, function_slug: str, expression: str, last_fire: float) -> None:
         await self._write(self._x, "set_cron_cursor", (function_slug, expression, last_fire))
-
-    # Reads
-
-    async def list_apps(self) -> list[App]:
-        return await self._call(self._list_apps)
-
-    def _list_apps(self) -> list[App]:
-        return [App(*row) for row in self._x("list_apps").fetchall()]
-
-    async def list_functions(self) -> list[Function]:
-        return await self._call(self._list_functions)
-
-    def _list_functions(self) -> list[Function]:
-        return [
-            Function(
-                slug=r[0],
-                app_url=r[1],
-                name=r[2],
-                url=r[3],
-                triggers=tuple(Trigger(*t) for t in orjson.loads(r[4])),
-                retries=r[5],
-                config=orjson.loads(r[6]),
-            )
-            for r in self._x("list_functions").fetchall()
-        ]
-
-    async def skips(self, event_id: str) -> list[Skip]:
-        return await self._call(self._skips, event_id)
-
-    def _skips(self, event_id: str) -> list[Skip]:
-        return [Skip(event_id, r[0], r[1]) for r in self._x("skips", (event_id,))]
-
-    async def find_listeners(self, events: Sequence[Event]) -> dict[str, list[Listener]]:
-        # Most events (every run's inngest/function.finished, to begin with) have a name no
-        # listener ever waited for: a backend that knows answers those without a trip to
-        # the store thread.
-        if not self._listened({event.name for event in events}):
-            return {}
-        return await self._call(self._find_listeners, list(events))
-
-    def _find_listeners(self, events: list[Event]) -> dict[str, list[Listener]]:
-        paths: dict[str, list[str]] = {}
-        found: dict[str, list[Listener]] = {}
-        for event in events:
-            if event.name not in paths:
-                rows = self._x("distinct_paths", (event.name, event.name))
-                paths[event.name] = [r[0] for r in rows]
-            if not paths[event.name]:
-                continue
-            wire = event.to_wire()
-            hits: list[tuple[Any, ...]] = []
-            for path in paths[event.name]:
-                key = ""
-                if path:
-                    value = index_value(path_value(wire, path))
-                    if value is None:
-                        continue
-                    key = dumps(value).decode()
-                hits.extend(self._x("listeners_at", (event.name, path, key)))
-            if hits:
-                found[event.internal_id] = [listener_from(r) for r in hits]
-        return found
-
-    async def cron_cursors(self) -> dict[tuple[str, str], float]:
-        return await self._call(self._cron_cursors)
-
-    def _cron_cursors(self) -> dict[tuple[str, str], float]:
-        return {(r[0], r[1]): r[2] for r in self._x("cron_cursors")}
-
-    async def get_event(self, internal_id: str) -> Event | None:
-        return await self._call(self._get_event, internal_id)
-
-    def _get_event(self, internal_id: str) -> Event | None:
-        return self.cached_event(self._conn, internal_id)
-
-    async def list_events(self, name: str | None, limit: int) -> list[Event]:
-        return await self._call(self._list_events, name, limit)
-
-    def _list_events(self, name: str | None, limit: int) -> list[Event]:
-        if name is None:
-            rows = self._x("list_events", (limit,)).fetchall()
-        else:
-            rows = self._x("list_events_named", (name, limit)).fetchall()
-        return [event_from(*row) for row in rows]
-
-    async def get_run(self, run_id: str) -> Run | None:
-        return await self._call(self._get_run, run_id)
-
-    def _get_run(self, run_id: str) -> Run | None:
-        row = self._x("run_row", (run_id,)).fetchone()
-        return None if row is None else run_from(row)
-
-    async def runs_for_event(self, event_id: str) -> list[Run]:
-        return await self._call(self._runs_for_event, event_id)
-
-    def _runs_for_event(self, event_id: str) -> list[Run]:
-        return [run_from(row) for row in self._x("runs_for_event", (event_id,)).fetchall()]
-
-    async def list_runs(
-        self,
-        function_slug: str | None,
-        *,
-        active: bool,
-        created_after: float | None = None,
-        created_before: float | None = None,
-        limit: int = 1000,
-    ) -> list[Run]:
-        return await self._call(
-            self._list_runs, function_slug, active, created_after, created_before, limit
-        )
-
-    def _list_runs(
-        self,
-        function_slug: str | None,
-        active: bool,
-        created_after: float | None,
-        created_before: float | None,
-        limit: int,
-    ) -> list[Run]:
-        where: list[str] = []
-        args: list[Any] = []
-        if function_slug is not None:
-            where.append("function_slug = ?")
-            args.append(function_slug)
-        if active:
-            where.append("status IN ('QUEUED', 'RUNNING')")
-        if created_after is not None:
-            where.append("created_at >= ?")
-            args.append(created_after)
-        if created_before is not None:
-            where.append("created_at <= ?")
-            args.append(created_before)
-        clause = f"WHERE {' AND '.join(where)}" if where else ""
-        sql = self._q["list_runs"].replace("{where}", clause)
-        rows = self._conn.execute(sql, (*args, limit)).fetchall()
-        return [run_from(row) for row in rows]
-
-    async def run_state(self, run_id: str) -> RunState | None:
-        return await self._call(self._run_state, run_id)
-
-    def _run_state(self, run_id: str) -> RunState | None:
-        state = engine_queue.run_state(self._tx(), run_id)
-        if state is None:
-            return None
-        pending = self._x("pending_count", (run_id,)).fetchone()[0]
-        return replace(state, pending_items=pending)
-
-    async def history(self, run_id: str) -> list[Attempt]:
-        return await self._call(self._history, run_id)
-
-    def _history(self, run_id: str) -> list[Attempt]:
-        return [
-            Attempt(
-                run_id=r[0],
-                item_id=r[1],
-                step_id=r[2],
-                attempt=r[3],
-                started_at=r[4],
-                ended_at=r[5],
-                outcome=r[6],
-                status_code=r[7],
-                name=r[8],
-                output=loads(r[9]),
-                error=r[10],
-                op_step=r[11],
-            )
-            for r in self._x("history", (run_id,)).fetchall()
-        ]
-
-    async def next_due(self) -> float | None:
-        return await self._call(self._next_due)
-
-    def _next_due(self) -> float | None:
-        row = self._x("next_due").fetchone()
-        return None if row[0] is None else float(row[0])

@@ -23,15 +23,13 @@ from inlet.model import (
     RunStatus,
     StoredMemo,
 )
+from inlet.steps.ops import STEP_MEMOS
 from inlet.store.base import Claim, IngestResult
 from inlet.store.engine import history
 from inlet.store.engine.admit import create_run
 from inlet.store.engine.queue import drop_run_work, enqueue, release
 from inlet.store.engine.tx import Tx
 from inlet.store.engine.waits import early_event, resume
-
-STEP_OPS = frozenset(("StepRun", "Step", "StepFailed"))
-"""Memos of these ops never have a listener or timer to clear."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -124,7 +122,7 @@ def complete(tx: Tx, claim: Claim, outcome: Outcome, now: float, key_ttl: float)
         )
         if tx.insert_memo(run.id, stored):
             added += 1
-        if memo.op not in STEP_OPS:
+        if memo.op not in STEP_MEMOS:  # a step that ran has no listener or timer to clear
             tx.drop_step_waits(run.id, memo.step_id)
     if run.status is RunStatus.QUEUED and item.kind is not ItemKind.TIMER:
         run = replace(run, status=RunStatus.RUNNING, started_at=outcome.attempt.started_at)

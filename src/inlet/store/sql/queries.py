@@ -75,6 +75,9 @@ NAMES: Final = frozenset(
         "extend_lease",
         "release_all_slots",
         "release_all",
+        "runs_matching_text",
+        "run_counts",
+        "run_times",
     ]
 )
 """Every name the stores ask for; each dialect must define all of them."""

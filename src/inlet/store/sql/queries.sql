@@ -265,3 +265,17 @@ DELETE FROM inflight
 -- are looked at again too: the slots they waited for are free now.
 UPDATE queue SET lease = NULL, parked = NULL, due_at = 0, rank = orank
 WHERE lease IS NOT NULL OR parked IS NOT NULL
+
+-- name: runs_matching_text
+-- Runs whose id, function, output or error contains a text (a dashboard search: it reads
+-- every run, so it is only ever combined with the caller's other filters).
+SELECT id FROM runs
+WHERE id LIKE ? ESCAPE '\' OR function_slug LIKE ? ESCAPE '\'
+    OR CAST(output AS TEXT) LIKE ? ESCAPE '\' OR CAST(error AS TEXT) LIKE ? ESCAPE '\'
+
+-- name: run_counts
+SELECT status, count(*) FROM runs {where} GROUP BY status
+
+-- name: run_times
+SELECT function_slug, status, created_at, started_at, ended_at FROM runs {where}
+ORDER BY created_at LIMIT ?

@@ -1,0 +1,236 @@
+"""The read model: what the REST API, GraphQL and the dashboard ask of a store.
+
+One protocol, filled by every backend (``MemoryStore`` in Python, the SQL stores with
+named queries), so a new page or endpoint needs no new store verb of its own. Reads never
+change anything and take no part in the engine's transactions. Aggregation that is the
+same for every backend (buckets, success rates, percentiles) is pure and lives here.
+"""
+
+from __future__ import annotations
+
+import abc
+import math
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+
+from inlet.errors import InvalidValue
+from inlet.model import App, Attempt, Event, Function, Run, RunState, RunStatus, Skip
+
+MAX_PAGE = 500
+"""The most runs one page returns, whatever the caller asks for."""
+MAX_STATS_RUNS = 100_000
+"""The most runs one statistics read looks at (the newest of the window are dropped)."""
+
+
+@dataclass(frozen=True, slots=True)
+class RunFilter:
+    """Which runs: of a function, in some statuses, created in ``[after, before)``, and
+    whose id, function, output or error contains ``text`` (case-insensitive)."""
+
+    function_slug: str | None = None
+    statuses: tuple[RunStatus, ...] = ()
+    created_after: float | None = None
+    created_before: float | None = None
+    text: str | None = None
+
+    def matches(self, run: Run) -> bool:
+        """The filter in Python, for the backends that do not speak SQL."""
+        if self.function_slug is not None and run.function_slug != self.function_slug:
+            return False
+        if self.statuses and run.status not in self.statuses:
+            return False
+        if self.created_after is not None and run.created_at < self.created_after:
+            return False
+        if self.created_before is not None and run.created_at >= self.created_before:
+            return False
+        if self.text:
+            needle = self.text.lower()
+            haystack = (run.id, run.function_slug, repr(run.output), repr(run.error))
+            return any(needle in part.lower() for part in haystack)
+        return True
+
+
+@dataclass(frozen=True, slots=True)
+class Page:
+    """Runs newest first; ``next`` is the cursor of the following page (None: last)."""
+
+    runs: tuple[Run, ...]
+    next: str | None = None
+
+
+def page_size(limit: int) -> int:
+    if limit < 1:
+        raise InvalidValue(f"limit={limit} is not a page size; expected 1 to {MAX_PAGE}")
+    return min(limit, MAX_PAGE)
+
+
+def paged(runs: Sequence[Run], limit: int) -> Page:
+    """The page of ``limit`` runs out of ``runs`` (read with one more than ``limit``)."""
+    if len(runs) > limit:
+        return Page(tuple(runs[:limit]), runs[limit - 1].id)
+    return Page(tuple(runs))
+
+
+@dataclass(frozen=True, slots=True)
+class EventDetail:
+    """An event with the runs it started and why it started no run of other functions."""
+
+    event: Event
+    runs: tuple[Run, ...]
+    skips: tuple[Skip, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class RunTimes:
+    """What statistics need of a run."""
+
+    function_slug: str
+    status: RunStatus
+    created_at: float
+    started_at: float | None
+    ended_at: float | None
+
+
+@dataclass(frozen=True, slots=True)
+class Bucket:
+    """Runs of one function created in ``[start, start + width)``."""
+
+    start: float
+    counts: dict[RunStatus, int] = field(default_factory=dict)
+    success_rate: float | None = None
+    """Completed of those that completed or failed (None: none did)."""
+    p50: float | None = None
+    p95: float | None = None
+    """Durations (seconds from creation to end) of the runs that ended."""
+
+
+@dataclass(frozen=True, slots=True)
+class FunctionStats:
+    function_slug: str
+    total: Bucket
+    buckets: tuple[Bucket, ...]
+
+
+def percentile(sorted_values: Sequence[float], q: float) -> float | None:
+    """The nearest-rank percentile ``q`` (0 to 1) of sorted values."""
+    if not sorted_values:
+        return None
+    rank = max(1, math.ceil(q * len(sorted_values)))
+    return sorted_values[rank - 1]
+
+
+def _bucket(start: float, runs: Iterable[RunTimes]) -> Bucket:
+    counts: dict[RunStatus, int] = {}
+    durations = []
+    for run in runs:
+        counts[run.status] = counts.get(run.status, 0) + 1
+        if run.ended_at is not None:
+            durations.append(run.ended_at - run.created_at)
+    durations.sort()
+    decided = counts.get(RunStatus.COMPLETED, 0) + counts.get(RunStatus.FAILED, 0)
+    rate = counts.get(RunStatus.COMPLETED, 0) / decided if decided else None
+    return Bucket(start, counts, rate, percentile(durations, 0.5), percentile(durations, 0.95))
+
+
+def summarise(
+    runs: Iterable[RunTimes], since: float, until: float, width: float
+) -> list[FunctionStats]:
+    """Per function, the runs created in ``[since, until)`` in buckets of ``width``
+    seconds (empty buckets included), and the whole window."""
+    if width <= 0 or until <= since:
+        raise InvalidValue(
+            f"statistics need since < until and a positive bucket width; got since={since}, "
+            f"until={until}, width={width}"
+        )
+    count = math.ceil((until - since) / width)
+    per_fn: dict[str, list[list[RunTimes]]] = {}
+    for run in runs:
+        if not since <= run.created_at < until:
+            continue
+        slots = per_fn.setdefault(run.function_slug, [[] for _ in range(count)])
+        slots[int((run.created_at - since) // width)].append(run)
+    return [
+        FunctionStats(
+            slug,
+            _bucket(since, (r for slot in slots for r in slot)),
+            tuple(_bucket(since + i * width, slot) for i, slot in enumerate(slots)),
+        )
+        for slug, slots in sorted(per_fn.items())
+    ]
+
+
+class ReadModel(abc.ABC):
+    """Every read of the API, GraphQL and the dashboard."""
+
+    @abc.abstractmethod
+    async def list_apps(self) -> list[App]: ...
+
+    @abc.abstractmethod
+    async def list_functions(self) -> list[Function]: ...
+
+    @abc.abstractmethod
+    async def get_event(self, internal_id: str) -> Event | None: ...
+
+    @abc.abstractmethod
+    async def list_events(self, name: str | None, limit: int) -> list[Event]:
+        """Newest first."""
+
+    @abc.abstractmethod
+    async def skips(self, event_id: str) -> list[Skip]:
+        """Why the event did not start a run of each function it matched but did not start
+        (rate limited, duplicate, singleton, debounced...)."""
+
+    async def event_detail(self, internal_id: str) -> EventDetail | None:
+        event = await self.get_event(internal_id)
+        if event is None:
+            return None
+        runs = await self.runs_for_event(internal_id)
+        return EventDetail(event, tuple(runs), tuple(await self.skips(internal_id)))
+
+    @abc.abstractmethod
+    async def get_run(self, run_id: str) -> Run | None: ...
+
+    @abc.abstractmethod
+    async def runs_for_event(self, event_id: str) -> list[Run]: ...
+
+    @abc.abstractmethod
+    async def run_state(self, run_id: str) -> RunState | None:
+        """The run, its events in order and its memos in completion order."""
+
+    @abc.abstractmethod
+    async def history(self, run_id: str) -> list[Attempt]:
+        """Every call request made for the run, oldest first."""
+
+    @abc.abstractmethod
+    async def list_runs(
+        self,
+        function_slug: str | None,
+        *,
+        active: bool,
+        created_after: float | None = None,
+        created_before: float | None = None,
+        limit: int = 1000,
+    ) -> list[Run]:
+        """Runs newest first; ``active`` keeps only those that have not ended."""
+
+    @abc.abstractmethod
+    async def runs(self, where: RunFilter, *, limit: int = 50, after: str | None = None) -> Page:
+        """The runs ``where`` selects, newest first, ``limit`` at a time; ``after`` is the
+        ``next`` of the previous page (keyset paging: new runs never shift a page)."""
+
+    @abc.abstractmethod
+    async def run_counts(self, where: RunFilter) -> dict[RunStatus, int]:
+        """How many runs ``where`` selects in each status (its statuses ignored)."""
+
+    @abc.abstractmethod
+    async def run_times(
+        self, function_slug: str | None, since: float, until: float
+    ) -> list[RunTimes]:
+        """The runs created in ``[since, until)``, oldest first, at most
+        :data:`MAX_STATS_RUNS`."""
+
+    async def function_stats(
+        self, function_slug: str | None, since: float, until: float, width: float
+    ) -> list[FunctionStats]:
+        """Per function: runs by status, success rate and durations, over time."""
+        return summarise(await self.run_times(function_slug, since, until), since, until, width)
