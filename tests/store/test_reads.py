@@ -136,3 +136,12 @@ def test_percentiles_are_nearest_rank() -> None:
 def test_statistics_refuse_an_empty_window_by_its_values() -> None:
     with pytest.raises(InvalidValue, match="since=10"):
         summarise([], 10.0, 10.0, 1.0)
+
+
+async def test_several_run_states_are_read_at_once_in_the_order_asked(store: Store) -> None:
+    for n in range(1, 4):
+        await make(store, n, "app-a", NOW + n)
+    ids = ["01RUN000000000000000000003", "01RUN999999999999999999999", "01RUN000000000000000000001"]
+    states = await store.run_states(ids)
+    assert [s.run.id[-1] for s in states] == ["3", "1"]
+    assert [e.data for e in states[0].events] == [{"n": 3}]

@@ -197,6 +197,12 @@ class ReadModel(abc.ABC):
     async def run_state(self, run_id: str) -> RunState | None:
         """The run, its events in order and its memos in completion order."""
 
+    async def run_states(self, run_ids: Sequence[str]) -> list[RunState]:
+        """The states of several runs (those that exist), in the order asked: one read for
+        a bulk operation instead of one per run."""
+        found = [await self.run_state(run_id) for run_id in run_ids]
+        return [state for state in found if state is not None]
+
     @abc.abstractmethod
     async def history(self, run_id: str) -> list[Attempt]:
         """Every call request made for the run, oldest first."""

@@ -214,6 +214,13 @@ class SqlReads(ReadModel):
         pending = self._x("pending_count", (run_id,)).fetchone()[0]
         return replace(state, pending_items=pending)
 
+    async def run_states(self, run_ids: Sequence[str]) -> list[RunState]:
+        return await self._call(self._run_states, list(run_ids))
+
+    def _run_states(self, run_ids: list[str]) -> list[RunState]:
+        found = [self._run_state(run_id) for run_id in run_ids]
+        return [state for state in found if state is not None]
+
     async def history(self, run_id: str) -> list[Attempt]:
         return await self._call(self._history, run_id)
 
