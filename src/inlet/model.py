@@ -292,7 +292,7 @@ class RunFlow:
 
 
 @dataclass(frozen=True, slots=True)
-class Skip:
+class SkipRecord:
     """Why an event did not start a run of a function (recorded, shown per event)."""
 
     event_id: str

@@ -29,7 +29,7 @@ from inlet.model import (
     RunFlow,
     RunState,
     RunStatus,
-    Skip,
+    SkipRecord,
     StoredMemo,
 )
 from inlet.store.base import Claim, IngestResult, Store
@@ -53,7 +53,7 @@ class _Rows:
     """Every table, as dicts."""
 
     events: dict[str, Event] = field(default_factory=dict)
-    skips: dict[str, dict[str, Skip]] = field(default_factory=dict)
+    skips: dict[str, dict[str, SkipRecord]] = field(default_factory=dict)
     keys: dict[tuple[str, str], tuple[str, float]] = field(default_factory=dict)
     gates: dict[tuple[str, str, str], GateState] = field(default_factory=dict)
     runs: dict[str, RunRow] = field(default_factory=dict)
@@ -90,7 +90,7 @@ class MemoryTx:
 
     def insert_skip(self, event_id: str, function_slug: str, reason: str, now: float) -> None:
         per_fn = self.rows.skips.setdefault(event_id, {})
-        per_fn.setdefault(function_slug, Skip(event_id, function_slug, reason))
+        per_fn.setdefault(function_slug, SkipRecord(event_id, function_slug, reason))
 
     # Run keys and flow-control state
 
@@ -397,7 +397,7 @@ class MemoryStore(Store):
                 found[event.internal_id] = hits
         return found
 
-    async def skips(self, event_id: str) -> list[Skip]:
+    async def skips(self, event_id: str) -> list[SkipRecord]:
         return sorted(self._rows.skips.get(event_id, {}).values(), key=lambda s: s.function_slug)
 
     async def cron_cursors(self) -> dict[tuple[str, str], float]:

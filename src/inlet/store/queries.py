@@ -14,7 +14,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
 from inlet.errors import InvalidValue
-from inlet.model import App, Attempt, Event, Function, Run, RunState, RunStatus, Skip
+from inlet.model import App, Attempt, Event, Function, Run, RunState, RunStatus, SkipRecord
 
 MAX_PAGE = 500
 """The most runs one page returns, whatever the caller asks for."""
@@ -77,7 +77,7 @@ class EventDetail:
 
     event: Event
     runs: tuple[Run, ...]
-    skips: tuple[Skip, ...]
+    skips: tuple[SkipRecord, ...]
 
 
 @dataclass(frozen=True, slots=True)
@@ -176,7 +176,7 @@ class ReadModel(abc.ABC):
         """Newest first."""
 
     @abc.abstractmethod
-    async def skips(self, event_id: str) -> list[Skip]:
+    async def skips(self, event_id: str) -> list[SkipRecord]:
         """Why the event did not start a run of each function it matched but did not start
         (rate limited, duplicate, singleton, debounced...)."""
 

@@ -20,7 +20,7 @@ from inlet.model import (
     Run,
     RunState,
     RunStatus,
-    Skip,
+    SkipRecord,
     Trigger,
 )
 from inlet.store.engine import queue as engine_queue
@@ -93,11 +93,11 @@ class SqlReads(ReadModel):
             for r in self._x("list_functions").fetchall()
         ]
 
-    async def skips(self, event_id: str) -> list[Skip]:
+    async def skips(self, event_id: str) -> list[SkipRecord]:
         return await self._call(self._skips, event_id)
 
-    def _skips(self, event_id: str) -> list[Skip]:
-        return [Skip(event_id, r[0], r[1]) for r in self._x("skips", (event_id,))]
+    def _skips(self, event_id: str) -> list[SkipRecord]:
+        return [SkipRecord(event_id, r[0], r[1]) for r in self._x("skips", (event_id,))]
 
     async def find_listeners(self, events: Sequence[Event]) -> dict[str, list[Listener]]:
         # Most events (every run's inngest/function.finished, to begin with) have a name no
