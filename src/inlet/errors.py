@@ -64,6 +64,12 @@ class FunctionConfigInvalid(BadRequest):
 
     code = "function_config_invalid"
 
+    def __init__(self, message: str | None = None, *, field: str | None = None) -> None:
+        super().__init__(message)
+        self.field = field
+        """The path of the offending field in the function's config (``batchEvents.timeout``,
+        ``cancel[1].if``), when one field is to blame."""
+
 
 class Unauthorized(InletError):
     """The request is not authenticated."""

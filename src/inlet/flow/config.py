@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Literal, TypeAlias
 
-from inlet.errors import BadRequest, FunctionConfigInvalid
+from inlet.errors import BadRequest, FunctionConfigInvalid, InvalidValue
 from inlet.expr import compile_expression
 from inlet.protocol.duration import parse_duration
 
@@ -23,6 +23,8 @@ IDEMPOTENCY_PERIOD = 24 * 3600.0
 """How long an ``idempotency`` key stays taken (Go ``consts.FunctionIdempotencyPeriod``)."""
 
 MAX_CONCURRENCY_LIMITS = 2
+MIN_DEBOUNCE, MAX_DEBOUNCE = 1.0, 7 * 24 * 3600.0
+"""The debounce periods the Go server accepts."""
 _SCOPES: tuple[Scope, ...] = ("fn", "env", "account")
 
 
@@ -151,7 +153,7 @@ class FlowConfig:
         prefix = f"function {fn_id!r}: " if isinstance(fn_id, str) else ""
 
         def bad(field: str, problem: str) -> FunctionConfigInvalid:
-            return FunctionConfigInvalid(f"{prefix}{field} {problem}")
+            return FunctionConfigInvalid(f"{prefix}{field} {problem}", field=field)
 
         idempotency = _expression(function_config.get("idempotency"), "idempotency", bad)
         rate_limit = _rate_limit(function_config.get("rateLimit"), bad)
@@ -192,7 +194,7 @@ def _seconds(raw: Any, field: str, bad: Any) -> float:
         raise bad(field, f"must be a duration such as '10s', got {raw!r}")
     try:
         return parse_duration(raw)
-    except BadRequest as exc:
+    except (BadRequest, InvalidValue) as exc:
         raise bad(field, exc.message) from None
 
 
@@ -203,7 +205,7 @@ def _expression(raw: Any, field: str, bad: Any) -> str | None:
         raise bad(field, f"must be an expression string such as 'event.data.id', got {raw!r}")
     try:
         compile_expression(raw)
-    except BadRequest as exc:
+    except (BadRequest, InvalidValue) as exc:
         raise bad(field, exc.message) from None
     return raw
 
@@ -271,8 +273,11 @@ def _debounce(raw: Any, bad: Any) -> Debounce | None:
     if part is None:
         return None
     timeout = part.get("timeout")
+    period = _seconds(part.get("period"), "debounce.period", bad)
+    if not MIN_DEBOUNCE <= period <= MAX_DEBOUNCE:
+        raise bad("debounce.period", f"is {part.get('period')!r}; expected 1s to 7d")
     return Debounce(
-        period=_seconds(part.get("period"), "debounce.period", bad),
+        period=period,
         key=_expression(part.get("key"), "debounce.key", bad),
         timeout=None if timeout in (None, "") else _seconds(timeout, "debounce.timeout", bad),
     )
@@ -282,9 +287,15 @@ def _batch(raw: Any, bad: Any) -> Batch | None:
     part = _object(raw, "batchEvents", bad)
     if part is None:
         return None
+    size = part.get("maxSize")
+    if not isinstance(size, int) or isinstance(size, bool) or size < 2:
+        raise bad("batchEvents.maxSize", f"must be at least 2, got {size!r}")
+    timeout = _seconds(part.get("timeout"), "batchEvents.timeout", bad)
+    if timeout < 1:
+        raise bad("batchEvents.timeout", f"is {part.get('timeout')!r}; at least 1s")
     return Batch(
-        max_size=_int(part.get("maxSize"), "batchEvents.maxSize", bad, minimum=2),
-        timeout=_seconds(part.get("timeout"), "batchEvents.timeout", bad),
+        max_size=size,
+        timeout=timeout,
         key=_expression(part.get("key"), "batchEvents.key", bad),
         condition=_expression(part.get("if"), "batchEvents.if", bad),
     )

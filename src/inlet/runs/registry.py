@@ -7,15 +7,14 @@ holds the old one is never half updated."""
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
 
-from inlet.errors import BadRequest
+from inlet.errors import BadRequest, FunctionConfigInvalid
 from inlet.expr import Expression, compile_expression, equality_index, interpolate
 from inlet.flow import keys
 from inlet.flow.batch import batch_applies
-from inlet.flow.config import FlowConfig
 from inlet.flow.idempotency import idempotency_key
 from inlet.flow.priority import priority_offset
+from inlet.flow.spec import FunctionSpec
 from inlet.ids import new_ulid
 from inlet.model import (
     Buffer,
@@ -30,67 +29,18 @@ from inlet.model import (
     RunFlow,
     Trigger,
 )
-from inlet.protocol.duration import parse_duration
 from inlet.steps.waits import INVOKED
 
-DEFAULT_CANCEL_TIMEOUT = 365 * 24 * 60 * 60.0
+_NO_SPEC = FunctionSpec()
 
 
-@dataclass(frozen=True, slots=True)
-class _CancelSpec:
-    event: str
-    condition: str | None
-    timeout: float
-
-
-@dataclass(frozen=True, slots=True)
-class _RunSpec:
-    """What every run of a function starts with, parsed once per registry."""
-
-    cancel: tuple[_CancelSpec, ...] = ()
-    start_timeout: float | None = None
-    finish_timeout: float | None = None
-
-
-def _seconds(value: object) -> float | None:
-    if not isinstance(value, str) or not value:
-        return None
+def _spec(fn: Function) -> FunctionSpec:
+    # Registration refuses an invalid config; one stored before a check was added runs
+    # without flow control, cancelOn and timeouts rather than not at all.
     try:
-        return parse_duration(value)
-    except BadRequest:
-        return None
-
-
-_NO_FLOW = FlowConfig()
-
-
-def _flow_config(fn: Function) -> FlowConfig:
-    # Registration rejects an invalid config; one stored before that check is run without
-    # flow control rather than not at all.
-    try:
-        return FlowConfig.parse(fn.config)
-    except BadRequest:
-        return _NO_FLOW
-
-
-def _run_spec(fn: Function) -> _RunSpec:
-    cancel = []
-    for entry in fn.config.get("cancel") or []:
-        if isinstance(entry, dict) and isinstance(entry.get("event"), str):
-            condition = entry.get("if")
-            cancel.append(
-                _CancelSpec(
-                    entry["event"],
-                    condition if isinstance(condition, str) and condition else None,
-                    _seconds(entry.get("timeout")) or DEFAULT_CANCEL_TIMEOUT,
-                )
-            )
-    timeouts = fn.config.get("timeouts") or {}
-    if not isinstance(timeouts, dict):
-        timeouts = {}
-    return _RunSpec(
-        tuple(cancel), _seconds(timeouts.get("start")), _seconds(timeouts.get("finish"))
-    )
+        return FunctionSpec.parse(fn.config)
+    except FunctionConfigInvalid:
+        return _NO_SPEC
 
 
 def _wildcard_prefixes(name: str) -> list[str]:
@@ -108,12 +58,11 @@ class Registry:
     def __init__(self, functions: Iterable[Function]) -> None:
         self.functions: dict[str, Function] = {}
         self._by_name: dict[str, list[tuple[Function, Expression | None]]] = {}
-        self._specs: dict[str, _RunSpec] = {}
-        self._flows: dict[str, FlowConfig] = {}
+        self._specs: dict[str, FunctionSpec] = {}
+        """Each function's config, parsed once per snapshot."""
         for fn in functions:
             self.functions[fn.slug] = fn
-            self._specs[fn.slug] = _run_spec(fn)
-            self._flows[fn.slug] = _flow_config(fn)
+            self._specs[fn.slug] = _spec(fn)
             for trigger in fn.triggers:
                 if trigger.event is None:
                     continue
@@ -189,8 +138,8 @@ class Registry:
 
     def flow(self, fn: Function, event: Event) -> RunFlow:
         """The flow control of one run of ``fn`` started by ``event``, keys evaluated."""
-        cfg = self._flows.get(fn.slug)
-        if cfg is None or cfg == _NO_FLOW:
+        cfg = self._specs.get(fn.slug, _NO_SPEC).flow
+        if cfg == _NO_SPEC.flow:
             return RunFlow()
         wire = event.to_wire()
         slug = fn.slug
@@ -240,7 +189,7 @@ class Registry:
     ) -> tuple[tuple[Listener, ...], tuple[NewItem, ...]]:
         """The run's cancelOn listeners (its trigger fixed into their conditions) and
         its start/finish timeout timers."""
-        spec = self._specs.get(fn.slug) or _RunSpec()
+        spec = self._specs.get(fn.slug, _NO_SPEC)
         listeners = []
         for i, cancel in enumerate(spec.cancel):
             expression = None

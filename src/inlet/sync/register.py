@@ -15,17 +15,14 @@ from urllib.parse import urlsplit, urlunsplit
 
 from inlet.errors import BadRequest, FunctionConfigInvalid
 from inlet.expr import compile_expression
-from inlet.flow.config import FlowConfig
+from inlet.flow.spec import FunctionSpec
 from inlet.model import App, Function, Trigger
-from inlet.protocol.duration import parse_duration
 from inlet.protocol.jcs import canonical
 from inlet.scheduler.cron import parse_cron
 
 MAX_TRIGGERS = 10
 MAX_RETRIES = 20
 DEFAULT_RETRIES = 4
-MAX_CONCURRENCY_LIMITS = 2
-MAX_CANCEL = 5
 
 
 @dataclass(frozen=True, slots=True)
@@ -108,9 +105,9 @@ def parse_function(raw: Any, index: int, url_of_app: str) -> Function:
             raise bad("retries.attempts", f"is {attempts}; at most {MAX_RETRIES} retries")
         retries = attempts
     triggers = _triggers(raw.get("triggers"), bad)
-    _check_flow_control(raw, bad)
-    # The flow gates' own parse: what they cannot apply is refused now, not at run time.
-    FlowConfig.parse(raw)
+    # What the runs will be subject to, parsed as the registry will parse it: what they
+    # cannot apply is refused now, not when an event arrives.
+    FunctionSpec.parse(raw)
     return Function(
         slug=slug,
         app_url=url_of_app,
@@ -166,90 +163,3 @@ def _triggers(raw: Any, bad: Any) -> tuple[Trigger, ...]:
             )
         )
     return tuple(triggers)
-
-
-def _duration(value: Any, field: str, bad: Any) -> float:
-    if not isinstance(value, str):
-        raise bad(field, f"must be a duration such as '10s', got {value!r}")
-    try:
-        return parse_duration(value)
-    except BadRequest as exc:
-        raise bad(field, exc.message) from None
-
-
-def _expression(value: Any, field: str, bad: Any) -> None:
-    if value is None:
-        return
-    if not isinstance(value, str):
-        raise bad(field, f"must be an expression string, got {value!r}")
-    try:
-        compile_expression(value)
-    except BadRequest as exc:
-        raise bad(field, exc.message) from None
-
-
-def _check_flow_control(raw: dict[str, Any], bad: Any) -> None:
-    """The Go server's rejections (PROTOCOL §3.3); enforcement is flow control's job."""
-    concurrency = raw.get("concurrency")
-    if isinstance(concurrency, dict):
-        concurrency = [concurrency]
-    if isinstance(concurrency, list):
-        if len(concurrency) > MAX_CONCURRENCY_LIMITS:
-            raise bad(
-                "concurrency", f"has {len(concurrency)} limits; at most {MAX_CONCURRENCY_LIMITS}"
-            )
-        for i, c in enumerate(concurrency):
-            if isinstance(c, dict):
-                if c.get("scope") in ("env", "account") and not c.get("key"):
-                    raise bad(f"concurrency[{i}].key", f"is required with scope {c.get('scope')!r}")
-                _expression(c.get("key"), f"concurrency[{i}].key", bad)
-    cancel = raw.get("cancel") or []
-    if isinstance(cancel, list):
-        if len(cancel) > MAX_CANCEL:
-            raise bad("cancel", f"has {len(cancel)} entries; at most {MAX_CANCEL}")
-        for i, c in enumerate(cancel):
-            if isinstance(c, dict):
-                _expression(c.get("if"), f"cancel[{i}].if", bad)
-                if c.get("timeout") is not None:
-                    _duration(c["timeout"], f"cancel[{i}].timeout", bad)
-    batch = raw.get("batchEvents")
-    if isinstance(batch, dict):
-        size = batch.get("maxSize")
-        if not isinstance(size, int) or size < 2:
-            raise bad("batchEvents.maxSize", f"must be at least 2, got {size!r}")
-        if _duration(batch.get("timeout"), "batchEvents.timeout", bad) < 1:
-            raise bad("batchEvents.timeout", "must be at least 1s")
-        _expression(batch.get("key"), "batchEvents.key", bad)
-        _expression(batch.get("if"), "batchEvents.if", bad)
-        for other in ("cancel", "debounce", "singleton", "priority"):
-            if raw.get(other):
-                raise bad("batchEvents", f"cannot be combined with {other}")
-    debounce = raw.get("debounce")
-    if isinstance(debounce, dict):
-        period = _duration(debounce.get("period"), "debounce.period", bad)
-        if not 1 <= period <= 7 * 24 * 3600:
-            raise bad("debounce.period", f"is {debounce.get('period')!r}; expected 1s to 7d")
-        _expression(debounce.get("key"), "debounce.key", bad)
-    rate = raw.get("rateLimit")
-    if isinstance(rate, dict):
-        if _duration(rate.get("period"), "rateLimit.period", bad) > 24 * 3600:
-            raise bad("rateLimit.period", f"is {rate.get('period')!r}; at most 24h")
-        _expression(rate.get("key"), "rateLimit.key", bad)
-    throttle = raw.get("throttle")
-    if isinstance(throttle, dict):
-        _duration(throttle.get("period"), "throttle.period", bad)
-        _expression(throttle.get("key"), "throttle.key", bad)
-    priority = raw.get("priority")
-    if isinstance(priority, dict):
-        _expression(priority.get("run"), "priority.run", bad)
-    _expression(raw.get("idempotency"), "idempotency", bad)
-    singleton = raw.get("singleton")
-    if isinstance(singleton, dict):
-        if singleton.get("mode") not in (None, "skip", "cancel"):
-            raise bad("singleton.mode", f"is {singleton.get('mode')!r}; expected skip or cancel")
-        _expression(singleton.get("key"), "singleton.key", bad)
-    timeouts = raw.get("timeouts")
-    if isinstance(timeouts, dict):
-        for key in ("start", "finish"):
-            if timeouts.get(key) is not None:
-                _duration(timeouts[key], f"timeouts.{key}", bad)
