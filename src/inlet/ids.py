@@ -14,7 +14,7 @@ from typing import NoReturn
 
 from ulid import ULID
 
-from inlet.errors import BadRequest
+from inlet.errors import InvalidValue
 
 SEED_HEADER = "X-Inngest-Event-Id-Seed"
 
@@ -41,7 +41,7 @@ def ulid_from_seed(seed: str, index: int) -> str:
     ``seed`` is the ``X-Inngest-Event-Id-Seed`` header, ``"<unix_ms>,<base64 of 10 bytes>"``.
     Like the Go server, the big-endian uint32 in entropy bytes 6..9 is incremented by
     ``index`` (wrapping), so one header yields a distinct id per event and a retried send
-    yields the same ids again. Raises :class:`BadRequest` when the header is malformed.
+    yields the same ids again. Raises :class:`InvalidValue` when the header is malformed.
     """
     ms, entropy = _parse_seed(seed)
     counter = (int.from_bytes(entropy[6:], "big") + index) % 2**32
@@ -70,7 +70,7 @@ def _parse_seed(seed: str) -> tuple[int, bytes]:
 
 def _bad_seed(seed: str, reason: str) -> NoReturn:
     shown = seed if len(seed) <= 80 else seed[:80] + "..."
-    raise BadRequest(
+    raise InvalidValue(
         f"{SEED_HEADER} header {shown!r} is malformed: {reason}; expected "
         f'"<unix ms>,<base64 of 10 bytes>" such as "{_SEED_EXAMPLE}"'
     )

@@ -9,7 +9,7 @@ from croniter import croniter
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from inlet.errors import BadRequest
+from inlet.errors import InvalidValue
 from inlet.scheduler.cron import (
     CronSchedule,
     due_fires,
@@ -97,7 +97,7 @@ def test_jitter_is_parsed_as_an_inngest_duration() -> None:
     ],
 )
 def test_a_bad_spec_is_rejected_naming_it_and_showing_the_form(spec: str, complaint: str) -> None:
-    with pytest.raises(BadRequest) as raised:
+    with pytest.raises(InvalidValue) as raised:
         parse_cron(spec)
     message = raised.value.message
     assert repr(spec) in message
@@ -107,14 +107,14 @@ def test_a_bad_spec_is_rejected_naming_it_and_showing_the_form(spec: str, compla
 
 @pytest.mark.parametrize("zone", ["Mars/Olympus_Mons", "Europe", "../etc/passwd", "Local"])
 def test_an_unknown_zone_is_rejected_with_an_example(zone: str) -> None:
-    with pytest.raises(BadRequest) as raised:
+    with pytest.raises(InvalidValue) as raised:
         parse_cron(f"TZ={zone} 0 12 * * *")
     assert f"unknown time zone {zone!r}" in raised.value.message
     assert '"TZ=Europe/Paris 0 12 * * *"' in raised.value.message
 
 
 def test_a_spec_longer_than_inngest_allows_is_rejected() -> None:
-    with pytest.raises(BadRequest, match="the limit is 255"):
+    with pytest.raises(InvalidValue, match="the limit is 255"):
         parse_cron("0 " + ",".join(["1"] * 200) + " * * *")
 
 
@@ -127,7 +127,7 @@ def test_a_spec_longer_than_inngest_allows_is_rejected() -> None:
     ],
 )
 def test_jitter_outside_inngests_bounds_is_rejected(jitter: str, complaint: str) -> None:
-    with pytest.raises(BadRequest) as raised:
+    with pytest.raises(InvalidValue) as raised:
         parse_cron("* * * * *", jitter)
     assert complaint in raised.value.message
 

@@ -7,7 +7,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from inngest._internal import transforms as sdk_transforms
 
-from inlet.errors import BadRequest
+from inlet.errors import InvalidValue
 from inlet.protocol.duration import format_duration, parse_duration, parse_time_or_duration
 
 NOW = 1_795_370_092.370
@@ -45,21 +45,21 @@ def test_a_duration_string_is_read_as_seconds(text: str, seconds: float) -> None
 @pytest.mark.parametrize(
     "text", ["", "5", "s", "1x", "1 h", "1H", "1h 30m", "abc", "1.2.3s", "1hour", "--5s", "5s-"]
 )
-def test_a_string_that_is_not_a_duration_is_a_bad_request_with_an_example(text: str) -> None:
-    with pytest.raises(BadRequest) as caught:
+def test_a_string_that_is_not_a_duration_is_an_invalid_value_with_an_example(text: str) -> None:
+    with pytest.raises(InvalidValue) as caught:
         parse_duration(text)
 
     assert repr(text) in caught.value.message
     assert '"2h30m"' in caught.value.message
 
 
-def test_a_duration_too_large_for_a_float_is_a_bad_request() -> None:
-    with pytest.raises(BadRequest, match="is too large"):
+def test_a_duration_too_large_for_a_float_is_an_invalid_value() -> None:
+    with pytest.raises(InvalidValue, match="is too large"):
         parse_duration("1" + "0" * 400 + "w")
 
 
-def test_a_negative_duration_is_a_bad_request_saying_so() -> None:
-    with pytest.raises(BadRequest, match="'-5s' is negative"):
+def test_a_negative_duration_is_an_invalid_value_saying_so() -> None:
+    with pytest.raises(InvalidValue, match="'-5s' is negative"):
         parse_duration("-5s")
 
 
@@ -113,8 +113,8 @@ def test_a_long_duration_is_still_a_duration_when_it_is_not_a_date() -> None:
 
 
 @pytest.mark.parametrize("text", ["", "soon", "2026-13-45T99:00:00Z", "tomorrow at noon"])
-def test_a_string_that_is_neither_time_nor_duration_is_a_bad_request(text: str) -> None:
-    with pytest.raises(BadRequest) as caught:
+def test_a_string_that_is_neither_time_nor_duration_is_an_invalid_value(text: str) -> None:
+    with pytest.raises(InvalidValue) as caught:
         parse_time_or_duration(text, NOW)
 
     assert repr(text) in caught.value.message

@@ -6,7 +6,7 @@ import orjson
 import pytest
 from ulid import ULID
 
-from inlet.errors import BadRequest, EventInvalid, EventTooLarge
+from inlet.errors import EventInvalid, EventTooLarge, InvalidValue
 from inlet.events.validate import ParsedEvents, parse_events
 from inlet.ids import ulid_from_seed, ulid_time
 
@@ -306,6 +306,6 @@ def test_an_empty_seed_is_treated_as_no_seed() -> None:
     assert parse({"name": "app/a"}, seed="").error is None
 
 
-def test_a_malformed_seed_is_a_bad_request_before_anything_is_accepted() -> None:
-    with pytest.raises(BadRequest, match="X-Inngest-Event-Id-Seed"):
+def test_a_malformed_seed_is_an_invalid_value_before_anything_is_accepted() -> None:
+    with pytest.raises(InvalidValue, match="X-Inngest-Event-Id-Seed"):
         parse({"name": "app/a"}, seed="not-a-seed")

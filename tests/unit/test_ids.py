@@ -7,7 +7,7 @@ import pytest
 from inngest._internal.client_lib import client as sdk_client
 from ulid import ULID
 
-from inlet.errors import BadRequest
+from inlet.errors import InvalidValue
 from inlet.ids import new_ulid, ulid_from_seed, ulid_time
 
 ULID_TEXT = re.compile(r"[0-9A-HJKMNP-TV-Z]{26}")
@@ -93,10 +93,10 @@ def test_a_seed_made_by_the_official_python_sdk_parses() -> None:
         ("1743130137367,AAAA", "3 bytes, not 10"),
     ],
 )
-def test_a_malformed_seed_is_a_bad_request_naming_the_header_and_the_form(
+def test_a_malformed_seed_is_an_invalid_value_naming_the_header_and_the_form(
     seed: str, reason: str
 ) -> None:
-    with pytest.raises(BadRequest) as caught:
+    with pytest.raises(InvalidValue) as caught:
         ulid_from_seed(seed, 1)
 
     message = caught.value.message

@@ -12,7 +12,7 @@ from starlette.responses import Response
 from inlet.api.render import event_v1, json_response, run_v1, wrapped
 from inlet.clock import Clock
 from inlet.config import Settings
-from inlet.errors import BadRequest, NotFound
+from inlet.errors import BadRequest, InvalidValue, NotFound
 from inlet.events.ingest import Ingestor
 from inlet.store import Store
 
@@ -40,7 +40,7 @@ class EventsAPI:
         seed = request.headers.get("x-inngest-event-id-seed")
         try:
             accepted = await self._ingestor.accept(body, seed)
-        except BadRequest as exc:
+        except (BadRequest, InvalidValue) as exc:
             return json_response(
                 {"ids": [], "status": exc.http_status, "error": exc.message}, exc.http_status
             )

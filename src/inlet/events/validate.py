@@ -56,7 +56,7 @@ def parse_events(
 
     Invalid input is reported in ``error`` (an :class:`EventInvalid` or
     :class:`EventTooLarge`), never raised, except a malformed ``seed``, which raises
-    :class:`inlet.errors.BadRequest` before anything is accepted.
+    :class:`inlet.errors.InvalidValue` before anything is accepted.
     """
     if seed:
         ulid_from_seed(seed, 1)

@@ -18,7 +18,7 @@ from typing import Any
 import orjson
 from celpy.celtypes import DurationType, TimestampType
 
-from inlet.errors import BadRequest
+from inlet.errors import InvalidValue
 from inlet.expr.values import INT64_MAX, INT64_MIN, Fail, go_float, kind
 from inlet.protocol.duration import parse_duration
 
@@ -273,7 +273,7 @@ def _signed_duration(text: Any) -> float:
     negative = text.strip().startswith("-")
     try:
         seconds = parse_duration(text.strip().removeprefix("-"))
-    except BadRequest as exc:
+    except InvalidValue as exc:
         raise Fail(exc.message) from None
     return -seconds if negative else seconds
 

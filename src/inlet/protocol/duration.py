@@ -12,7 +12,7 @@ import re
 from datetime import UTC, datetime
 from fractions import Fraction
 
-from inlet.errors import BadRequest
+from inlet.errors import InvalidValue
 
 _NS_PER_UNIT = {
     "ns": 1,
@@ -40,16 +40,16 @@ _TIME_EXAMPLE = '"2026-11-22T17:54:57.345Z"'
 def parse_duration(text: str) -> float:
     """Seconds in a duration string such as ``"500ms"``, ``"2h30m"`` or ``"1h0m0s"``.
 
-    Raises :class:`BadRequest` naming the bad value when ``text`` is not a duration or is
+    Raises :class:`InvalidValue` naming the bad value when ``text`` is not a duration or is
     negative.
     """
     stripped = text.strip()
     if stripped in ("0", "+0"):
         return 0.0
     if stripped.startswith("-") and _DURATION.fullmatch(stripped[1:]):
-        raise BadRequest(f"duration {text!r} is negative; expected e.g. {_DURATION_EXAMPLES}")
+        raise InvalidValue(f"duration {text!r} is negative; expected e.g. {_DURATION_EXAMPLES}")
     if not _DURATION.fullmatch(stripped):
-        raise BadRequest(
+        raise InvalidValue(
             f"invalid duration {text!r}; expected a number and a unit "
             f"(ns, us, ms, s, m, h, d, w) such as {_DURATION_EXAMPLES}"
         )
@@ -61,7 +61,7 @@ def parse_duration(text: str) -> float:
     try:
         return float(total_ns / _NS_PER_SECOND)
     except OverflowError:
-        raise BadRequest(f"duration {text!r} is too large") from None
+        raise InvalidValue(f"duration {text!r} is too large") from None
 
 
 def parse_time_or_duration(text: str, now: float) -> float:
@@ -70,7 +70,7 @@ def parse_time_or_duration(text: str, now: float) -> float:
     ``text`` is an RFC 3339 / ISO-8601 time (``"2026-11-22T17:54:57.345Z"``, with or
     without fractional seconds, ``Z`` or an offset; no offset means UTC) or a duration
     counted from ``now``. Like the Go server, strings of 10 or more characters are tried
-    as times first. Raises :class:`BadRequest` when ``text`` is neither.
+    as times first. Raises :class:`InvalidValue` when ``text`` is neither.
     """
     stripped = text.strip()
     if len(stripped) >= _DATE_MIN_LENGTH:
@@ -79,7 +79,7 @@ def parse_time_or_duration(text: str, now: float) -> float:
             return at
     if stripped in ("0", "+0") or _DURATION.fullmatch(stripped.removeprefix("-")):
         return now + parse_duration(stripped)
-    raise BadRequest(
+    raise InvalidValue(
         f"invalid time {text!r}; expected a duration such as {_DURATION_EXAMPLES}, "
         f"or an RFC 3339 time such as {_TIME_EXAMPLE}"
     )

@@ -68,7 +68,7 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Literal, NoReturn
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from inlet.errors import BadRequest
+from inlet.errors import InvalidValue
 from inlet.protocol.duration import format_duration, parse_duration
 
 CatchUp = Literal["all", "latest", "none"]
@@ -148,11 +148,11 @@ def parse_cron(spec: str, jitter: str | None = None) -> CronSchedule:
     """Parse a cron trigger's ``cron`` and ``jitter`` strings (PROTOCOL §3.3).
 
     Accepts what Inngest accepts at registration (see the module docstring). Raises
-    :class:`BadRequest` naming the bad value and showing the expected form when the spec,
+    :class:`InvalidValue` naming the bad value and showing the expected form when the spec,
     its zone or the jitter is invalid, or when the schedule can never fire.
     """
     if len(spec) > MAX_CRON_LENGTH:
-        raise BadRequest(
+        raise InvalidValue(
             f"cron schedule {spec[:40]!r}... is {len(spec)} characters long; "
             f"the limit is {MAX_CRON_LENGTH}"
         )
@@ -227,7 +227,7 @@ def next_fire(schedule: CronSchedule, after: float) -> float:
                     following = _first_on_any_day(fields, zone, day + timedelta(days=1), after)
                     return found if following is None else min(found, following)
         day += timedelta(days=1)
-    raise BadRequest(
+    raise InvalidValue(
         f"cron schedule {schedule.expression!r} does not fire within {_SEARCH_YEARS} years"
     )
 
@@ -452,7 +452,7 @@ def _zone(spec: str, name: str) -> ZoneInfo:
     try:
         return ZoneInfo(name)
     except (ZoneInfoNotFoundError, ValueError, OSError):
-        raise BadRequest(
+        raise InvalidValue(
             f"cron schedule {spec!r} names unknown time zone {name!r}; expected an IANA "
             f"zone such as 'Europe/Paris', 'America/New_York' or 'UTC', e.g. "
             f'"TZ=Europe/Paris 0 12 * * *"'
@@ -464,7 +464,7 @@ def _jitter(text: str | None) -> float:
         return 0.0
     seconds = parse_duration(text)
     if 0 < seconds < MIN_JITTER or seconds > MAX_JITTER:
-        raise BadRequest(
+        raise InvalidValue(
             f"cron jitter {text!r} is {format_duration(seconds)}; expected 0 or between "
             f'{format_duration(MIN_JITTER)} and {format_duration(MAX_JITTER)}, such as "30s"'
         )
@@ -472,4 +472,4 @@ def _jitter(text: str | None) -> float:
 
 
 def _bad(spec: str, reason: str) -> NoReturn:
-    raise BadRequest(f"invalid cron schedule {spec!r}: {reason}; {_FORM}")
+    raise InvalidValue(f"invalid cron schedule {spec!r}: {reason}; {_FORM}")

@@ -15,7 +15,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 
 from inlet.clock import Clock
-from inlet.errors import BadRequest
+from inlet.errors import InvalidValue
 from inlet.ids import derived_ulid
 from inlet.model import Event, NewRun
 from inlet.runs.apply import Applier
@@ -122,7 +122,7 @@ class Scheduler:
     def _schedule(self, slug: str, spec: str, jitter: str | None) -> CronSchedule | None:
         try:
             return parse_cron(spec, jitter)
-        except BadRequest as exc:
+        except InvalidValue as exc:
             if (slug, spec) not in self._bad:
                 self._bad.add((slug, spec))
                 log.error("cron.invalid", extra={"function": slug, "reason": exc.message})

@@ -10,8 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from inlet.errors import BadRequest
-from inlet.expr import equality_index, interpolate
+from inlet.errors import InvalidValue
+from inlet.expr import ExpressionInvalid, equality_index, interpolate
 from inlet.ids import derived_ulid
 from inlet.model import (
     JSON,
@@ -65,7 +65,7 @@ def sleep(op: dict[str, Any], now: float, effects: Effects) -> None:
         raise OpRejected(f"sleep {name!r} has no duration or time (got {raw!r})")
     try:
         wake = parse_time_or_duration(raw, now)
-    except BadRequest as exc:
+    except InvalidValue as exc:
         raise OpRejected(f"sleep {name!r}: {exc.message}") from None
     if wake - now > MAX_SLEEP:
         raise OpRejected(f"sleep {name!r} until {raw!r} is longer than the maximum of one year")
@@ -91,7 +91,7 @@ def wait_for_event(op: dict[str, Any], state: RunState, now: float, effects: Eff
     timeout = opts.get("timeout")
     try:
         expires = parse_time_or_duration(timeout, now) if timeout else now
-    except BadRequest as exc:
+    except InvalidValue as exc:
         raise OpRejected(f"wait {name!r}: timeout {exc.message}") from None
     expression = _interpolated(opts.get("if"), state, name)
     effects.listeners.append(
@@ -142,7 +142,7 @@ def invoke(op: dict[str, Any], state: RunState, now: float, exists: bool, effect
     timeout = opts.get("timeout")
     try:
         expires = parse_time_or_duration(timeout, now) if timeout else now + DEFAULT_INVOKE_TIMEOUT
-    except BadRequest as exc:
+    except InvalidValue as exc:
         raise OpRejected(f"invoke {name!r}: timeout {exc.message}") from None
     run = state.run
     correlation = f"{run.id}.{step_id}"
@@ -230,7 +230,7 @@ def _interpolated(source: JSON, state: RunState, name: str) -> str | None:
     trigger = state.events[0].to_wire() if state.events else {}
     try:
         return interpolate(source, {"event": trigger})
-    except BadRequest as exc:
+    except ExpressionInvalid as exc:
         raise OpRejected(f"wait {name!r}: {exc.message}") from None
 
 
