@@ -12,9 +12,9 @@ from __future__ import annotations
 
 import abc
 import asyncio
-import contextlib
 import itertools
 import queue
+import threading
 from collections.abc import Callable, Mapping, Sequence
 from importlib import resources
 from typing import Any, TypeVar
@@ -175,20 +175,21 @@ class RelationalStore(SqlReads, Store):
         return self._conn.execute(self._q[name], args)
 
     def cached_event(self, db: Connection, internal_id: str) -> Event | None:
-        # Events never change once stored, and every call of a run needs its events.
-        cached = self._events.get(internal_id)
+        # Events never change once stored, and every call of a run needs its events. Only
+        # the store thread keeps them (reads of a shared backend run on pool threads, which
+        # go to the database), so the cache needs no lock.
+        owner = threading.current_thread() is self._writer
+        cached = self._events.get(internal_id) if owner else None
         if cached is not None:
             return cached
         row = db.execute(self._q["event"], (internal_id,)).fetchone()
         if row is None:
             return None
         event = event_from(*row)
-        if len(self._events) >= EVENT_CACHE_SIZE:
-            # Reads of some backends run on several threads: evict without assuming the
-            # oldest entry is still there.
-            with contextlib.suppress(RuntimeError, StopIteration):
-                self._events.pop(next(iter(self._events)), None)
-        self._events[internal_id] = event
+        if owner:
+            if len(self._events) >= EVENT_CACHE_SIZE:
+                del self._events[next(iter(self._events))]
+            self._events[internal_id] = event
         return event
 
     # Writes: the engine in one transaction of the store thread
