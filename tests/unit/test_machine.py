@@ -31,6 +31,7 @@ def call(
     join: bool = True,
     version: int = -1,
     state_size: int = 0,
+    step_count: int = 0,
 ) -> Call:
     run = Run(
         id="R",
@@ -40,6 +41,7 @@ def call(
         created_at=NOW,
         request_version=version,
         state_size=state_size,
+        step_count=step_count,
     )
     event = Event(internal_id="E", name="app/x", data={}, id="E", ts=1)
     fn = Function(
@@ -212,12 +214,21 @@ def test_a_step_output_over_the_limit_fails_the_run_with_a_clear_reason() -> Non
     )
     assert out.finish is not None and out.finish.status is RunStatus.FAILED
     assert "step 'big' returned" in (out.attempt.error or "")
-    assert "INLET_MAX_STEP_OUTPUT_BYTES" in (out.attempt.error or "")
+    assert "over the fixed limit of 1000 bytes per step" in (out.attempt.error or "")
+    assert "return a reference" in (out.attempt.error or "")
 
 
 def test_state_over_the_limit_fails_the_run() -> None:
     out = run(call(state_size=4900), reply(206, [{"id": "h", "op": "StepRun", "data": "x" * 200}]))
-    assert out.finish is not None and "INLET_MAX_STATE_BYTES" in (out.attempt.error or "")
+    assert out.finish is not None
+    assert "over the fixed limit of 5000 bytes per run" in (out.attempt.error or "")
+
+
+def test_a_step_past_the_step_limit_fails_the_run_saying_how_to_split_it() -> None:
+    out = run(call(step_count=10), reply(206, [{"id": "h", "op": "StepRun", "data": 1}]))
+    assert out.finish is not None and out.finish.status is RunStatus.FAILED
+    assert "more than 10 steps, the fixed limit per run" in (out.attempt.error or "")
+    assert "step.invoke" in (out.attempt.error or "")
 
 
 def test_a_streamed_answer_is_unwrapped() -> None:

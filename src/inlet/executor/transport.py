@@ -44,7 +44,7 @@ class Transport:
                 status=0,
                 error=(
                     f"the app's response is larger than {self._max_response} bytes "
-                    "(INLET_MAX_RESPONSE_BYTES)"
+                    "(a fixed limit, as in Inngest); return large data by reference"
                 ),
             )
         except HTTPError as exc:

@@ -276,18 +276,22 @@ def _over_limits(
 ) -> str | None:
     if size > limits.max_step_output_bytes:
         return (
-            f"step {name!r} returned {size} bytes, over the limit of "
-            f"{limits.max_step_output_bytes} (INLET_MAX_STEP_OUTPUT_BYTES); store large "
+            f"step {name!r} returned {size} bytes, over the fixed limit of "
+            f"{limits.max_step_output_bytes} bytes per step (as in Inngest); store large "
             "data elsewhere and return a reference"
         )
     total = call.state.run.state_size + pending_bytes + size
     if total > limits.max_state_bytes:
         return (
-            f"run state would reach {total} bytes after step {name!r}, over the limit of "
-            f"{limits.max_state_bytes} (INLET_MAX_STATE_BYTES)"
+            f"run state would reach {total} bytes after step {name!r}, over the fixed limit "
+            f"of {limits.max_state_bytes} bytes per run (as in Inngest); return smaller "
+            "step results, or split the work across runs with step.invoke"
         )
     if call.state.run.step_count + len(memos) + 1 > limits.max_steps:
-        return f"the run has more than {limits.max_steps} steps (INLET_MAX_STEPS_PER_RUN)"
+        return (
+            f"the run has more than {limits.max_steps} steps, the fixed limit per run (as in "
+            "Inngest); split the work across runs with step.invoke or by sending events"
+        )
     return None
 
 
