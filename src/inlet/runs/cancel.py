@@ -68,7 +68,12 @@ class Canceller:
     ) -> list[str]:
         """Ids of the active runs of ``slug`` cancelled now: those created in the window
         whose first event matches ``condition`` (an expression over ``event``). Runs that
-        end while this is under way are passed over, not reported as errors."""
+        end while this is under way are passed over, not reported as errors.
+
+        One read of the candidates, one of their states (the condition's events, and what
+        their finish events carry) and one transaction that cancels them all, whatever
+        the number of runs. Only a finish event that some run waits for (an invoking
+        parent) costs a look-up of its listeners."""
         expression = compile_expression(condition) if condition else None
         runs = await self._store.list_runs(
             slug,
@@ -77,16 +82,16 @@ class Canceller:
             created_before=started_before,
             limit=BULK_LIMIT,
         )
-        cancelled: list[str] = []
-        for run in runs:
-            if expression is not None:
-                state = await self._store.run_state(run.id)
-                first = state.events[0].to_wire() if state and state.events else {}
-                if not expression.matches({"event": first}, now=self._clock.now()):
-                    continue
-            try:
-                await self.cancel(run.id, BULK_REASON)
-            except Conflict:
-                continue
-            cancelled.append(run.id)
-        return cancelled
+        if not runs:
+            return []
+        now = self._clock.now()
+        states = await self._store.run_states([run.id for run in runs])
+        if expression is not None:
+            states = [
+                state
+                for state in states
+                if expression.matches(
+                    {"event": state.events[0].to_wire() if state.events else {}}, now=now
+                )
+            ]
+        return list(await self._applier.cancel_many(states, BULK_REASON, now))
