@@ -3,6 +3,10 @@
 Each class carries a stable ``code``, the HTTP status an edge should answer with and
 whether a caller may retry. The class docstring is the default message; instances are
 raised with a message that names the bad value and the fix.
+
+A failed call to an app and a failed sync are not raised: they are values the caller acts
+on (a ``Reply`` whose ``error`` the step machine turns into a retry, and the reason a sync
+failed, recorded on the app and shown by ``GET /dev``).
 """
 
 from __future__ import annotations
@@ -111,17 +115,3 @@ class DatabaseLocked(StoreError):
 
     code = "database_locked"
     retriable = False
-
-
-class TransportError(InletError):
-    """A call to an app failed before a response arrived."""
-
-    code = "transport_error"
-    retriable = True
-
-
-class SyncError(InletError):
-    """An app could not be synced."""
-
-    code = "sync_error"
-    retriable = True
