@@ -9,7 +9,7 @@ from __future__ import annotations
 from starlette.requests import Request
 from starlette.responses import Response
 
-from inlet.api.render import event_v1, json_response, run_v1, wrapped
+from inlet.api.render import event_detail_v1, event_v1, json_response, run_v1, wrapped
 from inlet.clock import Clock
 from inlet.config import Settings
 from inlet.errors import BadRequest, InvalidValue, NotFound
@@ -74,22 +74,10 @@ class EventsAPI:
 
     async def get_event(self, request: Request) -> Response:
         event_id = request.path_params["event_id"]
-        event = await self._store.get_event(event_id)
-        if event is None:
+        detail = await self._store.event_detail(event_id)
+        if detail is None:
             raise NotFound(f"event {event_id!r} not found")
-        runs = await self._store.runs_for_event(event.internal_id)
-        skips = await self._store.skips(event.internal_id)
-        body = event_v1(event)
-        # Inlet's own addition: what the event started and, for the functions it matched
-        # but did not start, why not ("why did this event not start a run?").
-        body["inlet"] = {
-            "runs": [
-                {"run_id": r.id, "function_id": r.function_slug, "status": r.status.v1_name}
-                for r in runs
-            ],
-            "skipped": [{"function_id": s.function_slug, "reason": s.reason} for s in skips],
-        }
-        return wrapped(body, self._clock.now())
+        return wrapped(event_detail_v1(detail), self._clock.now())
 
     async def event_runs(self, request: Request) -> Response:
         runs = await self._store.runs_for_event(request.path_params["event_id"])

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import uuid
 from datetime import UTC, datetime
 from typing import Any
@@ -11,7 +12,8 @@ from starlette.responses import Response
 
 from inlet import __version__
 from inlet.config import Settings
-from inlet.model import App, Attempt, Event, Function, Run
+from inlet.model import App, Attempt, Event, Function, Run, RunStatus
+from inlet.store.queries import Bucket, EventDetail, FunctionStats, Page
 
 
 def json_response(value: Any, status: int = 200) -> Response:
@@ -24,8 +26,53 @@ def iso(ts: float | None) -> str | None:
     return datetime.fromtimestamp(ts, UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
-def wrapped(data: Any, now: float) -> Response:
-    return json_response({"data": data, "metadata": {"fetched_at": iso(now), "cached_until": None}})
+def wrapped(data: Any, now: float, **metadata: Any) -> Response:
+    """``{"data", "metadata"}``, the envelope of every ``/v1`` answer; ``metadata`` adds
+    fields such as a page's ``next_cursor``."""
+    meta = {"fetched_at": iso(now), "cached_until": None, **metadata}
+    return json_response({"data": data, "metadata": meta})
+
+
+def page_v1(page: Page, now: float) -> Response:
+    """A page of runs; ``metadata.next_cursor`` asks for the next (None: this is the last)."""
+    return wrapped([run_v1(r) for r in page.runs], now, next_cursor=page.next)
+
+
+def counts_v1(counts: dict[RunStatus, int], statuses: tuple[RunStatus, ...]) -> dict[str, Any]:
+    """Every status asked for (all of them if none was), zeros included, and their sum."""
+    shown = {s.value: counts.get(s, 0) for s in (statuses or tuple(RunStatus))}
+    return {"total": sum(shown.values()), "statuses": shown}
+
+
+def _bucket_v1(bucket: Bucket) -> dict[str, Any]:
+    def ms(seconds: float | None) -> float | None:
+        return None if seconds is None else round(seconds * 1000, 3)
+
+    return {
+        "start": iso(bucket.start),
+        "counts": {s.value: bucket.counts.get(s, 0) for s in RunStatus},
+        "success_rate": bucket.success_rate,
+        "p50_ms": ms(bucket.p50),
+        "p95_ms": ms(bucket.p95),
+    }
+
+
+def stats_v1(
+    slug: str, stats: FunctionStats | None, since: float, until: float, width: float
+) -> dict[str, Any]:
+    """One function's statistics; a function without runs in the window (``stats`` None)
+    still gets its empty buckets, so a chart needs no special case."""
+    if stats is None:
+        starts = range(math.ceil((until - since) / width))
+        stats = FunctionStats(slug, Bucket(since), tuple(Bucket(since + i * width) for i in starts))
+    return {
+        "function_id": slug,
+        "since": iso(since),
+        "until": iso(until),
+        "bucket_seconds": width,
+        "total": _bucket_v1(stats.total),
+        "buckets": [_bucket_v1(b) for b in stats.buckets],
+    }
 
 
 def run_v1(run: Run) -> dict[str, Any]:
@@ -50,6 +97,21 @@ def run_v1(run: Run) -> dict[str, Any]:
             "steps": run.step_count,
         },
     }
+
+
+def event_detail_v1(detail: EventDetail) -> dict[str, Any]:
+    """The v1 event plus Inlet's own addition under ``inlet``: the runs it started and,
+    for the functions it matched but did not start, why not ("why did this event not
+    start a run?")."""
+    body = event_v1(detail.event)
+    body["inlet"] = {
+        "runs": [
+            {"run_id": r.id, "function_id": r.function_slug, "status": r.status.v1_name}
+            for r in detail.runs
+        ],
+        "skipped": [{"function_id": s.function_slug, "reason": s.reason} for s in detail.skips],
+    }
+    return body
 
 
 def event_v1(event: Event) -> dict[str, Any]:

@@ -38,6 +38,10 @@ def routes(
         Route("/v1/events", events.list_events, methods=["GET"]),
         Route("/v1/events/{event_id}", events.get_event, methods=["GET"]),
         Route("/v1/events/{event_id}/runs", events.event_runs, methods=["GET"]),
+        # Before /v1/runs/{run_id}, which would take "counts" for a run id.
+        Route("/v1/runs", runs.list_runs, methods=["GET"]),
+        Route("/v1/runs/counts", runs.counts, methods=["GET"]),
+        Route("/v1/functions/{slug}/stats", runs.stats, methods=["GET"]),
         Route("/v1/runs/{run_id}", runs.get_run, methods=["GET"]),
         Route("/v1/runs/{run_id}", runs.cancel, methods=["DELETE"]),
         Route("/v1/cancellations", runs.bulk_cancel, methods=["POST"]),

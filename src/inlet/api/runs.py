@@ -1,6 +1,9 @@
-"""Runs over REST: ``GET /v1/runs/{id}``, its ``/history``, ``DELETE /v1/runs/{id}`` and
-``POST /v1/cancellations`` (bulk cancel). Parsing and rendering only; cancelling is
-``runs.cancel``'s."""
+"""Runs over REST: ``GET /v1/runs`` (filtered, paged), ``/v1/runs/counts``,
+``GET /v1/functions/{slug}/stats``, ``GET /v1/runs/{id}``, its ``/history``,
+``DELETE /v1/runs/{id}`` and ``POST /v1/cancellations`` (bulk cancel).
+
+Parsing and rendering only: the reads are the store's read model (``store.queries``),
+query parameters are ``api.params``', cancelling is ``runs.cancel``'s."""
 
 from __future__ import annotations
 
@@ -11,7 +14,8 @@ import orjson
 from starlette.requests import Request
 from starlette.responses import Response
 
-from inlet.api.render import attempt_v1, run_v1, wrapped
+from inlet.api import params
+from inlet.api.render import attempt_v1, counts_v1, page_v1, run_v1, stats_v1, wrapped
 from inlet.clock import Clock
 from inlet.errors import BadRequest, NotFound
 from inlet.ids import new_ulid
@@ -35,6 +39,28 @@ class RunsAPI:
         self._clock = clock
         self._canceller = canceller
         self._registry = registry
+
+    async def list_runs(self, request: Request) -> Response:
+        query = request.query_params
+        where = params.run_filter(query)
+        page = await self._store.runs(where, limit=params.limit(query), after=params.cursor(query))
+        return page_v1(page, self._clock.now())
+
+    async def counts(self, request: Request) -> Response:
+        where = params.run_filter(request.query_params)
+        counts = await self._store.run_counts(where)
+        return wrapped(counts_v1(counts, where.statuses), self._clock.now())
+
+    async def stats(self, request: Request) -> Response:
+        slug = request.path_params["slug"]
+        if self._registry().get(slug) is None:
+            known = ", ".join(sorted(self._registry().functions)) or "none"
+            raise NotFound(f"function {slug!r} is not registered; known functions: {known}")
+        now = self._clock.now()
+        window = params.window(request.query_params, now)
+        found = await self._store.function_stats(slug, window.since, window.until, window.bucket)
+        stats = found[0] if found else None
+        return wrapped(stats_v1(slug, stats, window.since, window.until, window.bucket), now)
 
     async def get_run(self, request: Request) -> Response:
         run = await self._store.get_run(request.path_params["run_id"])

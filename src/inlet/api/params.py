@@ -1,0 +1,155 @@
+"""Query parameters of the REST reads, parsed into the read model's terms.
+
+Each parser raises ``BadRequest`` naming the parameter, the value it got and what it
+expects, so a caller fixes a request from the answer alone. Unknown parameters are
+ignored, as a tolerant reader should.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from datetime import datetime
+
+from starlette.datastructures import QueryParams
+
+from inlet.errors import BadRequest
+from inlet.model import RunStatus
+from inlet.store.queries import MAX_PAGE, RunFilter
+
+DEFAULT_PAGE = 50
+DEFAULT_WINDOW = 24 * 60 * 60.0
+"""Statistics cover the last day unless ``since`` says otherwise."""
+DEFAULT_BUCKET = 60 * 60.0
+MAX_BUCKETS = 1000
+"""A window cut finer than this is refused: the answer would be mostly empty buckets."""
+
+_STATUSES = ", ".join(s.value for s in RunStatus)
+_TIME_EXAMPLE = '"2026-11-22T18:00:00Z" or 1795370400'
+
+
+@dataclass(frozen=True, slots=True)
+class Window:
+    """``[since, until)`` in buckets of ``bucket`` seconds."""
+
+    since: float
+    until: float
+    bucket: float
+
+
+def run_filter(params: QueryParams) -> RunFilter:
+    """``function``, ``status`` (repeated or comma-separated), ``since``, ``until``, ``q``."""
+    since = timestamp(params, "since")
+    until = timestamp(params, "until")
+    if since is not None and until is not None and since >= until:
+        raise BadRequest(
+            f"since={params['since']!r} is not before until={params['until']!r}; "
+            "expected since < until"
+        )
+    return RunFilter(
+        function_slug=params.get("function") or None,
+        statuses=statuses(params),
+        created_after=since,
+        created_before=until,
+        text=params.get("q") or None,
+    )
+
+
+def statuses(params: QueryParams) -> tuple[RunStatus, ...]:
+    found: list[RunStatus] = []
+    for raw in params.getlist("status"):
+        for name in raw.split(","):
+            name = name.strip()
+            if not name:
+                continue
+            try:
+                status = RunStatus(name.upper())
+            except ValueError:
+                raise BadRequest(
+                    f"status={name!r} is not a run status; expected one of {_STATUSES} "
+                    "(any case, repeated or comma-separated)"
+                ) from None
+            if status not in found:
+                found.append(status)
+    return tuple(found)
+
+
+def timestamp(params: QueryParams, name: str) -> float | None:
+    """An RFC 3339 time with its offset, or seconds since the epoch."""
+    raw = params.get(name)
+    if raw is None or raw == "":
+        return None
+    try:
+        seconds = float(raw)
+    except ValueError:
+        pass
+    else:
+        if math.isfinite(seconds) and seconds >= 0:
+            return seconds
+        raise BadRequest(f"{name}={raw!r} is not a time; expected {_TIME_EXAMPLE}")
+    try:
+        parsed = datetime.fromisoformat(raw.replace("z", "Z").replace("Z", "+00:00"))
+    except ValueError:
+        raise BadRequest(f"{name}={raw!r} is not a time; expected {_TIME_EXAMPLE}") from None
+    if parsed.tzinfo is None:
+        # A time without an offset means a different instant on every server.
+        raise BadRequest(
+            f"{name}={raw!r} has no UTC offset; expected {_TIME_EXAMPLE} (add Z or +HH:MM)"
+        )
+    return parsed.timestamp()
+
+
+def limit(params: QueryParams) -> int:
+    raw = params.get("limit")
+    if raw is None or raw == "":
+        return DEFAULT_PAGE
+    try:
+        value = int(raw)
+    except ValueError:
+        value = 0
+    if not 1 <= value <= MAX_PAGE:
+        raise BadRequest(f"limit={raw!r} is not a page size; expected 1 to {MAX_PAGE}")
+    return value
+
+
+def cursor(params: QueryParams) -> str | None:
+    """The ``next_cursor`` of the previous page: a run id, 26 characters of base32."""
+    raw = params.get("cursor")
+    if raw is None or raw == "":
+        return None
+    if len(raw) != 26 or not raw.isascii() or not raw.isalnum():
+        raise BadRequest(
+            f"cursor={raw!r} is not a cursor of this API; expected the metadata.next_cursor "
+            "of the previous page"
+        )
+    return raw.upper()
+
+
+def window(params: QueryParams, now: float) -> Window:
+    """``since``/``until``/``bucket`` with the defaults: the last day, in hours."""
+    until = timestamp(params, "until")
+    since = timestamp(params, "since")
+    if until is None:
+        until = now
+    if since is None:
+        since = until - DEFAULT_WINDOW
+    if since >= until:
+        raise BadRequest(
+            f"since={params.get('since')!r} is not before until={params.get('until')!r}; "
+            "expected since < until"
+        )
+    raw = params.get("bucket")
+    bucket = DEFAULT_BUCKET
+    if raw:
+        try:
+            bucket = float(raw)
+        except ValueError:
+            bucket = math.nan
+        if not (math.isfinite(bucket) and bucket > 0):
+            raise BadRequest(f"bucket={raw!r} is not a bucket width; expected seconds > 0")
+    if (until - since) / bucket > MAX_BUCKETS:
+        raise BadRequest(
+            f"bucket={raw or bucket!r} cuts {until - since:g} seconds into more than "
+            f"{MAX_BUCKETS} buckets; expected bucket >= {(until - since) / MAX_BUCKETS:g}"
+        )
+    return Window(since, until, bucket)
