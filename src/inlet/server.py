@@ -25,7 +25,7 @@ from inlet.api.sync import SyncAPI
 from inlet.clock import Clock, SystemClock
 from inlet.config import Settings
 from inlet.events.ingest import Ingestor
-from inlet.executor.transport import Transport
+from inlet.executor.transport import HTTPTransport, Transport
 from inlet.executor.worker import Executor
 from inlet.model import Function
 from inlet.runs.apply import Applier
@@ -47,12 +47,14 @@ class Server:
     replaced whole when an app syncs; services read it through ``registry()`` so they
     always see the current one."""
 
-    def __init__(self, settings: Settings, store: Store, clock: Clock) -> None:
+    def __init__(
+        self, settings: Settings, store: Store, clock: Clock, transport: Transport | None = None
+    ) -> None:
         self.settings = settings
         self.store = store
         self.clock = clock
         self._registry = Registry(())
-        self.transport = Transport(
+        self.transport = transport or HTTPTransport(
             timeout=settings.call_timeout,
             max_response_bytes=settings.max_response_bytes,
         )
@@ -90,7 +92,7 @@ class Server:
     async def _refresh_functions(self) -> None:
         """The polling path behind the functions notification."""
         while True:
-            await asyncio.sleep(FUNCTIONS_POLL)
+            await self.clock.sleep(FUNCTIONS_POLL)
             try:
                 await self.reload_functions()
             except Exception:
@@ -127,11 +129,19 @@ class Server:
 
 
 def create_app(
-    settings: Settings, *, store: Store | None = None, clock: Clock | None = None
+    settings: Settings,
+    *,
+    store: Store | None = None,
+    clock: Clock | None = None,
+    transport: Transport | None = None,
 ) -> Starlette:
-    """The ASGI app of one server process; ``app.state.server`` holds its services."""
+    """The ASGI app of one server process; ``app.state.server`` holds its services.
+
+    Tests pass fakes: a ``MemoryStore``, a ``FakeClock`` and a transport that calls an app
+    in the same process (``inlet.testing`` has all three).
+    """
     settings.validate()
-    server = Server(settings, store or open_store(settings), clock or SystemClock())
+    server = Server(settings, store or open_store(settings), clock or SystemClock(), transport)
     table = routes(
         events=EventsAPI(settings, server.store, server.clock, server.ingestor),
         runs=RunsAPI(server.store, server.clock, server.canceller, server.registry),

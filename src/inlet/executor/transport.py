@@ -1,6 +1,13 @@
-"""Calling apps: one request per call, mapped to a ``Reply`` that never raises."""
+"""Calling apps: one request per call, mapped to a ``Reply`` that never raises.
+
+``Transport`` is the seam: the server uses ``HTTPTransport`` (the keep-alive client of
+``executor/http.py``); tests pass ``inlet.testing.ASGITransport`` to ``create_app`` and
+the calls go to an app in the same process.
+"""
 
 from __future__ import annotations
+
+from typing import Protocol
 
 from inlet.executor.http import Client, HTTPError, ResponseTooLarge
 from inlet.steps.machine import Reply
@@ -14,8 +21,21 @@ _KEPT_HEADERS = (
 )
 
 
-class Transport:
-    """POSTs call requests. Failures become a ``Reply`` with ``error`` set."""
+class Transport(Protocol):
+    """How the executor sends a call request and gets the app's reply."""
+
+    async def start(self) -> None: ...
+
+    async def close(self) -> None: ...
+
+    async def post(self, url: str, body: bytes, headers: dict[str, str]) -> Reply:
+        """POST ``body`` to ``url``. Never raises for a failed call: the ``Reply`` says
+        why in ``error``."""
+        ...
+
+
+class HTTPTransport:
+    """POSTs call requests over HTTP. Failures become a ``Reply`` with ``error`` set."""
 
     def __init__(self, *, timeout: float, max_response_bytes: int) -> None:
         self._timeout = timeout

@@ -8,7 +8,6 @@ at once; polling the store for the next due time stays the correctness path.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import os
 import random
@@ -66,6 +65,13 @@ class Executor:
         self._stopping = False
         self._idle = False
         """The last claim found nothing due and no wake-up has come since."""
+        self._paused = False
+
+    @property
+    def idle(self) -> bool:
+        """No call or timer in flight and the dispatcher waits for time to pass or a
+        wake-up: what a test's settle waits for (``inlet.testing``)."""
+        return not self._tasks and self._paused and not self._wake.is_set()
 
     def notify(self) -> None:
         """New work may be due: look now instead of at the next poll."""
@@ -94,7 +100,7 @@ class Executor:
                 raise
             except Exception:
                 log.exception("executor.dispatch_failed")
-                await asyncio.sleep(IDLE_POLL)
+                await self._clock.sleep(IDLE_POLL)
 
     async def _dispatch_once(self) -> None:
         calls = sum(1 for c in self._inflight.values() if c.item.kind is not ItemKind.TIMER)
@@ -138,8 +144,11 @@ class Executor:
     async def _pause(self, seconds: float) -> None:
         """Wait ``seconds`` or until woken (a wake-up means: claim at once)."""
         if seconds > 0:
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), seconds)
+            self._paused = True
+            try:
+                await self._clock.wait(self._wake, seconds)
+            finally:
+                self._paused = False
         if self._wake.is_set():
             self._idle = False
 
@@ -150,7 +159,7 @@ class Executor:
     async def _keep_leases(self) -> None:
         period = self._settings.lease_seconds / 3
         while not self._stopping:
-            await asyncio.sleep(period)
+            await self._clock.sleep(period)
             if self._inflight:
                 try:
                     await self._store.extend_leases(

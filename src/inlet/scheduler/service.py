@@ -27,9 +27,9 @@ log = logging.getLogger("inlet.scheduler")
 
 SCHEDULED = "inngest/scheduled.timer"
 MAX_SLEEP = 1.0
+"""Longest sleep between looks: a newly synced cron is seen within a second."""
 LEAD_RETRY = 5.0
 """Seconds between attempts to become the cron leader while another process is."""
-"""Longest sleep between looks: a newly synced cron is seen within a second."""
 
 
 def cron_event(slug: str, schedule: CronSchedule, fire_at: float, run_at: float) -> Event:
@@ -61,6 +61,12 @@ class Scheduler:
         self._applier = applier
         self._task: asyncio.Task[None] | None = None
         self._bad: set[tuple[str, str]] = set()
+        self._sleeping = False
+
+    @property
+    def idle(self) -> bool:
+        """Between ticks, waiting for the clock: what a test's settle waits for."""
+        return self._sleeping
 
     async def start(self) -> None:
         self._task = asyncio.create_task(self._loop(), name="inlet-cron")
@@ -79,7 +85,12 @@ class Scheduler:
             except Exception:
                 log.exception("cron.tick_failed")
                 wake = self._clock.now() + MAX_SLEEP
-            await asyncio.sleep(min(max(wake - self._clock.now(), 0.01), MAX_SLEEP))
+            self._sleeping = True
+            try:
+                # Through the clock, so a test's fake clock decides when the next tick is.
+                await self._clock.sleep(min(max(wake - self._clock.now(), 0.01), MAX_SLEEP))
+            finally:
+                self._sleeping = False
 
     async def tick(self) -> float:
         """Make every due fire; returns when the next one is due."""
