@@ -47,6 +47,10 @@ class CountingStore(MemoryStore):
         self._count("run_state")
         return await super().run_state(run_id)
 
+    async def runs_for_event(self, event_id: str) -> Any:
+        self._count("runs_for_event")
+        return await super().runs_for_event(event_id)
+
     async def run_states(self, run_ids: Any) -> Any:
         self._count("run_states")
         self._bulk = True
@@ -321,3 +325,23 @@ async def test_a_bulk_cancel_reads_the_states_once_and_cancels_in_one_write(
     assert again["data"]["run_ids"] == [left]
     none = (await api.client.post("/v1/cancellations", json={"function_id": "app-a"})).json()
     assert none["data"]["cancelled"] == 0
+
+
+async def test_graphql_reads_an_events_runs_once_and_their_events_in_one_read(
+    api: Harness,
+) -> None:
+    event_id = await api.send("app/x", {"n": 1})
+    await api.end_oldest(RunStatus.FAILED)
+    api.store.calls.clear()
+    query = (
+        "query($id: ID!) { event(query: {eventId: $id}) { status totalRuns pendingRuns "
+        "functionRuns { id status events { id } } } }"
+    )
+    reply = await api.client.post("/v0/gql", json={"query": query, "variables": {"id": event_id}})
+    assert reply.status_code == 200, reply.text
+    event = reply.json()["data"]["event"]
+    # Fields resolved side by side share one read: the runs are not counted twice.
+    assert (event["status"], event["totalRuns"], event["pendingRuns"]) == ("RUNNING", 2, 1)
+    assert sorted(r["status"] for r in event["functionRuns"]) == ["FAILED", "QUEUED"]
+    assert all(r["events"] == [{"id": event_id}] for r in event["functionRuns"])
+    assert api.store.calls == {"runs_for_event": 1, "run_states": 1}

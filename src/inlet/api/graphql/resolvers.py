@@ -3,20 +3,23 @@
 Resolvers return plain dicts keyed by the schema's field names. A field that costs a store
 read (a run's trace, an event's runs) is a callable instead of a value: graphql-core's
 default resolver calls it only when the query selects it, so a list of runs does not read
-every trace.
+every trace. Reads go through the store's read model (``store.queries``); a read that
+several fields or several runs of one list need is made once (:class:`Once`), e.g. the
+events of every run an event started are one ``run_states`` read.
 """
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
-from typing import Any
+import asyncio
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any, Generic, TypeVar
 
 import graphql
 import orjson
 
 from inlet.api.graphql.trace import Span, build_trace, parse_output_id, span_output
 from inlet.api.render import iso
-from inlet.model import Event, Function, Run, RunStatus
+from inlet.model import Event, Function, Run, RunState, RunStatus
 from inlet.scheduler.service import SCHEDULED
 from inlet.store import Store
 
@@ -27,6 +30,25 @@ ENV_ID = "00000000-0000-4000-b000-000000000000"
 
 Fields = dict[str, Any]
 Resolver = Callable[..., Awaitable[Any]]
+T = TypeVar("T")
+
+
+class Once(Generic[T]):
+    """A read made at most once, on first use, however many fields await it.
+
+    graphql-core resolves the fields of an object concurrently, so a plain "loaded" flag
+    would let two fields both read (and a shared list fill twice); the first caller starts
+    one task and every caller awaits that task.
+    """
+
+    def __init__(self, read: Callable[[], Awaitable[T]]) -> None:
+        self._read = read
+        self._task: asyncio.Future[T] | None = None
+
+    async def __call__(self) -> T:
+        if self._task is None:
+            self._task = asyncio.ensure_future(self._read())
+        return await self._task
 
 
 class Resolvers:
@@ -114,8 +136,10 @@ class Resolvers:
         if event is None:
             raise graphql.GraphQLError(f"event {id!r} not found")
 
+        found = self._event_runs(event.internal_id)
+
         async def runs() -> list[Fields]:
-            return [self._run_v2(r) for r in await self._store.runs_for_event(id)]
+            return [self._run_v2(r) for r in await found()]
 
         return {
             "envID": ENV_ID,
@@ -175,9 +199,22 @@ class Resolvers:
             "hasAI": False,
         }
 
-    def _run_v1(self, run: Run) -> Fields:
+    def _runs_v1(self, runs: Sequence[Run]) -> list[Fields]:
+        """Runs of one list, whose events (if selected) are one read for all of them."""
+        states = self._states([r.id for r in runs])
+        return [self._run_v1(r, states) for r in runs]
+
+    def _states(self, run_ids: list[str]) -> Once[dict[str, RunState]]:
+        async def read() -> dict[str, RunState]:
+            return {s.run.id: s for s in await self._store.run_states(run_ids)}
+
+        return Once(read)
+
+    def _run_v1(self, run: Run, states: Once[dict[str, RunState]] | None = None) -> Fields:
+        shared = states or self._states([run.id])
+
         async def events() -> list[Fields]:
-            state = await self._store.run_state(run.id)
+            state = (await shared()).get(run.id)
             return [self._event_v1(e) for e in state.events] if state is not None else []
 
         async def event() -> Fields | None:
@@ -200,28 +237,21 @@ class Resolvers:
         }
 
     def _event_v1(self, event: Event) -> Fields:
-        # Four fields need the event's runs: read them once, on first use.
-        runs_cache: list[Run] = []
-        loaded = False
-
-        async def runs() -> list[Run]:
-            nonlocal loaded
-            if not loaded:
-                runs_cache.extend(await self._store.runs_for_event(event.internal_id))
-                loaded = True
-            return runs_cache
+        # Four fields need the event's runs: one read, on first use, shared by them.
+        runs = self._event_runs(event.internal_id)
 
         async def function_runs() -> list[Fields]:
-            return [self._run_v1(r) for r in await runs()]
+            return self._runs_v1(await runs())
 
         async def status() -> str:
-            return _event_status(await runs())
+            return _event_status(_counts(await runs()))
 
         async def total() -> int:
             return len(await runs())
 
         async def pending() -> int:
-            return sum(1 for r in await runs() if not r.status.ended)
+            counts = _counts(await runs())
+            return sum(n for status, n in counts.items() if not status.ended)
 
         return {
             "id": event.internal_id,
@@ -238,10 +268,17 @@ class Resolvers:
             "functionRuns": _lazy(function_runs),
         }
 
+    def _event_runs(self, event_id: str) -> Once[list[Run]]:
+        async def read() -> list[Run]:
+            return await self._store.runs_for_event(event_id)
+
+        return Once(read)
+
     def _stream_item(self, event: Event) -> Fields:
+        found = self._event_runs(event.internal_id)
+
         async def runs() -> list[Fields]:
-            found = await self._store.runs_for_event(event.internal_id)
-            return [self._run_v1(r) for r in found]
+            return self._runs_v1(await found())
 
         cron = _cron(event)
         return {
@@ -301,13 +338,22 @@ def _span_fields(span: Span, run_id: str) -> Fields:
     }
 
 
-def _event_status(runs: list[Run]) -> str:
-    if not runs:
+def _counts(runs: Sequence[Run]) -> dict[RunStatus, int]:
+    """Runs by status, the shape of the read model's ``run_counts``."""
+    counts: dict[RunStatus, int] = {}
+    for run in runs:
+        counts[run.status] = counts.get(run.status, 0) + 1
+    return counts
+
+
+def _event_status(counts: dict[RunStatus, int]) -> str:
+    total = sum(counts.values())
+    if not total:
         return "NO_FUNCTIONS"
-    failed = sum(1 for r in runs if r.status is RunStatus.FAILED)
-    if any(not r.status.ended for r in runs):
+    if any(n for status, n in counts.items() if not status.ended):
         return "RUNNING"
-    if failed == len(runs):
+    failed = counts.get(RunStatus.FAILED, 0)
+    if failed == total:
         return "FAILED"
     return "PARTIALLY_FAILED" if failed else "COMPLETED"
 

@@ -15,18 +15,23 @@ from dataclasses import dataclass, field
 import orjson
 
 from inlet.model import JSON, STEP_DISCOVERY, Attempt, Run, RunState, RunStatus, StoredMemo
+from inlet.steps.ops import STEP_MEMOS, Op
+from inlet.store.engine.waits import RESUME_OP
 
 FINALIZATION = "Finalization"
 
 # Opcodes of recorded memos -> Inngest's StepOp.
-_STEP_OPS = {
-    "StepRun": "RUN",
-    "Step": "RUN",
-    "StepFailed": "RUN",
-    "Sleep": "SLEEP",
-    "WaitForEvent": "WAIT_FOR_EVENT",
-    "InvokeFunction": "INVOKE",
+_STEP_OPS: dict[str, str] = {
+    Op.STEP_RUN: "RUN",
+    Op.STEP: "RUN",
+    Op.STEP_FAILED: "RUN",
+    Op.SLEEP: "SLEEP",
+    Op.WAIT_FOR_EVENT: "WAIT_FOR_EVENT",
+    Op.INVOKE_FUNCTION: "INVOKE",
 }
+# Memos whose value is ``{"data": ...}`` or ``{"error": ...}``: a step's result or an
+# invoke's.
+_WRAPPED_OPS = STEP_MEMOS | {Op.INVOKE_FUNCTION}
 _RUN_STATUS = {
     RunStatus.QUEUED: "QUEUED",
     RunStatus.RUNNING: "RUNNING",
@@ -182,7 +187,7 @@ def _step_span(
 def _step_op(memo: StoredMemo | None) -> str | None:
     if memo is None:
         return None
-    if memo.op == "Resume":
+    if memo.op == RESUME_OP:
         return "INVOKE" if _invoke_shaped(memo.value) else "WAIT_FOR_EVENT"
     return _STEP_OPS.get(memo.op, "RUN")
 
@@ -226,9 +231,9 @@ def _finalization(run: Run, history: list[Attempt], parent: str) -> Span | None:
 def _unwraps(memo: StoredMemo) -> bool:
     """Whether the memo is ``{"data": ...}`` / ``{"error": ...}`` (a step's result or an
     invoke's) rather than a value in itself (a sleep's null, a wait's event)."""
-    if memo.op in ("StepRun", "Step", "StepFailed", "InvokeFunction"):
+    if memo.op in _WRAPPED_OPS:
         return True
-    return memo.op == "Resume" and _invoke_shaped(memo.value)
+    return memo.op == RESUME_OP and _invoke_shaped(memo.value)
 
 
 def _invoke_shaped(value: JSON) -> bool:
