@@ -261,15 +261,19 @@ async def test_function_stats_count_rate_and_durations_per_bucket(api: Harness) 
 async def test_function_stats_default_to_the_last_day_in_hours_and_cover_idle_functions(
     api: Harness,
 ) -> None:
-    reply = await api.get("/v1/functions/app-limited/stats")
+    api.clock.advance(30 * 60 - 1)
+    await api.send("app/solo")  # at 08:30, this instant
+    reply = await api.get("/v1/functions/app-solo/stats")
     assert reply.status_code == 200, reply.text
     stats = reply.json()["data"]
     assert len(stats["buckets"]) == 24
-    assert stats["until"] == "2027-01-15T08:00:00.000Z"
-    assert stats["since"] == "2027-01-14T08:00:00.000Z"
-    assert stats["total"]["counts"]["COMPLETED"] == 0
-    reply = await api.get("/v1/functions/app-a/stats", bucket=900)
-    assert len(reply.json()["data"]["buckets"]) == 96
+    assert stats["until"] == "2027-01-15T09:00:00.000Z"
+    assert stats["since"] == "2027-01-14T09:00:00.000Z"
+    assert stats["buckets"][-1]["counts"]["QUEUED"] == 1
+    assert stats["total"]["counts"]["QUEUED"] == 1
+    idle = (await api.get("/v1/functions/app-limited/stats", bucket=900)).json()["data"]
+    assert len(idle["buckets"]) == 96 and idle["until"] == "2027-01-15T08:45:00.000Z"
+    assert idle["total"]["counts"] == dict.fromkeys((s.value for s in RunStatus), 0)
 
 
 async def test_function_stats_of_an_unknown_function_is_a_404_and_bad_buckets_a_400(

@@ -126,18 +126,10 @@ def cursor(params: QueryParams) -> str | None:
 
 
 def window(params: QueryParams, now: float) -> Window:
-    """``since``/``until``/``bucket`` with the defaults: the last day, in hours."""
-    until = timestamp(params, "until")
-    since = timestamp(params, "since")
-    if until is None:
-        until = now
-    if since is None:
-        since = until - DEFAULT_WINDOW
-    if since >= until:
-        raise BadRequest(
-            f"since={params.get('since')!r} is not before until={params.get('until')!r}; "
-            "expected since < until"
-        )
+    """``since``/``until``/``bucket`` with the defaults: the last day, in hours.
+
+    Without ``until`` the window ends at the first bucket boundary after ``now``, so the
+    buckets fall on whole hours (of the epoch) and a run made this instant is counted."""
     raw = params.get("bucket")
     bucket = DEFAULT_BUCKET
     if raw:
@@ -147,6 +139,17 @@ def window(params: QueryParams, now: float) -> Window:
             bucket = math.nan
         if not (math.isfinite(bucket) and bucket > 0):
             raise BadRequest(f"bucket={raw!r} is not a bucket width; expected seconds > 0")
+    since = timestamp(params, "since")
+    until = timestamp(params, "until")
+    if until is None:
+        until = (math.floor(now / bucket) + 1) * bucket
+    if since is None:
+        since = until - DEFAULT_WINDOW
+    if since >= until:
+        raise BadRequest(
+            f"since={params.get('since')!r} is not before until={params.get('until')!r}; "
+            "expected since < until"
+        )
     if (until - since) / bucket > MAX_BUCKETS:
         raise BadRequest(
             f"bucket={raw or bucket!r} cuts {until - since:g} seconds into more than "
