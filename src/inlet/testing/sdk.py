@@ -342,7 +342,8 @@ class FakeSDK:
         except NonRetriableError as exc:
             return 400, _error(exc), {"x-inngest-no-retry": "true"}
         except RetryAfterError as exc:
-            return 500, _error(exc), {"retry-after": str(max(round(exc.seconds), 1))}
+            # As the Python SDK does: an absolute time, to the millisecond.
+            return 500, _error(exc), {"retry-after": _iso(now + exc.seconds)}
         except Exception as exc:
             return 500, _error(exc), {"x-inngest-no-retry": "false"}
         return 200, result, {}
