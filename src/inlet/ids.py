@@ -1,4 +1,4 @@
-"""ULIDs for events and runs: random ones, and the deterministic ones of PROTOCOL §2.2.
+"""ULIDs for events and runs: random ones, and the deterministic ones of docs/protocol.md §1.2.
 
 A ULID is 48 bits of milliseconds since the epoch followed by 80 bits of entropy, written
 as 26 characters of Crockford base32, so ids sort by creation time as text.

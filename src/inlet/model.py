@@ -173,7 +173,7 @@ class Resume:
 
 @dataclass(frozen=True, slots=True)
 class Memo:
-    """A step's recorded result, in the exact shape the SDKs replay (PROTOCOL §5.5)."""
+    """A step's recorded result, in the exact shape the SDKs replay (docs/protocol.md §5.4)."""
 
     step_id: str
     value: JSON

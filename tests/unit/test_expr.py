@@ -1,4 +1,4 @@
-"""Evaluating expressions with Inngest's rules (PROTOCOL §8).
+"""Evaluating expressions with Inngest's rules (docs/protocol.md §8).
 
 Expected values follow the Go server (``pkg/expressions``: ``unknown.go`` for unknowns,
 nulls, coercion and truthiness, ``exprenv/overloads.go`` for the extra functions) and the

@@ -1,4 +1,4 @@
-"""The executor's state machine, one reply at a time (PROTOCOL §5, §7)."""
+"""The executor's state machine, one reply at a time (docs/protocol.md §5, §7)."""
 
 from __future__ import annotations
 

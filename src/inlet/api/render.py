@@ -1,4 +1,4 @@
-"""JSON responses and the shapes of Inngest's REST API v1 (PROTOCOL §10.1)."""
+"""JSON responses and the shapes of Inngest's REST API v1 (docs/protocol.md §1.4)."""
 
 from __future__ import annotations
 

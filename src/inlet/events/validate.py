@@ -1,4 +1,4 @@
-"""Validation of event ingestion bodies, ``POST /e/{key}`` (PROTOCOL §2).
+"""Validation of event ingestion bodies, ``POST /e/{key}`` (docs/protocol.md §1).
 
 Like the Go server, events are taken in order and the first invalid one stops the
 request: the ones before it are accepted (and their ids answered with the 400), the ones

@@ -1,4 +1,4 @@
-"""CEL expressions as the SDKs send them, evaluated with Inngest's rules (PROTOCOL §8).
+"""CEL expressions as the SDKs send them, evaluated with Inngest's rules (docs/protocol.md §8).
 
 ``compile_expression`` parses once and caches; ``Expression.matches`` is the trigger,
 batch and pause test; ``interpolate`` fixes a run's trigger event into wait and

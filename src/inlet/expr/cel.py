@@ -1,4 +1,4 @@
-"""Compiling and evaluating expressions the way Inngest does (PROTOCOL §8).
+"""Compiling and evaluating expressions the way Inngest does (docs/protocol.md §8).
 
 celpy parses the CEL source; :mod:`inlet.expr.compiler` turns its tree into closures that
 apply Inngest's lenient rules to plain JSON values. Compiled expressions are cached by

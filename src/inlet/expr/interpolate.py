@@ -1,4 +1,4 @@
-"""Fixing the trigger event into wait and cancellation expressions (PROTOCOL §8.2).
+"""Fixing the trigger event into wait and cancellation expressions (docs/protocol.md §8.2).
 
 ``waitForEvent`` and ``cancelOn`` conditions name both the run's trigger (``event``) and
 the candidate (``async``). Like Inngest's ``expressions.Interpolate`` (residual.go), the

@@ -5,7 +5,7 @@ Every module here is pure (STYLE habit 1): no I/O, no clock reads; the current t
 debounce, a batch buffer) goes in and comes back out as values the store persists.
 Gates answer with :mod:`inlet.flow.decision` values (``Admit | Delay | Skip``).
 
-Semantics follow the Inngest Go server (PROTOCOL §9); each module names the behaviour it
+Semantics follow the Inngest Go server (docs/protocol.md §9); each module names the behaviour it
 reproduces and where it deliberately differs.
 """
 

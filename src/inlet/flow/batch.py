@@ -1,4 +1,4 @@
-"""Event batching: one run per ``max_size`` events or per ``timeout`` (PROTOCOL §9).
+"""Event batching: one run per ``max_size`` events or per ``timeout`` (docs/protocol.md §9).
 
 Per :func:`~inlet.flow.keys.batch_key` the store keeps one open buffer. The first event
 opens it and fixes its due time at ``first + timeout``; the event that brings it to

@@ -1,4 +1,4 @@
-"""Concurrency at claim time: which ready queue items may start now (PROTOCOL §9).
+"""Concurrency at claim time: which ready queue items may start now (docs/protocol.md §9).
 
 Concurrency limits count call requests in progress, not live runs: a sleeping or waiting
 run holds nothing. Each queue item carries the ``(key, limit)`` pairs of its run

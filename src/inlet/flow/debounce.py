@@ -1,4 +1,4 @@
-"""Debounce: one run per quiet ``period`` per key, receiving the last event (PROTOCOL §9).
+"""Debounce: one run per quiet ``period`` per key, receiving the last event (docs/protocol.md §9).
 
 Per :func:`~inlet.flow.keys.debounce_key` the store keeps at most one pending debounce.
 Each matching event replaces the stored event and pushes the due time out to

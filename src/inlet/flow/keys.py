@@ -1,7 +1,7 @@
 """Key expressions evaluated against an event, turned into stable store keys.
 
 Concurrency, throttle, rate-limit, debounce, batch, singleton and idempotency keys are CEL
-expressions over ``event`` (PROTOCOL §8.2). The Go server stringifies the result (strings
+expressions over ``event`` (docs/protocol.md §8.2). The Go server stringifies the result (strings
 as they are, anything else with ``%v``) and hashes it; here the value's canonical text
 (:func:`key_text`) is hashed with SHA-256, so ``1``, ``1.0`` and ``"1"`` share a key as
 they do in Go, and a key never leaks user data into store indexes.

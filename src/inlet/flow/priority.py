@@ -1,4 +1,4 @@
-"""Run priority: how many seconds a run's queue items jump ahead (PROTOCOL §9).
+"""Run priority: how many seconds a run's queue items jump ahead (docs/protocol.md §9).
 
 ``priority.run`` evaluates against the trigger event to an integer number of seconds;
 the run's queue items are ordered as if enqueued that much earlier (negative: later).

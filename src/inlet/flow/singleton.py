@@ -1,4 +1,4 @@
-"""Singleton: at most one active run per function per key (PROTOCOL §9).
+"""Singleton: at most one active run per function per key (docs/protocol.md §9).
 
 The store holds, per :func:`~inlet.flow.keys.singleton_key`, the id of the run that owns
 the lock from the moment it is scheduled until it ends. When a new run would start, the

@@ -1,7 +1,7 @@
 """Inngest's time strings: durations such as ``"2h30m"`` and absolute RFC 3339 times.
 
 SDKs send them in function config (throttle periods, timeouts, debounce) and in ops
-(``Sleep`` names, ``WaitForEvent`` timeouts, PROTOCOL §5.3). The grammar is that of the
+(``Sleep`` names, ``WaitForEvent`` timeouts, docs/protocol.md §6). The grammar is that of the
 Go server's parser: one or more ``<number><unit>`` terms, decimals allowed ("1.5h"),
 units ``ns us µs ms s m h d w``, and the bare ``"0"``.
 """
@@ -30,7 +30,7 @@ _TERM = re.compile(r"(\d+(?:\.\d*)?|\.\d+)(ns|us|µs|μs|ms|s|m|h|d|w)")
 _DURATION = re.compile(rf"\+?(?:{_TERM.pattern})+")
 _NS_PER_SECOND = 1_000_000_000
 
-# Go tries strings of at least this length as dates before durations (PROTOCOL §5.3).
+# Go tries strings of at least this length as dates before durations (docs/protocol.md §6.1).
 _DATE_MIN_LENGTH = 10
 
 _DURATION_EXAMPLES = '"500ms", "10s", "1m", "2h30m", "1d" or "1w"'

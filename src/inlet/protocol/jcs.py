@@ -1,6 +1,6 @@
 """JSON as bytes: RFC 8785 canonical form for signed bodies, plain orjson for storage.
 
-Call bodies are signed over their canonical form (PROTOCOL §6.2), so producing it is on
+Call bodies are signed over their canonical form (docs/protocol.md §4.2), so producing it is on
 the executor's hot path. orjson with sorted keys already writes RFC 8785 for most values:
 compact separators, the same string escapes (short forms for ``\\b \\t \\n \\f \\r``,
 lowercase ``\\u00xx`` for other control characters, everything else raw UTF-8) and the

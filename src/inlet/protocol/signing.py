@@ -1,4 +1,4 @@
-"""Signing keys: request signatures and bearer tokens (PROTOCOL §6).
+"""Signing keys: request signatures and bearer tokens (docs/protocol.md §4).
 
 A signing key is ``signkey-<env>-<hex>`` or bare hex. Signatures are HMAC-SHA256 keyed
 with the text after the prefix (its UTF-8 bytes, not the decoded hex); bearer tokens are

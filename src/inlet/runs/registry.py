@@ -1,4 +1,4 @@
-"""Which functions an event starts (PROTOCOL §8.3), and what each new run carries from the
+"""Which functions an event starts (docs/protocol.md §8.3), and what each new run carries from the
 start: its flow-control values, its cancelOn listeners and its timeout timers.
 
 Pure: a snapshot built from a function list, so a sync swaps it whole and a router that

@@ -4,7 +4,7 @@ Pure maths: nothing here reads the clock or does I/O; times are epoch seconds pa
 The references below are to ``inngest/inngest`` (read at commit ``253303cd``).
 
 **Dialect.** An SDK sends ``{"cron": "TZ=Europe/Paris 0 12 * * *", "jitter": "30s"}``
-(PROTOCOL §3.3). Inngest validates it at registration with robfig/cron v3 configured for
+(docs/protocol.md §2.4). Inngest validates it at registration with robfig/cron v3 configured for
 exactly five fields and *no* descriptors (``CronTrigger.Validate`` in
 ``pkg/inngest/trigger.go``, called from ``pkg/registration/process.go``), so we accept:
 
@@ -145,7 +145,7 @@ class CronSchedule:
 
 
 def parse_cron(spec: str, jitter: str | None = None) -> CronSchedule:
-    """Parse a cron trigger's ``cron`` and ``jitter`` strings (PROTOCOL §3.3).
+    """Parse a cron trigger's ``cron`` and ``jitter`` strings (docs/protocol.md §2.4).
 
     Accepts what Inngest accepts at registration (see the module docstring). Raises
     :class:`InvalidValue` naming the bad value and showing the expected form when the spec,

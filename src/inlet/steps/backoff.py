@@ -1,4 +1,4 @@
-"""When to try a failed call again (Inngest's table, PROTOCOL §7.1)."""
+"""When to try a failed call again (Inngest's table, docs/protocol.md §7.1)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""How a run ends, as others see it: the system events it emits (PROTOCOL §7.3) and the
+"""How a run ends, as others see it: the system events it emits (docs/protocol.md §7.3) and the
 ``StandardError`` a failed or cancelled run carries. Pure."""
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """The executor's state machine: one app reply in, the commands it implies out.
 
 Pure: no I/O, no clock (``now`` and ``jitter`` are arguments). The rules are those of
-PROTOCOL §5 and §7: 200 finishes the run, 206 carries opcodes, other answers are
+docs/protocol.md §5 and §7: 200 finishes the run, 206 carries opcodes, other answers are
 function-level errors retried by the table unless the SDK says not to.
 """
 
@@ -338,7 +338,7 @@ def _fail(attempt: Attempt, reason: str, label: str, error_body: JSON = None) ->
 
 
 def _sdk_error(body: Mapping[str, Any]) -> dict[str, JSON]:
-    """Inngest's ``StandardError`` from an SDK's error body (PROTOCOL §5.8): the SDKs
+    """Inngest's ``StandardError`` from an SDK's error body (docs/protocol.md §5.6): the SDKs
     differ in which of ``message`` and ``error`` they fill, and some send no stack."""
     name = str(body.get("name") or "Error")
     message = body.get("message")
@@ -351,7 +351,7 @@ def _sdk_error(body: Mapping[str, Any]) -> dict[str, JSON]:
 
 def _step_error(raw: JSON) -> dict[str, JSON]:
     """A memo error must have string ``name`` and ``message``, or Python takes the memo
-    for data (PROTOCOL §5.5); keep the SDK's other fields as they came."""
+    for data (docs/protocol.md §5.4); keep the SDK's other fields as they came."""
     error = dict(raw) if isinstance(raw, dict) else {"message": str(raw)}
     error["name"] = str(error.get("name") or "Error")
     message = error.get("message")

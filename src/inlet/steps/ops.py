@@ -1,4 +1,4 @@
-"""The opcodes an SDK answers with in a 206 reply (PROTOCOL §5.3).
+"""The opcodes an SDK answers with in a 206 reply (docs/protocol.md §5.2).
 
 A ``StrEnum`` so that each member *is* its wire string: it compares equal to what the SDK
 sent, serialises as itself, and is stored as a memo's ``op`` without conversion. A typo in

@@ -1,4 +1,4 @@
-"""Building the call request for a queue item (PROTOCOL §4)."""
+"""Building the call request for a queue item (docs/protocol.md §3)."""
 
 from __future__ import annotations
 
@@ -29,7 +29,7 @@ def build(
     use_api = len(data) > use_api_threshold
     if use_api:
         # The SDK fetches /v0/runs/{id}/batch and /actions instead. ``event`` stays:
-        # Python's request model requires it (PROTOCOL §4.2).
+        # Python's request model requires it (docs/protocol.md §3.2).
         body = _body(state, item, function, events[:1], {}, use_api=True)
         body["events"] = []
         data = canonical(body)

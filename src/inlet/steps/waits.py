@@ -1,4 +1,4 @@
-"""What the waiting opcodes ask for: timers, listeners, invoke events (PROTOCOL §5.3, §10.3).
+"""What the waiting opcodes ask for: timers, listeners, invoke events (docs/protocol.md §6).
 
 Pure. Ids are derived from the run and the step, so an opcode seen twice (a call repeated
 after a crash) yields the same listener, timer and event, which the store's unique keys

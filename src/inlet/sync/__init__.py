@@ -1,1 +1,1 @@
-"""App sync: the server PUTs apps, apps register their functions (PROTOCOL §3)."""
+"""App sync: the server PUTs apps, apps register their functions (docs/protocol.md §2)."""

@@ -1,7 +1,7 @@
 """The sync service: PUT apps so they register, re-sync those in error, discover local apps.
 
 The SDK answers our PUT only after its own ``POST /fn/register`` returned, so the PUT is
-awaited without holding anything the register handler needs (PROTOCOL §3.3's hazard).
+awaited without holding anything the register handler needs (docs/protocol.md §2.2).
 """
 
 from __future__ import annotations
@@ -169,7 +169,7 @@ class Syncer:
             await asyncio.sleep(self._settings.poll_interval)
 
     async def _discover(self) -> None:
-        """Find SDK endpoints on the usual local ports (PROTOCOL §3.5) and sync them."""
+        """Find SDK endpoints on the usual local ports (docs/protocol.md §2.5) and sync them."""
         assert self._session is not None
         probes = [
             f"http://127.0.0.1:{port}{path}"
