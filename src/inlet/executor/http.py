@@ -1,10 +1,11 @@
 """A small keep-alive HTTP/1.1 client for call requests, on asyncio and httptools.
 
-Why not aiohttp here: a call request is the executor's hot path (four per three-step run)
-and aiohttp spent ~200-260 us of CPU per request on this machine where this client spends
-~80-100 us (bench/http_clients.py; docs/performance.md). Parsing is httptools' (the parser uvicorn
-uses); this module only keeps connections and frames requests. Sync and discovery, off
-the hot path, still use aiohttp.
+Why not aiohttp here: a call request is the executor's hot path (four per three-step run),
+and in bench/http_clients.py aiohttp spends about three times this client's CPU per request
+(medians of 151 us against 48 us on the 2-core development machine, and httpx about 70
+times as much; see docs/performance.md). Parsing is httptools' (the parser uvicorn uses);
+this module only keeps connections and frames requests. Sync and discovery, off the hot
+path, still use aiohttp.
 
 What it does: one request at a time per connection, a pool of idle connections per origin,
 TLS for https, Content-Length and chunked responses, a size cap on the response body, a
