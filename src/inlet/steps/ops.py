@@ -37,3 +37,8 @@ WAITING = frozenset({Op.SLEEP, Op.WAIT_FOR_EVENT, Op.INVOKE_FUNCTION})
 STEP_MEMOS = frozenset({Op.STEP_RUN, Op.STEP, Op.STEP_FAILED})
 """Memo ops of a step that ran; any other memo resolves a parked step, whose listener and
 timer then go."""
+
+RESUME = "Resume"
+"""The memo op (Inlet's own label, not an opcode) of a wait or invoke an event resolved."""
+TIMER = "Timer"
+"""The memo op (Inlet's own label) of a sleep or wait timeout that a timer resolved."""

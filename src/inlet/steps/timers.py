@@ -23,6 +23,7 @@ from inlet.model import (
     RunStatus,
 )
 from inlet.steps.finish import standard_error
+from inlet.steps.ops import TIMER
 
 TIMEOUT_ERROR = "InngestTimeoutError"
 
@@ -39,7 +40,7 @@ def fire(item: QueueItem, state: RunState, now: float) -> Outcome:
             )
         )
     memo = payload.get("memo")
-    op = str(payload.get("op") or "Timer")
+    op = str(payload.get("op") or TIMER)
     return Outcome(
         attempt=replace(attempt, output=memo, op_step=item.step_id),
         memos=(Memo(item.step_id, memo, item.name, op),),

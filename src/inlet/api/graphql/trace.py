@@ -15,8 +15,7 @@ from dataclasses import dataclass, field
 import orjson
 
 from inlet.model import JSON, STEP_DISCOVERY, Attempt, Run, RunState, RunStatus, StoredMemo
-from inlet.steps.ops import STEP_MEMOS, Op
-from inlet.store.engine.waits import RESUME_OP
+from inlet.steps.ops import RESUME, STEP_MEMOS, Op
 
 FINALIZATION = "Finalization"
 
@@ -187,7 +186,7 @@ def _step_span(
 def _step_op(memo: StoredMemo | None) -> str | None:
     if memo is None:
         return None
-    if memo.op == RESUME_OP:
+    if memo.op == RESUME:
         return "INVOKE" if _invoke_shaped(memo.value) else "WAIT_FOR_EVENT"
     return _STEP_OPS.get(memo.op, "RUN")
 
@@ -233,7 +232,7 @@ def _unwraps(memo: StoredMemo) -> bool:
     invoke's) rather than a value in itself (a sleep's null, a wait's event)."""
     if memo.op in _WRAPPED_OPS:
         return True
-    return memo.op == RESUME_OP and _invoke_shaped(memo.value)
+    return memo.op == RESUME and _invoke_shaped(memo.value)
 
 
 def _invoke_shaped(value: JSON) -> bool:

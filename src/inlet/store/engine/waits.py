@@ -9,11 +9,10 @@ import orjson
 
 from inlet.expr import compile_expression
 from inlet.model import Event, ItemKind, Listener, NewItem, Resume, StoredMemo
+from inlet.steps.ops import RESUME
 from inlet.store.engine import history
 from inlet.store.engine.queue import enqueue
 from inlet.store.engine.tx import Tx
-
-RESUME_OP = "Resume"
 
 
 def resume(tx: Tx, resume: Resume, now: float) -> bool:
@@ -25,7 +24,7 @@ def resume(tx: Tx, resume: Resume, now: float) -> bool:
     if row is None or row.run.status.ended:
         return False
     run = row.run
-    memo = StoredMemo(resume.step_id, resume.memo, "", RESUME_OP, run.step_count, now)
+    memo = StoredMemo(resume.step_id, resume.memo, "", RESUME, run.step_count, now)
     if not tx.insert_memo(run.id, memo):
         return False
     size = len(orjson.dumps(resume.memo))
