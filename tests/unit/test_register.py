@@ -103,6 +103,7 @@ def test_the_checksum_changes_only_with_the_functions() -> None:
         ({"rateLimit": {"limit": 1, "period": "25h"}}, "rateLimit.period"),
         ({"triggers": [{"event": "a"}] * 11}, "triggers has 11 entries"),
         ({"triggers": [{"cron": "* * * * *"}, {"cron": "* * * * *"}]}, "repeats the schedule"),
+        ({"triggers": [{"cron": "61 * * * *"}]}, "function 'app-fn': triggers[0].cron"),
         ({"steps": {}}, "steps must hold exactly one step"),
         ({"singleton": {"mode": "queue"}}, "singleton.mode"),
     ],

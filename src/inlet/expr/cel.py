@@ -14,7 +14,7 @@ import celpy
 import lark
 from celpy.celparser import CELParseError
 
-from inlet.errors import BadRequest
+from inlet.errors import InvalidValue
 from inlet.expr.compiler import CompileError, Context, Node, compile_tree
 from inlet.expr.functions import NoClock
 from inlet.expr.values import Absent
@@ -22,7 +22,7 @@ from inlet.expr.values import Absent
 _EXAMPLE = "such as event.data.id == async.data.id"
 
 
-class ExpressionInvalid(BadRequest):
+class ExpressionInvalid(InvalidValue):
     """An expression does not compile."""
 
     code = "expression_invalid"

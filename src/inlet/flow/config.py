@@ -1,6 +1,6 @@
 """A function's flow-control settings, parsed once from its registered config.
 
-The SDKs send these parts in the function config object (PROTOCOL §3.3); absent or
+The SDKs send these parts in the function config object (docs/protocol.md §2.4); absent or
 ``null`` parts mean "not configured". :meth:`FlowConfig.parse` turns the raw dict into
 typed, validated values: durations in seconds, expressions compiled (so a bad one fails at
 sync time, not on the first event), defaults filled in as the Go server fills them.
@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Literal, TypeAlias
 
-from inlet.errors import BadRequest, FunctionConfigInvalid, InvalidValue
+from inlet.errors import FunctionConfigInvalid, InvalidValue
 from inlet.expr import compile_expression
 from inlet.protocol.duration import parse_duration
 
@@ -194,7 +194,7 @@ def _seconds(raw: Any, field: str, bad: Any) -> float:
         raise bad(field, f"must be a duration such as '10s', got {raw!r}")
     try:
         return parse_duration(raw)
-    except (BadRequest, InvalidValue) as exc:
+    except InvalidValue as exc:
         raise bad(field, exc.message) from None
 
 
@@ -205,7 +205,7 @@ def _expression(raw: Any, field: str, bad: Any) -> str | None:
         raise bad(field, f"must be an expression string such as 'event.data.id', got {raw!r}")
     try:
         compile_expression(raw)
-    except (BadRequest, InvalidValue) as exc:
+    except InvalidValue as exc:
         raise bad(field, exc.message) from None
     return raw
 

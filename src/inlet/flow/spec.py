@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from inlet.errors import BadRequest, FunctionConfigInvalid, InvalidValue
+from inlet.errors import FunctionConfigInvalid, InvalidValue
 from inlet.expr import compile_expression
 from inlet.flow.config import FlowConfig
 from inlet.protocol.duration import parse_duration
@@ -71,7 +71,7 @@ def _duration(raw: Any, field: str, bad: Any) -> float:
         raise bad(field, f"must be a duration such as '10s', got {raw!r}")
     try:
         return parse_duration(raw)
-    except (BadRequest, InvalidValue) as exc:
+    except InvalidValue as exc:
         raise bad(field, exc.message) from None
 
 
@@ -98,7 +98,7 @@ def _cancel(raw: Any, bad: Any) -> tuple[CancelOn, ...]:
         else:
             try:
                 compile_expression(condition)
-            except (BadRequest, InvalidValue) as exc:
+            except InvalidValue as exc:
                 raise bad(f"{field}.if", exc.message) from None
         timeout = entry.get("timeout")
         seconds = (

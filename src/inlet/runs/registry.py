@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 
-from inlet.errors import BadRequest, FunctionConfigInvalid
+from inlet.errors import FunctionConfigInvalid, InvalidValue
 from inlet.expr import Expression, compile_expression, equality_index, interpolate
 from inlet.flow import keys
 from inlet.flow.batch import batch_applies
@@ -196,7 +196,7 @@ class Registry:
             if cancel.condition is not None:
                 try:
                     expression = interpolate(cancel.condition, {"event": event.to_wire()})
-                except BadRequest:
+                except InvalidValue:
                     continue
             pairs = equality_index(expression) if expression else None
             listeners.append(

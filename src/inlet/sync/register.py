@@ -1,6 +1,6 @@
 """Reading a register payload (``POST /fn/register`` or an in-band PUT answer).
 
-Both SDK dialects are accepted (PROTOCOL §3.3: ``appName``/``appname``, keys matched
+Both SDK dialects are accepted (docs/protocol.md §2.3: ``appName``/``appname``, keys matched
 case-insensitively, unknown keys ignored). A config the Go server would reject is
 rejected here, with a message naming the function and the field.
 """
@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
-from inlet.errors import BadRequest, FunctionConfigInvalid
+from inlet.errors import BadRequest, FunctionConfigInvalid, InvalidValue
 from inlet.expr import compile_expression
 from inlet.flow.spec import FunctionSpec
 from inlet.model import App, Function, Trigger
@@ -145,14 +145,14 @@ def _triggers(raw: Any, bad: Any) -> tuple[Trigger, ...]:
             jitter = t.get("jitter")
             try:
                 parse_cron(cron, jitter if isinstance(jitter, str) and jitter else None)
-            except BadRequest as exc:
+            except InvalidValue as exc:
                 raise bad(f"triggers[{i}].cron", exc.message) from None
         if expression is not None:
             if not isinstance(expression, str):
                 raise bad(f"triggers[{i}].expression", "must be a string")
             try:
                 compile_expression(expression)
-            except BadRequest as exc:
+            except InvalidValue as exc:
                 raise bad(f"triggers[{i}].expression", exc.message) from None
         triggers.append(
             Trigger(
