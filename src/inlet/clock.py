@@ -85,26 +85,29 @@ class FakeClock:
         if seconds <= 0:
             await asyncio.sleep(0)
             return
-        await self._alarm(self._now + seconds)
+        alarm = self._alarm(self._now + seconds)
+        try:
+            await alarm
+        finally:
+            alarm.cancel()
 
     async def wait(self, event: asyncio.Event, seconds: float) -> bool:
         if event.is_set() or seconds <= 0:
             await asyncio.sleep(0)
             return event.is_set()
-        alarm = asyncio.ensure_future(self._alarm(self._now + seconds))
+        alarm = self._alarm(self._now + seconds)
         woken = asyncio.ensure_future(event.wait())
         try:
             await asyncio.wait((alarm, woken), return_when=asyncio.FIRST_COMPLETED)
         finally:
             alarm.cancel()
             woken.cancel()
-            await asyncio.gather(alarm, woken, return_exceptions=True)
+            await asyncio.gather(woken, return_exceptions=True)
         return event.is_set()
 
-    async def _alarm(self, deadline: float) -> None:
+    def _alarm(self, deadline: float) -> asyncio.Future[None]:
+        """A future that ``set`` resolves at ``deadline``. Registered before the caller
+        first awaits, so a move of the clock right after the call is never missed."""
         future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         heapq.heappush(self._sleepers, (deadline, next(self._order), future))
-        try:
-            await future
-        finally:
-            future.cancel()
+        return future

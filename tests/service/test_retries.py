@@ -3,6 +3,7 @@ delays the next attempt by the time asked for, and the backoff table spaces atte
 
 from __future__ import annotations
 
+import itertools
 from typing import Any
 
 from inlet.steps.backoff import RetryPolicy
@@ -91,7 +92,7 @@ async def test_a_failing_step_is_retried_after_the_backoff_tables_delays(
         assert run["status"] == "Completed", run
         assert run["output"] == {"attempt": 2, "executions": 3}
         assert [e["attempt"] for e in executions] == [0, 1, 2]
-        gaps = [b["t"] - a["t"] for a, b in zip(executions, executions[1:], strict=False)]
+        gaps = [b["t"] - a["t"] for a, b in itertools.pairwise(executions)]
         for attempt, gap in enumerate(gaps):
             low, high = policy.delay(attempt, 0.0), policy.delay(attempt, 1.0)
             assert min(low, high) <= gap <= max(low, high), (attempt, gap, low, high)
