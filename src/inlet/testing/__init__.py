@@ -69,11 +69,12 @@ class InletTest:
     fake apps synced, as an async context manager::
 
         async with InletTest(sdk) as inlet:
-            event_id = await inlet.send("app/go", {"n": 1})
+            event_id = await inlet.send_one("app/go", {"n": 1})
             await inlet.advance(30)
             (run,) = await inlet.runs(event_id)
 
-    ``stop()`` and ``start()`` restart the server on the same store and clock.
+    ``stop()`` and ``start()`` restart the server on the same store and clock. A fake app
+    without a clock of its own journals its calls on this one.
     """
 
     def __init__(
