@@ -1,7 +1,8 @@
 """Flow control: what a user of each option sees, through the real server and the real SDK.
 
 Timing is asserted only as ordering, overlap or lower bounds (the app's clock, journaled
-in the step bodies); deadlines are generous bounded polls.
+in the step bodies); deadlines are generous bounded polls. Throttle, batch timeouts and
+singleton skip are tested in fake time by ``tests/service/test_flow.py``.
 """
 
 from __future__ import annotations
@@ -17,12 +18,7 @@ from typing import Any
 
 import pytest
 
-from .apps.flow_app import (
-    BATCH_TIMEOUT_SECONDS,
-    DEBOUNCE_PERIOD_SECONDS,
-    FUNCTION_IDS,
-    THROTTLE_PERIOD_SECONDS,
-)
+from .apps.flow_app import DEBOUNCE_PERIOD_SECONDS, FUNCTION_IDS
 from .harness import ROOT, InletServer, Records, SdkApp, Stack, free_port, wait_for
 
 pytestmark = pytest.mark.acceptance
@@ -134,26 +130,6 @@ def test_keyed_concurrency_overlaps_runs_of_different_keys_but_never_of_the_same
 
 
 @pytest.mark.timeout(120)
-def test_a_throttle_of_one_per_two_seconds_delays_run_starts_but_runs_every_event(
-    flow: FlowStack,
-) -> None:
-    key = uuid.uuid4().hex
-    ids = flow.server.send(
-        *({"name": "flow/throttled", "data": {"key": key, "i": i}} for i in range(3))
-    )
-
-    _completed(flow, ids)
-
-    starts = [s["t_start"] for s in flow.spans("throttled", key)]
-    assert len(starts) == 3, starts
-    gaps = [b - a for a, b in itertools.pairwise(starts)]
-    # Each start waits one emission interval after the previous one; a late first
-    # dispatch can only shrink a gap, hence the generous slack.
-    assert all(g >= THROTTLE_PERIOD_SECONDS - 0.5 for g in gaps), gaps
-    assert starts[-1] - starts[0] >= 2 * THROTTLE_PERIOD_SECONDS - 2 * SLACK, gaps
-
-
-@pytest.mark.timeout(120)
 def test_a_rate_limit_of_one_per_minute_runs_the_first_of_three_events_and_skips_the_rest(
     flow: FlowStack,
 ) -> None:
@@ -213,23 +189,6 @@ def test_a_batch_of_max_three_starts_one_run_that_receives_all_three_events(
         "events": [{"key": key, "n": n} for n in (1, 2, 3)],
     }
     assert flow.records.count("run", fn="batch-size", key=key) == 1
-
-
-@pytest.mark.timeout(120)
-def test_a_batch_that_does_not_fill_up_starts_after_its_timeout_with_the_events_so_far(
-    flow: FlowStack,
-) -> None:
-    key = uuid.uuid4().hex
-    first_sent = time.time()
-    ids = [flow.server.send_one("flow/batch-timeout", {"key": key, "n": n}) for n in (1, 2)]
-
-    runs = [flow.server.runs_for_event(e)[0] for e in ids]
-
-    assert len({r["run_id"] for r in runs}) == 1, runs
-    assert runs[0]["status"] == "Completed", runs[0]
-    assert runs[0]["output"] == {"count": 2, "events": [{"key": key, "n": n} for n in (1, 2)]}
-    (execution,) = flow.records.find("run", fn="batch-timeout", key=key)
-    assert execution["t"] >= first_sent + BATCH_TIMEOUT_SECONDS - SLACK, (first_sent, execution)
 
 
 # --- priority -------------------------------------------------------------------------------
@@ -305,33 +264,6 @@ def test_two_events_with_the_same_event_id_start_one_run(flow: FlowStack) -> Non
 
 
 # --- singleton ------------------------------------------------------------------------------
-
-
-@pytest.mark.timeout(120)
-def test_singleton_skip_drops_an_event_that_arrives_while_the_first_run_sleeps(
-    flow: FlowStack,
-) -> None:
-    key = uuid.uuid4().hex
-    event = "flow/singleton-skip"
-    first = flow.server.send_one(event, {"key": key, "n": 1, "sleep": 3})
-    wait_for(
-        lambda: flow.records.count("begin", fn="singleton-skip", key=key, n=1),
-        30.0,
-        "the first run to begin",
-    )
-    second = flow.server.send_one(event, {"key": key, "n": 2, "sleep": 0})
-
-    skip = flow.wait_skip(second)
-    assert skip["function_id"] == "accept-flow-singleton-skip", skip
-    assert "singleton" in skip["reason"], skip
-    (run,) = _completed(flow, [first])
-    assert run["output"] == {"n": 1}
-    assert flow.server.runs(second) == []
-    assert flow.records.count("begin", fn="singleton-skip", key=key, n=2) == 0
-    # Once the first run has ended, the key is free again.
-    third = flow.server.send_one(event, {"key": key, "n": 3, "sleep": 0})
-    (run,) = _completed(flow, [third])
-    assert run["output"] == {"n": 3}
 
 
 @pytest.mark.timeout(120)
