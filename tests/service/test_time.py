@@ -349,3 +349,70 @@ async def test_a_run_that_outlives_its_finish_timeout_is_cancelled_with_the_reas
     await inlet.advance(before["at"] + FINISH_TIMEOUT_SLEEP + 2.0 - inlet.clock.now())
     assert app.count("finish-timeout", "after", "k") == 0
     assert (await inlet.run(run["run_id"]))["status"] == "Cancelled"
+
+
+async def test_a_two_second_sleep_resumes_two_seconds_later_and_not_before(
+    inlet: InletTest, app: TimeApp
+) -> None:
+    run = await start(inlet, "time/sleep", key="k", seconds=2)
+
+    await inlet.advance(1.999)
+    assert app.count("sleeper", "after") == 0, "woke before the sleep ended"
+    await inlet.advance(0.001)
+
+    done = await inlet.run(run["run_id"])
+    assert done["status"] == "Completed", done
+    assert done["output"]["after"] - done["output"]["before"] == 2.0, done
+    assert app.count("sleeper", "before", "k") == 1
+    assert app.count("sleeper", "after", "k") == 1
+
+
+async def test_a_wait_ignores_an_event_for_another_id_and_resumes_with_the_matching_event(
+    inlet: InletTest, app: TimeApp
+) -> None:
+    run = await start(inlet, "time/wait", key="k", id="k", timeout_s=60)
+    assert parked(await inlet.history(run["run_id"]), "wait")
+
+    await inlet.send_one("time/go", {"key": "other", "id": "other", "which": "wrong"})
+    await inlet.advance(2.0)
+    assert (await inlet.run(run["run_id"]))["status"] == "Running"
+    assert app.waited == []
+    match_id = await inlet.send_one("time/go", {"key": "k", "id": "k", "which": "right"})
+
+    done = await inlet.run(run["run_id"])
+    assert done["status"] == "Completed", done
+    received = done["output"]["received"]
+    assert received["name"] == "time/go", received
+    assert received["data"] == {"key": "k", "id": "k", "which": "right"}, received
+    assert received["id"] == match_id, received
+    assert app.waited == [{"key": "k", "received": received}]
+
+
+async def test_a_run_throttled_past_its_start_timeout_is_cancelled_without_a_call(
+    clock: FakeClock,
+) -> None:
+    sdk = FakeSDK("accept-start", clock=clock)
+
+    @sdk.function(
+        "throttled",
+        event="start/go",
+        throttle={"limit": 1, "period": "30s", "burst": 0},
+        timeouts={"start": "1s"},
+    )
+    async def throttled(ctx: Context) -> str:
+        return f"started {ctx.event['data']['n']}"
+
+    async with InletTest(sdk, clock=clock) as inlet:
+        first, second = await inlet.send(
+            {"name": "start/go", "data": {"n": 1}}, {"name": "start/go", "data": {"n": 2}}
+        )
+        await inlet.advance(1)
+
+        (done,) = await inlet.runs(first)
+        assert done["status"] == "Completed" and done["output"] == "started 1", done
+        (late,) = await inlet.runs(second)
+        assert late["status"] == "Cancelled", late
+        assert "timeouts.start" in str(late["inlet"]["error"]), late
+        history = await inlet.history(late["run_id"])
+        assert all(row["status_code"] == 0 for row in history), history
+        assert [c.run_id for c in sdk.calls] == [done["run_id"]]
