@@ -76,7 +76,7 @@ def _error(exc: BaseException) -> dict[str, str]:
 
 class Step:
     """The step API of one execution. Each step is looked up by the hash of its name
-    (``name:n`` for its n-th repeat, PROTOCOL §5.4); a memoised step returns its stored
+    (``name:n`` for its n-th repeat, docs/protocol.md §5.3); a memoised step returns its stored
     result, and the first new one ends the execution with its opcode."""
 
     def __init__(self, memos: Mapping[str, Any], target: str | None, plan: bool, ctx: Context):
@@ -164,7 +164,7 @@ _NEW: Any = object()
 
 
 def _unwrap(memo: Any) -> Any:
-    """A memo as the SDKs read it (PROTOCOL §5.5): ``{"data"}`` is a result, ``{"error"}``
+    """A memo as the SDKs read it (docs/protocol.md §5.4): ``{"data"}`` is a result, ``{"error"}``
     is raised, anything else is raw data."""
     if isinstance(memo, dict) and set(memo) == {"data"}:
         return memo["data"]
