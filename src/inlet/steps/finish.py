@@ -60,22 +60,13 @@ def for_finish(state: RunState, finish: Finish, now: float) -> list[Event]:
             received_at=now,
         )
     ]
-    if finish.status is RunStatus.FAILED:
+    ending = {RunStatus.FAILED: FAILED, RunStatus.CANCELLED: CANCELLED}.get(finish.status)
+    if ending is not None:
+        # Its id is the run's, so a repeat of this run's ending is a duplicate event.
         events.append(
             Event(
                 internal_id=new_ulid(now),
-                name=FAILED,
-                data=data,
-                id=state.run.id,
-                ts=ts,
-                received_at=now,
-            )
-        )
-    elif finish.status is RunStatus.CANCELLED:
-        events.append(
-            Event(
-                internal_id=new_ulid(now),
-                name=CANCELLED,
+                name=ending,
                 data=data,
                 id=state.run.id,
                 ts=ts,
