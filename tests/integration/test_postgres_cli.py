@@ -67,6 +67,16 @@ def test_migrate_names_an_unreachable_database() -> None:
     assert "cannot migrate" in done.stderr and "127.0.0.1:1" in done.stderr
 
 
+def test_migrate_never_prints_the_database_password() -> None:
+    for url in (
+        "postgresql://nobody:hunter2-secret@127.0.0.1:1/none",
+        "postgresql://nobody@127.0.0.1:1/none?password=hunter2-secret",
+    ):
+        done = inlet("migrate", "--database-url", url)
+        assert done.returncode != 0 and "cannot migrate" in done.stderr
+        assert "hunter2-secret" not in done.stderr + done.stdout
+
+
 def test_start_needs_a_signing_key(pg_url: str) -> None:
     done = inlet("start", "--port", free_port(), "--database-url", pg_url, timeout=30)
     assert done.returncode != 0

@@ -237,6 +237,7 @@ def start(
 def migrate(database_url: str) -> None:
     """Bring a PostgreSQL database's schema up to this version of inlet."""
     from inlet.config import DatabaseURL
+    from inlet.redact import redact
 
     try:
         db = DatabaseURL.parse(database_url)
@@ -248,9 +249,9 @@ def migrate(database_url: str) -> None:
 
         before, after = apply(db.raw)
     except InletError as exc:
-        raise click.ClickException(exc.message) from None
+        raise click.ClickException(redact(exc.message)) from None
     except Exception as exc:  # the driver's errors: unreachable server, bad credentials
-        raise click.ClickException(f"cannot migrate {database_url!r}: {exc}") from None
+        raise click.ClickException(redact(f"cannot migrate {database_url!r}: {exc}")) from None
     if before == after:
         click.echo(f"{redacted(db.raw)} is at schema version {after}; nothing to do", err=True)
     else:

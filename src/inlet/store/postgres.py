@@ -35,6 +35,7 @@ import psycopg
 import psycopg_pool
 
 from inlet.errors import SchemaMismatch, StoreError
+from inlet.redact import redact
 from inlet.store.relational import Connection, Cursor, RelationalStore, T, migrations, statements
 from inlet.store.writer import Session
 
@@ -185,14 +186,8 @@ def migrate(url: str) -> tuple[int, int]:
 
 
 def redacted(url: str) -> str:
-    """The URL without its password, for messages."""
-    try:
-        info = psycopg.conninfo.conninfo_to_dict(url)
-    except psycopg.ProgrammingError:
-        return "postgresql://..."
-    host, port, db = info.get("host", ""), info.get("port", ""), info.get("dbname", "")
-    user = str(info.get("user", ""))
-    return f"postgresql://{user + '@' if user else ''}{host}{':' + str(port) if port else ''}/{db}"
+    """The URL without its password, for messages (``inlet.redact``)."""
+    return redact(url)
 
 
 class _Transactions:
