@@ -347,5 +347,29 @@ def events_show(event_id: str, url: str) -> None:
     sys.exit(show_event(url, event_id))
 
 
+@cli.command("send")
+@click.argument("name")
+@click.option("--data", default=None, help="The event's data, a JSON object.")
+@click.option("--id", "event_id", default=None, help="A dedupe id: a repeat starts nothing.")
+@click.option("--ts", type=int, default=None, help="Milliseconds since the epoch (default now).")
+@click.option(
+    "--event-key",
+    default="dev",
+    show_default=True,
+    envvar="INLET_EVENT_KEY",
+    show_envvar=True,
+    help="One of the server's event keys (inlet dev takes any).",
+)
+@server_url
+def send_event(
+    name: str, data: str | None, event_id: str | None, ts: int | None, event_key: str, url: str
+) -> None:
+    """Send event NAME to a running server's event API, as a script or cron job would."""
+    from inlet.cli.send import event_body, send
+
+    for stored in send(url, event_key, event_body(name, data, event_id, ts)):
+        click.echo(stored)
+
+
 def main() -> None:
     cli(prog_name="inlet")
