@@ -31,6 +31,7 @@ from inlet.model import (
     RunState,
 )
 from inlet.store.queries import ReadModel
+from inlet.store.tokens import ApiToken
 
 
 @dataclass(frozen=True, slots=True)
@@ -156,3 +157,25 @@ class Store(ReadModel):
     async def release_all(self) -> int:
         """Drop every lease (a single-process backend at start-up: nobody else holds
         them). Returns how many were released."""
+
+    # API tokens (``inlet start``): only hashes are stored
+
+    @abc.abstractmethod
+    async def create_token(self, token: ApiToken) -> None:
+        """Store a new token; an id or hash already stored raises ``StoreError``."""
+
+    @abc.abstractmethod
+    async def token_by_hash(self, token_hash: str) -> ApiToken | None:
+        """The token with this hash, revoked or not (the caller decides)."""
+
+    @abc.abstractmethod
+    async def list_tokens(self) -> list[ApiToken]:
+        """Every token, revoked ones too, oldest first."""
+
+    @abc.abstractmethod
+    async def revoke_token(self, token_id: str, now: float) -> bool:
+        """Revoke a token for good. False when there is no such token or it was revoked."""
+
+    @abc.abstractmethod
+    async def touch_token(self, token_id: str, now: float) -> None:
+        """Note that a token was used at ``now`` (only ever forward)."""

@@ -36,6 +36,7 @@ from inlet.store.base import Claim, IngestResult, Store
 from inlet.store.engine import apply, queue
 from inlet.store.engine.tx import Due, GateState, Keys, RunRow
 from inlet.store.queries import MAX_STATS_RUNS, Page, RunFilter, RunTimes, page_size, paged
+from inlet.store.tokens import MemoryTokens
 
 
 @dataclass(slots=True)
@@ -294,8 +295,9 @@ class MemoryTx:
         pass
 
 
-class MemoryStore(Store):
+class MemoryStore(MemoryTokens, Store):
     def __init__(self) -> None:
+        super().__init__()
         self._rows = _Rows()
         self._tx = MemoryTx(self._rows)
         self._apps: dict[str, App] = {}

@@ -36,6 +36,7 @@ from inlet.store.sql import queries
 from inlet.store.sql.reads import SqlReads
 from inlet.store.sql.rows import dumps, event_from
 from inlet.store.sql.tx import Connection, Cursor, SqlTx
+from inlet.store.tokens import ApiToken, role
 from inlet.store.writer import Session, Writer
 
 __all__ = ["Connection", "Cursor", "RelationalStore", "T", "migrations", "statements"]
@@ -275,3 +276,31 @@ class RelationalStore(SqlReads, Store):
 
     async def set_cron_cursor(self, function_slug: str, expression: str, last_fire: float) -> None:
         await self._write(self._x, "set_cron_cursor", (function_slug, expression, last_fire))
+
+    # API tokens
+
+    async def create_token(self, token: ApiToken) -> None:
+        args = (token.id, token.name, token.role, token.hash, token.created_at)
+        await self._write(self._x, "insert_token", args)
+
+    async def token_by_hash(self, token_hash: str) -> ApiToken | None:
+        rows = await self._call(self._tokens, "token_by_hash", (token_hash,))
+        return rows[0] if rows else None
+
+    async def list_tokens(self) -> list[ApiToken]:
+        return await self._call(self._tokens, "list_tokens", ())
+
+    def _tokens(self, name: str, args: tuple[Any, ...]) -> list[ApiToken]:
+        return [
+            ApiToken(id_, label, role(kind), digest, created, used, revoked)
+            for id_, label, kind, digest, created, used, revoked in self._x(name, args).fetchall()
+        ]
+
+    async def revoke_token(self, token_id: str, now: float) -> bool:
+        return await self._write(self._revoke_token, token_id, now)
+
+    def _revoke_token(self, token_id: str, now: float) -> bool:
+        return self._x("revoke_token", (now, token_id)).rowcount > 0
+
+    async def touch_token(self, token_id: str, now: float) -> None:
+        await self._write(self._x, "touch_token", (now, token_id, now))

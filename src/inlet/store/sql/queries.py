@@ -78,6 +78,11 @@ NAMES: Final = frozenset(
         "runs_matching_text",
         "run_counts",
         "run_times",
+        "insert_token",
+        "token_by_hash",
+        "list_tokens",
+        "revoke_token",
+        "touch_token",
     ]
 )
 """Every name the stores ask for; each dialect must define all of them."""
