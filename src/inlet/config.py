@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
+from urllib.parse import urlsplit
 
 from inlet.errors import ConfigError
 
@@ -65,6 +66,8 @@ class Settings:
     """A fixed retry delay instead of the backoff table (tests and local work)."""
     signing_key: str | None = None
     event_keys: tuple[str, ...] = ()
+    app_hosts: tuple[str, ...] = ()
+    """Hosts apps may be synced or registered from; empty allows any (``--app-host``)."""
 
     worker_concurrency: int = 128
     """Call requests in flight at once, per process."""
@@ -111,6 +114,20 @@ class Settings:
                 raise ConfigError(
                     f"SDK URL {url!r} has no http:// or https:// scheme; "
                     "expected e.g. http://127.0.0.1:3000/api/inngest"
+                )
+        for host in self.app_hosts:
+            if not host or "/" in host or host != host.strip():
+                raise ConfigError(
+                    f"--app-host {host!r} is not a host name; expected e.g. app.internal "
+                    "or 10.0.0.5, without scheme, port or path (env: INLET_APP_HOST)"
+                )
+        allowed = {h.lower().strip("[]") for h in self.app_hosts}
+        for url in self.sdk_urls if allowed else ():
+            host = (urlsplit(url).hostname or "").lower()
+            if host not in allowed:
+                raise ConfigError(
+                    f"SDK URL {url!r} has the host {host!r}, which is not on the --app-host "
+                    f"list ({', '.join(sorted(allowed))}); add --app-host {host or 'HOST'}"
                 )
         if self.profile == "start" and not self.signing_key:
             raise ConfigError("inlet start needs a signing key: set INLET_SIGNING_KEY")

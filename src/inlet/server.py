@@ -15,6 +15,7 @@ from collections.abc import AsyncIterator
 
 from starlette.applications import Starlette
 
+from inlet.api.apps import AppsAPI
 from inlet.api.errors import HANDLERS
 from inlet.api.events import EventsAPI
 from inlet.api.graphql import GraphQLAPI
@@ -148,6 +149,7 @@ def create_app(
         sdk=SdkAPI(settings, server.store, server.syncer),
         sync=SyncAPI(settings, server.store, server.functions),
         graphql=GraphQLAPI(server.store, server.function),
+        apps=AppsAPI(server.store, server.clock, server.syncer),
     )
     app = Starlette(routes=table, lifespan=server.lifespan, exception_handlers=HANDLERS)
     app.state.server = server

@@ -10,6 +10,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from inlet.api.apps import AppsAPI
 from inlet.api.events import EventsAPI
 from inlet.api.graphql import GraphQLAPI
 from inlet.api.render import json_response
@@ -24,7 +25,12 @@ async def health(request: Request) -> Response:
 
 
 def routes(
-    events: EventsAPI, runs: RunsAPI, sdk: SdkAPI, sync: SyncAPI, graphql: GraphQLAPI
+    events: EventsAPI,
+    runs: RunsAPI,
+    sdk: SdkAPI,
+    sync: SyncAPI,
+    graphql: GraphQLAPI,
+    apps: AppsAPI,
 ) -> list[Route]:
     return [
         Route("/e/{key}", events.send, methods=["POST"]),
@@ -46,5 +52,7 @@ def routes(
         Route("/v1/runs/{run_id}", runs.cancel, methods=["DELETE"]),
         Route("/v1/cancellations", runs.bulk_cancel, methods=["POST"]),
         Route("/v1/runs/{run_id}/history", runs.history, methods=["GET"]),
+        Route("/v1/apps", apps.list_apps, methods=["GET"]),
+        Route("/v1/apps/sync", apps.sync, methods=["POST"]),
         Route("/v0/gql", graphql.handle, methods=["GET", "POST"]),
     ]

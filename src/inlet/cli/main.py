@@ -72,6 +72,14 @@ _SERVER_OPTIONS = [
         help="An app's serve URL to sync (repeatable; env: space-separated).",
     ),
     click.option(
+        "--app-host",
+        multiple=True,
+        envvar="INLET_APP_HOST",
+        show_envvar=True,
+        help="Only sync, register and call apps on this host (repeatable; env: "
+        "space-separated) [default: any host].",
+    ),
+    click.option(
         "--no-discovery",
         is_flag=True,
         envvar="INLET_NO_DISCOVERY",
@@ -148,6 +156,7 @@ def dev(
     port: int,
     database_url: str,
     sdk_url: tuple[str, ...],
+    app_host: tuple[str, ...],
     no_discovery: bool,
     poll_interval: float,
     retry_interval: float | None,
@@ -164,6 +173,7 @@ def dev(
         port=port,
         database_url=database_url,
         sdk_url=sdk_url,
+        app_hosts=tuple(h for value in app_host for h in value.split()),
         discovery=not no_discovery,
         poll_interval=poll_interval,
         retry_interval=retry_interval,
@@ -194,6 +204,7 @@ def start(
     port: int,
     database_url: str,
     sdk_url: tuple[str, ...],
+    app_host: tuple[str, ...],
     no_discovery: bool,
     poll_interval: float,
     retry_interval: float | None,
@@ -214,6 +225,7 @@ def start(
         port=port,
         database_url=database_url,
         sdk_url=sdk_url,
+        app_hosts=tuple(h for value in app_host for h in value.split()),
         discovery=False,
         poll_interval=poll_interval,
         retry_interval=retry_interval,
@@ -369,6 +381,41 @@ def send_event(
 
     for stored in send(url, event_key, event_body(name, data, event_id, ts)):
         click.echo(stored)
+
+
+@cli.group()
+def apps() -> None:
+    """List and sync the apps of a running server."""
+
+
+api_token = click.option(
+    "--token",
+    envvar="INLET_TOKEN",
+    show_envvar=True,
+    help="An API token (inlet start; `inlet tokens create`).",
+)
+
+
+@apps.command("ls")
+@server_url
+@api_token
+def apps_ls(url: str, token: str | None) -> None:
+    """Each app: its URL, SDK and version, functions, last sync and sync error."""
+    from inlet.cli.apps import list_apps
+
+    sys.exit(list_apps(url, token))
+
+
+@apps.command("sync")
+@click.argument("app_urls", nargs=-1)
+@click.option("--all", "every", is_flag=True, help="Sync every app the server knows.")
+@server_url
+@api_token
+def apps_sync(app_urls: tuple[str, ...], every: bool, url: str, token: str | None) -> None:
+    """Sync apps now by their serve URLs (or --all): the server PUTs each one."""
+    from inlet.cli.apps import sync_apps
+
+    sys.exit(sync_apps(url, app_urls, every, token))
 
 
 def main() -> None:

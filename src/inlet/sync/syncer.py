@@ -15,10 +15,12 @@ import aiohttp
 import orjson
 
 from inlet.clock import Clock
-from inlet.config import Settings
+from inlet.config import MiB, Settings
 from inlet.errors import BadRequest
 from inlet.store import Store
+from inlet.sync.hosts import check_hosts
 from inlet.sync.register import Registration, app_url, parse_registration
+from inlet.sync.request import in_band_payload, sync_request
 
 log = logging.getLogger("inlet.sync")
 
@@ -43,6 +45,8 @@ DISCOVERY_PATHS = (
     "/.redwood/functions/inngest",
 )
 PUT_TIMEOUT = 30.0
+MAX_SYNC_BODY = 4 * MiB
+"""The largest sync answer read; a registration of hundreds of functions stays far below."""
 PROBE_TIMEOUT = 0.5
 
 
@@ -76,9 +80,17 @@ class Syncer:
             await self._session.close()
 
     async def register(self, payload: object) -> bool:
-        """Store what an app registered; returns whether its function set changed."""
+        """Store what an app registered; returns whether its function set changed.
+
+        Raises ``HostNotAllowed`` when the app or one of its functions lives on a host
+        outside ``--app-host``."""
         registration = parse_registration(payload, self._clock.now())
+        self._check_hosts(registration)
         return await self._save(registration)
+
+    def _check_hosts(self, registration: Registration) -> None:
+        urls = [registration.app.url, *(fn.url for fn in registration.functions)]
+        check_hosts(urls, self._settings.app_hosts)
 
     async def _save(self, registration: Registration) -> bool:
         async with self._lock:
@@ -100,57 +112,74 @@ class Syncer:
 
     async def sync(self, url: str) -> str | None:
         """PUT the app at ``url`` so it syncs. Returns None on success, else the reason,
-        which is also recorded on the app."""
+        which is also recorded on the app. Raises ``HostNotAllowed`` (recording nothing)
+        when the URL's host is outside ``--app-host``."""
+        check_hosts([url], self._settings.app_hosts)
         self._targets.setdefault(url, "not synced yet")
         error = await self._put(url)
         self._targets[url] = error
         if error is not None:
-            log.warning("app.sync_failed", extra={"url": url, "reason": error})
+            log.warning("app.sync_failed", extra={"url": app_url(url), "reason": error})
             await self._store.set_app_error(app_url(url), error, self._clock.now())
         return error
 
     async def _put(self, url: str) -> str | None:
         assert self._session is not None
-        headers = {
-            "Content-Type": "application/json",
-            "X-Inngest-Server-Kind": self._settings.server_kind,
-            "X-Inngest-Sync-Kind": "in_band",
-        }
+        # Messages are stored and shown: the query string may carry secrets, so it goes.
+        shown = app_url(url)
+        request = sync_request(
+            url, self._settings.server_kind, self._settings.signing_key, self._clock.now()
+        )
         try:
             async with self._session.put(
-                url, data=orjson.dumps({"url": url}), headers=headers
+                url, data=request.body, headers=request.headers, allow_redirects=False
             ) as resp:
-                body = await resp.read()
-                if "x-inngest-sdk" not in resp.headers:
+                if 300 <= resp.status < 400:
+                    target = app_url(resp.headers.get("location", "")) or "nowhere"
                     return (
-                        f"{url} answered HTTP {resp.status} without an X-Inngest-SDK "
-                        "header: it is not an Inngest SDK serve endpoint"
+                        f"{shown} answered HTTP {resp.status} redirecting to {target}; "
+                        "inlet does not follow redirects on sync: sync the final URL instead"
+                    )
+                body = await _read_bounded(resp)
+                if body is None:
+                    return (
+                        f"{shown} answered the sync with more than {MAX_SYNC_BODY // MiB} MiB, "
+                        "the limit of a sync answer; is it an Inngest SDK serve endpoint?"
                     )
                 if resp.status == 401:
-                    return f"{url} rejected the sync as unauthorized: check the signing keys"
-                if resp.headers.get("x-inngest-sync-kind") == "in_band" and resp.status == 200:
-                    await self._save(parse_registration(orjson.loads(body), self._clock.now()))
-                    return None
-                answer = orjson.loads(body) if body.strip() else {}
-                # Python 0.5.19 answers 200 even when registration failed: read the body.
-                if resp.status >= 400 or (
-                    isinstance(answer, dict) and answer.get("error") and not answer.get("ok")
-                ):
-                    message = (
-                        answer.get("message") or answer.get("error")
-                        if isinstance(answer, dict)
-                        else body[:200].decode(errors="replace")
+                    return self._unauthorized(shown)
+                if "x-inngest-sdk" not in resp.headers:
+                    return (
+                        f"{shown} answered HTTP {resp.status} without an X-Inngest-SDK "
+                        "header: it is not an Inngest SDK serve endpoint"
                     )
-                    return f"{url} failed to register: HTTP {resp.status}: {message}"
-                return None
+                if resp.headers.get("x-inngest-sync-kind") == "in_band" and resp.status == 200:
+                    answer = in_band_payload(orjson.loads(body))
+                    registration = parse_registration(answer, self._clock.now())
+                    self._check_hosts(registration)
+                    await self._save(registration)
+                    return None
+                return _out_of_band_error(shown, resp.status, body)
         except BadRequest as exc:
-            return f"{url} sent an invalid registration: {exc.message}"
+            return f"{shown} sent an invalid registration: {exc.message}"
         except TimeoutError:
-            return f"{url} did not answer the sync within {PUT_TIMEOUT:.0f}s"
+            return f"{shown} did not answer the sync within {PUT_TIMEOUT:.0f}s"
         except aiohttp.ClientConnectorError as exc:
-            return f"{url} is unreachable: {exc.os_error}"
+            return f"{shown} is unreachable: {exc.os_error}"
         except (aiohttp.ClientError, orjson.JSONDecodeError, OSError) as exc:
-            return f"{url} sync failed: {type(exc).__name__}: {exc}"
+            return f"{shown} sync failed: {type(exc).__name__}: {exc}"
+
+    def _unauthorized(self, shown: str) -> str:
+        if self._settings.signing_key:
+            return (
+                f"the app at {shown} rejected this server's signature: it holds a different "
+                "signing key, or none; give the app the key inlet start has "
+                "(INNGEST_SIGNING_KEY = INLET_SIGNING_KEY)"
+            )
+        return (
+            f"the app at {shown} answered HTTP 401 to an unsigned sync: it runs in production "
+            "mode; set INNGEST_DEV=1 on the app, or run inlet start with its signing key"
+        )
 
     async def _loop(self) -> None:
         while True:
@@ -167,6 +196,14 @@ class Syncer:
             except Exception:
                 log.exception("sync.loop_failed")
             await asyncio.sleep(self._settings.poll_interval)
+
+    async def known_urls(self) -> list[str]:
+        """Every app URL this process syncs or the store holds, for ``apps sync --all``."""
+        urls = dict.fromkeys(self._targets)
+        for app in await self._store.list_apps():
+            if not any(app_url(u) == app.url for u in urls):
+                urls[app.url] = None
+        return list(urls)
 
     async def _discover(self) -> None:
         """Find SDK endpoints on the usual local ports (docs/protocol.md §2.5) and sync them."""
@@ -192,3 +229,29 @@ class Syncer:
                 return "x-inngest-sdk" in resp.headers
         except (aiohttp.ClientError, TimeoutError, OSError):
             return False
+
+
+def _out_of_band_error(shown: str, status: int, body: bytes) -> str | None:
+    """Why an out-of-band sync failed, or None: the SDK registered before answering."""
+    answer = orjson.loads(body) if body.strip() else {}
+    # Python 0.5.19 answers 200 even when registration failed: read the body.
+    if status >= 400 or (isinstance(answer, dict) and answer.get("error") and not answer.get("ok")):
+        message = (
+            answer.get("message") or answer.get("error")
+            if isinstance(answer, dict)
+            else body[:200].decode(errors="replace")
+        )
+        return f"{shown} failed to register: HTTP {status}: {message}"
+    return None
+
+
+async def _read_bounded(resp: aiohttp.ClientResponse) -> bytes | None:
+    """The answer's body, or None once it passes ``MAX_SYNC_BODY``."""
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in resp.content.iter_chunked(64 * 1024):
+        size += len(chunk)
+        if size > MAX_SYNC_BODY:
+            return None
+        chunks.append(chunk)
+    return b"".join(chunks)
