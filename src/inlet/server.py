@@ -14,8 +14,10 @@ import logging
 from collections.abc import AsyncIterator
 
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
 
 from inlet.api.apps import AppsAPI
+from inlet.api.auth import TokenAuth
 from inlet.api.errors import HANDLERS
 from inlet.api.events import EventsAPI
 from inlet.api.graphql import GraphQLAPI
@@ -151,6 +153,15 @@ def create_app(
         graphql=GraphQLAPI(server.store, server.function),
         apps=AppsAPI(server.store, server.clock, server.syncer),
     )
-    app = Starlette(routes=table, lifespan=server.lifespan, exception_handlers=HANDLERS)
+    # inlet start: API tokens on every route but the open ones (api/auth.py); inlet dev
+    # stays open, as inngest dev is.
+    guard = (
+        [Middleware(TokenAuth, store=server.store, clock=server.clock)]
+        if settings.profile == "start"
+        else []
+    )
+    app = Starlette(
+        routes=table, lifespan=server.lifespan, exception_handlers=HANDLERS, middleware=guard
+    )
     app.state.server = server
     return app

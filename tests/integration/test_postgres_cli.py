@@ -85,6 +85,9 @@ def test_start_needs_a_signing_key(pg_url: str) -> None:
 
 def test_start_serves_on_postgresql_with_event_keys(pg_url: str) -> None:
     assert inlet("migrate", "--database-url", pg_url).returncode == 0
+    made = inlet("tokens", "create", "--role", "viewer", "--database-url", pg_url)
+    assert made.returncode == 0, made.stderr
+    viewer = {"Authorization": f"Bearer {made.stdout.strip()}"}
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("INLET_")}
     env["PYTHONPATH"] = SRC
@@ -110,7 +113,8 @@ def test_start_serves_on_postgresql_with_event_keys(pg_url: str) -> None:
         accepted = httpx.post(f"{base}/e/right-key", json=event)
         assert accepted.status_code == 200, accepted.text
         (event_id,) = accepted.json()["ids"]
-        stored = httpx.get(f"{base}/v1/events/{event_id}")
+        assert httpx.get(f"{base}/v1/events/{event_id}").status_code == 401
+        stored = httpx.get(f"{base}/v1/events/{event_id}", headers=viewer)
         assert stored.status_code == 200 and stored.json()["data"]["name"] == "app/hello"
     finally:
         server.terminate()

@@ -9,6 +9,7 @@ from typing import Any, Literal
 import click
 
 from inlet import __version__
+from inlet.cli.tokens import tokens
 from inlet.config import DEFAULT_DATABASE_URL, DEFAULT_PORT, Settings
 from inlet.errors import InletError
 
@@ -181,6 +182,10 @@ def dev(
         max_event_size=max_event_size,
         concurrency=concurrency,
     )
+    from inlet.api.auth import exposure_warning
+
+    if warning := exposure_warning(settings.host):
+        click.echo(f"WARNING: {warning}", err=True)
     _serve(settings, log_level, log_format)
 
 
@@ -416,6 +421,9 @@ def apps_sync(app_urls: tuple[str, ...], every: bool, url: str, token: str | Non
     from inlet.cli.apps import sync_apps
 
     sys.exit(sync_apps(url, app_urls, every, token))
+
+
+cli.add_command(tokens)
 
 
 def main() -> None:
