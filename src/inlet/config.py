@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import hashlib
+import re
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 from urllib.parse import urlsplit
@@ -64,8 +66,12 @@ class Settings:
     """Seconds between re-syncs of apps in error, and between discovery scans."""
     retry_interval: float | None = None
     """A fixed retry delay instead of the backoff table (tests and local work)."""
-    signing_key: str | None = None
-    event_keys: tuple[str, ...] = ()
+    # Keys stay out of repr(), so a logged or printed Settings shows none of them.
+    signing_key: str | None = field(default=None, repr=False)
+    """Signs every call to an app; accepted on the SDKs' requests to this server."""
+    signing_key_fallback: str | None = field(default=None, repr=False)
+    """The key being rotated out: still accepted from SDKs, never used to sign."""
+    event_keys: tuple[str, ...] = field(default=(), repr=False)
     app_hosts: tuple[str, ...] = ()
     """Hosts apps may be synced or registered from; empty allows any (``--app-host``)."""
 
@@ -83,6 +89,11 @@ class Settings:
     max_steps_per_run: int = 1000
     max_response_bytes: int = 8 * MiB
     event_dedupe_seconds: float = 24 * 60 * 60.0
+
+    @property
+    def signing_keys(self) -> tuple[str, ...]:
+        """Every key an SDK request or an app's response may be signed with, primary first."""
+        return tuple(k for k in (self.signing_key, self.signing_key_fallback) if k)
 
     @property
     def database(self) -> DatabaseURL:
@@ -129,6 +140,76 @@ class Settings:
                     f"SDK URL {url!r} has the host {host!r}, which is not on the --app-host "
                     f"list ({', '.join(sorted(allowed))}); add --app-host {host or 'HOST'}"
                 )
-        if self.profile == "start" and not self.signing_key:
-            raise ConfigError("inlet start needs a signing key: set INLET_SIGNING_KEY")
+        if self.profile == "start":
+            self._validate_keys()
         return self
+
+    def _validate_keys(self) -> None:
+        if not self.signing_key:
+            raise ConfigError(
+                "inlet start needs a signing key: set --signing-key-file (INLET_SIGNING_KEY_FILE) "
+                f"or INLET_SIGNING_KEY; {KEY_FORMAT}"
+            )
+        check_signing_key("--signing-key", "INLET_SIGNING_KEY", self.signing_key)
+        if self.signing_key_fallback:
+            check_signing_key(
+                "--signing-key-fallback", "INLET_SIGNING_KEY_FALLBACK", self.signing_key_fallback
+            )
+        if not self.event_keys:
+            raise ConfigError(
+                "inlet start needs at least one event key, or every POST /e/{key} is refused: "
+                "set --event-key-file (INLET_EVENT_KEY_FILE) or INLET_EVENT_KEY (space-separated "
+                "keys); any hard-to-guess text works, e.g. the output of: openssl rand -hex 32"
+            )
+
+
+def fingerprint(key: str) -> str:
+    """How a key is shown anywhere (logs, errors, pages): ``sha256:`` and 12 hex digits of
+    its hash, enough to tell two keys apart and useless for guessing either."""
+    return "sha256:" + hashlib.sha256(key.encode("utf-8")).hexdigest()[:12]
+
+
+_SIGNKEY_PREFIX = re.compile(r"^signkey-\w+-")
+"""The prefix the SDKs strip (docs/protocol.md §4.1); ``protocol.signing`` strips it too."""
+
+KEY_FORMAT = (
+    "expected signkey-<env>-<hex> or bare hex (an even number of at least 16 hex digits), "
+    "e.g. signkey-prod-<64 hex digits> made with: echo signkey-prod-$(openssl rand -hex 32)"
+)
+_MIN_HEX_DIGITS = 16
+
+
+def check_signing_key(flag: str, env: str, key: str) -> None:
+    """Raise ``ConfigError`` unless ``key`` is a signing key the SDKs can use.
+
+    The SDKs hash the hex-decoded key for their bearer token, so the part after the
+    prefix must be hex of whole bytes. The message names the key only by its fingerprint.
+    """
+    digits = _SIGNKEY_PREFIX.sub("", key.strip(), count=1)
+    problem = None
+    if key != key.strip():
+        problem = "has leading or trailing whitespace"
+    elif any(c not in "0123456789abcdefABCDEF" for c in digits):
+        problem = "is not hexadecimal after its signkey-<env>- prefix"
+    elif len(digits) < _MIN_HEX_DIGITS or len(digits) % 2:
+        problem = f"has {len(digits)} hex digits after its prefix"
+    if problem is not None:
+        raise ConfigError(f"{flag} ({env}, key {fingerprint(key)}) {problem}; {KEY_FORMAT}")
+
+
+def read_key_file(flag: str, path: str) -> str:
+    """The contents of a key file, whitespace trimmed; read once, at start-up.
+
+    A file keeps a key out of ``ps`` and ``/proc/*/cmdline``, where a flag's value shows.
+    """
+    try:
+        text = Path(path).expanduser().read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+        raise ConfigError(
+            f"{flag} {path!r} cannot be read ({reason}); expected a readable UTF-8 file "
+            "holding the key, e.g. one written with: umask 077; echo KEY > FILE"
+        ) from None
+    if not text.strip():
+        raise ConfigError(f"{flag} {path!r} is empty; expected the key as the file's text")
+    return text.strip()

@@ -1,6 +1,7 @@
 """The routes an SDK calls: ``POST /fn/register`` (an app syncs itself) and the ``/v0``
 reads it makes when a call request was too large to carry its events and steps
-(``use_api``). All of them check the signing key as a bearer token when one is set."""
+(``use_api``). All of them check the signing key (or its fallback) as a bearer token
+when one is set."""
 
 from __future__ import annotations
 
@@ -48,9 +49,12 @@ class SdkAPI:
         return json_response({m.step_id: m.value for m in state.memos})
 
     def _check_bearer(self, request: Request) -> None:
-        keys = [self._settings.signing_key] if self._settings.signing_key else []
+        # The fallback is accepted too: during a rotation apps still on the old key keep
+        # registering and fetching their runs' data.
+        keys = self._settings.signing_keys
         if keys and not bearer_matches(request.headers.get("authorization"), keys):
             raise Unauthorized(
                 "missing or wrong Authorization bearer: the SDK's signing key "
-                "must match the server's"
+                "(INNGEST_SIGNING_KEY) must be the server's --signing-key or "
+                "--signing-key-fallback"
             )
