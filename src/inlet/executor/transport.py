@@ -18,6 +18,7 @@ _KEPT_HEADERS = (
     "retry-after",
     "x-inngest-req-version",
     "content-type",
+    "x-inngest-signature",
 )
 
 

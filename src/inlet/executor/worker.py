@@ -57,6 +57,8 @@ class Executor:
             max_state_bytes=settings.max_state_bytes,
             max_steps=settings.max_steps_per_run,
         )
+        # inlet start trusts only signed replies; inlet dev, like inngest dev, any reply.
+        self._response_keys = settings.signing_keys if settings.profile == "start" else ()
         self._owner = f"{os.getpid()}-{random.getrandbits(32):08x}"
         self._wake = asyncio.Event()
         self._inflight: dict[str, Claim] = {}
@@ -225,6 +227,7 @@ class Executor:
                     function=function,
                     started_at=started,
                     exists=lambda slug: registry.get(slug) is not None,
+                    response_keys=self._response_keys,
                 ),
                 reply,
                 now=self._clock.now(),

@@ -29,6 +29,7 @@ from inlet.model import (
     RunState,
     RunStatus,
 )
+from inlet.protocol.signing import verify
 from inlet.steps import waits
 from inlet.steps.backoff import RetryPolicy, clamp_retry_after
 from inlet.steps.finish import standard_error
@@ -74,12 +75,15 @@ class Call:
     started_at: float
     exists: Callable[[str], bool] = lambda slug: False
     """Whether a function is registered (the target of an invoke)."""
+    response_keys: tuple[str, ...] = ()
+    """The keys an SDK signs its reply with (``inlet start``); empty: not checked (dev)."""
 
 
 def interpret(
     call: Call, reply: Reply, *, now: float, jitter: float, retry: RetryPolicy, limits: Limits
 ) -> Outcome:
     """Turn an app's reply into the commands that record it."""
+    unsigned = _signature_problem(reply, call.response_keys)
     reply = _unwrap_stream(reply)
     attempt = Attempt(
         run_id=call.item.run_id,
@@ -101,6 +105,12 @@ def interpret(
             f"endpoint? Body: {_excerpt(reply.body)}"
         )
         return _failed_call(call, attempt, reply, reason, now, jitter, retry)
+    if unsigned is not None:
+        # Nothing an unverified reply says is trusted, its retry headers included: it is
+        # retried as if no answer had come.
+        return _failed_call(
+            call, attempt, Reply(status=reply.status, error=unsigned), unsigned, now, jitter, retry
+        )
     version = _request_version(call, reply)
     if reply.status == 200:
         try:
@@ -389,6 +399,33 @@ def _retry_after(value: str, now: float) -> float | None:
         return email.utils.parsedate_to_datetime(value).timestamp()
     except (TypeError, ValueError):
         return None
+
+
+def _signature_problem(reply: Reply, keys: tuple[str, ...]) -> str | None:
+    """Why ``reply`` is not signed by an SDK holding one of ``keys``, or ``None``.
+
+    An SDK signs its reply with the key that verified the request: HMAC-SHA256 over the
+    body bytes as sent, then the header's ``t`` (docs/protocol.md §4.2). A streamed reply
+    (201) is signed before its body exists, so it cannot be checked.
+    """
+    if not keys or reply.error is not None or reply.status == 201:
+        return None
+    header = reply.headers.get("x-inngest-signature")
+    what = f"the app's response (HTTP {reply.status})"
+    if not header:
+        return (
+            f"{what} has no X-Inngest-Signature header, and inlet start trusts only signed "
+            "responses: it came from something other than an SDK holding this server's "
+            "signing key (a proxy, or an app without INNGEST_SIGNING_KEY). "
+            f"Body: {_excerpt(reply.body)}"
+        )
+    if not verify(header, reply.body, keys, 0.0, max_skew=None):
+        return (
+            f"{what} has an X-Inngest-Signature that no configured signing key produces: "
+            "the app holds another key (give it the server's as INNGEST_SIGNING_KEY) or "
+            "the response was altered on the way"
+        )
+    return None
 
 
 def _unwrap_stream(reply: Reply) -> Reply:
