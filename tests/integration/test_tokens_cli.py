@@ -5,8 +5,12 @@ only its hash, and a revoked token opens nothing."""
 from __future__ import annotations
 
 import hashlib
+import os
 import re
 import sqlite3
+import subprocess
+import sys
+import time
 from contextlib import closing
 from pathlib import Path
 
@@ -17,7 +21,7 @@ from inlet.config import Settings
 from inlet.server import create_app
 from inlet.store.sqlite import SQLiteStore
 
-from .test_postgres_cli import inlet
+from .test_postgres_cli import SRC, free_port, inlet
 
 START = Settings(profile="start", signing_key="signkey-prod-0123456789abcdef", event_keys=("k",))
 
@@ -76,3 +80,40 @@ async def test_a_created_token_works_is_stored_as_a_hash_is_listed_and_revoked(
     after = inlet("tokens", "ls", "--database-url", url).stdout.splitlines()
     # The revoked column (last) of the ops token holds a time; the viewer's stays empty.
     assert re.search(r"\d\d:\d\d:\d\dZ$", after[1]) and after[2].endswith("-")
+
+
+def test_the_cli_commands_that_read_a_running_server_send_the_token(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'inlet.db'}"
+    made = inlet("tokens", "create", "--role", "viewer", "--database-url", url)
+    assert made.returncode == 0, made.stderr
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("INLET_")}
+    env["PYTHONPATH"] = SRC
+    argv = [sys.executable, "-m", "inlet", "start", "--port", port, "--database-url", url]
+    argv += ["--signing-key", START.signing_key or "", "--event-key", "k"]
+    server = subprocess.Popen(argv, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    try:
+        base = f"http://127.0.0.1:{port}"
+        deadline = time.monotonic() + 30
+        while not ready(base):
+            assert server.poll() is None and time.monotonic() < deadline, "inlet start failed"
+            time.sleep(0.2)
+        sent = httpx.post(f"{base}/e/k", json={"name": "app/hello", "data": {}})
+        [event_id] = sent.json()["ids"]
+
+        denied = inlet("events", "show", event_id, "--url", base)
+        shown = inlet("events", "show", event_id, "--url", base, "--token", made.stdout.strip())
+
+        assert denied.returncode != 0 and "401" in denied.stdout
+        assert shown.returncode == 0, shown.stdout + shown.stderr
+        assert "app/hello" in shown.stdout
+    finally:
+        server.terminate()
+        server.wait(15)
+
+
+def ready(base: str) -> bool:
+    try:
+        return httpx.get(f"{base}/health", timeout=1).status_code == 200
+    except httpx.TransportError:
+        return False

@@ -24,6 +24,16 @@ server_url = click.option(
 """The ``--url`` of the commands that talk to a running server."""
 
 
+api_token = click.option(
+    "--token",
+    envvar="INLET_TOKEN",
+    show_envvar=True,
+    help="An API token (inlet start; `inlet tokens create`).",
+)
+"""The ``--token`` of the commands that talk to a running server (``inlet start``
+asks for one on every API route)."""
+
+
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="inlet")
 def cli() -> None:
@@ -332,21 +342,23 @@ def runs() -> None:
 @runs.command("show")
 @click.argument("run_id")
 @server_url
-def runs_show(run_id: str, url: str) -> None:
+@api_token
+def runs_show(run_id: str, url: str, token: str | None) -> None:
     """Print a run and each call request made for it."""
     from inlet.cli.runs import show
 
-    sys.exit(show(url, run_id))
+    sys.exit(show(url, run_id, token))
 
 
 @runs.command("cancel")
 @click.argument("run_ids", nargs=-1, required=True)
 @server_url
-def runs_cancel(run_ids: tuple[str, ...], url: str) -> None:
+@api_token
+def runs_cancel(run_ids: tuple[str, ...], url: str, token: str | None) -> None:
     """Cancel runs: they make no further calls and emit inngest/function.cancelled."""
     from inlet.cli.runs import cancel
 
-    sys.exit(cancel(url, run_ids))
+    sys.exit(cancel(url, run_ids, token))
 
 
 @cli.group()
@@ -357,11 +369,12 @@ def events() -> None:
 @events.command("show")
 @click.argument("event_id")
 @server_url
-def events_show(event_id: str, url: str) -> None:
+@api_token
+def events_show(event_id: str, url: str, token: str | None) -> None:
     """Print an event, the runs it started and why it did not start others."""
     from inlet.cli.runs import show_event
 
-    sys.exit(show_event(url, event_id))
+    sys.exit(show_event(url, event_id, token))
 
 
 @cli.command("send")
@@ -391,14 +404,6 @@ def send_event(
 @cli.group()
 def apps() -> None:
     """List and sync the apps of a running server."""
-
-
-api_token = click.option(
-    "--token",
-    envvar="INLET_TOKEN",
-    show_envvar=True,
-    help="An API token (inlet start; `inlet tokens create`).",
-)
 
 
 @apps.command("ls")

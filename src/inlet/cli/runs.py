@@ -11,17 +11,23 @@ from rich.console import Console
 from rich.table import Table
 
 
-def _get(url: str) -> Any:
-    with urllib.request.urlopen(url, timeout=10) as resp:
+def _request(url: str, token: str | None, method: str = "GET") -> urllib.request.Request:
+    """A request to the server's API, with the API token ``inlet start`` asks for."""
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
+    return urllib.request.Request(url, method=method, headers=headers)
+
+
+def _get(url: str, token: str | None) -> Any:
+    with urllib.request.urlopen(_request(url, token), timeout=10) as resp:
         return json.loads(resp.read())["data"]
 
 
-def show(base_url: str, run_id: str) -> int:
+def show(base_url: str, run_id: str, token: str | None = None) -> int:
     console = Console()
     base = base_url.rstrip("/")
     try:
-        run = _get(f"{base}/v1/runs/{run_id}")
-        history = _get(f"{base}/v1/runs/{run_id}/history")
+        run = _get(f"{base}/v1/runs/{run_id}", token)
+        history = _get(f"{base}/v1/runs/{run_id}/history", token)
     except urllib.error.HTTPError as exc:
         console.print(f"[red]{base}: HTTP {exc.code}: {exc.read().decode(errors='replace')}")
         return 1
@@ -54,12 +60,12 @@ def show(base_url: str, run_id: str) -> int:
     return 0
 
 
-def cancel(base_url: str, run_ids: tuple[str, ...]) -> int:
+def cancel(base_url: str, run_ids: tuple[str, ...], token: str | None = None) -> int:
     console = Console()
     base = base_url.rstrip("/")
     failed = 0
     for run_id in run_ids:
-        request = urllib.request.Request(f"{base}/v1/runs/{run_id}", method="DELETE")
+        request = _request(f"{base}/v1/runs/{run_id}", token, "DELETE")
         try:
             with urllib.request.urlopen(request, timeout=10) as resp:
                 run = json.loads(resp.read())["data"]
@@ -74,11 +80,11 @@ def cancel(base_url: str, run_ids: tuple[str, ...]) -> int:
     return 1 if failed else 0
 
 
-def show_event(base_url: str, event_id: str) -> int:
+def show_event(base_url: str, event_id: str, token: str | None = None) -> int:
     console = Console()
     base = base_url.rstrip("/")
     try:
-        event = _get(f"{base}/v1/events/{event_id}")
+        event = _get(f"{base}/v1/events/{event_id}", token)
     except urllib.error.HTTPError as exc:
         console.print(f"[red]{base}: HTTP {exc.code}: {exc.read().decode(errors='replace')}")
         return 1
