@@ -11,7 +11,7 @@ import click
 from inlet import __version__
 from inlet.cli.tokens import tokens
 from inlet.config import DEFAULT_DATABASE_URL, DEFAULT_PORT, Settings
-from inlet.errors import InletError
+from inlet.errors import ConfigError, InletError
 
 server_url = click.option(
     "--url",
@@ -205,7 +205,20 @@ def dev(
     "--signing-key",
     envvar="INLET_SIGNING_KEY",
     show_envvar=True,
-    help="The key apps and inlet sign requests with (required).",
+    help="The key inlet signs calls with and apps sign requests with: signkey-<env>-<hex>. "
+    "Prefer the env var or --signing-key-file: a flag's value shows in ps.",
+)
+@click.option(
+    "--signing-key-file",
+    envvar="INLET_SIGNING_KEY_FILE",
+    show_envvar=True,
+    help="Read the signing key from this file at start-up (instead of --signing-key).",
+)
+@click.option(
+    "--signing-key-fallback",
+    envvar="INLET_SIGNING_KEY_FALLBACK",
+    show_envvar=True,
+    help="The key being rotated out: still accepted from apps, never used to sign.",
 )
 @click.option(
     "--event-key",
@@ -213,6 +226,12 @@ def dev(
     envvar="INLET_EVENT_KEY",
     show_envvar=True,
     help="A key accepted by POST /e/{key} (repeatable; env: space-separated).",
+)
+@click.option(
+    "--event-key-file",
+    envvar="INLET_EVENT_KEY_FILE",
+    show_envvar=True,
+    help="Read event keys (separated by whitespace) from this file at start-up.",
 )
 def start(
     host: str,
@@ -229,7 +248,10 @@ def start(
     log_level: str,
     log_format: str,
     signing_key: str | None,
+    signing_key_file: str | None,
+    signing_key_fallback: str | None,
     event_key: tuple[str, ...],
+    event_key_file: str | None,
 ) -> None:
     """Run the production server: signed requests, event keys, SQLite or PostgreSQL.
 
@@ -247,10 +269,39 @@ def start(
         use_api_threshold=use_api_threshold,
         max_event_size=max_event_size,
         concurrency=concurrency,
-        signing_key=signing_key,
-        event_keys=tuple(k for value in event_key for k in value.split()),
+        **_keys(signing_key, signing_key_file, signing_key_fallback, event_key, event_key_file),
     )
     _serve(settings, log_level, log_format)
+
+
+def _keys(
+    signing_key: str | None,
+    signing_key_file: str | None,
+    fallback: str | None,
+    event_key: tuple[str, ...],
+    event_key_file: str | None,
+) -> dict[str, Any]:
+    """The keys of ``inlet start``, files read now, once; ``Settings.validate`` checks them."""
+    from inlet.config import read_key_file
+
+    try:
+        if signing_key and signing_key_file:
+            raise ConfigError(
+                "both --signing-key (INLET_SIGNING_KEY) and --signing-key-file "
+                "(INLET_SIGNING_KEY_FILE) are set; expected one of them: drop the other"
+            )
+        if signing_key_file:
+            signing_key = read_key_file("--signing-key-file", signing_key_file)
+        event_keys = [k for value in event_key for k in value.split()]
+        if event_key_file:
+            event_keys += read_key_file("--event-key-file", event_key_file).split()
+    except ConfigError as exc:
+        raise click.ClickException(exc.message) from None
+    return {
+        "signing_key": signing_key.strip() if signing_key else None,
+        "signing_key_fallback": fallback.strip() if fallback else None,
+        "event_keys": tuple(event_keys),
+    }
 
 
 @cli.command()
