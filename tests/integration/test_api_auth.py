@@ -4,15 +4,19 @@ the event, SDK and health routes keep their own checks; ``inlet dev`` stays open
 
 from __future__ import annotations
 
+import asyncio
 import re
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
 import httpx
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from starlette.routing import Route
+from starlette.types import Message, Receive, Scope, Send
 
-from inlet.api.auth import exposure_warning, hash_token, is_open, new_token
+from inlet.api.auth import TokenAuth, exposure_warning, hash_token, is_open, new_token
 from inlet.clock import FakeClock
 from inlet.config import Settings
 from inlet.model import App, Function, Trigger
@@ -173,3 +177,39 @@ def test_inlet_dev_listens_on_loopback_by_default_and_warns_when_bound_elsewhere
         assert exposure_warning(host) is None
     warning = exposure_warning("0.0.0.0")
     assert warning is not None and "listening on 0.0.0.0, not on loopback" in warning
+
+
+async def test_a_websocket_without_a_token_is_closed_before_the_app_sees_it() -> None:
+    seen: list[str] = []
+
+    async def app(scope: Scope, receive: Receive, send: Send) -> None:
+        seen.append(scope["path"])
+
+    sent: list[Message] = []
+
+    async def send(message: Message) -> None:
+        sent.append(message)
+
+    async def receive() -> Message:
+        return {"type": "websocket.connect"}
+
+    guard = TokenAuth(app, MemoryStore(), FakeClock(NOW))
+    await guard({"type": "websocket", "path": "/v1/stream", "headers": []}, receive, send)
+
+    assert seen == [] and sent == [
+        {"type": "websocket.close", "code": 1008, "reason": "unauthorized"}
+    ]
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(header=st.text(max_size=300), path=st.sampled_from(["/v1/events", "/v0/gql", "/dev"]))
+def test_any_authorization_header_that_is_not_a_token_gets_401_never_a_crash(
+    header: str, path: str
+) -> None:
+    async def check() -> None:
+        async for api in serve(START):
+            encoded = header.encode("latin-1", "replace").replace(b"\r", b"").replace(b"\n", b"")
+            reply = await api.client.get(path, headers=[(b"authorization", encoded)])
+            assert reply.status_code == 401, (header, reply.text)
+
+    asyncio.run(check())

@@ -97,19 +97,24 @@ class TokenAuth:
         self._touched: dict[str, float] = {}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or is_open(scope["path"]):
+        if scope["type"] not in ("http", "websocket") or is_open(scope["path"]):
             await self._app(scope, receive, send)
             return
         try:
             token = await self._authenticate(scope)
-            receive = await self._authorize(scope, receive, token)
+            if scope["type"] == "http":
+                receive = await self._authorize(scope, receive, token)
         except InletError as exc:
-            await error_response(exc)(scope, receive, send)
+            if scope["type"] == "websocket":
+                # A stream only reads (a viewer may); without a valid token it is refused.
+                await send({"type": "websocket.close", "code": 1008, "reason": exc.code})
+            else:
+                await error_response(exc)(scope, receive, send)
             return
         await self._app(scope, receive, send)
 
     async def _authenticate(self, scope: Scope) -> ApiToken:
-        route = f"{scope['method']} {scope['path']}"
+        route = f"{scope.get('method', 'WEBSOCKET')} {scope['path']}"
         header = _header(scope, b"authorization")
         if header is None:
             raise Unauthorized(
