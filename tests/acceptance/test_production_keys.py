@@ -15,6 +15,8 @@ from pathlib import Path
 import httpx
 import pytest
 
+from inlet.config import fingerprint
+
 from .harness import READY_TIMEOUT, ROOT, InletServer, SdkApp, Stack, _clean_env, wait_for
 
 pytestmark = [pytest.mark.acceptance, pytest.mark.timeout(180)]
@@ -174,6 +176,8 @@ def test_rotating_the_signing_key_while_runs_sleep_drops_none(stack: Stack) -> N
         assert run["status"] == "Completed", server.history(run["run_id"])
     assert len(stack.records.find("step", step="after")) == SLEEPERS
     assert len(stack.records.find("step", step="before")) == SLEEPERS
+    banner = server.process.log_paths[-1].read_text(errors="replace")
+    assert f"signing key {fingerprint(KEY_B)}, fallback signing key {fingerprint(KEY_A)}" in banner
     for log in stack.log_dir.glob("inlet.*.log"):
         text = log.read_text(errors="replace")
         assert all(k.removeprefix("signkey-prod-") not in text for k in (KEY_A, KEY_B)), log

@@ -373,6 +373,15 @@ def _serve(settings: Settings, log_level: str, log_format: str) -> None:
     click.echo(
         f"inlet {__version__} listening on {settings.base_url} ({settings.database.safe})", err=True
     )
+    if settings.signing_key:
+        # Fingerprints only: enough to check which key a process loaded, nothing to steal.
+        from inlet.config import fingerprint
+
+        names = ("signing key", "fallback signing key")
+        shown = [
+            f"{n} {fingerprint(k)}" for n, k in zip(names, settings.signing_keys, strict=False)
+        ]
+        click.echo(f"{', '.join(shown)}; {len(settings.event_keys)} event key(s)", err=True)
     uvicorn.run(
         app,
         host=settings.host,
