@@ -178,3 +178,16 @@ def test_rate_limit_admits_every_event_spaced_at_least_one_emission_apart(
         now += cfg.emission + gap
         decision, tat = rate_limit(tat, now, cfg)
         assert decision == ADMIT
+
+
+def test_a_long_throttle_queue_does_not_drift_into_one_start_too_many() -> None:
+    # Found by the property above: at epoch-sized times, 0.1 s added ten times fell short
+    # of 1 s, and a 13th start landed inside the first period (limit 10 + burst 2).
+    cfg = Throttle(limit=10, period=1.0, burst=2)
+    tat: float | None = None
+    starts = []
+    for _ in range(13):
+        decision, tat = throttle(tat, T0, cfg)
+        starts.append(start_of(decision, T0))
+    assert max_in_window(starts, cfg.period) == 12
+    assert T0 + 1.0 <= starts[-1] < T0 + 1.0 + 1e-5  # on or just after its slot, never before

@@ -21,6 +21,7 @@ as in Go (see :attr:`RateLimit.burst`).
 from __future__ import annotations
 
 import math
+from fractions import Fraction
 
 from inlet.flow.config import RateLimit, Throttle
 from inlet.flow.decision import ADMIT, Decision, Delay, Skip
@@ -44,9 +45,24 @@ def throttle(tat: float | None, now: float, cfg: Throttle) -> tuple[Decision, fl
     for a key never seen (or whose state expired, which is equivalent once ``tat < now``).
     """
     allow_at, new_tat = _gcra(tat, now, cfg.emission, cfg.burst)
+    new_tat = _not_early(new_tat, now if tat is None or tat < now else tat, cfg)
     if allow_at <= now:
         return ADMIT, new_tat
     return Delay(allow_at), new_tat
+
+
+def _not_early(tat: float, base: float, cfg: Throttle) -> float:
+    """``tat`` moved up to the first float at or after ``base + period / limit`` exactly.
+
+    Epoch seconds are large floats (a unit in the last place is ~0.24 us), so adding the
+    emission interval rounds, sometimes down; over a queue of delayed starts the rounding
+    adds up and one start too many lands inside a period. Rounding up instead keeps every
+    start on or after its exact slot (late by at most microseconds, never early).
+    """
+    exact = Fraction(base) + Fraction(cfg.period) / cfg.limit
+    while Fraction(tat) < exact:
+        tat = math.nextafter(tat, math.inf)
+    return tat
 
 
 def rate_limit(tat: float | None, now: float, cfg: RateLimit) -> tuple[Decision, float | None]:
