@@ -88,6 +88,10 @@ class Settings:
     max_state_bytes: int = 32 * MiB
     max_steps_per_run: int = 1000
     max_response_bytes: int = 8 * MiB
+    max_request_bytes: int = 16 * MiB
+    """The largest request body any route reads (413 above it, before parsing)."""
+    request_body_timeout: float = 30.0
+    """Seconds a request body may stall between two chunks before it is answered 408."""
     event_dedupe_seconds: float = 24 * 60 * 60.0
 
     @property

@@ -21,6 +21,7 @@ from inlet.api.auth import TokenAuth
 from inlet.api.errors import HANDLERS
 from inlet.api.events import EventsAPI
 from inlet.api.graphql import GraphQLAPI
+from inlet.api.limits import RequestLimits
 from inlet.api.routes import routes
 from inlet.api.runs import RunsAPI
 from inlet.api.sdk import SdkAPI
@@ -160,8 +161,15 @@ def create_app(
         if settings.profile == "start"
         else []
     )
+    # Limits first: nothing, not even the token check, reads an oversized or stalled body.
+    limits = Middleware(
+        RequestLimits, limit=settings.max_request_bytes, idle=settings.request_body_timeout
+    )
     app = Starlette(
-        routes=table, lifespan=server.lifespan, exception_handlers=HANDLERS, middleware=guard
+        routes=table,
+        lifespan=server.lifespan,
+        exception_handlers=HANDLERS,
+        middleware=[limits, *guard],
     )
     app.state.server = server
     return app

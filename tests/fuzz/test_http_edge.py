@@ -233,3 +233,13 @@ def test_the_rest_api_answers_any_write_with_2xx_or_4xx(
 ) -> None:
     edge.request("DELETE", f"/v1/runs/{segment}")
     edge.request("POST", "/v1/cancellations", content=json.dumps(body))
+
+
+@pytest.mark.parametrize("path", ["/e/key", "/fn/register", "/v0/gql", "/v1/cancellations"])
+def test_an_oversized_body_is_refused_before_parsing_with_the_limit_named(
+    edge: Edge, path: str
+) -> None:
+    limit = Settings().max_request_bytes
+    reply = edge.request("POST", path, content=b"[" + b" " * limit + b"]")
+    assert reply.status_code == 413
+    assert f"at most {limit} bytes" in reply.json()["error"]
