@@ -10,6 +10,7 @@ from typing import Literal
 from urllib.parse import urlsplit
 
 from inlet.errors import ConfigError
+from inlet.redact import redact
 
 KiB = 1024
 MiB = 1024 * KiB
@@ -27,13 +28,7 @@ class DatabaseURL:
     @property
     def safe(self) -> str:
         """The URL without a password, for logs and messages."""
-        if self.scheme != "postgresql":
-            return self.raw
-        scheme, _, rest = self.raw.partition("://")
-        credentials, at, host = rest.rpartition("@")
-        if not at or ":" not in credentials:
-            return self.raw
-        return f"{scheme}://{credentials.split(':', 1)[0]}:***@{host}"
+        return redact(self.raw)
 
     @classmethod
     def parse(cls, url: str) -> DatabaseURL:
@@ -47,8 +42,8 @@ class DatabaseURL:
         if url.startswith(("postgresql://", "postgres://")):
             return cls("postgresql", url, url)
         raise ConfigError(
-            f"INLET_DATABASE_URL={url!r} has an unsupported scheme; expected sqlite:///PATH, "
-            "postgresql://... or memory:// (tests only)"
+            f"INLET_DATABASE_URL={redact(url)!r} has an unsupported scheme; expected "
+            "sqlite:///PATH, postgresql://... or memory:// (tests only)"
         )
 
 

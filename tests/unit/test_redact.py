@@ -27,3 +27,14 @@ from inlet.redact import redact
 def test_passwords_and_secret_parameters_are_masked_and_nothing_else(text: str, shown: str) -> None:
     assert redact(text) == shown
     assert "s3cr3t" not in redact(text)
+
+
+def test_a_database_url_is_shown_and_refused_without_its_password() -> None:
+    from inlet.config import DatabaseURL
+    from inlet.errors import ConfigError
+
+    shown = DatabaseURL.parse("postgresql://inlet:s3cr3t@db/inlet?password=s3cr3t").safe
+    assert shown == "postgresql://inlet:***@db/inlet?password=***"
+    with pytest.raises(ConfigError) as refused:
+        DatabaseURL.parse("mysql://inlet:s3cr3t@db/inlet")
+    assert "s3cr3t" not in refused.value.message and "mysql://inlet:***@db" in refused.value.message
