@@ -457,7 +457,9 @@ def send_event(
     """Send event NAME to a running server's event API, as a script or cron job would."""
     from inlet.cli.send import event_body, send
 
-    for stored in send(url, event_key, event_body(name, data, event_id, ts)):
+    # INLET_EVENT_KEY may list the server's keys (space-separated): any one of them will do.
+    key = next(iter(event_key.split()), event_key)
+    for stored in send(url, key, event_body(name, data, event_id, ts)):
         click.echo(stored)
 
 
