@@ -3,6 +3,7 @@ an app can answer it turned into a reason that names the fix."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
@@ -269,3 +270,21 @@ async def test_post_v1_apps_sync_of_an_app_with_another_key_is_a_502_naming_the_
     assert resp.status_code == 502
     assert "rejected this server's signature" in resp.json()["error"]
     assert "rejected this server's signature" in listed.json()["data"][0]["error"]
+
+
+async def test_an_app_the_store_holds_in_error_is_synced_again_on_the_next_poll(
+    fake_app: FakeApp,
+) -> None:
+    url = await fake_app.start(answer_in_band_if_signed_with(KEY))
+    store = MemoryStore()
+    await store.set_app_error(url, "was down", NOW)
+    sync = await syncer(store, signing_key=KEY, poll_interval=0.05)
+    try:
+        for _ in range(100):
+            if [a.error for a in await store.list_apps()] == [None]:
+                break
+            await asyncio.sleep(0.05)
+    finally:
+        await sync.stop()
+    [app] = await store.list_apps()
+    assert (app.app_id, app.error) == ("shop", None)

@@ -18,7 +18,7 @@ from inlet.clock import Clock
 from inlet.config import MiB, Settings
 from inlet.errors import BadRequest
 from inlet.store import Store
-from inlet.sync.hosts import check_hosts
+from inlet.sync.hosts import HostNotAllowed, check_hosts
 from inlet.sync.register import Registration, app_url, parse_registration
 from inlet.sync.request import in_band_payload, sync_request
 
@@ -184,9 +184,7 @@ class Syncer:
     async def _loop(self) -> None:
         while True:
             try:
-                for url, error in list(self._targets.items()):
-                    if error is not None:
-                        await self.sync(url)
+                await self._resync_failed()
                 if self._settings.discovery and not any(
                     a.error is None for a in await self._store.list_apps()
                 ):
@@ -196,6 +194,21 @@ class Syncer:
             except Exception:
                 log.exception("sync.loop_failed")
             await asyncio.sleep(self._settings.poll_interval)
+
+    async def _resync_failed(self) -> None:
+        """Sync again every app in error: those this process tried, and those the store
+        holds in error (synced before a restart, or by another process)."""
+        for app in await self._store.list_apps():
+            if app.error and not any(app_url(u) == app.url for u in self._targets):
+                self._targets[app.url] = app.error
+        for url, error in list(self._targets.items()):
+            if error is None:
+                continue
+            try:
+                await self.sync(url)
+            except HostNotAllowed as exc:
+                self._targets.pop(url)
+                log.warning("app.sync_refused", extra={"url": app_url(url), "reason": exc.message})
 
     async def known_urls(self) -> list[str]:
         """Every app URL this process syncs or the store holds, for ``apps sync --all``."""
