@@ -67,6 +67,8 @@ class Settings:
     signing_key_fallback: str | None = field(default=None, repr=False)
     """The key being rotated out: still accepted from SDKs, never used to sign."""
     event_keys: tuple[str, ...] = field(default=(), repr=False)
+    allow_remote_register: bool = False
+    """inlet dev: take POST /fn/register from other machines too (loopback only otherwise)."""
     app_hosts: tuple[str, ...] = ()
     """Hosts apps may be synced or registered from; empty allows any (``--app-host``)."""
 

@@ -82,6 +82,13 @@ class Unauthorized(InletError):
     http_status = 401
 
 
+class Forbidden(InletError):
+    """The caller is known but may not do this (a viewer token, a remote register)."""
+
+    code = "forbidden"
+    http_status = 403
+
+
 class NotFound(InletError):
     """Not found."""
 

@@ -26,7 +26,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from inlet.api.errors import error_response
 from inlet.clock import Clock
-from inlet.errors import InletError, Unauthorized
+from inlet.errors import Forbidden, InletError, Unauthorized
 from inlet.store import Store
 from inlet.store.tokens import ApiToken
 
@@ -49,13 +49,6 @@ TOUCH_EVERY: Final = 60.0
 """Seconds between two writes of one token's last use (a write per request is not worth it)."""
 
 HOW_TO_CREATE = "create one with: inlet tokens create --role viewer --database-url URL"
-
-
-class Forbidden(InletError):
-    """The token's role does not allow this request."""
-
-    code = "forbidden"
-    http_status = 403
 
 
 def new_token() -> str:

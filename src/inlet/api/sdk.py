@@ -5,16 +5,25 @@ when one is set."""
 
 from __future__ import annotations
 
+import ipaddress
+
 import orjson
 from starlette.requests import Request
 from starlette.responses import Response
 
 from inlet.api.render import json_response
 from inlet.config import Settings
-from inlet.errors import BadRequest, Unauthorized
+from inlet.errors import BadRequest, Forbidden, Unauthorized
 from inlet.protocol.signing import bearer_matches
 from inlet.store import Store
 from inlet.sync.syncer import Syncer
+
+
+def _loopback(host: str) -> bool:
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return host == "localhost"
 
 
 class SdkAPI:
@@ -27,6 +36,7 @@ class SdkAPI:
 
     async def register(self, request: Request) -> Response:
         self._check_bearer(request)
+        self._check_origin(request)
         try:
             payload = orjson.loads(await request.body())
         except orjson.JSONDecodeError as exc:
@@ -47,6 +57,21 @@ class SdkAPI:
         if state is None:
             return json_response({"error": "run not found", "status": 404}, 404)
         return json_response({m.step_id: m.value for m in state.memos})
+
+    def _check_origin(self, request: Request) -> None:
+        # inlet dev takes registrations without a key; from anywhere but this machine that
+        # would let any web page a developer opens register a function pointing at an
+        # internal URL, which inlet would then call.
+        settings = self._settings
+        if settings.profile != "dev" or settings.allow_remote_register:
+            return
+        client = request.client.host if request.client else ""
+        if not _loopback(client):
+            raise Forbidden(
+                f"inlet dev takes POST /fn/register only from this machine, not from "
+                f"{client or 'an unknown address'}; start it with --allow-remote-register "
+                "(INLET_ALLOW_REMOTE_REGISTER) to allow it, or use inlet start with keys"
+            )
 
     def _check_bearer(self, request: Request) -> None:
         # The fallback is accepted too: during a rotation apps still on the old key keep

@@ -1,0 +1,149 @@
+"""The options the CLI's commands share: a server's, and a client's of a running server."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import click
+
+from inlet.config import DEFAULT_DATABASE_URL, DEFAULT_PORT
+
+server_url = click.option(
+    "--url",
+    default=f"http://127.0.0.1:{DEFAULT_PORT}",
+    show_default=True,
+    envvar="INLET_URL",
+    show_envvar=True,
+    help="The server's base URL.",
+)
+"""The ``--url`` of the commands that talk to a running server."""
+
+
+api_token = click.option(
+    "--token",
+    envvar="INLET_TOKEN",
+    show_envvar=True,
+    help="An API token (inlet start; `inlet tokens create`).",
+)
+"""The ``--token`` of the commands that talk to a running server (``inlet start``
+asks for one on every API route)."""
+
+
+def server_options(command: Callable[..., None]) -> Callable[..., None]:
+    """The options ``inlet dev`` and ``inlet start`` share."""
+    for option in reversed(_SERVER_OPTIONS):
+        command = option(command)
+    return command
+
+
+_SERVER_OPTIONS = [
+    click.option(
+        "--host",
+        default="127.0.0.1",
+        show_default=True,
+        envvar="INLET_HOST",
+        show_envvar=True,
+        help="Interface to listen on.",
+    ),
+    click.option(
+        "--port",
+        "-p",
+        default=DEFAULT_PORT,
+        show_default=True,
+        type=int,
+        envvar="INLET_PORT",
+        show_envvar=True,
+        help="Port to listen on.",
+    ),
+    click.option(
+        "--database-url",
+        default=DEFAULT_DATABASE_URL,
+        show_default=True,
+        envvar="INLET_DATABASE_URL",
+        show_envvar=True,
+        help="sqlite:///PATH (embedded) or postgresql://...",
+    ),
+    click.option(
+        "--sdk-url",
+        "-u",
+        multiple=True,
+        envvar="INLET_SDK_URL",
+        show_envvar=True,
+        help="An app's serve URL to sync (repeatable; env: space-separated).",
+    ),
+    click.option(
+        "--app-host",
+        multiple=True,
+        envvar="INLET_APP_HOST",
+        show_envvar=True,
+        help="Only sync, register and call apps on this host (repeatable; env: "
+        "space-separated) [default: any host].",
+    ),
+    click.option(
+        "--no-discovery",
+        is_flag=True,
+        envvar="INLET_NO_DISCOVERY",
+        show_envvar=True,
+        help="Do not scan local ports for apps.",
+    ),
+    click.option(
+        "--poll-interval",
+        default=5.0,
+        show_default=True,
+        type=float,
+        envvar="INLET_POLL_INTERVAL",
+        show_envvar=True,
+        help="Seconds between re-syncs of apps in error.",
+    ),
+    click.option(
+        "--retry-interval",
+        default=None,
+        type=float,
+        envvar="INLET_RETRY_INTERVAL",
+        show_envvar=True,
+        help="Fixed retry delay in seconds instead of the backoff table.",
+    ),
+    click.option(
+        "--use-api-threshold",
+        default=None,
+        type=int,
+        envvar="INLET_USE_API_THRESHOLD",
+        show_envvar=True,
+        help="Bytes of events+steps above which apps fetch run state over the API "
+        "[default: 4 MiB].",
+    ),
+    click.option(
+        "--max-event-size",
+        default=None,
+        type=click.IntRange(min=1),
+        envvar="INLET_MAX_EVENT_SIZE",
+        show_envvar=True,
+        help="Largest accepted event in bytes "
+        "[default: 512 KiB; Inngest's dev server takes 3 MiB].",
+    ),
+    click.option(
+        "--concurrency",
+        default=128,
+        show_default=True,
+        type=int,
+        envvar="INLET_CONCURRENCY",
+        show_envvar=True,
+        help="Call requests in flight at once.",
+    ),
+    click.option(
+        "--log-level",
+        default="info",
+        show_default=True,
+        envvar="INLET_LOG_LEVEL",
+        show_envvar=True,
+        type=click.Choice(["debug", "info", "warning", "error"]),
+    ),
+    click.option(
+        "--log-format",
+        default="text",
+        show_default=True,
+        envvar="INLET_LOG_FORMAT",
+        show_envvar=True,
+        type=click.Choice(["text", "json"]),
+    ),
+]
