@@ -7,9 +7,18 @@ from pathlib import Path
 
 import pytest
 
-from .harness import CoreStack, Stack, migrate, start_core
+from .harness import STARTED, CoreStack, Stack, migrate, start_core
+from .log_scan import leaks
 
 STACK_KEY = pytest.StashKey[Stack]()
+
+
+@pytest.fixture(scope="session", autouse=True)
+def no_secret_in_any_log() -> Iterator[None]:
+    """After the whole acceptance run: no inlet log holds a key, token or password."""
+    yield
+    found = leaks(STARTED)
+    assert not found, "secrets in inlet logs:\n" + "\n".join(sorted(set(found)))
 
 
 @pytest.fixture(params=["sqlite", "postgres"])

@@ -109,6 +109,10 @@ def _tail(path: Path, max_chars: int = 20_000) -> str:
     return text
 
 
+STARTED: list[ManagedProcess] = []
+"""Every process the acceptance run started, for the end-of-run scan of their logs."""
+
+
 class ManagedProcess:
     """One child process; each start gets a fresh log file ``<name>.<n>.log``."""
 
@@ -126,6 +130,8 @@ class ManagedProcess:
     def start(self) -> None:
         assert not self.running, f"{self.name} is already running"
         log_path = self.log_dir / f"{self.name}.{len(self.log_paths)}.log"
+        if not self.log_paths:
+            STARTED.append(self)
         self.log_paths.append(log_path)
         with log_path.open("wb") as log:
             log.write(("$ " + " ".join(self.argv) + "\n").encode())
