@@ -214,3 +214,44 @@ def test_start_without_an_event_key_refuses_to_start_and_says_how(tmp_path: Path
     assert done.returncode != 0
     assert "--event-key-file (INLET_EVENT_KEY_FILE)" in done.stderr
     assert KEY_A.removeprefix("signkey-prod-") not in done.stderr
+
+
+def make_token(stack: Stack, role: str) -> str:
+    """A token made with the CLI on the test's database before a server opens it."""
+    done = subprocess.run(
+        [sys.executable, "-m", "inlet", "tokens", "create", "--role", role],
+        env={**_clean_env({}), "PYTHONPATH": str(ROOT / "src"),
+             "INLET_DATABASE_URL": stack.database_url},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    return done.stdout.strip()
+
+
+def test_the_api_needs_a_token_and_a_viewer_token_only_reads(stack: Stack) -> None:
+    viewer_token = make_token(stack, "viewer")
+    server = start_server(stack, KEY_A)
+    anonymous = httpx.Client(base_url=server.url, timeout=10.0)
+    viewer = httpx.Client(
+        base_url=server.url, timeout=10.0, headers={"Authorization": f"Bearer {viewer_token}"}
+    )
+    query = {"query": "{ apps { id } }"}
+
+    for path in ("/v1/events", "/v1/runs", "/v1/apps", "/dev", "/metrics"):
+        assert anonymous.get(path).status_code == 401, path
+    assert anonymous.post("/v0/gql", json=query).status_code == 401
+    assert anonymous.delete("/v1/runs/01RUN000000000000000000001").status_code == 401
+
+    assert viewer.get("/v1/events").status_code == 200
+    assert viewer.get("/dev").status_code == 200
+    assert viewer.post("/v0/gql", json=query).status_code == 200
+    assert viewer.delete("/v1/runs/01RUN000000000000000000001").status_code == 403
+    cancel = {"function_id": "x", "app_id": "y", "started_after": "2020-01-01T00:00:00Z"}
+    assert viewer.post("/v1/cancellations", json=cancel).status_code == 403
+    # The admin token passes the check: the answer is about the run, not about the token.
+    assert server.http.delete("/v1/runs/01RUN000000000000000000001").status_code == 404
+    assert server.http.get("/health").status_code == 200
+    assert anonymous.get("/health").status_code == 200
