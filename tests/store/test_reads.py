@@ -145,3 +145,10 @@ async def test_several_run_states_are_read_at_once_in_the_order_asked(store: Sto
     states = await store.run_states(ids)
     assert [s.run.id[-1] for s in states] == ["3", "1"]
     assert [e.data for e in states[0].events] == [{"n": 3}]
+
+
+async def test_text_search_reads_the_stored_json_on_every_backend(store: Store) -> None:
+    await make(store, 1, "app-a", NOW + 1)
+    await end(store, NOW + 10, RunStatus.COMPLETED, {"ok": True, "note": None})
+    assert [r.id[-1] for r in (await store.runs(RunFilter(text='"ok":true'))).runs] == ["1"]
+    assert (await store.runs(RunFilter(text="None"))).runs == ()

@@ -13,6 +13,8 @@ import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
+import orjson
+
 from inlet.errors import InvalidValue
 from inlet.model import App, Attempt, Event, Function, Run, RunState, RunStatus, SkipRecord
 
@@ -45,7 +47,9 @@ class RunFilter:
             return False
         if self.text:
             needle = self.text.lower()
-            haystack = (run.id, run.function_slug, repr(run.output), repr(run.error))
+            # What the SQL stores search: the id, the function and the stored JSON text.
+            stored = [orjson.dumps(v).decode() for v in (run.output, run.error) if v is not None]
+            haystack = (run.id, run.function_slug, *stored)
             return any(needle in part.lower() for part in haystack)
         return True
 
