@@ -19,7 +19,6 @@ import pwd
 import shlex
 import shutil
 import signal
-import socket
 import stat
 import subprocess
 import time
@@ -30,6 +29,8 @@ from types import TracebackType
 
 import psycopg
 from psycopg import sql
+
+from ports import free_port
 
 BINDIR_ENV = "INLET_PG_BINDIR"
 OS_USER = "postgres"
@@ -45,12 +46,6 @@ FAST_SETTINGS = {"fsync": "off", "synchronous_commit": "off", "full_page_writes"
 
 class PostgresError(RuntimeError):
     """The PostgreSQL test server could not be found, started or stopped."""
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind((HOST, 0))
-        return int(sock.getsockname()[1])
 
 
 def _version_key(bindir: Path) -> tuple[int, ...]:

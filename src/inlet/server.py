@@ -89,18 +89,21 @@ class Server:
         self._registry = Registry(await self.store.list_functions())
 
     def _functions_changed(self) -> None:
-        task = asyncio.create_task(self.reload_functions())
+        task = asyncio.create_task(self._reload_logged())
         self._background.add(task)
         task.add_done_callback(self._background.discard)
+
+    async def _reload_logged(self) -> None:
+        try:
+            await self.reload_functions()
+        except Exception:
+            log.exception("functions.reload_failed")
 
     async def _refresh_functions(self) -> None:
         """The polling path behind the functions notification."""
         while True:
             await self.clock.sleep(FUNCTIONS_POLL)
-            try:
-                await self.reload_functions()
-            except Exception:
-                log.exception("functions.reload_failed")
+            await self._reload_logged()
 
     @contextlib.asynccontextmanager
     async def lifespan(self, app: Starlette) -> AsyncIterator[None]:
@@ -122,9 +125,11 @@ class Server:
         try:
             yield
         finally:
-            if refresh is not None:
-                refresh.cancel()
-                await asyncio.gather(refresh, return_exceptions=True)
+            # Reloads still in flight must end before the store they read closes.
+            pending = [*self._background, *([refresh] if refresh is not None else [])]
+            for task in pending:
+                task.cancel()
+            await asyncio.gather(*pending, return_exceptions=True)
             await self.scheduler.stop()
             await self.syncer.stop()
             await self.executor.stop()

@@ -13,7 +13,6 @@ import hashlib
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -23,6 +22,8 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import httpx
+
+from ports import free_port
 
 from .apps.common import RECORD_FILE_ENV, read_records
 
@@ -36,12 +37,6 @@ SYNC_TIMEOUT = 30.0
 RUN_TIMEOUT = 60.0
 
 T = TypeVar("T")
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def wait_for(

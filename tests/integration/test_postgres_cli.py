@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -13,14 +12,9 @@ import httpx
 import psycopg
 
 from inlet.store.relational import migrations
+from ports import free_port
 
 SRC = str(Path(__file__).resolve().parents[2] / "src")
-
-
-def free_port() -> str:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return str(sock.getsockname()[1])
 
 
 def inlet(*args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
@@ -40,7 +34,7 @@ def test_a_server_on_an_unmigrated_database_refuses_to_start_and_names_the_fix(
     pg_url: str, tmp_path: Path
 ) -> None:
     done = inlet(
-        "dev", "--no-discovery", "--port", free_port(), "--database-url", pg_url, timeout=30
+        "dev", "--no-discovery", "--port", str(free_port()), "--database-url", pg_url, timeout=30
     )
     assert done.returncode != 0
     assert "schema version 0" in done.stderr
@@ -78,7 +72,7 @@ def test_migrate_never_prints_the_database_password() -> None:
 
 
 def test_start_needs_a_signing_key(pg_url: str) -> None:
-    done = inlet("start", "--port", free_port(), "--database-url", pg_url, timeout=30)
+    done = inlet("start", "--port", str(free_port()), "--database-url", pg_url, timeout=30)
     assert done.returncode != 0
     assert "signing key" in done.stderr
 
@@ -88,7 +82,7 @@ def test_start_serves_on_postgresql_with_event_keys(pg_url: str) -> None:
     made = inlet("tokens", "create", "--role", "viewer", "--database-url", pg_url)
     assert made.returncode == 0, made.stderr
     viewer = {"Authorization": f"Bearer {made.stdout.strip()}"}
-    port = free_port()
+    port = str(free_port())
     env = {k: v for k, v in os.environ.items() if not k.startswith("INLET_")}
     env["PYTHONPATH"] = SRC
     argv = [sys.executable, "-m", "inlet", "start", "--port", port, "--database-url", pg_url]
