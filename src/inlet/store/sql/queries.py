@@ -1,5 +1,5 @@
-"""Named queries: ``queries.sql`` under ``-- name:`` headers, overridden per dialect by
-``<dialect>.sql``, loaded once per process and checked against :data:`NAMES`."""
+"""Named queries: the files of :data:`SHARED` under ``-- name:`` headers, overridden per
+dialect by ``<dialect>.sql``, loaded once per process and checked against :data:`NAMES`."""
 
 from __future__ import annotations
 
@@ -89,6 +89,10 @@ NAMES: Final = frozenset(
 
 DIALECTS: Final = ("sqlite", "postgres")
 
+SHARED: Final = ("queries.sql", "reads.sql", "access.sql")
+"""The statements both dialects share, by concern: the engine's, the read model's, and
+the API's access (tokens). A name belongs to exactly one of them."""
+
 
 def parse(text: str) -> dict[str, str]:
     """``-- name: NAME`` headers and the statement under each (comments dropped)."""
@@ -116,7 +120,13 @@ def load(dialect: str) -> MappingProxyType[str, str]:
     """The queries of ``dialect``: the shared ones with the dialect's replacements."""
     if dialect not in DIALECTS:
         raise StoreError(f"unknown SQL dialect {dialect!r}; expected one of {DIALECTS}")
-    queries = parse(_text("queries.sql"))
+    queries: dict[str, str] = {}
+    for file in SHARED:
+        found = parse(_text(file))
+        twice = queries.keys() & found.keys()
+        if twice:
+            raise StoreError(f"{file} defines {sorted(twice)} again")
+        queries.update(found)
     queries.update(parse(_text(f"{dialect}.sql")))
     missing = NAMES - queries.keys()
     if missing:

@@ -191,15 +191,6 @@ ON CONFLICT (slug) DO UPDATE SET
 INSERT INTO apps (url, app_id, error) VALUES (?, '', ?)
 ON CONFLICT (url) DO UPDATE SET error = excluded.error
 
--- name: list_apps
-SELECT url, app_id, sdk, framework, checksum, synced_at, error FROM apps ORDER BY url
-
--- name: list_functions
-SELECT slug, app_url, name, url, triggers, retries, config FROM functions ORDER BY slug
-
--- name: skips
-SELECT function_slug, reason FROM skips WHERE event_id = ? ORDER BY function_slug
-
 -- name: cron_cursors
 SELECT function_slug, expression, last_fire FROM cron_cursors
 
@@ -209,29 +200,6 @@ INSERT INTO cron_cursors (function_slug, expression, last_fire) VALUES (?, ?, ?)
 ON CONFLICT (function_slug, expression) DO UPDATE SET
     last_fire = CASE WHEN excluded.last_fire > cron_cursors.last_fire
                 THEN excluded.last_fire ELSE cron_cursors.last_fire END
-
--- name: list_events
-SELECT internal_id, body, received_at FROM events ORDER BY internal_id DESC LIMIT ?
-
--- name: list_events_named
-SELECT internal_id, body, received_at FROM events WHERE name = ?
-ORDER BY internal_id DESC LIMIT ?
-
--- name: runs_for_event
-SELECT id, function_slug, event_ids, status, created_at, started_at, ended_at, output,
-    error, request_version, force_plan, state_size, step_count
-FROM runs WHERE id IN (SELECT run_id FROM event_runs WHERE event_id = ?) ORDER BY id
-
--- name: list_runs
--- {where} is built from the filters the caller set (each a fixed clause).
-SELECT id, function_slug, event_ids, status, created_at, started_at, ended_at, output,
-    error, request_version, force_plan, state_size, step_count
-FROM runs {where} ORDER BY id DESC LIMIT ?
-
--- name: history
-SELECT run_id, item_id, step_id, attempt, started_at, ended_at, outcome, status_code, name,
-    output, error, op_step
-FROM attempts WHERE run_id = ? ORDER BY seq
 
 -- name: distinct_paths
 -- The distinct index paths of an event name's listeners, one index probe per path (a
@@ -265,34 +233,3 @@ DELETE FROM inflight
 -- are looked at again too: the slots they waited for are free now.
 UPDATE queue SET lease = NULL, parked = NULL, due_at = 0, rank = orank
 WHERE lease IS NOT NULL OR parked IS NOT NULL
-
--- name: runs_matching_text
--- Runs whose id, function, output or error contains a text (a dashboard search: it reads
--- every run, so it is only ever combined with the caller's other filters).
-SELECT id FROM runs
-WHERE id LIKE ? ESCAPE '\' OR function_slug LIKE ? ESCAPE '\'
-    OR CAST(output AS TEXT) LIKE ? ESCAPE '\' OR CAST(error AS TEXT) LIKE ? ESCAPE '\'
-
--- name: run_counts
-SELECT status, count(*) FROM runs {where} GROUP BY status
-
--- name: run_times
-SELECT function_slug, status, created_at, started_at, ended_at FROM runs {where}
-ORDER BY created_at LIMIT ?
-
--- name: insert_token
-INSERT INTO tokens (id, name, role, hash, created_at) VALUES (?, ?, ?, ?, ?)
-
--- name: token_by_hash
-SELECT id, name, role, hash, created_at, last_used_at, revoked_at FROM tokens WHERE hash = ?
-
--- name: list_tokens
-SELECT id, name, role, hash, created_at, last_used_at, revoked_at FROM tokens
-ORDER BY created_at, id
-
--- name: revoke_token
-UPDATE tokens SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL
-
--- name: touch_token
--- Only ever forward: two processes may note the same token's use out of order.
-UPDATE tokens SET last_used_at = ? WHERE id = ? AND (last_used_at IS NULL OR last_used_at < ?)

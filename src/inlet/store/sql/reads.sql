@@ -1,0 +1,48 @@
+-- The read model's statements (inlet.store.queries, served by inlet.store.sql.reads):
+-- what the REST API, GraphQL and the dashboard read. Same conventions as queries.sql.
+
+-- name: list_apps
+SELECT url, app_id, sdk, framework, checksum, synced_at, error FROM apps ORDER BY url
+
+-- name: list_functions
+SELECT slug, app_url, name, url, triggers, retries, config FROM functions ORDER BY slug
+
+-- name: skips
+SELECT function_slug, reason FROM skips WHERE event_id = ? ORDER BY function_slug
+
+-- name: list_events
+SELECT internal_id, body, received_at FROM events ORDER BY internal_id DESC LIMIT ?
+
+-- name: list_events_named
+SELECT internal_id, body, received_at FROM events WHERE name = ?
+ORDER BY internal_id DESC LIMIT ?
+
+-- name: runs_for_event
+SELECT id, function_slug, event_ids, status, created_at, started_at, ended_at, output,
+    error, request_version, force_plan, state_size, step_count
+FROM runs WHERE id IN (SELECT run_id FROM event_runs WHERE event_id = ?) ORDER BY id
+
+-- name: list_runs
+-- {where} is built from the filters the caller set (each a fixed clause).
+SELECT id, function_slug, event_ids, status, created_at, started_at, ended_at, output,
+    error, request_version, force_plan, state_size, step_count
+FROM runs {where} ORDER BY id DESC LIMIT ?
+
+-- name: history
+SELECT run_id, item_id, step_id, attempt, started_at, ended_at, outcome, status_code, name,
+    output, error, op_step
+FROM attempts WHERE run_id = ? ORDER BY seq
+
+-- name: runs_matching_text
+-- Runs whose id, function, output or error contains a text (a dashboard search: it reads
+-- every run, so it is only ever combined with the caller's other filters).
+SELECT id FROM runs
+WHERE id LIKE ? ESCAPE '\' OR function_slug LIKE ? ESCAPE '\'
+    OR CAST(output AS TEXT) LIKE ? ESCAPE '\' OR CAST(error AS TEXT) LIKE ? ESCAPE '\'
+
+-- name: run_counts
+SELECT status, count(*) FROM runs {where} GROUP BY status
+
+-- name: run_times
+SELECT function_slug, status, created_at, started_at, ended_at FROM runs {where}
+ORDER BY created_at LIMIT ?
