@@ -1,5 +1,6 @@
 -- PostgreSQL's own text for names in the shared files (queries.sql, reads.sql,
--- access.sql). Claims lock the rows they read, and skip rows another process has locked: two processes never lease one item.
+-- access.sql). Claims lock the rows they read, and skip rows another process has
+-- locked: two processes never lease one item.
 
 -- name: due_timers
 SELECT id, run_id, kind, step_id, due_at, attempt, join_, name, payload, ckeys FROM queue
