@@ -17,6 +17,7 @@ MiB = 1024 * KiB
 
 DEFAULT_PORT = 8288
 DEFAULT_DATABASE_URL = "sqlite:///.inlet/inlet.db"
+DEFAULT_REQUEST_HEADER_TIMEOUT = 10.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,6 +90,8 @@ class Settings:
     """The largest request body any route reads (413 above it, before parsing)."""
     request_body_timeout: float = 30.0
     """Seconds a request body may stall between two chunks before it is answered 408."""
+    request_header_timeout: float = DEFAULT_REQUEST_HEADER_TIMEOUT
+    """Seconds a connection has to send a request's line and headers before it is closed."""
     event_dedupe_seconds: float = 24 * 60 * 60.0
 
     @property
@@ -117,6 +120,12 @@ class Settings:
                 raise ConfigError(f"database path {db.path!r}: {parent} is not a directory")
         if not 0 < self.port < 65536:
             raise ConfigError(f"port {self.port} is out of range; expected 1-65535")
+        if not self.request_header_timeout > 0:
+            raise ConfigError(
+                f"request header timeout {self.request_header_timeout} is not positive; "
+                "expected seconds > 0, e.g. 10 (--request-header-timeout, "
+                "INLET_REQUEST_HEADER_TIMEOUT)"
+            )
         if self.retry_interval is not None and self.retry_interval < 0:
             raise ConfigError(
                 f"retry interval {self.retry_interval} is negative; expected seconds >= 0"

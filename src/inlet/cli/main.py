@@ -42,6 +42,7 @@ def dev(
     use_api_threshold: int | None,
     max_event_size: int | None,
     concurrency: int,
+    request_header_timeout: float,
     log_level: str,
     log_format: str,
 ) -> None:
@@ -59,6 +60,7 @@ def dev(
         use_api_threshold=use_api_threshold,
         max_event_size=max_event_size,
         concurrency=concurrency,
+        request_header_timeout=request_header_timeout,
         allow_remote_register=allow_remote_register,
     )
     from inlet.api.auth import exposure_warning
@@ -114,6 +116,7 @@ def start(
     use_api_threshold: int | None,
     max_event_size: int | None,
     concurrency: int,
+    request_header_timeout: float,
     log_level: str,
     log_format: str,
     signing_key: str | None,
@@ -138,6 +141,7 @@ def start(
         use_api_threshold=use_api_threshold,
         max_event_size=max_event_size,
         concurrency=concurrency,
+        request_header_timeout=request_header_timeout,
         **_keys(signing_key, signing_key_file, signing_key_fallback, event_key, event_key_file),
     )
     _serve(settings, log_level, log_format)
@@ -231,6 +235,7 @@ def _settings(
 def _serve(settings: Settings, log_level: str, log_format: str) -> None:
     import uvicorn
 
+    from inlet.cli.http_protocol import with_header_timeout
     from inlet.log import configure
     from inlet.server import create_app
 
@@ -256,7 +261,7 @@ def _serve(settings: Settings, log_level: str, log_format: str) -> None:
         host=settings.host,
         port=settings.port,
         loop="uvloop",
-        http="httptools",
+        http=with_header_timeout(settings.request_header_timeout),
         access_log=False,
         log_level="warning",
         lifespan="on",

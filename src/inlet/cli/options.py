@@ -6,7 +6,7 @@ from collections.abc import Callable
 
 import click
 
-from inlet.config import DEFAULT_DATABASE_URL, DEFAULT_PORT
+from inlet.config import DEFAULT_DATABASE_URL, DEFAULT_PORT, DEFAULT_REQUEST_HEADER_TIMEOUT
 
 server_url = click.option(
     "--url",
@@ -129,6 +129,16 @@ _SERVER_OPTIONS = [
         envvar="INLET_CONCURRENCY",
         show_envvar=True,
         help="Call requests in flight at once.",
+    ),
+    click.option(
+        "--request-header-timeout",
+        default=DEFAULT_REQUEST_HEADER_TIMEOUT,
+        show_default=True,
+        type=click.FloatRange(min=0, min_open=True),
+        envvar="INLET_REQUEST_HEADER_TIMEOUT",
+        show_envvar=True,
+        help="Seconds a connection has to send a request's line and headers before it is "
+        "closed (slow or silent clients).",
     ),
     click.option(
         "--log-level",
