@@ -1,0 +1,479 @@
+"""The runs list at scale: GET /v1/runs, its counts and a function's statistics over a
+large history, timed over loopback HTTP, with the SQL statements each request ran.
+
+    .venv/bin/python bench/runs_page.py [--runs 100000] [--database sqlite|postgres|both]
+
+Per database: a fresh one brought to Inlet's schema by its own migrations, filled in
+bulk (one executemany/COPY per table, not through the engine) with ``--runs`` runs of
+five functions over the last 30 days, one event, one attempt and one memo each. Then
+Inlet's app (``create_app``, as ``inlet dev`` builds it: no token) is served by uvicorn
+in this process on a free 127.0.0.1 port, and each request below is sent ``--repeat``
+times over one keep-alive aiohttp session after a warm-up; median and p95 (nearest
+rank) are printed. Statements per request are counted on one further request: SQLite
+through ``set_trace_callback`` on the store's connection, PostgreSQL through
+pg_stat_statements (BEGIN and COMMIT included). PostgreSQL is tests/pgserver.py's
+throwaway durable server, as for bench/steps.py, stopped by its PID at the end; its
+tables are VACUUM ANALYZEd after the fill, as autovacuum would do after such a load.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import os
+import random
+import shutil
+import sqlite3
+import statistics
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import orjson
+import psycopg
+import uvicorn
+from procs import REPO, BenchError, nearest_rank
+
+sys.path.insert(0, str(REPO / "tests"))
+from inlet.config import Settings
+from inlet.ids import new_ulid
+from inlet.server import create_app
+from inlet.store import Store, open_store
+from inlet.store.relational import RelationalStore, migrations, statements
+from ports import free_port
+
+HOST = "127.0.0.1"
+APP_URL = "http://127.0.0.1:9/api/inngest"
+DAY = 86_400.0
+FUNCTIONS = (  # slug, share of the runs
+    ("shop-send-receipt", 0.45),
+    ("shop-sync-inventory", 0.25),
+    ("shop-charge-card", 0.15),
+    ("shop-nightly-report", 0.10),
+    ("shop-refund", 0.05),
+)
+STATUSES = (  # status, share
+    ("COMPLETED", 0.80),
+    ("FAILED", 0.08),
+    ("CANCELLED", 0.05),
+    ("RUNNING", 0.04),
+    ("QUEUED", 0.03),
+)
+ERRORS = (
+    "upstream timeout after 30s calling the payments API",
+    "card declined: insufficient funds",
+    "warehouse returned 503 Service Unavailable",
+    "validation failed: sku is required",
+)
+RARE = "zebra-quartz"
+"""A word in the output of one run in 10,000: the text search's common case."""
+ABSENT = "no-run-has-this-text"
+"""In no run: the text search's worst case, every run read."""
+
+
+@dataclass
+class Fill:
+    """What the filled database holds, for building the requests."""
+
+    now: float
+    runs: int
+    seconds: float
+
+
+def rows(count: int, now: float, seed: int = 7) -> Iterator[dict[str, Any]]:
+    """``count`` runs, oldest first, spread over the 30 days before ``now``."""
+    rng = random.Random(seed)
+    slugs, slug_w = zip(*FUNCTIONS, strict=True)
+    names, name_w = zip(*STATUSES, strict=True)
+    start = now - 30 * DAY
+    times = sorted(start + rng.random() * 30 * DAY for _ in range(count))
+    for i, created in enumerate(times):
+        slug = rng.choices(slugs, slug_w)[0]
+        status = rng.choices(names, name_w)[0]
+        run_id, event_id = new_ulid(created), new_ulid(created)
+        output = error = None
+        ended = None
+        started = None if status == "QUEUED" else created + rng.random() * 2
+        if status in ("COMPLETED", "FAILED", "CANCELLED"):
+            ended = (started or created) + rng.expovariate(1 / 3.0)
+        if status == "COMPLETED":
+            note = f"order {i} shipped in {rng.randint(1, 9)} parcels"
+            if i % 10_000 == 0:
+                note += f" ({RARE})"
+            output = {
+                "ok": True,
+                "order": f"ord_{i:08d}",
+                "items": [{"sku": f"SKU-{rng.randint(1000, 9999)}", "qty": rng.randint(1, 5)}],
+                "note": note,
+            }
+        elif status == "FAILED":
+            message = rng.choice(ERRORS)
+            error = {"name": "Error", "message": message, "stack": f"Error: {message}\n at step"}
+        yield {
+            "id": run_id,
+            "slug": slug,
+            "status": status,
+            "created": created,
+            "started": started,
+            "ended": ended,
+            "output": None if output is None else orjson.dumps(output),
+            "error": None if error is None else orjson.dumps(error),
+            "event_id": event_id,
+            "event": orjson.dumps(
+                {"name": f"shop/{slug}", "data": {"order": i}, "id": "", "ts": int(created * 1000)}
+            ),
+        }
+
+
+def table_rows(runs: list[dict[str, Any]]) -> dict[str, tuple[list[str], list[tuple[Any, ...]]]]:
+    """The columns and rows of each table, in the migrations' schema."""
+    return {
+        "events": (
+            ["internal_id", "name", "body", "received_at"],
+            [(r["event_id"], f"shop/{r['slug']}", r["event"], r["created"]) for r in runs],
+        ),
+        "runs": (
+            [
+                "id",
+                "function_slug",
+                "event_ids",
+                "status",
+                "created_at",
+                "started_at",
+                "ended_at",
+                "output",
+                "error",
+                "request_version",
+                "step_count",
+            ],
+            [
+                (
+                    r["id"],
+                    r["slug"],
+                    orjson.dumps([r["event_id"]]),
+                    r["status"],
+                    r["created"],
+                    r["started"],
+                    r["ended"],
+                    r["output"],
+                    r["error"],
+                    1,
+                    1,
+                )
+                for r in runs
+            ],
+        ),
+        "event_runs": (["event_id", "run_id"], [(r["event_id"], r["id"]) for r in runs]),
+        "attempts": (
+            [
+                "run_id",
+                "item_id",
+                "step_id",
+                "attempt",
+                "started_at",
+                "ended_at",
+                "outcome",
+                "status_code",
+                "name",
+                "output",
+                "error",
+                "op_step",
+            ],
+            [
+                (
+                    r["id"],
+                    r["id"],
+                    "step",
+                    0,
+                    r["started"],
+                    r["ended"],
+                    "error" if r["error"] else "ok",
+                    206,
+                    "step",
+                    r["output"],
+                    r["error"] and r["error"].decode(),
+                    "",
+                )
+                for r in runs
+                if r["ended"] is not None and r["started"] is not None
+            ],
+        ),
+        "memos": (
+            ["run_id", "step_id", "seq", "value", "name", "op", "recorded_at"],
+            [
+                (
+                    r["id"],
+                    "load-order",
+                    1,
+                    orjson.dumps({"order": r["id"]}),
+                    "load order",
+                    "StepRun",
+                    r["started"],
+                )
+                for r in runs
+                if r["started"] is not None
+            ],
+        ),
+    }
+
+
+def functions_rows() -> tuple[tuple[Any, ...], list[tuple[Any, ...]]]:
+    app = (APP_URL, "shop", "js:v3", "", "bench", 0.0, None)
+    fns = [
+        (
+            slug,
+            APP_URL,
+            slug,
+            f"{APP_URL}?fnId={slug}",
+            orjson.dumps([{"event": f"shop/{slug}"}]),
+            3,
+            orjson.dumps({"id": slug}),
+        )
+        for slug, _ in FUNCTIONS
+    ]
+    return app, fns
+
+
+def fill_sqlite(path: Path, count: int, now: float) -> Fill:
+    t0 = time.monotonic()
+    db = sqlite3.connect(path, isolation_level=None)
+    db.execute("PRAGMA journal_mode=WAL")
+    db.execute("CREATE TABLE schema_version (version INTEGER NOT NULL)")
+    for version, sql in migrations("sqlite"):
+        for statement in statements(sql):
+            db.execute(statement)
+        db.execute("INSERT INTO schema_version (version) VALUES (?)", (version,))
+    runs = list(rows(count, now))
+    app, fns = functions_rows()
+    db.execute("BEGIN")
+    db.execute("INSERT INTO apps VALUES (?, ?, ?, ?, ?, ?, ?)", app)
+    db.executemany("INSERT INTO functions VALUES (?, ?, ?, ?, ?, ?, ?)", fns)
+    for table, (cols, values) in table_rows(runs).items():
+        marks = ", ".join("?" * len(cols))
+        db.executemany(f"INSERT INTO {table} ({', '.join(cols)}) VALUES ({marks})", values)
+    db.execute("COMMIT")
+    db.close()
+    return Fill(now, count, time.monotonic() - t0)
+
+
+def fill_postgres(url: str, count: int, now: float) -> Fill:
+    t0 = time.monotonic()
+    runs = list(rows(count, now))
+    app, fns = functions_rows()
+    with psycopg.connect(url) as conn:
+        conn.execute("INSERT INTO apps VALUES (%s, %s, %s, %s, %s, %s, %s)", app)
+        with conn.cursor() as cur:
+            cur.executemany("INSERT INTO functions VALUES (%s, %s, %s, %s, %s, %s, %s)", fns)
+            for table, (cols, values) in table_rows(runs).items():
+                with cur.copy(f"COPY {table} ({', '.join(cols)}) FROM STDIN") as copy:
+                    for value in values:
+                        copy.write_row(value)
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute("VACUUM ANALYZE")
+    return Fill(now, count, time.monotonic() - t0)
+
+
+def requests(fill: Fill) -> list[tuple[str, str]]:
+    """(label, path) of every timed request; ``{deep}`` is page 50's cursor."""
+    now, fn = fill.now, FUNCTIONS[2][0]
+    return [
+        ("first page", "/v1/runs"),
+        ("page 50 (cursor)", "/v1/runs?cursor={deep}"),
+        ("function", f"/v1/runs?function={fn}"),
+        ("status FAILED", "/v1/runs?status=FAILED"),
+        ("status QUEUED,RUNNING", "/v1/runs?status=QUEUED,RUNNING"),
+        ("status+function", f"/v1/runs?status=FAILED&function={fn}"),
+        ("last 2 hours", f"/v1/runs?since={now - 2 * 3600:.0f}"),
+        ("day 20 days ago", f"/v1/runs?since={now - 20 * DAY:.0f}&until={now - 19 * DAY:.0f}"),
+        ("first day of 30", f"/v1/runs?until={now - 29 * DAY:.0f}"),
+        ("text, common", "/v1/runs?q=timeout"),
+        ("text, 1 in 10k", f"/v1/runs?q={RARE}"),
+        ("text, no match", f"/v1/runs?q={ABSENT}"),
+        ("text+function", f"/v1/runs?q=declined&function={fn}"),
+        ("counts", "/v1/runs/counts"),
+        ("counts, function", f"/v1/runs/counts?function={fn}"),
+        ("counts, last day", f"/v1/runs/counts?since={now - DAY:.0f}"),
+        ("stats, last day", f"/v1/functions/{FUNCTIONS[0][0]}/stats"),
+        (
+            "stats, 30 days",
+            f"/v1/functions/{FUNCTIONS[0][0]}/stats?since={now - 30 * DAY:.0f}&bucket=86400",
+        ),
+    ]
+
+
+class Counter:
+    """Statements the database ran during one request."""
+
+    def __init__(self, store: Store, pg_admin: str | None, dbname: str) -> None:
+        self._n = 0
+        self._texts: list[str] = []
+        self._lock = threading.Lock()
+        self._pg: psycopg.Connection[Any] | None = None
+        self._dbname = dbname
+        if pg_admin is not None:
+            self._pg = psycopg.connect(pg_admin, autocommit=True)
+            self._pg.execute("CREATE EXTENSION IF NOT EXISTS pg_stat_statements")
+        else:
+            assert isinstance(store, RelationalStore)
+            db = store._sqlite  # type: ignore[attr-defined]
+            db.set_trace_callback(self._traced)
+
+    def _traced(self, statement: str) -> None:
+        with self._lock:
+            self._n += 1
+            self._texts.append(" ".join(statement.split())[:90])
+
+    def reset(self) -> None:
+        if self._pg is not None:
+            self._pg.execute("SELECT pg_stat_statements_reset()")
+        with self._lock:
+            self._n = 0
+            self._texts = []
+
+    def count(self) -> tuple[int, list[str]]:
+        """The statements since ``reset`` and (the start of) each one's text."""
+        if self._pg is None:
+            return self._n, list(self._texts)
+        found = self._pg.execute(
+            "SELECT calls, query FROM pg_stat_statements"
+            " WHERE dbid = (SELECT oid FROM pg_database WHERE datname = %s)",
+            (self._dbname,),
+        ).fetchall()
+        texts = [f"{calls}x " + " ".join(str(q).split())[:90] for calls, q in found]
+        return sum(int(calls) for calls, _ in found), texts
+
+    def close(self) -> None:
+        if self._pg is not None:
+            self._pg.close()
+
+
+async def get(session: aiohttp.ClientSession, url: str) -> tuple[float, dict[str, Any]]:
+    t0 = time.perf_counter()
+    async with session.get(url) as resp:
+        body = await resp.read()
+        if resp.status != 200:
+            raise BenchError(f"GET {url}: {resp.status} {body[:300]!r}")
+    return time.perf_counter() - t0, orjson.loads(body)
+
+
+async def measure(
+    database_url: str,
+    fill: Fill,
+    repeat: int,
+    counter_for: Callable[[Store], Counter],
+    verbose: bool = False,
+) -> list[tuple[str, float, float, int, int]]:
+    """(label, median ms, p95 ms, statements, runs on the page) per request."""
+    settings = Settings(host=HOST, port=free_port(), database_url=database_url, discovery=False)
+    store = open_store(settings)
+    app = create_app(settings, store=store)
+    config = uvicorn.Config(
+        app, host=HOST, port=settings.port, log_level="warning", access_log=False, lifespan="on"
+    )
+    server = uvicorn.Server(config)
+    serving = asyncio.create_task(server.serve())
+    base = f"http://{HOST}:{settings.port}"
+    results = []
+    try:
+        async with aiohttp.ClientSession() as session:
+            for _ in range(200):
+                if server.started:
+                    break
+                if serving.done():
+                    serving.result()
+                await asyncio.sleep(0.05)
+            else:
+                raise BenchError("the server did not start in 10 s")
+            counter = counter_for(store)
+            # Page 50: follow next_cursor from the first page.
+            cursor = None
+            for _ in range(49):
+                _, body = await get(
+                    session, base + "/v1/runs" + (f"?cursor={cursor}" if cursor else "")
+                )
+                cursor = body["metadata"]["next_cursor"]
+            for label, path in requests(fill):
+                url = base + path.replace("{deep}", str(cursor))
+                await get(session, url)  # warm-up
+                times = [(await get(session, url))[0] * 1000 for _ in range(repeat)]
+                counter.reset()
+                _, body = await get(session, url)
+                await asyncio.sleep(0)
+                n, texts = counter.count()
+                shown = len(body["data"]) if isinstance(body.get("data"), list) else -1
+                p95 = nearest_rank(times, 95) or 0.0
+                results.append((label, statistics.median(times), p95, n, shown))
+                print(
+                    f"  {label:24s} median {statistics.median(times):8.1f} ms  "
+                    f"p95 {p95:8.1f} ms  statements {n:3d}  rows {shown}",
+                    flush=True,
+                )
+                if verbose or n != 1:
+                    for text in texts:
+                        print(f"      {text}")
+            counter.close()
+    finally:
+        server.should_exit = True
+        await serving
+    return results
+
+
+def run_sqlite(count: int, repeat: int) -> None:
+    tmp = Path(tempfile.mkdtemp(prefix="inlet-runs-page-"))
+    try:
+        path = tmp / "inlet.db"
+        fill = fill_sqlite(path, count, time.time())
+        size = os.path.getsize(path) / 1e6
+        print(
+            f"SQLite {sqlite3.sqlite_version}: {count} runs filled in {fill.seconds:.1f} s "
+            f"({size:.0f} MB)",
+            flush=True,
+        )
+        asyncio.run(measure(f"sqlite:///{path}", fill, repeat, lambda s: Counter(s, None, "")))
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def run_postgres(count: int, repeat: int) -> None:
+    import pg  # bench/pg.py: the throwaway durable server with pg_stat_statements
+
+    cluster = pg.Cluster()
+    try:
+        cluster.start()
+        url = cluster.new_database("runs_page")
+        fill = fill_postgres(url, count, time.time())
+        print(
+            f"PostgreSQL {cluster.version()}: {count} runs filled in {fill.seconds:.1f} s",
+            flush=True,
+        )
+        admin = cluster.server.url("postgres")
+        asyncio.run(measure(url, fill, repeat, lambda s: Counter(s, admin, "runs_page")))
+    finally:
+        cluster.stop()
+
+
+def main() -> int:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    p.add_argument("--runs", type=int, default=100_000)
+    p.add_argument("--database", choices=("sqlite", "postgres", "both"), default="both")
+    p.add_argument("--repeat", type=int, default=9, help="timed requests per query")
+    a = p.parse_args()
+    if a.runs < 3000 or a.repeat < 1:
+        p.error("--runs must be at least 3000 (page 50 of 50) and --repeat at least 1")
+    with contextlib.suppress(KeyboardInterrupt):
+        if a.database in ("sqlite", "both"):
+            run_sqlite(a.runs, a.repeat)
+        if a.database in ("postgres", "both"):
+            run_postgres(a.runs, a.repeat)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
