@@ -315,6 +315,9 @@ class NewRun:
     timers: tuple[NewItem, ...] = ()
     """Run timeouts (start, finish), made with the run."""
     flow: RunFlow = RunFlow()
+    memos: tuple[StoredMemo, ...] = ()
+    """Steps already done, made with the run: a rerun from a step keeps the outputs of
+    the steps before it, so the SDK does not run them again."""
 
 
 @dataclass(frozen=True, slots=True)

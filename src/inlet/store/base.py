@@ -30,6 +30,7 @@ from inlet.model import (
     Resume,
     RunState,
 )
+from inlet.store.operations import BulkOp
 from inlet.store.queries import ReadModel
 from inlet.store.tokens import ApiToken
 
@@ -157,6 +158,52 @@ class Store(ReadModel):
     async def release_all(self) -> int:
         """Drop every lease (a single-process backend at start-up: nobody else holds
         them). Returns how many were released."""
+
+    # Operating: paused functions and bulk operations (``inlet.store.operations``)
+
+    @abc.abstractmethod
+    async def set_paused(self, function_slug: str, paused_at: float | None) -> bool:
+        """Pause a function from ``paused_at`` (``None``: resume it). A paused function
+        starts no run: ``ingest`` records each event it skips with the reason ``PAUSED``.
+        True when this changed anything (pausing a paused function does not)."""
+
+    @abc.abstractmethod
+    async def paused_functions(self) -> dict[str, float]:
+        """``slug -> paused at`` for every paused function."""
+
+    @abc.abstractmethod
+    async def create_bulk(self, op: BulkOp) -> None:
+        """Store a new bulk operation; an id already stored raises ``StoreError``."""
+
+    @abc.abstractmethod
+    async def get_bulk(self, op_id: str) -> BulkOp | None: ...
+
+    @abc.abstractmethod
+    async def list_bulk(self, limit: int = 50) -> list[BulkOp]:
+        """The newest bulk operations first."""
+
+    @abc.abstractmethod
+    async def update_bulk(self, op: BulkOp) -> bool:
+        """Record an operation's progress, state and error, only while it is running:
+        False, changing nothing, once it has finished (a cancel is never overwritten)."""
+
+    @abc.abstractmethod
+    async def skipped_events(
+        self,
+        function_slug: str,
+        reason: str,
+        after: float | None,
+        before: float,
+        cursor: tuple[float, str] | None,
+        limit: int,
+    ) -> list[tuple[str, float]]:
+        """``(event internal id, skipped at)`` of the events ``function_slug`` skipped for
+        ``reason`` in ``[after, before)``, newest first, strictly after ``cursor``."""
+
+    @abc.abstractmethod
+    async def count_skipped(
+        self, function_slug: str, reason: str, after: float | None, before: float
+    ) -> int: ...
 
     # API tokens (``inlet start``): only hashes are stored
 

@@ -27,16 +27,16 @@ from inlet.model import (
     Resume,
     Run,
     RunFlow,
-    RunState,
-    RunStatus,
     SkipRecord,
     StoredMemo,
 )
 from inlet.store.base import Claim, IngestResult, Store
 from inlet.store.engine import apply, queue
 from inlet.store.engine.tx import Due, GateState, Keys, RunRow
-from inlet.store.queries import MAX_STATS_RUNS, Page, RunFilter, RunTimes, page_size, paged
+from inlet.store.memory_reads import MemoryReads
+from inlet.store.operations import MemoryOperations
 from inlet.store.tokens import MemoryTokens
+from inlet.store.users import MemoryUsers
 
 
 @dataclass(slots=True)
@@ -66,6 +66,8 @@ class _Rows:
     queue: dict[str, _Slot] = field(default_factory=dict)
     run_items: dict[str, dict[tuple[ItemKind, str], str]] = field(default_factory=dict)
     inflight: dict[str, Keys] = field(default_factory=dict)
+    paused: dict[str, float] = field(default_factory=dict)
+    skip_times: dict[tuple[str, str], tuple[str, float]] = field(default_factory=dict)
 
 
 class MemoryTx:
@@ -92,8 +94,12 @@ class MemoryTx:
     def insert_skip(self, event_id: str, function_slug: str, reason: str, now: float) -> None:
         per_fn = self.rows.skips.setdefault(event_id, {})
         per_fn.setdefault(function_slug, SkipRecord(event_id, function_slug, reason))
+        self.rows.skip_times.setdefault((event_id, function_slug), (reason, now))
 
     # Run keys and flow-control state
+
+    def function_paused(self, function_slug: str) -> bool:
+        return function_slug in self.rows.paused
 
     def reserve_key(
         self, function_slug: str, key: str, run_id: str, now: float, until: float
@@ -295,10 +301,13 @@ class MemoryTx:
         pass
 
 
-class MemoryStore(MemoryTokens, Store):
+class MemoryStore(MemoryTokens, MemoryUsers, MemoryOperations, MemoryReads, Store):
     def __init__(self) -> None:
-        super().__init__()
+        MemoryTokens.__init__(self)
+        MemoryUsers.__init__(self)
+        MemoryOperations.__init__(self)
         self._rows = _Rows()
+        self._paused, self._skip_times = self._rows.paused, self._rows.skip_times
         self._tx = MemoryTx(self._rows)
         self._apps: dict[str, App] = {}
         self._functions: dict[str, Function] = {}
@@ -399,86 +408,5 @@ class MemoryStore(MemoryTokens, Store):
                 found[event.internal_id] = hits
         return found
 
-    async def skips(self, event_id: str) -> list[SkipRecord]:
-        return sorted(self._rows.skips.get(event_id, {}).values(), key=lambda s: s.function_slug)
-
     async def cron_cursors(self) -> dict[tuple[str, str], float]:
         return dict(self._cron)
-
-    async def get_event(self, internal_id: str) -> Event | None:
-        return self._rows.events.get(internal_id)
-
-    async def list_events(self, name: str | None, limit: int) -> list[Event]:
-        found = [e for e in self._rows.events.values() if name is None or e.name == name]
-        found.sort(key=lambda e: e.internal_id, reverse=True)
-        return found[:limit]
-
-    async def get_run(self, run_id: str) -> Run | None:
-        row = self._rows.runs.get(run_id)
-        return None if row is None else row.run
-
-    async def runs_for_event(self, event_id: str) -> list[Run]:
-        runs = (self._rows.runs[r].run for r in self._rows.event_runs.get(event_id, []))
-        return sorted(runs, key=lambda r: r.id)
-
-    async def list_runs(
-        self,
-        function_slug: str | None,
-        *,
-        active: bool,
-        created_after: float | None = None,
-        created_before: float | None = None,
-        limit: int = 1000,
-    ) -> list[Run]:
-        runs = [
-            row.run
-            for row in self._rows.runs.values()
-            if (function_slug is None or row.run.function_slug == function_slug)
-            and (not active or not row.run.status.ended)
-            and (created_after is None or row.run.created_at >= created_after)
-            and (created_before is None or row.run.created_at <= created_before)
-        ]
-        return sorted(runs, key=lambda r: r.id, reverse=True)[:limit]
-
-    async def runs(self, where: RunFilter, *, limit: int = 50, after: str | None = None) -> Page:
-        size = page_size(limit)
-        runs = sorted(
-            (
-                row.run
-                for row in self._rows.runs.values()
-                if where.matches(row.run) and (after is None or row.run.id < after)
-            ),
-            key=lambda r: r.id,
-            reverse=True,
-        )
-        return paged(runs[: size + 1], size)
-
-    async def run_counts(self, where: RunFilter) -> dict[RunStatus, int]:
-        every_status = replace(where, statuses=())
-        counts: dict[RunStatus, int] = {}
-        for row in self._rows.runs.values():
-            if every_status.matches(row.run):
-                counts[row.run.status] = counts.get(row.run.status, 0) + 1
-        return counts
-
-    async def run_times(
-        self, function_slug: str | None, since: float, until: float
-    ) -> list[RunTimes]:
-        where = RunFilter(function_slug=function_slug, created_after=since, created_before=until)
-        runs = sorted(
-            (row.run for row in self._rows.runs.values() if where.matches(row.run)),
-            key=lambda r: (r.created_at, r.id),
-        )[:MAX_STATS_RUNS]
-        return [
-            RunTimes(r.function_slug, r.status, r.created_at, r.started_at, r.ended_at)
-            for r in runs
-        ]
-
-    async def run_state(self, run_id: str) -> RunState | None:
-        state = queue.run_state(self._tx, run_id)
-        if state is None:
-            return None
-        return replace(state, pending_items=len(self._rows.run_items.get(run_id, {})))
-
-    async def history(self, run_id: str) -> list[Attempt]:
-        return list(self._rows.attempts.get(run_id, []))

@@ -4,7 +4,7 @@ debounce or batch, by the gates of ``inlet.flow.gates`` in their declared order.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import orjson
 
@@ -29,6 +29,7 @@ from inlet.steps import finish as finishing
 from inlet.steps.waits import invoke_refused
 from inlet.store.engine.queue import enqueue, run_state
 from inlet.store.engine.tx import GateState, RunRow, Tx
+from inlet.store.operations import PAUSED
 
 FollowUp = Cancellation | Resume
 """Work a decision starts that the engine applies after the current batch."""
@@ -65,6 +66,9 @@ def create_run(
     record: a retried send is not news); ``cancel`` applies a cancellation at once (a
     singleton's replaced run must end before the next run of its key is decided)."""
     slug = new.function_slug
+    # Before the key: a skipped event's key stays free, so it can be replayed.
+    if tx.function_paused(slug):
+        return _skip(tx, new, PAUSED, now, fresh)
     if not tx.reserve_key(slug, new.key, new.id, now, now + key_ttl):
         holder = tx.key_holder(slug, new.key) or "?"
         return _skip(
@@ -91,6 +95,12 @@ def insert_run(tx: Tx, new: NewRun, due: float, now: float) -> None:
         created_at=now,
     )
     tx.insert_run(run, new.flow)
+    if new.memos:
+        for memo in new.memos:
+            tx.insert_memo(run.id, memo)
+        size = sum(len(orjson.dumps(m.value)) for m in new.memos)
+        run = replace(run, step_count=len(new.memos), state_size=size)
+        tx.update_run(run)
     row = RunRow(run, new.flow.priority, new.flow.concurrency)
     enqueue(tx, row, run.id, NewItem(ItemKind.DISCOVERY, "step", due), now)
     for timer in new.timers:

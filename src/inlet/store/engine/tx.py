@@ -68,6 +68,9 @@ class Tx(Protocol):
 
     # Run keys and flow-control state
 
+    def function_paused(self, function_slug: str) -> bool:
+        """Whether the function is paused (it starts no run while it is)."""
+
     def reserve_key(
         self, function_slug: str, key: str, run_id: str, now: float, until: float
     ) -> bool:

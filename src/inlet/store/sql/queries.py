@@ -83,15 +83,26 @@ NAMES: Final = frozenset(
         "list_tokens",
         "revoke_token",
         "touch_token",
+        "function_paused",
+        "pause_function",
+        "resume_function",
+        "paused_functions",
+        "insert_bulk",
+        "get_bulk",
+        "list_bulk",
+        "update_bulk",
+        "skipped_events",
+        "count_skipped",
     ]
 )
 """Every name the stores ask for; each dialect must define all of them."""
 
 DIALECTS: Final = ("sqlite", "postgres")
 
-SHARED: Final = ("queries.sql", "reads.sql", "access.sql")
-"""The statements both dialects share, by concern: the engine's, the read model's, and
-the API's access (tokens). A name belongs to exactly one of them."""
+SHARED: Final = ("queries.sql", "reads.sql", "access.sql", "operations.sql")
+"""The statements both dialects share, by concern: the engine's, the read model's, the
+API's access (tokens), and operating (pauses, bulk operations). A name belongs to
+exactly one of them."""
 
 
 def parse(text: str) -> dict[str, str]:

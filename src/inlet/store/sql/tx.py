@@ -93,6 +93,9 @@ class SqlTx:
 
     # Run keys and flow-control state
 
+    def function_paused(self, function_slug: str) -> bool:
+        return self._x("function_paused", (function_slug,)).fetchone() is not None
+
     def reserve_key(
         self, function_slug: str, key: str, run_id: str, now: float, until: float
     ) -> bool:

@@ -1,0 +1,102 @@
+"""``MemoryStore``'s read model (``inlet.store.queries``) over its rows: the dict twin of
+``inlet.store.sql.reads``, kept apart from the engine's writes."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from typing import TYPE_CHECKING
+
+from inlet.model import Attempt, Event, Run, RunState, RunStatus, SkipRecord
+from inlet.store.engine import queue
+from inlet.store.queries import MAX_STATS_RUNS, Page, RunFilter, RunTimes, page_size, paged
+
+if TYPE_CHECKING:
+    from inlet.store.memory import MemoryTx, _Rows
+
+
+class MemoryReads:
+    """Mixed into ``MemoryStore``, which sets ``_rows`` and ``_tx``."""
+
+    _rows: _Rows
+    _tx: MemoryTx
+
+    async def skips(self, event_id: str) -> list[SkipRecord]:
+        return sorted(self._rows.skips.get(event_id, {}).values(), key=lambda s: s.function_slug)
+
+    async def get_event(self, internal_id: str) -> Event | None:
+        return self._rows.events.get(internal_id)
+
+    async def list_events(self, name: str | None, limit: int) -> list[Event]:
+        found = [e for e in self._rows.events.values() if name is None or e.name == name]
+        found.sort(key=lambda e: e.internal_id, reverse=True)
+        return found[:limit]
+
+    async def get_run(self, run_id: str) -> Run | None:
+        row = self._rows.runs.get(run_id)
+        return None if row is None else row.run
+
+    async def runs_for_event(self, event_id: str) -> list[Run]:
+        runs = (self._rows.runs[r].run for r in self._rows.event_runs.get(event_id, []))
+        return sorted(runs, key=lambda r: r.id)
+
+    async def list_runs(
+        self,
+        function_slug: str | None,
+        *,
+        active: bool,
+        created_after: float | None = None,
+        created_before: float | None = None,
+        limit: int = 1000,
+    ) -> list[Run]:
+        runs = [
+            row.run
+            for row in self._rows.runs.values()
+            if (function_slug is None or row.run.function_slug == function_slug)
+            and (not active or not row.run.status.ended)
+            and (created_after is None or row.run.created_at >= created_after)
+            and (created_before is None or row.run.created_at <= created_before)
+        ]
+        return sorted(runs, key=lambda r: r.id, reverse=True)[:limit]
+
+    async def runs(self, where: RunFilter, *, limit: int = 50, after: str | None = None) -> Page:
+        size = page_size(limit)
+        runs = sorted(
+            (
+                row.run
+                for row in self._rows.runs.values()
+                if where.matches(row.run) and (after is None or row.run.id < after)
+            ),
+            key=lambda r: r.id,
+            reverse=True,
+        )
+        return paged(runs[: size + 1], size)
+
+    async def run_counts(self, where: RunFilter) -> dict[RunStatus, int]:
+        every_status = replace(where, statuses=())
+        counts: dict[RunStatus, int] = {}
+        for row in self._rows.runs.values():
+            if every_status.matches(row.run):
+                counts[row.run.status] = counts.get(row.run.status, 0) + 1
+        return counts
+
+    async def run_times(
+        self, function_slug: str | None, since: float, until: float
+    ) -> list[RunTimes]:
+        where = RunFilter(function_slug=function_slug, created_after=since, created_before=until)
+        runs = sorted(
+            (row.run for row in self._rows.runs.values() if where.matches(row.run)),
+            key=lambda r: (r.created_at, r.id),
+        )[:MAX_STATS_RUNS]
+        return [
+            RunTimes(r.function_slug, r.status, r.created_at, r.started_at, r.ended_at)
+            for r in runs
+        ]
+
+    async def run_state(self, run_id: str) -> RunState | None:
+        state = queue.run_state(self._tx, run_id)
+        if state is None:
+            return None
+        return replace(state, pending_items=len(self._rows.run_items.get(run_id, {})))
+
+    async def history(self, run_id: str) -> list[Attempt]:
+        return list(self._rows.attempts.get(run_id, []))
