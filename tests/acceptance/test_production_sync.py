@@ -1,17 +1,24 @@
 """Sync by URL in production: ``inlet start -u URL`` and ``POST /v1/apps/sync`` against the
-official Python SDK with ``INNGEST_DEV=0``, which refuses an unsigned in-band sync."""
+official Python SDK with ``INNGEST_DEV=0``, which refuses an unsigned in-band sync and signs
+its answer; inlet start refuses an answer that is not signed with its key."""
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
+import threading
+import time
 import uuid
 from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import httpx
 import pytest
+
+from inlet.protocol.signing import sign
 
 from .conftest import STACK_KEY
 from .harness import ROOT, InletServer, SdkApp, Stack, free_port, wait_for
@@ -177,3 +184,65 @@ def test_post_v1_apps_sync_and_inlet_apps_sync_sync_an_app_now(prod: Production)
     again = prod.cli(server, "apps", "sync", "--all")
     assert again.returncode == 0, again.stdout + again.stderr
     assert f"{app.url}: synced accept-prodsync, 1 functions" in again.stdout
+
+
+class ForgingApp(BaseHTTPRequestHandler):
+    """Answers every sync in band, as an SDK does, but signed with a key inlet does not
+    hold: what a proxy or an impostor standing in for the app would send."""
+
+    def do_PUT(self) -> None:
+        self.rfile.read(int(self.headers.get("content-length") or 0))
+        url = f"http://127.0.0.1:{self.server.server_address[1]}/api/inngest"
+        step = {"id": "step", "runtime": {"url": f"{url}?fnId={FUNCTION}&stepId=step"}}
+        function = {"id": FUNCTION, "name": "greet", "triggers": [{"event": "prodsync/greet"}]}
+        answer = {
+            "app_id": "accept-prodsync",
+            "framework": "http.server",
+            "sdk_language": "py",
+            "sdk_version": "0.5.19",
+            "url": url,
+            "functions": [{**function, "steps": {"step": step}}],
+        }
+        body = json.dumps(answer).encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.send_header("X-Inngest-SDK", "py:v0.5.19")
+        self.send_header("X-Inngest-Sync-Kind", "in_band")
+        self.send_header("X-Inngest-Signature", sign(body, OTHER_KEY, time.time()))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, format: str, *args: object) -> None:
+        pass
+
+
+@pytest.fixture
+def forging_app() -> Iterator[str]:
+    """A ``ForgingApp`` on loopback; its serve URL."""
+    httpd = ThreadingHTTPServer(("127.0.0.1", free_port()), ForgingApp)
+    thread = threading.Thread(target=httpd.serve_forever, name="forging-app", daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{httpd.server_address[1]}/api/inngest"
+    finally:
+        httpd.shutdown()
+        httpd.server_close()
+        thread.join(timeout=10)
+
+
+@pytest.mark.timeout(120)
+def test_an_in_band_answer_signed_with_another_key_fails_the_sync_with_the_named_error(
+    prod: Production, forging_app: str
+) -> None:
+    server = prod.server([forging_app])
+    server.start()
+
+    error = wait_for(
+        lambda: handler_error(server, forging_app), 30, f"a sync error for {forging_app}"
+    )
+    assert error.startswith(
+        f"the app at {forging_app} answered the sync without a valid signature: its "
+        "X-Inngest-Signature was made with none of this server's signing keys"
+    ), error
+    assert FUNCTION not in server.registered_ids()

@@ -16,7 +16,7 @@ from inlet.clock import FakeClock
 from inlet.config import Settings
 from inlet.errors import BadRequest
 from inlet.protocol.jcs import canonical
-from inlet.protocol.signing import verify
+from inlet.protocol.signing import sign, verify
 from inlet.server import Server, create_app
 from inlet.store.memory import MemoryStore
 from inlet.sync.hosts import HostNotAllowed
@@ -81,17 +81,23 @@ def in_band_answer(url: str) -> dict[str, Any]:
 
 
 def answer_in_band_if_signed_with(key: str) -> Handler:
-    """What an SDK in cloud mode does: verify the signature over the canonical body."""
+    """What an SDK in cloud mode does: verify the signature over the canonical body, and
+    sign the answer with the same key."""
 
     async def put(request: web.Request) -> web.StreamResponse:
         body = await request.read()
         header = request.headers.get("X-Inngest-Signature", "")
         if not verify(header, canonical(json.loads(body)), [key], NOW):
             return web.json_response({"message": "Unauthorized"}, status=401)
-        url = json.loads(body)["url"]
-        return web.json_response(
-            in_band_answer(url),
-            headers={"X-Inngest-SDK": "py:v0.5.19", "X-Inngest-Sync-Kind": "in_band"},
+        answer = json.dumps(in_band_answer(json.loads(body)["url"])).encode()
+        return web.Response(
+            body=answer,
+            content_type="application/json",
+            headers={
+                "X-Inngest-SDK": "py:v0.5.19",
+                "X-Inngest-Sync-Kind": "in_band",
+                "X-Inngest-Signature": sign(answer, key, NOW),
+            },
         )
 
     return put

@@ -20,7 +20,7 @@ from inlet.errors import BadRequest
 from inlet.store import Store
 from inlet.sync.hosts import HostNotAllowed, check_hosts
 from inlet.sync.register import Registration, app_url, parse_registration
-from inlet.sync.request import in_band_payload, sync_request
+from inlet.sync.request import answer_signature_problem, in_band_payload, sync_request
 
 log = logging.getLogger("inlet.sync")
 
@@ -66,6 +66,8 @@ class Syncer:
         self._session: aiohttp.ClientSession | None = None
         self._task: asyncio.Task[None] | None = None
         self._lock = asyncio.Lock()
+        # inlet start trusts only signed answers, as it trusts only signed call replies.
+        self._answer_keys = settings.signing_keys if settings.profile == "start" else ()
 
     async def start(self) -> None:
         self._session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=PUT_TIMEOUT))
@@ -154,6 +156,15 @@ class Syncer:
                         "header: it is not an Inngest SDK serve endpoint"
                     )
                 if resp.headers.get("x-inngest-sync-kind") == "in_band" and resp.status == 200:
+                    if self._answer_keys and (
+                        problem := answer_signature_problem(
+                            resp.headers.get("x-inngest-signature"), body, self._answer_keys
+                        )
+                    ):
+                        return (
+                            f"the app at {shown} answered the sync without a valid "
+                            f"signature: {problem}"
+                        )
                     answer = in_band_payload(orjson.loads(body))
                     registration = parse_registration(answer, self._clock.now())
                     self._check_hosts(registration)
