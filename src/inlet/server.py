@@ -20,6 +20,7 @@ from inlet.api.apps import AppsAPI
 from inlet.api.auth import TokenAuth
 from inlet.api.errors import HANDLERS
 from inlet.api.events import EventsAPI
+from inlet.api.functions import FunctionsAPI
 from inlet.api.graphql import GraphQLAPI
 from inlet.api.limits import RequestLimits
 from inlet.api.routes import routes
@@ -158,6 +159,9 @@ def create_app(
         sync=SyncAPI(settings, server.store, server.functions),
         graphql=GraphQLAPI(server.store, server.function),
         apps=AppsAPI(server.store, server.clock, server.syncer),
+        functions=FunctionsAPI(
+            settings, server.store, server.clock, server.registry, server.applier
+        ),
     )
     # inlet start: API tokens on every route but the open ones (api/auth.py); inlet dev
     # stays open, as inngest dev is.

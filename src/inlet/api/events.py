@@ -1,7 +1,14 @@
-"""Events: ``POST /e/{key}`` (send) and the REST reads ``GET /v1/events[/{id}[/runs]]``.
+"""Events: ``POST /e/{key}`` (send with an event key), ``POST /v1/events`` (send with an
+API token) and the REST reads ``GET /v1/events[/{id}[/runs]]``.
 
 ``POST /e`` answers in the shape the SDKs' ``send`` parses (``ids``, ``status``, ``error``)
 even when it fails, so its errors are rendered here rather than by ``api.errors``.
+``POST /v1/events`` answers like the rest of ``/v1``, its error naming the ids accepted
+before the bad event.
+
+The store's ``list_events`` reads the newest events of one name; ``GET /v1/events`` pages
+and filters by time over what it returns, reading more until the page fills, so only the
+newest :data:`MAX_SCAN` events of a name can be listed.
 """
 
 from __future__ import annotations
@@ -11,15 +18,20 @@ import hmac
 from starlette.requests import Request
 from starlette.responses import Response
 
+from inlet.api import params
 from inlet.api.render import event_detail_v1, event_v1, json_response, run_v1, wrapped
 from inlet.clock import Clock
 from inlet.config import Settings
 from inlet.errors import BadRequest, InvalidValue, NotFound
 from inlet.events.ingest import Ingestor
+from inlet.model import Event
 from inlet.store import Store
 
 MAX_LIST = 1000
-"""Most events ``GET /v1/events`` returns, whatever ``limit`` asks for."""
+"""Most events one page of ``GET /v1/events`` returns."""
+DEFAULT_LIST = 100
+MAX_SCAN = 10_000
+"""Most events ``GET /v1/events`` reads to fill one page: the newest of the name asked for."""
 
 
 class EventsAPI:
@@ -65,14 +77,58 @@ class EventsAPI:
             400,
         )
 
+    async def send_v1(self, request: Request) -> Response:
+        """Send one event or an array, as ``POST /e/{key}`` does, under the API token."""
+        seed = request.headers.get("x-inngest-event-id-seed")
+        accepted = await self._ingestor.accept(await request.body(), seed)
+        if accepted.error is not None:
+            exc = accepted.error
+            return json_response(
+                {
+                    "error": exc.message,
+                    "status": exc.http_status,
+                    "code": exc.code,
+                    "ids": list(accepted.ids),
+                },
+                exc.http_status,
+            )
+        return wrapped({"ids": list(accepted.ids), "runs": accepted.runs}, self._clock.now())
+
     async def list_events(self, request: Request) -> Response:
-        name = request.query_params.get("name")
-        try:
-            limit = min(int(request.query_params.get("limit", "100")), MAX_LIST)
-        except ValueError:
-            raise BadRequest("limit must be a whole number") from None
-        events = await self._store.list_events(name, limit)
-        return wrapped([event_v1(e) for e in events], self._clock.now())
+        """Newest first, by ``name`` and received in ``[since, until)``; ``cursor`` is the
+        previous page's ``metadata.next_cursor``."""
+        query = request.query_params
+        name = query.get("name") or None
+        since = params.either(query, "since", "received_after")
+        until = params.either(query, "until", "received_before")
+        if since is not None and until is not None and since >= until:
+            low = "since" if query.get("since") else "received_after"
+            high = "until" if query.get("until") else "received_before"
+            raise BadRequest(
+                f"{low}={query[low]!r} is not before {high}={query[high]!r}; "
+                f"expected {low} < {high}"
+            )
+        limit = params.limit(query, DEFAULT_LIST, MAX_LIST)
+        after = params.cursor(query)
+
+        def wanted(event: Event) -> bool:
+            return (
+                (after is None or event.internal_id < after)
+                and (since is None or event.received_at >= since)
+                and (until is None or event.received_at < until)
+            )
+
+        # Read twice what is needed, then more, until the page fills or the store runs out.
+        want = limit + 1 if after is None and since is None and until is None else 2 * limit
+        while True:
+            read = await self._store.list_events(name, min(want, MAX_SCAN))
+            found = [e for e in read if wanted(e)]
+            if len(found) > limit or len(read) < want or want >= MAX_SCAN:
+                break
+            want *= 4
+        page = found[:limit]
+        cursor = page[-1].internal_id if len(found) > limit else None
+        return wrapped([event_v1(e) for e in page], self._clock.now(), next_cursor=cursor)
 
     async def get_event(self, request: Request) -> Response:
         event_id = request.path_params["event_id"]

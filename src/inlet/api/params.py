@@ -21,8 +21,12 @@ DEFAULT_PAGE = 50
 DEFAULT_WINDOW = 24 * 60 * 60.0
 """Statistics cover the last day unless ``since`` says otherwise."""
 DEFAULT_BUCKET = 60 * 60.0
+MAX_BUCKET = 366 * 24 * 60 * 60.0
 MAX_BUCKETS = 1000
 """A window cut finer than this is refused: the answer would be mostly empty buckets."""
+
+MAX_TIME = 253_402_300_799.0
+"""9999-12-31T23:59:59Z: the last instant an answer can print as RFC 3339."""
 
 _STATUSES = ", ".join(s.value for s in RunStatus)
 _TIME_EXAMPLE = '"2026-11-22T18:00:00Z" or 1795370400'
@@ -84,7 +88,7 @@ def timestamp(params: QueryParams, name: str) -> float | None:
     except ValueError:
         pass
     else:
-        if math.isfinite(seconds) and seconds >= 0:
+        if math.isfinite(seconds) and 0 <= seconds <= MAX_TIME:
             return seconds
         raise BadRequest(f"{name}={raw!r} is not a time; expected {_TIME_EXAMPLE}")
     try:
@@ -96,24 +100,45 @@ def timestamp(params: QueryParams, name: str) -> float | None:
         raise BadRequest(
             f"{name}={raw!r} has no UTC offset; expected {_TIME_EXAMPLE} (add Z or +HH:MM)"
         )
-    return parsed.timestamp()
+    try:
+        seconds = parsed.timestamp()
+    except OverflowError:
+        seconds = math.inf
+    # Answers print times back, and 0001-01-01+01:00 or 9999-12-31-01:00 cannot be printed.
+    if not 0 <= seconds <= MAX_TIME:
+        raise BadRequest(
+            f"{name}={raw!r} is outside 1970-01-01T00:00:00Z to 9999-12-31T23:59:59Z; "
+            f"expected {_TIME_EXAMPLE}"
+        )
+    return seconds
 
 
-def limit(params: QueryParams) -> int:
+def either(params: QueryParams, name: str, alias: str) -> float | None:
+    """The time in ``name`` or in its ``alias`` (Inngest's spelling), not both."""
+    if params.get(name) and params.get(alias):
+        raise BadRequest(
+            f"{name}={params[name]!r} and {alias}={params[alias]!r} name the same bound; "
+            f"expected only one of {name} and {alias}"
+        )
+    return timestamp(params, name) if params.get(name) else timestamp(params, alias)
+
+
+def limit(params: QueryParams, default: int = DEFAULT_PAGE, maximum: int = MAX_PAGE) -> int:
     raw = params.get("limit")
     if raw is None or raw == "":
-        return DEFAULT_PAGE
+        return default
     try:
         value = int(raw)
     except ValueError:
         value = 0
-    if not 1 <= value <= MAX_PAGE:
-        raise BadRequest(f"limit={raw!r} is not a page size; expected 1 to {MAX_PAGE}")
+    if not 1 <= value <= maximum:
+        raise BadRequest(f"limit={raw!r} is not a page size; expected 1 to {maximum}")
     return value
 
 
 def cursor(params: QueryParams) -> str | None:
-    """The ``next_cursor`` of the previous page: a run id, 26 characters of base32."""
+    """The ``next_cursor`` of the previous page: a run or event id, 26 characters of
+    base32."""
     raw = params.get("cursor")
     if raw is None or raw == "":
         return None
@@ -137,8 +162,11 @@ def window(params: QueryParams, now: float) -> Window:
             bucket = float(raw)
         except ValueError:
             bucket = math.nan
-        if not (math.isfinite(bucket) and bucket > 0):
-            raise BadRequest(f"bucket={raw!r} is not a bucket width; expected seconds > 0")
+        if not (math.isfinite(bucket) and 0 < bucket <= MAX_BUCKET):
+            raise BadRequest(
+                f"bucket={raw!r} is not a bucket width; expected seconds > 0 and at most "
+                f"{MAX_BUCKET:g} (a year)"
+            )
     since = timestamp(params, "since")
     until = timestamp(params, "until")
     if until is None:

@@ -12,7 +12,9 @@ from starlette.routing import Route
 
 from inlet.api.apps import AppsAPI
 from inlet.api.events import EventsAPI
+from inlet.api.functions import FunctionsAPI
 from inlet.api.graphql import GraphQLAPI
+from inlet.api.openapi import openapi
 from inlet.api.render import json_response
 from inlet.api.runs import RunsAPI
 from inlet.api.sdk import SdkAPI
@@ -31,7 +33,10 @@ def routes(
     sync: SyncAPI,
     graphql: GraphQLAPI,
     apps: AppsAPI,
+    functions: FunctionsAPI,
 ) -> list[Route]:
+    # Every /v1, /e and /health route is described in api/openapi.json, and
+    # tests/integration/test_openapi.py fails when the two disagree.
     return [
         Route("/e/{key}", events.send, methods=["POST"]),
         Route("/e", events.send_without_key, methods=["POST"]),
@@ -41,12 +46,17 @@ def routes(
         Route("/health", health, methods=["GET"]),
         Route("/v0/runs/{run_id}/batch", sdk.run_batch, methods=["GET"]),
         Route("/v0/runs/{run_id}/actions", sdk.run_actions, methods=["GET"]),
+        Route("/v1/openapi.json", openapi, methods=["GET"]),
         Route("/v1/events", events.list_events, methods=["GET"]),
+        Route("/v1/events", events.send_v1, methods=["POST"]),
         Route("/v1/events/{event_id}", events.get_event, methods=["GET"]),
         Route("/v1/events/{event_id}/runs", events.event_runs, methods=["GET"]),
         # Before /v1/runs/{run_id}, which would take "counts" for a run id.
         Route("/v1/runs", runs.list_runs, methods=["GET"]),
         Route("/v1/runs/counts", runs.counts, methods=["GET"]),
+        Route("/v1/functions", functions.list_functions, methods=["GET"]),
+        Route("/v1/functions/{slug}", functions.get_function, methods=["GET"]),
+        Route("/v1/functions/{slug}/invoke", functions.invoke, methods=["POST"]),
         Route("/v1/functions/{slug}/stats", runs.stats, methods=["GET"]),
         Route("/v1/runs/{run_id}", runs.get_run, methods=["GET"]),
         Route("/v1/runs/{run_id}", runs.cancel, methods=["DELETE"]),

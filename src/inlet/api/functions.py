@@ -1,0 +1,202 @@
+"""Functions over REST: ``GET /v1/functions``, ``GET /v1/functions/{slug}`` and
+``POST /v1/functions/{slug}/invoke`` (start a run now).
+
+The functions are the process's current registry, the same snapshot that triggers runs.
+An invoke is what Inngest's dev server sends from its "Invoke" button: an
+``inngest/function.invoked`` event whose ``data._inngest.fn_id`` names the function, which
+the registry routes to that function alone, whatever its triggers. So a cron-only function
+invoked this way simply runs now, and flow control applies as to any other run.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable
+from typing import Any
+
+import orjson
+from starlette.requests import Request
+from starlette.responses import Response
+
+from inlet.api.render import iso, wrapped
+from inlet.clock import Clock
+from inlet.config import Settings
+from inlet.errors import BadRequest, EventTooLarge, FunctionConfigInvalid, InvalidValue, NotFound
+from inlet.flow.spec import FunctionSpec
+from inlet.ids import new_ulid
+from inlet.model import Event, Function, RunStatus
+from inlet.runs.apply import Applier
+from inlet.runs.registry import Registry
+from inlet.scheduler.cron import next_fire, parse_cron
+from inlet.steps.waits import INVOKED
+from inlet.store import Store
+from inlet.store.queries import RunFilter
+
+NEXT_FIRES = 5
+"""How many upcoming fire times each cron trigger lists."""
+
+
+def cron_v1(expression: str, jitter: str | None, now: float) -> dict[str, Any]:
+    """A cron trigger's next fires after ``now``; a schedule that no longer parses (stored
+    before a check was added) shows why instead."""
+    try:
+        schedule = parse_cron(expression, jitter)
+    except InvalidValue as exc:
+        return {"expression": expression, "jitter": jitter, "next_fires": [], "error": exc.message}
+    fires: list[str | None] = []
+    at = now
+    for _ in range(NEXT_FIRES):
+        try:
+            at = next_fire(schedule, at)
+        except InvalidValue:
+            break
+        fires.append(iso(at))
+    return {"expression": expression, "jitter": jitter, "next_fires": fires, "error": None}
+
+
+def spec_v1(fn: Function) -> dict[str, Any]:
+    """The function's flow control, cancelOn and timeouts as ``FunctionSpec`` parsed them
+    (durations in seconds); ``error`` says why a stored config no longer parses."""
+    try:
+        spec = FunctionSpec.parse(fn.config)
+    except FunctionConfigInvalid as exc:
+        return {"flow": None, "cancel_on": [], "timeouts": None, "error": exc.message}
+    return {
+        "flow": dataclasses.asdict(spec.flow),
+        "cancel_on": [
+            {"event": c.event, "if": c.condition, "timeout_seconds": c.timeout} for c in spec.cancel
+        ],
+        "timeouts": {"start_seconds": spec.start_timeout, "finish_seconds": spec.finish_timeout},
+        "error": None,
+    }
+
+
+def function_v1(fn: Function, now: float) -> dict[str, Any]:
+    crons = [cron_v1(t.cron, t.jitter, now) for t in fn.triggers if t.cron]
+    return {
+        "function_id": fn.slug,
+        "name": fn.name,
+        "app_url": fn.app_url,
+        "url": fn.url,
+        "triggers": [
+            {"event": t.event, "expression": t.expression, "cron": t.cron, "jitter": t.jitter}
+            for t in fn.triggers
+        ],
+        "retries": fn.retries,
+        "is_cron": bool(crons),
+        "crons": crons,
+        **spec_v1(fn),
+    }
+
+
+class FunctionsAPI:
+    """Reads come from the registry (and, for one function, the store's run counts);
+    invokes go through ``runs.apply`` like any event."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        store: Store,
+        clock: Clock,
+        registry: Callable[[], Registry],
+        applier: Applier,
+    ) -> None:
+        self._settings = settings
+        self._store = store
+        self._clock = clock
+        self._registry = registry
+        self._applier = applier
+
+    async def list_functions(self, request: Request) -> Response:
+        now = self._clock.now()
+        functions = sorted(self._registry().functions.values(), key=lambda f: f.slug)
+        return wrapped([function_v1(fn, now) for fn in functions], now)
+
+    async def get_function(self, request: Request) -> Response:
+        fn = self._function(request.path_params["slug"])
+        now = self._clock.now()
+        body = function_v1(fn, now)
+        active = (RunStatus.QUEUED, RunStatus.RUNNING)
+        counts = await self._store.run_counts(RunFilter(function_slug=fn.slug, statuses=active))
+        body["state"] = {"runs": {s.value: counts.get(s, 0) for s in active}}
+        return wrapped(body, now)
+
+    async def invoke(self, request: Request) -> Response:
+        """Start a run of the function now with ``{"data": {...}, "user": {...}}``."""
+        fn = self._function(request.path_params["slug"])
+        data, user = _invoke_body(await request.body())
+        size = len(orjson.dumps({"data": data, "user": user}))
+        if size > self._settings.max_event_bytes:
+            raise EventTooLarge(
+                f"the invoke payload is {size} bytes; expected at most "
+                f"{self._settings.max_event_bytes} (INLET_MAX_EVENT_BYTES)"
+            )
+        now = self._clock.now()
+        internal_id = new_ulid(now)
+        # Whatever the caller put under _inngest is replaced: it is the routing, not data.
+        data = {k: v for k, v in data.items() if k != "_inngest"}
+        data["_inngest"] = {"fn_id": fn.slug, "source": "api"}
+        event = Event(
+            internal_id=internal_id,
+            name=INVOKED,
+            data=data,
+            id=internal_id,
+            ts=int(now * 1000),
+            user=user,
+            received_at=now,
+        )
+        result = await self._applier.apply([event], now)
+        skips = [] if result.run_ids else await self._store.skips(internal_id)
+        return wrapped(
+            {
+                "function_id": fn.slug,
+                "event_ids": [internal_id],
+                "run_ids": list(result.run_ids),
+                "skipped": [{"function_id": s.function_slug, "reason": s.reason} for s in skips],
+            },
+            now,
+        )
+
+    def _function(self, slug: str) -> Function:
+        registry = self._registry()
+        fn = registry.get(slug)
+        if fn is None:
+            known = ", ".join(sorted(registry.functions)) or "none"
+            raise NotFound(
+                f"function {slug!r} is not registered; known functions: {known} "
+                "(GET /v1/functions lists them)"
+            )
+        return fn
+
+
+def _invoke_body(body: bytes) -> tuple[dict[str, Any], dict[str, Any]]:
+    if not body.strip():
+        return {}, {}
+    try:
+        payload = orjson.loads(body)
+    except orjson.JSONDecodeError as exc:
+        raise BadRequest(
+            f'the body is not valid JSON: {exc}; expected {{"data": {{...}}, "user": {{...}}}}'
+        ) from None
+    if not isinstance(payload, dict):
+        raise BadRequest(
+            f"the body is {_short(payload)}, not a JSON object; expected "
+            '{"data": {...}, "user": {...}}'
+        )
+    found = []
+    for name in ("data", "user"):
+        value = payload.get(name)
+        if value is None:
+            value = {}
+        if not isinstance(value, dict):
+            raise BadRequest(
+                f"{name}={_short(value)} is not a JSON object; "
+                f"expected {name}: {{...}} or no {name}"
+            )
+        found.append(value)
+    return found[0], found[1]
+
+
+def _short(value: object) -> str:
+    text = orjson.dumps(value).decode()
+    return text if len(text) <= 60 else text[:57] + "..."
