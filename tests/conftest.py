@@ -45,7 +45,8 @@ def pg_server() -> Iterator[PostgresServer]:
 
 @pytest.fixture
 def pg_url(pg_server: PostgresServer, request: pytest.FixtureRequest) -> Iterator[str]:
-    """The url of a fresh, empty database of its own for this test, dropped afterwards."""
+    """The url of a fresh, empty database of its own for this test, dropped afterwards
+    (with the server's password: PostgreSQL refuses TCP connections without it)."""
     slug = re.sub(r"[^a-z0-9]+", "_", request.node.name.lower()).strip("_")[:40]
     name = f"t_{slug}_{uuid.uuid4().hex[:12]}"
     url = pg_server.create_database(name)

@@ -1,9 +1,13 @@
 """A throwaway PostgreSQL server, started from the machine's binaries, for tests and benchmarks.
 
 The server listens on 127.0.0.1 only and keeps its data directory, socket directory and log
-under the base directory it is given. ``initdb`` and ``postgres`` refuse to run as root, so
-as root every binary runs as the ``postgres`` system user (``subprocess``'s ``user=``); the
-base directory is chowned to that user and must be reachable by it.
+under the base directory it is given. TCP connections need the ``inlet`` role's password, a
+random one per server that only ``url()`` shows, so a test that looks for leaked database
+passwords has one to look for; the local socket (under the base directory) stays trusted.
+
+``initdb`` and ``postgres`` refuse to run as root, so as root every binary runs as the
+``postgres`` system user (``subprocess``'s ``user=``); the base directory is chowned to that
+user and must be reachable by it.
 
 Used by ``tests/conftest.py`` and by ``bench/`` scripts, so it must not import pytest::
 
@@ -16,6 +20,7 @@ from __future__ import annotations
 import contextlib
 import os
 import pwd
+import secrets
 import shlex
 import shutil
 import signal
@@ -123,6 +128,9 @@ class PostgresServer:
         self.fast = fast
         self.settings = dict(settings or {})
         """Extra server settings (``-c name=value``), e.g. shared_preload_libraries."""
+        self.password = secrets.token_urlsafe(24)
+        """The ``inlet`` role's password over TCP, random per server; URL-safe as it is."""
+        self._password_set = False
         self._as_user = _os_user() if os.geteuid() == 0 else None
 
     @staticmethod
@@ -156,7 +164,8 @@ class PostgresServer:
         return pid if pid is not None and process_alive(pid) else None
 
     def url(self, dbname: str = "inlet") -> str:
-        return f"postgresql://{DB_USER}@{HOST}:{self.port}/{dbname}"
+        """The TCP URL of database ``dbname``, with the password."""
+        return f"postgresql://{DB_USER}:{self.password}@{HOST}:{self.port}/{dbname}"
 
     def start(self) -> None:
         """Create the cluster on first use, start it and wait until it accepts connections."""
@@ -165,12 +174,7 @@ class PostgresServer:
             raise PostgresError(f"PostgreSQL in {self.data_dir} is already running (pid {running})")
         self._prepare_dirs()
         if not (self.data_dir / "PG_VERSION").is_file():
-            self._run(
-                "initdb",
-                *("-D", str(self.data_dir), "-U", DB_USER, "--auth=trust", "-E", "UTF8"),
-                # C locale: nothing to install, and the same sort order on every machine.
-                *("--locale=C", "--no-sync"),
-            )
+            self._initdb()
         settings = {
             "listen_addresses": HOST,
             "port": str(self.port),
@@ -182,6 +186,8 @@ class PostgresServer:
         options = " ".join(f"-c {shlex.quote(f'{k}={v}')}" for k, v in settings.items())
         try:
             self._pg_ctl("start", READY_TIMEOUT, "-l", str(self.log_path), "-o", options)
+            if not self._password_set:  # a cluster another object made has another password
+                self._set_password()
             self._wait_ready()
         except BaseException:
             self.kill()
@@ -255,6 +261,51 @@ class PostgresServer:
 
     def __repr__(self) -> str:
         return f"PostgresServer({str(self.base_dir)!r}, port={self.port}, fast={self.fast})"
+
+    def _initdb(self) -> None:
+        # The password goes through a file, never the command line; the file lives only as
+        # long as initdb runs.
+        pwfile = self.base_dir / "pwfile"
+        pwfile.touch(mode=0o600)
+        try:
+            if self._as_user is not None:
+                os.chown(pwfile, self._as_user.uid, self._as_user.gid)
+            pwfile.write_text(self.password + "\n")
+            self._run(
+                "initdb",
+                *("-D", str(self.data_dir), "-U", DB_USER, "-E", "UTF8"),
+                # initdb also sets password_encryption to the method, so the password is
+                # stored as SCRAM on every version from PostgreSQL 10.
+                *("--auth-local=trust", "--auth-host=scram-sha-256", f"--pwfile={pwfile}"),
+                # C locale: nothing to install, and the same sort order on every machine.
+                *("--locale=C", "--no-sync"),
+            )
+        finally:
+            pwfile.unlink(missing_ok=True)
+        self._password_set = True
+
+    def _set_password(self) -> None:
+        query = sql.SQL("ALTER ROLE {} PASSWORD {}").format(
+            sql.Identifier(DB_USER), sql.Literal(self.password)
+        )
+        deadline = time.monotonic() + READY_TIMEOUT
+        while True:
+            try:
+                with psycopg.connect(
+                    host=str(self.socket_dir), port=self.port, user=DB_USER, dbname="postgres",
+                    connect_timeout=2, autocommit=True,
+                ) as conn:  # fmt: skip
+                    conn.execute(query)
+                break
+            except psycopg.OperationalError as exc:
+                if time.monotonic() >= deadline:
+                    raise PostgresError(
+                        f"PostgreSQL in {self.data_dir} did not accept a socket connection "
+                        f"within {READY_TIMEOUT:.0f}s ({exc}); server log ({self.log_path}):\n"
+                        f"{_tail(self.log_path)}"
+                    ) from exc
+            time.sleep(0.1)
+        self._password_set = True
 
     def _prepare_dirs(self) -> None:
         for path in (self.base_dir, self.data_dir, self.socket_dir):

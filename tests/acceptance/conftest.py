@@ -7,18 +7,32 @@ from pathlib import Path
 
 import pytest
 
+from pgserver import PostgresServer
+
 from .harness import STARTED, CoreStack, Stack, migrate, start_core
-from .log_scan import leaks
+from .log_scan import leaks, passwordless_databases
 
 STACK_KEY = pytest.StashKey[Stack]()
+DATABASE_PASSWORDS: list[str] = []
+"""The password of the session's PostgreSQL server, once a test has asked for it."""
 
 
 @pytest.fixture(scope="session", autouse=True)
 def no_secret_in_any_log() -> Iterator[None]:
-    """After the whole acceptance run: no inlet log holds a key, token or password."""
+    """After the whole acceptance run: no inlet log holds a key, token or password, and
+    every PostgreSQL database an inlet process used had a password to look for."""
     yield
-    found = leaks(STARTED)
+    found = leaks(STARTED, also=DATABASE_PASSWORDS)
     assert not found, "secrets in inlet logs:\n" + "\n".join(sorted(set(found)))
+    bare = passwordless_databases(STARTED)
+    assert not bare, f"PostgreSQL URLs without a password, so nothing to scan for: {bare}"
+
+
+@pytest.fixture(scope="session")
+def pg_server(pg_server: PostgresServer) -> PostgresServer:
+    """The session's PostgreSQL server (tests/conftest.py), its password noted for the scan."""
+    DATABASE_PASSWORDS.append(pg_server.password)
+    return pg_server
 
 
 @pytest.fixture(params=["sqlite", "postgres"])

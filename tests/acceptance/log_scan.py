@@ -1,5 +1,9 @@
 """The end-of-run log scan: no key, token or database password that an acceptance test
-configured appears in any log line an inlet process wrote during the whole run."""
+configured appears in any log line an inlet process wrote during the whole run.
+
+A database password found in any process's URL is looked for in every process's log, and
+the test PostgreSQL servers require one (tests/pgserver.py), so the password check is never
+vacuous: ``passwordless_databases`` names any PostgreSQL URL given without one."""
 
 from __future__ import annotations
 
@@ -39,9 +43,7 @@ def configured_secrets(process: ManagedProcess) -> set[str]:
             keys += _read(path)
     keys += _read(env.get("INLET_EVENT_KEY_FILE"))
     keys += (env.get("INLET_EVENT_KEY") or "").split() + _flag_values(argv, "--event-key")
-    for url in [env.get("INLET_DATABASE_URL"), *_flag_values(argv, "--database-url")]:
-        password = urlsplit(url).password if url and "://" in url else None
-        keys.append(password)
+    keys += [urlsplit(url).password for url in _database_urls(process)]
     found = set()
     for key in keys:
         if key:
@@ -50,14 +52,40 @@ def configured_secrets(process: ManagedProcess) -> set[str]:
     return {s for s in found if len(s) >= MIN_SECRET}
 
 
-def leaks(processes: Iterable[ManagedProcess]) -> list[str]:
+def _database_urls(process: ManagedProcess) -> list[str]:
+    urls = [process.env.get("INLET_DATABASE_URL"), *_flag_values(process.argv, "--database-url")]
+    return [url for url in urls if url and "://" in url]
+
+
+def passwordless_databases(processes: Iterable[ManagedProcess]) -> list[str]:
+    """The PostgreSQL URLs inlet processes were given without a password: for them the
+    scan could not prove that no log shows the database password."""
+    return sorted(
+        {
+            url
+            for process in _inlet(processes)
+            for url in _database_urls(process)
+            if url.startswith(("postgresql://", "postgres://")) and not urlsplit(url).password
+        }
+    )
+
+
+def _inlet(processes: Iterable[ManagedProcess]) -> list[ManagedProcess]:
+    return [p for p in processes if p.name.startswith("inlet")]
+
+
+def leaks(processes: Iterable[ManagedProcess], also: Iterable[str] = ()) -> list[str]:
     """Where a configured secret or any API token appears in an inlet process's log (the
-    first line, the harness's own record of the command it ran, excluded)."""
+    first line, the harness's own record of the command it ran, excluded).
+
+    A database password any of ``processes`` was given, and any secret in ``also``, is
+    looked for in every log, not only in the log of the process that was given it."""
+    inlet = _inlet(processes)
+    passwords = {urlsplit(url).password for p in inlet for url in _database_urls(p)}
+    shared = {s for s in (*passwords, *also) if s and len(s) >= MIN_SECRET}
     found = []
-    for process in processes:
-        if not process.name.startswith("inlet"):
-            continue
-        secrets = configured_secrets(process)
+    for process in inlet:
+        secrets = configured_secrets(process) | shared
         for path in process.log_paths:
             if not path.is_file():
                 continue
