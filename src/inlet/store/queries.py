@@ -123,17 +123,17 @@ def percentile(sorted_values: Sequence[float], q: float) -> float | None:
     return sorted_values[rank - 1]
 
 
-def _bucket(start: float, runs: Iterable[RunTimes]) -> Bucket:
-    counts: dict[RunStatus, int] = {}
-    durations = []
-    for run in runs:
-        counts[run.status] = counts.get(run.status, 0) + 1
-        if run.ended_at is not None:
-            durations.append(run.ended_at - run.created_at)
-    durations.sort()
-    decided = counts.get(RunStatus.COMPLETED, 0) + counts.get(RunStatus.FAILED, 0)
-    rate = counts.get(RunStatus.COMPLETED, 0) / decided if decided else None
-    return Bucket(start, counts, rate, percentile(durations, 0.5), percentile(durations, 0.95))
+TimesRow = tuple[str, str, float, float | None, float | None]
+"""A :class:`RunTimes` as a row: function, status, created, started and ended at."""
+
+
+def _bucket(start: float, counts: dict[str, int], durations: list[float]) -> Bucket:
+    """A bucket from its runs' counts by status and their sorted durations."""
+    by_status = {RunStatus(status): n for status, n in counts.items()}
+    completed = by_status.get(RunStatus.COMPLETED, 0)
+    decided = completed + by_status.get(RunStatus.FAILED, 0)
+    rate = completed / decided if decided else None
+    return Bucket(start, by_status, rate, percentile(durations, 0.5), percentile(durations, 0.95))
 
 
 def summarise(
@@ -141,26 +141,46 @@ def summarise(
 ) -> list[FunctionStats]:
     """Per function, the runs created in ``[since, until)`` in buckets of ``width``
     seconds (empty buckets included), and the whole window."""
+    rows = ((r.function_slug, r.status, r.created_at, r.started_at, r.ended_at) for r in runs)
+    return summarise_rows(rows, since, until, width)
+
+
+def summarise_rows(
+    rows: Iterable[TimesRow], since: float, until: float, width: float
+) -> list[FunctionStats]:
+    """:func:`summarise` over rows as a SQL store reads them, oldest first: a window of
+    tens of thousands of runs costs no object per run (docs/performance.md)."""
     if width <= 0 or until <= since:
         raise InvalidValue(
             f"statistics need since < until and a positive bucket width; got since={since}, "
             f"until={until}, width={width}"
         )
     count = math.ceil((until - since) / width)
-    per_fn: dict[str, list[list[RunTimes]]] = {}
-    for run in runs:
-        if not since <= run.created_at < until:
+    per_fn: dict[str, tuple[list[dict[str, int]], list[list[float]]]] = {}
+    for slug, status, created, _, ended in rows:
+        if not since <= created < until:
             continue
-        slots = per_fn.setdefault(run.function_slug, [[] for _ in range(count)])
-        slots[int((run.created_at - since) // width)].append(run)
-    return [
-        FunctionStats(
-            slug,
-            _bucket(since, (r for slot in slots for r in slot)),
-            tuple(_bucket(since + i * width, slot) for i, slot in enumerate(slots)),
-        )
-        for slug, slots in sorted(per_fn.items())
-    ]
+        slots = per_fn.get(slug)
+        if slots is None:
+            slots = per_fn[slug] = ([{} for _ in range(count)], [[] for _ in range(count)])
+        i = int((created - since) // width)
+        counts = slots[0][i]
+        counts[status] = counts.get(status, 0) + 1
+        if ended is not None:
+            slots[1][i].append(ended - created)
+    found = []
+    for slug, (counts_of, durations_of) in sorted(per_fn.items()):
+        total: dict[str, int] = {}
+        for counts in counts_of:
+            for status, n in counts.items():
+                total[status] = total.get(status, 0) + n
+        every = sorted(d for durations in durations_of for d in durations)
+        buckets = []
+        for i, (counts, durations) in enumerate(zip(counts_of, durations_of, strict=True)):
+            durations.sort()
+            buckets.append(_bucket(since + i * width, counts, durations))
+        found.append(FunctionStats(slug, _bucket(since, total, every), tuple(buckets)))
+    return found
 
 
 class ReadModel(abc.ABC):
