@@ -34,8 +34,11 @@ from inlet.executor.transport import HTTPTransport, Transport
 from inlet.executor.worker import Executor
 from inlet.model import Function
 from inlet.runs.apply import Applier
+from inlet.runs.bulk import BulkOps
 from inlet.runs.cancel import Canceller
+from inlet.runs.pause import Pauser
 from inlet.runs.registry import Registry
+from inlet.runs.rerun import Rerunner
 from inlet.runs.router import Router
 from inlet.scheduler.service import Scheduler
 from inlet.store import Store, open_store
@@ -75,6 +78,9 @@ class Server:
         self.scheduler = Scheduler(store, clock, self.registry, self.applier)
         self.syncer = Syncer(store, settings, clock, self.reload_functions)
         self.canceller = Canceller(store, self.applier, clock)
+        self.rerunner = Rerunner(store, self.applier, self.registry)
+        self.pauser = Pauser(store, self.canceller, clock, self.registry)
+        self.bulk = BulkOps(store, self.applier, self.rerunner, clock)
         self._background: set[asyncio.Task[None]] = set()
 
     def registry(self) -> Registry:
@@ -122,6 +128,7 @@ class Server:
         await self.executor.start()
         await self.syncer.start()
         await self.scheduler.start()
+        await self.bulk.start()
         log.info("server.started", extra={"url": self.settings.base_url})
         try:
             yield
@@ -131,6 +138,7 @@ class Server:
             for task in pending:
                 task.cancel()
             await asyncio.gather(*pending, return_exceptions=True)
+            await self.bulk.stop()
             await self.scheduler.stop()
             await self.syncer.stop()
             await self.executor.stop()

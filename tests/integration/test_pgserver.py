@@ -37,7 +37,8 @@ def test_the_server_answers_select_1_on_the_returned_url(pg_url: str) -> None:
 def test_the_server_listens_on_loopback_with_the_fast_settings(
     pg_server: PostgresServer, pg_url: str
 ) -> None:
-    assert pg_url.startswith(f"postgresql://inlet@127.0.0.1:{pg_server.port}/")
+    password = pg_server.password
+    assert pg_url.startswith(f"postgresql://inlet:{password}@127.0.0.1:{pg_server.port}/")
     assert scalar(pg_url, "SHOW listen_addresses") == "127.0.0.1"
     assert scalar(pg_url, "SHOW fsync") == "off"
     assert scalar(pg_url, "SHOW synchronous_commit") == "off"

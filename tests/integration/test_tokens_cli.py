@@ -86,7 +86,7 @@ def test_the_cli_commands_that_read_a_running_server_send_the_token(tmp_path: Pa
     url = f"sqlite:///{tmp_path / 'inlet.db'}"
     made = inlet("tokens", "create", "--role", "viewer", "--database-url", url)
     assert made.returncode == 0, made.stderr
-    port = free_port()
+    port = str(free_port())
     env = {k: v for k, v in os.environ.items() if not k.startswith("INLET_")}
     env["PYTHONPATH"] = SRC
     argv = [sys.executable, "-m", "inlet", "start", "--port", port, "--database-url", url]

@@ -61,6 +61,10 @@ def test_every_sqlite_migration_applies_in_order_to_a_fresh_file(tmp_path: Path)
         "flow_state",
         "skips",
         "tokens",
+        "paused_functions",
+        "bulk_ops",
+        "users",
+        "sessions",
     }
 
 

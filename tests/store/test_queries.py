@@ -17,7 +17,9 @@ from inlet.store.sql import queries
 
 def concrete(sql: str) -> str:
     """The query as a caller runs it: placeholders for variable parts filled in."""
-    return sql.replace("{marks}", "?, ?").replace("{where}", "WHERE function_slug = ?")
+    filled = sql.replace("{marks}", "?, ?").replace("{where}", "WHERE function_slug = ?")
+    filled = filled.replace("{after}", "AND at >= ?")
+    return filled.replace("{cursor}", "AND (at < ? OR (at = ? AND event_id < ?))")
 
 
 def numbered(sql: str) -> str:

@@ -8,13 +8,12 @@ query parameters are ``api.params``', cancelling is ``runs.cancel``'s."""
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import datetime
 
-import orjson
 from starlette.requests import Request
 from starlette.responses import Response
 
 from inlet.api import params
+from inlet.api.body import json_object, timestamp
 from inlet.api.render import attempt_v1, counts_v1, page_v1, run_v1, stats_v1, wrapped
 from inlet.clock import Clock
 from inlet.errors import BadRequest, NotFound
@@ -82,15 +81,10 @@ class RunsAPI:
         return wrapped(run_v1(run), self._clock.now())
 
     async def bulk_cancel(self, request: Request) -> Response:
-        try:
-            body = orjson.loads(await request.body())
-        except orjson.JSONDecodeError as exc:
-            raise BadRequest(f"the body is not valid JSON: {exc}") from None
-        if not isinstance(body, dict):
-            raise BadRequest("the body must be a JSON object with function_id")
+        body = await json_object(request)
         slug = function_slug(self._registry(), body.get("function_id"), body.get("app_id"))
-        after = _timestamp(body.get("started_after"), "started_after")
-        before = _timestamp(body.get("started_before"), "started_before")
+        after = timestamp(body.get("started_after"), "started_after")
+        before = timestamp(body.get("started_before"), "started_before")
         condition = body.get("if")
         if condition is not None and not isinstance(condition, str):
             raise BadRequest('if must be an expression string, e.g. "event.data.id == 1"')
@@ -109,14 +103,3 @@ class RunsAPI:
             },
             self._clock.now(),
         )
-
-
-def _timestamp(value: object, field: str) -> float | None:
-    if value is None:
-        return None
-    if isinstance(value, str):
-        try:
-            return datetime.fromisoformat(value.replace("Z", "+00:00")).timestamp()
-        except ValueError:
-            pass
-    raise BadRequest(f'{field}={value!r} is not an RFC 3339 time such as "2026-11-22T18:00:00Z"')

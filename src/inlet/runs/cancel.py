@@ -65,6 +65,7 @@ class Canceller:
         started_after: float | None,
         started_before: float | None,
         condition: str | None,
+        reason: str = BULK_REASON,
     ) -> list[str]:
         """Ids of the active runs of ``slug`` cancelled now: those created in the window
         whose first event matches ``condition`` (an expression over ``event``). Runs that
@@ -94,4 +95,4 @@ class Canceller:
                     {"event": state.events[0].to_wire() if state.events else {}}, now=now
                 )
             ]
-        return list(await self._applier.cancel_many(states, BULK_REASON, now))
+        return list(await self._applier.cancel_many(states, reason, now))

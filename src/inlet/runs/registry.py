@@ -123,17 +123,24 @@ class Registry:
     def plan_cron(self, fn: Function, event: Event, key: str, due_at: float, now: float) -> NewRun:
         """The run of one cron fire: for ``fn`` alone (every cron event has the same name),
         keyed by the fire so that it is made once."""
+        return self.plan_for(fn, (event,), key, due_at, now)
+
+    def plan_for(
+        self, fn: Function, events: Sequence[Event], key: str, due_at: float, now: float
+    ) -> NewRun:
+        """A run of ``fn`` alone for ``events`` (the first decides its flow keys, as for a
+        batch), made once per ``key``: a cron fire, a rerun, a replay."""
         run_id = new_ulid(now)
-        listeners, timers = self._extras(fn, run_id, event, now)
+        listeners, timers = self._extras(fn, run_id, events[0], now)
         return NewRun(
             id=run_id,
             function_slug=fn.slug,
-            event_ids=(event.internal_id,),
+            event_ids=tuple(e.internal_id for e in events),
             key=key,
             due_at=due_at,
             listeners=listeners,
             timers=timers,
-            flow=self.flow(fn, event),
+            flow=self.flow(fn, events[0]),
         )
 
     def flow(self, fn: Function, event: Event) -> RunFlow:

@@ -198,7 +198,7 @@ class Store(ReadModel):
         limit: int,
     ) -> list[tuple[str, float]]:
         """``(event internal id, skipped at)`` of the events ``function_slug`` skipped for
-        ``reason`` in ``[after, before)``, newest first, strictly after ``cursor``."""
+        ``reason`` in ``[after, before]``, newest first, strictly after ``cursor``."""
 
     @abc.abstractmethod
     async def count_skipped(

@@ -138,7 +138,7 @@ class MemoryOperations:
             for (event_id, slug), (why, at) in self._skip_times.items()
             if slug == function_slug
             and why == reason
-            and at < before
+            and at <= before
             and (after is None or at >= after)
         )
 

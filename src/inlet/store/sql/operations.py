@@ -119,9 +119,7 @@ class SqlOperations:
         sql = sql.replace("{after}", "AND at >= ?" if after is not None else "")
         if after is not None:
             extra.append(after)
-        sql = sql.replace(
-            "{cursor}", "AND (at < ? OR (at = ? AND event_id < ?))" if cursor else ""
-        )
+        sql = sql.replace("{cursor}", "AND (at < ? OR (at = ? AND event_id < ?))" if cursor else "")
         if cursor is not None:
             extra += [cursor[0], cursor[0], cursor[1]]
         return sql, extra

@@ -36,8 +36,8 @@ WHERE id = ? AND state = 'running'
 -- name: skipped_events
 -- {after} and {cursor} are fixed clauses the caller adds when it has those bounds.
 SELECT event_id, at FROM skips
-WHERE function_slug = ? AND reason = ? AND at < ? {after} {cursor}
+WHERE function_slug = ? AND reason = ? AND at <= ? {after} {cursor}
 ORDER BY at DESC, event_id DESC LIMIT ?
 
 -- name: count_skipped
-SELECT count(*) FROM skips WHERE function_slug = ? AND reason = ? AND at < ? {after}
+SELECT count(*) FROM skips WHERE function_slug = ? AND reason = ? AND at <= ? {after}
