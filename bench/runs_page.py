@@ -289,6 +289,7 @@ def requests(fill: Fill) -> list[tuple[str, str]]:
         ("function", f"/v1/runs?function={fn}"),
         ("status FAILED", "/v1/runs?status=FAILED"),
         ("status QUEUED,RUNNING", "/v1/runs?status=QUEUED,RUNNING"),
+        ("status COMPLETED,FAILED", "/v1/runs?status=COMPLETED,FAILED"),
         ("status+function", f"/v1/runs?status=FAILED&function={fn}"),
         ("last 2 hours", f"/v1/runs?since={now - 2 * 3600:.0f}"),
         ("day 20 days ago", f"/v1/runs?since={now - 20 * DAY:.0f}&until={now - 19 * DAY:.0f}"),
@@ -411,7 +412,7 @@ async def measure(
                 p95 = nearest_rank(times, 95) or 0.0
                 results.append((label, statistics.median(times), p95, n, shown))
                 print(
-                    f"  {label:24s} median {statistics.median(times):8.1f} ms  "
+                    f"  {label:25s} median {statistics.median(times):8.1f} ms  "
                     f"p95 {p95:8.1f} ms  statements {n:3d}  rows {shown}",
                     flush=True,
                 )
