@@ -10,6 +10,7 @@ import click
 from inlet import __version__
 from inlet.cli.options import api_token, server_options, server_url
 from inlet.cli.tokens import tokens
+from inlet.cli.users import users
 from inlet.config import Settings
 from inlet.errors import ConfigError, InletError
 
@@ -365,6 +366,7 @@ def apps_sync(app_urls: tuple[str, ...], every: bool, url: str, token: str | Non
 
 
 cli.add_command(tokens)
+cli.add_command(users)
 
 
 def main() -> None:

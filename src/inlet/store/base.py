@@ -33,6 +33,7 @@ from inlet.model import (
 from inlet.store.operations import BulkOp
 from inlet.store.queries import ReadModel
 from inlet.store.tokens import ApiToken
+from inlet.store.users import LoginSession, User
 
 
 @dataclass(frozen=True, slots=True)
@@ -226,3 +227,40 @@ class Store(ReadModel):
     @abc.abstractmethod
     async def touch_token(self, token_id: str, now: float) -> None:
         """Note that a token was used at ``now`` (only ever forward)."""
+
+    # Dashboard users and sessions (``inlet start``): only hashes are stored
+
+    @abc.abstractmethod
+    async def create_user(self, user: User) -> None:
+        """Store a new user; an id or name already stored raises ``StoreError``."""
+
+    @abc.abstractmethod
+    async def user_by_name(self, name: str) -> User | None: ...
+
+    @abc.abstractmethod
+    async def list_users(self) -> list[User]:
+        """Every user, by name."""
+
+    @abc.abstractmethod
+    async def remove_user(self, name: str) -> bool:
+        """Remove a user and end their sessions. False when there is no such user."""
+
+    @abc.abstractmethod
+    async def create_session(self, session: LoginSession) -> None:
+        """Store a new session; a hash already stored raises ``StoreError``."""
+
+    @abc.abstractmethod
+    async def session_by_hash(self, session_hash: str, now: float) -> LoginSession | None:
+        """The session with this hash if it has not expired at ``now``."""
+
+    @abc.abstractmethod
+    async def extend_session(self, session_hash: str, expires_at: float) -> None:
+        """Move a session's expiry to ``expires_at`` (only ever forward)."""
+
+    @abc.abstractmethod
+    async def end_session(self, session_hash: str) -> None:
+        """Log out: the session is gone (ending it twice is not an error)."""
+
+    @abc.abstractmethod
+    async def end_expired_sessions(self, now: float) -> int:
+        """Delete the sessions expired at ``now``; returns how many."""

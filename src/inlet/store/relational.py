@@ -38,6 +38,7 @@ from inlet.store.sql.reads import SqlReads
 from inlet.store.sql.rows import dumps, event_from
 from inlet.store.sql.tx import Connection, Cursor, SqlTx
 from inlet.store.tokens import ApiToken, role
+from inlet.store.users import LoginSession, User
 from inlet.store.writer import Session, Writer
 
 __all__ = ["Connection", "Cursor", "RelationalStore", "T", "migrations", "statements"]
@@ -305,3 +306,57 @@ class RelationalStore(SqlOperations, SqlReads, Store):
 
     async def touch_token(self, token_id: str, now: float) -> None:
         await self._write(self._x, "touch_token", (now, token_id, now))
+
+    # Dashboard users and sessions
+
+    async def create_user(self, user: User) -> None:
+        args = (user.id, user.name, user.role, user.password, user.created_at)
+        await self._write(self._x, "insert_user", args)
+
+    async def user_by_name(self, name: str) -> User | None:
+        rows = await self._call(self._users, "user_by_name", (name,))
+        return rows[0] if rows else None
+
+    async def list_users(self) -> list[User]:
+        return await self._call(self._users, "list_users", ())
+
+    def _users(self, name: str, args: tuple[Any, ...]) -> list[User]:
+        rows = self._x(name, args).fetchall()
+        return [User(id_, login, role(kind), pw, at) for id_, login, kind, pw, at in rows]
+
+    async def remove_user(self, name: str) -> bool:
+        return await self._write(self._remove_user, name)
+
+    def _remove_user(self, name: str) -> bool:
+        found = self._users("user_by_name", (name,))
+        if not found:
+            return False
+        self._x("delete_subject_sessions", (f"user:{found[0].id}",))
+        return self._x("delete_user", (found[0].id,)).rowcount > 0
+
+    async def create_session(self, session: LoginSession) -> None:
+        s = session
+        args = (s.hash, s.subject, s.label, s.role, s.created_at, s.expires_at)
+        await self._write(self._x, "insert_session", args)
+
+    async def session_by_hash(self, session_hash: str, now: float) -> LoginSession | None:
+        return await self._call(self._session, session_hash, now)
+
+    def _session(self, session_hash: str, now: float) -> LoginSession | None:
+        row = self._x("session_by_hash", (session_hash, now)).fetchone()
+        if row is None:
+            return None
+        digest, subject, label, kind, created, expires = row
+        return LoginSession(digest, subject, label, role(kind), created, expires)
+
+    async def extend_session(self, session_hash: str, expires_at: float) -> None:
+        await self._write(self._x, "extend_session", (expires_at, session_hash, expires_at))
+
+    async def end_session(self, session_hash: str) -> None:
+        await self._write(self._x, "delete_session", (session_hash,))
+
+    async def end_expired_sessions(self, now: float) -> int:
+        return await self._write(self._end_expired, now)
+
+    def _end_expired(self, now: float) -> int:
+        return self._x("delete_expired_sessions", (now,)).rowcount
