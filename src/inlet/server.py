@@ -23,6 +23,7 @@ from inlet.api.events import EventsAPI
 from inlet.api.functions import FunctionsAPI
 from inlet.api.graphql import GraphQLAPI
 from inlet.api.limits import RequestLimits
+from inlet.api.operations import OperationsAPI
 from inlet.api.routes import routes
 from inlet.api.runs import RunsAPI
 from inlet.api.sdk import SdkAPI
@@ -170,6 +171,7 @@ def create_app(
         functions=FunctionsAPI(
             settings, server.store, server.clock, server.registry, server.applier
         ),
+        operations=OperationsAPI(server.rerunner, server.pauser, server.bulk, server.clock),
     )
     # inlet start: API tokens on every route but the open ones (api/auth.py); inlet dev
     # stays open, as inngest dev is.

@@ -15,6 +15,7 @@ from inlet.api.events import EventsAPI
 from inlet.api.functions import FunctionsAPI
 from inlet.api.graphql import GraphQLAPI
 from inlet.api.openapi import openapi
+from inlet.api.operations import OperationsAPI
 from inlet.api.render import json_response
 from inlet.api.runs import RunsAPI
 from inlet.api.sdk import SdkAPI
@@ -34,6 +35,7 @@ def routes(
     graphql: GraphQLAPI,
     apps: AppsAPI,
     functions: FunctionsAPI,
+    operations: OperationsAPI,
 ) -> list[Route]:
     # Every /v1, /e and /health route is described in api/openapi.json, and
     # tests/integration/test_openapi.py fails when the two disagree.
@@ -58,10 +60,17 @@ def routes(
         Route("/v1/functions/{slug}", functions.get_function, methods=["GET"]),
         Route("/v1/functions/{slug}/invoke", functions.invoke, methods=["POST"]),
         Route("/v1/functions/{slug}/stats", runs.stats, methods=["GET"]),
+        Route("/v1/functions/{slug}/pause", operations.pause, methods=["POST"]),
+        Route("/v1/functions/{slug}/resume", operations.resume, methods=["POST"]),
         Route("/v1/runs/{run_id}", runs.get_run, methods=["GET"]),
         Route("/v1/runs/{run_id}", runs.cancel, methods=["DELETE"]),
         Route("/v1/cancellations", runs.bulk_cancel, methods=["POST"]),
         Route("/v1/runs/{run_id}/history", runs.history, methods=["GET"]),
+        Route("/v1/runs/{run_id}/rerun", operations.rerun, methods=["POST"]),
+        Route("/v1/bulk", operations.list_bulk, methods=["GET"]),
+        Route("/v1/bulk", operations.create_bulk, methods=["POST"]),
+        Route("/v1/bulk/{op_id}", operations.get_bulk, methods=["GET"]),
+        Route("/v1/bulk/{op_id}/cancel", operations.cancel_bulk, methods=["POST"]),
         Route("/v1/apps", apps.list_apps, methods=["GET"]),
         Route("/v1/apps/sync", apps.sync, methods=["POST"]),
         Route("/v0/gql", graphql.handle, methods=["GET", "POST"]),

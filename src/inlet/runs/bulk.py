@@ -173,8 +173,11 @@ class BulkOps:
                 busy = False
             if not busy:
                 self._wake.clear()
+                # asyncio.timeout, not wait_for: 3.11's wait_for can swallow the cancel
+                # that stop() sends when the wake-up lands at the same moment.
                 with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._wake.wait(), IDLE)
+                    async with asyncio.timeout(IDLE):
+                        await self._wake.wait()
 
     async def step(self) -> bool:
         """One page of every running operation; True while some have more to do."""
