@@ -23,7 +23,6 @@ from inlet.api.events import EventsAPI
 from inlet.api.functions import FunctionsAPI
 from inlet.api.graphql import GraphQLAPI
 from inlet.api.limits import RequestLimits
-from inlet.api.operations import OperationsAPI
 from inlet.api.routes import routes
 from inlet.api.runs import RunsAPI
 from inlet.api.sdk import SdkAPI
@@ -44,6 +43,10 @@ from inlet.runs.router import Router
 from inlet.scheduler.service import Scheduler
 from inlet.store import Store, open_store
 from inlet.sync.syncer import Syncer
+from inlet.ui.login import Login
+from inlet.ui.pages import Pages
+from inlet.ui.routes import dashboard
+from inlet.ui.stream import Stream
 
 log = logging.getLogger("inlet.server")
 
@@ -171,7 +174,16 @@ def create_app(
         functions=FunctionsAPI(
             settings, server.store, server.clock, server.registry, server.applier
         ),
-        operations=OperationsAPI(server.rerunner, server.pauser, server.bulk, server.clock),
+    )
+    # The dashboard under /ui: open in inlet dev, behind a login in inlet start (ui/guard.py).
+    sessions = settings.profile == "start"
+    pages = dashboard(
+        Pages(server.store, server.clock, server.canceller, server.syncer, server.registry),
+        Login(server.store, server.clock, sessions=sessions),
+        Stream(server.store, server.clock),
+        server.store,
+        server.clock,
+        sessions=sessions,
     )
     # inlet start: API tokens on every route but the open ones (api/auth.py); inlet dev
     # stays open, as inngest dev is.
@@ -185,7 +197,7 @@ def create_app(
         RequestLimits, limit=settings.max_request_bytes, idle=settings.request_body_timeout
     )
     app = Starlette(
-        routes=table,
+        routes=[*table, *pages],
         lifespan=server.lifespan,
         exception_handlers=HANDLERS,
         middleware=[limits, *guard],

@@ -6,6 +6,9 @@ password hash (bcrypt, argon2) exists to make guessing a low-entropy secret expe
 nobody guesses 256 random bits, so a plain digest is as safe here and lets a request find
 its token by one index probe instead of trying every stored hash.
 
+The dashboard (``/ui``) is open here: it logs people in with a password or a token and
+keeps a session cookie instead (``inlet.ui.guard``).
+
 A viewer reads (``GET``, ``HEAD``, and GraphQL queries, which clients send by ``POST``);
 anything else needs an admin. ``inlet dev`` installs none of this, as ``inngest dev``.
 """
@@ -40,6 +43,8 @@ OPEN_ROUTES: Final = (
     # The SDK's routes check the signing key as a bearer (api/sdk.py).
     re.compile(r"/fn/register"),
     re.compile(r"/v0/runs/[^/]+/(batch|actions)"),
+    # The dashboard checks its own session cookie (ui/guard.py).
+    re.compile(r"/ui(/.*)?"),
 )
 """The paths that need no API token; every other path does."""
 
@@ -91,6 +96,9 @@ class TokenAuth:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] not in ("http", "websocket") or is_open(scope["path"]):
+            await self._app(scope, receive, send)
+            return
+        if _browser_home(scope):
             await self._app(scope, receive, send)
             return
         try:
@@ -165,6 +173,15 @@ class TokenAuth:
         if method not in READS:
             raise denied
         return receive
+
+
+def _browser_home(scope: Scope) -> bool:
+    """A browser opening ``/``: it is sent on to the dashboard, which asks it to log in.
+    An API client (no ``text/html`` in Accept) still gets the 401 that says how to get a
+    token."""
+    if scope["type"] != "http" or scope["path"] != "/" or scope["method"] not in READS:
+        return False
+    return "text/html" in (_header(scope, b"accept") or "")
 
 
 def _header(scope: Scope, name: bytes) -> str | None:

@@ -1,0 +1,72 @@
+// Live updates and small interactions of the dashboard; plain JS, no library.
+"use strict";
+
+(function () {
+  // A page with [data-live] listens to its stream and, when told that its data changed,
+  // fetches itself again and swaps that element's contents: no reload, scroll kept.
+  function live() {
+    var region = document.getElementById("live");
+    if (!region || !region.dataset.live || !window.EventSource) return;
+    var source = new EventSource(region.dataset.live);
+    var busy = false;
+    source.addEventListener("changed", function () {
+      if (busy) return;
+      busy = true;
+      fetch(window.location.href, { credentials: "same-origin", headers: { "X-Inlet-Live": "1" } })
+        .then(function (response) { return response.ok ? response.text() : null; })
+        .then(function (text) {
+          if (text === null) return;
+          var page = new DOMParser().parseFromString(text, "text/html");
+          var fresh = page.getElementById("live");
+          if (!fresh) return;
+          region.replaceChildren.apply(region, Array.from(fresh.childNodes));
+          region.dataset.updated = String(Date.now());
+          if (!fresh.dataset.live) source.close();
+          wire(region);
+        })
+        .catch(function () {})
+        .finally(function () { busy = false; });
+    });
+  }
+
+  // Forms that ask before they act (cancel a run).
+  function wire(root) {
+    root.querySelectorAll("form[data-confirm]").forEach(function (form) {
+      if (form.dataset.wired) return;
+      form.dataset.wired = "1";
+      form.addEventListener("submit", function (event) {
+        if (!window.confirm(form.dataset.confirm)) event.preventDefault();
+      });
+    });
+  }
+
+  // The login page's two tabs: a user's password or an API token.
+  function tabs() {
+    document.querySelectorAll("[data-tab]").forEach(function (tab) {
+      tab.addEventListener("click", function () {
+        document.querySelectorAll("[data-tab]").forEach(function (other) {
+          other.setAttribute("aria-selected", other === tab ? "true" : "false");
+        });
+        document.querySelectorAll("[data-panel]").forEach(function (panel) {
+          panel.hidden = panel.dataset.panel !== tab.dataset.tab;
+        });
+      });
+    });
+  }
+
+  // Filters apply as soon as a select changes.
+  function filters() {
+    var form = document.getElementById("run-filters");
+    if (!form) return;
+    form.querySelectorAll("select").forEach(function (select) {
+      select.addEventListener("change", function () { form.requestSubmit(); });
+    });
+  }
+
+  document.addEventListener("DOMContentLoaded", function () {
+    live();
+    wire(document);
+    tabs();
+    filters();
+  });
+})();
