@@ -21,6 +21,7 @@ DEFAULT_PAGE = 50
 DEFAULT_WINDOW = 24 * 60 * 60.0
 """Statistics cover the last day unless ``since`` says otherwise."""
 DEFAULT_BUCKET = 60 * 60.0
+MIN_BUCKET = 0.001
 MAX_BUCKET = 366 * 24 * 60 * 60.0
 MAX_BUCKETS = 1000
 """A window cut finer than this is refused: the answer would be mostly empty buckets."""
@@ -162,10 +163,10 @@ def window(params: QueryParams, now: float) -> Window:
             bucket = float(raw)
         except ValueError:
             bucket = math.nan
-        if not (math.isfinite(bucket) and 0 < bucket <= MAX_BUCKET):
+        if not (math.isfinite(bucket) and MIN_BUCKET <= bucket <= MAX_BUCKET):
             raise BadRequest(
-                f"bucket={raw!r} is not a bucket width; expected seconds > 0 and at most "
-                f"{MAX_BUCKET:g} (a year)"
+                f"bucket={raw!r} is not a bucket width; expected seconds from {MIN_BUCKET:g} "
+                f"to {MAX_BUCKET:g} (a year)"
             )
     since = timestamp(params, "since")
     until = timestamp(params, "until")
