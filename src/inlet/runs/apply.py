@@ -18,9 +18,9 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import replace
 
-from inlet.model import Cancellation, Event, Finish, NewRun, Outcome, RunState, RunStatus
+from inlet.model import Cancellation, Event, NewRun, Outcome, RunState
 from inlet.runs.router import Routed, Router
-from inlet.steps.finish import for_finish, standard_error
+from inlet.steps.finish import for_finish
 from inlet.store import IngestResult, Store
 from inlet.store.base import Claim
 
@@ -86,18 +86,11 @@ class Applier:
         transaction, each with what its ending causes, as ``cancel`` does for one run. The
         ids cancelled, in the order given; a run that had ended, or ends before the store
         applies this, is left out (the store checks each cancellation again)."""
-        error = standard_error("FunctionCancelled", reason)
         cancels = []
         for state in states:
-            if state.run.status.ended:
-                continue
-            # Each run's finish events are routed on their own: what they cause (an
-            # invoking parent resumed) must be stored only if that run's cancel applies.
-            events = for_finish(state, Finish(RunStatus.CANCELLED, error=error), now)
-            follow = await self._route(events, now)
-            cancels.append(
-                Cancellation(state.run.id, error, tuple(events), follow.runs, follow.resumes)
-            )
+            cancellation = await self._router.cancellation_of(state, reason, now)
+            if cancellation is not None:
+                cancels.append(cancellation)
         if not cancels:
             return ()
         result = await self.apply((), now, cancels=cancels)

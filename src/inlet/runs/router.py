@@ -17,6 +17,7 @@ from inlet.model import (
     ListenerKind,
     NewRun,
     Resume,
+    RunState,
     RunStatus,
 )
 from inlet.runs.registry import Registry
@@ -82,9 +83,19 @@ class Router:
         """What cancelling ``run_id`` entails, or None if it has ended (the store checks
         again when it applies it)."""
         state = await self._store.run_state(run_id)
-        if state is None or state.run.status.ended:
+        if state is None:
+            return None
+        return await self.cancellation_of(state, reason, now, depth)
+
+    async def cancellation_of(
+        self, state: RunState, reason: str, now: float, depth: int = 0
+    ) -> Cancellation | None:
+        """What cancelling the run of ``state`` (already read) entails; None if it ended.
+        Its finish events are routed on their own: what they cause (an invoking parent
+        resumed) must be stored only if this run's cancel applies."""
+        if state.run.status.ended:
             return None
         error = standard_error("FunctionCancelled", reason)
         events = for_finish(state, Finish(RunStatus.CANCELLED, error=error), now)
         follow = await self.route(events, now, depth) if events else Routed()
-        return Cancellation(run_id, error, tuple(events), follow.runs, follow.resumes)
+        return Cancellation(state.run.id, error, tuple(events), follow.runs, follow.resumes)
