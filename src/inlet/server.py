@@ -23,6 +23,7 @@ from inlet.api.events import EventsAPI
 from inlet.api.functions import FunctionsAPI
 from inlet.api.graphql import GraphQLAPI
 from inlet.api.limits import RequestLimits
+from inlet.api.operations import OperationsAPI
 from inlet.api.routes import routes
 from inlet.api.runs import RunsAPI
 from inlet.api.sdk import SdkAPI
@@ -174,6 +175,7 @@ def create_app(
         functions=FunctionsAPI(
             settings, server.store, server.clock, server.registry, server.applier
         ),
+        operations=OperationsAPI(server.rerunner, server.pauser, server.bulk, server.clock),
     )
     # The dashboard under /ui: open in inlet dev, behind a login in inlet start (ui/guard.py).
     sessions = settings.profile == "start"

@@ -128,7 +128,16 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
         event_id = sent["data"]["ids"][0]
         with urllib.request.urlopen(f"{url}/v1/events/{event_id}/runs", timeout=10) as reply:
             run_id = orjson.loads(reply.read())["data"][0]["run_id"]
-        started.ids.update(slug="contract-fn", event_id=event_id, run_id=run_id, key="any")
+        bulk = started.post(
+            "/v1/bulk", {"kind": "cancel", "function_id": "contract-fn", "statuses": ["Failed"]}
+        )
+        started.ids.update(
+            slug="contract-fn",
+            event_id=event_id,
+            run_id=run_id,
+            key="any",
+            op_id=bulk["data"]["id"],
+        )
         yield started
     finally:
         proc.terminate()
