@@ -4,7 +4,8 @@ without a 5xx, in a documented content type and in the documented shape.
 
 Each operation gets generated requests (valid ones, and invalid ones that break the
 schema), then the same again with its path parameters set to ids that exist (a seeded
-function, an event, a run, a bulk operation), so the 200 answers are checked too and not only the 404s.
+function, an event, a run, a bulk operation), so the 200 answers are checked too and not
+only the 404s.
 ``POST /v1/apps/sync`` is called only with a loopback URL where nothing listens: a
 generated URL would make the server connect to arbitrary hosts. Its 502 (the app cannot
 be reached) is documented and the one 5xx allowed.

@@ -207,3 +207,16 @@ async def test_an_invoke_payload_over_the_event_size_limit_is_a_413(
     assert reply.status_code == 413
     assert "at most 1024" in reply.json()["error"]
     assert (await data(client, "/v1/functions/app-a"))["state"]["runs"]["QUEUED"] == 0
+
+
+async def test_invoking_a_paused_function_starts_no_run_and_says_it_is_paused(
+    client: httpx.AsyncClient,
+) -> None:
+    assert (await client.post("/v1/functions/app-a/pause")).status_code == 200
+    skipped = (await client.post("/v1/functions/app-a/invoke")).json()["data"]
+    assert skipped["run_ids"] == []
+    [skip] = skipped["skipped"]
+    assert skip["function_id"] == "app-a" and "paused" in skip["reason"]
+    assert (await client.post("/v1/functions/app-a/resume")).status_code == 200
+    resumed = (await client.post("/v1/functions/app-a/invoke")).json()["data"]
+    assert len(resumed["run_ids"]) == 1
