@@ -103,10 +103,21 @@ def test_the_cli_commands_that_read_a_running_server_send_the_token(tmp_path: Pa
 
         denied = inlet("events", "show", event_id, "--url", base)
         shown = inlet("events", "show", event_id, "--url", base, "--token", made.stdout.strip())
+        viewer = ("--url", base, "--token", made.stdout.strip())
+        forbidden = inlet("functions", "pause", "app-hello", *viewer)
 
-        assert denied.returncode != 0 and "401" in denied.stdout
+        assert denied.returncode == 1
+        assert f"GET /v1/events/{event_id} needs an API token" in denied.stderr
+        assert "hint: pass an API token with --token or INLET_TOKEN; create one with: " in (
+            denied.stderr
+        )
         assert shown.returncode == 0, shown.stdout + shown.stderr
         assert "app/hello" in shown.stdout
+        assert forbidden.returncode == 1
+        assert "POST /v1/functions/app-hello/pause changes state and needs an admin token" in (
+            forbidden.stderr
+        )
+        assert "hint: this needs an admin token (--token or INLET_TOKEN)" in forbidden.stderr
     finally:
         server.terminate()
         server.wait(15)

@@ -1,14 +1,19 @@
-"""``inlet dev``, ``inlet runs show``. Every flag has an ``INLET_*`` twin (see --help)."""
+"""``inlet dev``, ``inlet start``, ``inlet migrate``; the client commands live in their own
+modules. Every flag has an ``INLET_*`` twin (see --help)."""
 
 from __future__ import annotations
 
-import sys
 from typing import Any, Literal
 
 import click
 
 from inlet import __version__
-from inlet.cli.options import api_token, server_options, server_url
+from inlet.cli.apps import apps
+from inlet.cli.events import events
+from inlet.cli.functions import functions
+from inlet.cli.options import server_options
+from inlet.cli.runs import runs
+from inlet.cli.send import send_event
 from inlet.cli.tokens import tokens
 from inlet.cli.users import users
 from inlet.config import Settings
@@ -269,102 +274,11 @@ def _serve(settings: Settings, log_level: str, log_format: str) -> None:
     )
 
 
-@cli.group()
-def runs() -> None:
-    """Inspect runs on a running server."""
-
-
-@runs.command("show")
-@click.argument("run_id")
-@server_url
-@api_token
-def runs_show(run_id: str, url: str, token: str | None) -> None:
-    """Print a run and each call request made for it."""
-    from inlet.cli.runs import show
-
-    sys.exit(show(url, run_id, token))
-
-
-@runs.command("cancel")
-@click.argument("run_ids", nargs=-1, required=True)
-@server_url
-@api_token
-def runs_cancel(run_ids: tuple[str, ...], url: str, token: str | None) -> None:
-    """Cancel runs: they make no further calls and emit inngest/function.cancelled."""
-    from inlet.cli.runs import cancel
-
-    sys.exit(cancel(url, run_ids, token))
-
-
-@cli.group()
-def events() -> None:
-    """Inspect events on a running server."""
-
-
-@events.command("show")
-@click.argument("event_id")
-@server_url
-@api_token
-def events_show(event_id: str, url: str, token: str | None) -> None:
-    """Print an event, the runs it started and why it did not start others."""
-    from inlet.cli.runs import show_event
-
-    sys.exit(show_event(url, event_id, token))
-
-
-@cli.command("send")
-@click.argument("name")
-@click.option("--data", default=None, help="The event's data, a JSON object.")
-@click.option("--id", "event_id", default=None, help="A dedupe id: a repeat starts nothing.")
-@click.option("--ts", type=int, default=None, help="Milliseconds since the epoch (default now).")
-@click.option(
-    "--event-key",
-    default="dev",
-    show_default=True,
-    envvar="INLET_EVENT_KEY",
-    show_envvar=True,
-    help="One of the server's event keys (inlet dev takes any).",
-)
-@server_url
-def send_event(
-    name: str, data: str | None, event_id: str | None, ts: int | None, event_key: str, url: str
-) -> None:
-    """Send event NAME to a running server's event API, as a script or cron job would."""
-    from inlet.cli.send import event_body, send
-
-    # INLET_EVENT_KEY may list the server's keys (space-separated): any one of them will do.
-    key = next(iter(event_key.split()), event_key)
-    for stored in send(url, key, event_body(name, data, event_id, ts)):
-        click.echo(stored)
-
-
-@cli.group()
-def apps() -> None:
-    """List and sync the apps of a running server."""
-
-
-@apps.command("ls")
-@server_url
-@api_token
-def apps_ls(url: str, token: str | None) -> None:
-    """Each app: its URL, SDK and version, functions, last sync and sync error."""
-    from inlet.cli.apps import list_apps
-
-    sys.exit(list_apps(url, token))
-
-
-@apps.command("sync")
-@click.argument("app_urls", nargs=-1)
-@click.option("--all", "every", is_flag=True, help="Sync every app the server knows.")
-@server_url
-@api_token
-def apps_sync(app_urls: tuple[str, ...], every: bool, url: str, token: str | None) -> None:
-    """Sync apps now by their serve URLs (or --all): the server PUTs each one."""
-    from inlet.cli.apps import sync_apps
-
-    sys.exit(sync_apps(url, app_urls, every, token))
-
-
+cli.add_command(apps)
+cli.add_command(events)
+cli.add_command(functions)
+cli.add_command(runs)
+cli.add_command(send_event)
 cli.add_command(tokens)
 cli.add_command(users)
 

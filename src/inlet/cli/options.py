@@ -2,10 +2,17 @@
 
 from __future__ import annotations
 
+import functools
+import json
+import re
+import time
 from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any
 
 import click
 
+from inlet.cli.client import Api
 from inlet.config import DEFAULT_DATABASE_URL, DEFAULT_PORT, DEFAULT_REQUEST_HEADER_TIMEOUT
 
 server_url = click.option(
@@ -27,6 +34,67 @@ api_token = click.option(
 )
 """The ``--token`` of the commands that talk to a running server (``inlet start``
 asks for one on every API route)."""
+
+
+def with_api(command: Callable[..., None]) -> Callable[..., None]:
+    """``--url`` and ``--token``, given to ``command`` as ``api``: a client of the server."""
+
+    @functools.wraps(command)
+    def wrapper(*args: Any, url: str, token: str | None, **kwargs: Any) -> None:
+        command(*args, api=Api(url, token), **kwargs)
+
+    return server_url(api_token(wrapper))
+
+
+json_output = click.option(
+    "--json", "as_json", is_flag=True, help="Print the server's answer as JSON instead."
+)
+"""``--json`` on the commands that list or show: machine output for scripts."""
+
+
+def echo_json(value: Any) -> None:
+    click.echo(json.dumps(value, indent=2, sort_keys=True))
+
+
+_RELATIVE = re.compile(r"(\d+(?:\.\d+)?)([smhdw])")
+_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
+
+
+class When(click.ParamType[str]):
+    """A time as ``2h``/``30m``/``1d`` ago, or RFC 3339; converted to RFC 3339 in UTC."""
+
+    name = "time"
+    EXAMPLES = (
+        "expected a time ago such as 30m, 2h, 1d, 1w, or RFC 3339 such as 2026-11-22T18:00:00Z"
+    )
+
+    def __init__(self, now: Callable[[], float] = time.time) -> None:
+        self._now = now
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> str:
+        raw = str(value).strip()
+        if match := _RELATIVE.fullmatch(raw):
+            at = self._now() - float(match[1]) * _UNITS[match[2]]
+            return _rfc3339(datetime.fromtimestamp(at, UTC))
+        try:
+            parsed = datetime.fromisoformat(raw.replace("z", "Z").replace("Z", "+00:00"))
+        except ValueError:
+            self.fail(f"{value!r} is not a time; {self.EXAMPLES}", param, ctx)
+        if parsed.tzinfo is None:
+            self.fail(f"{value!r} has no UTC offset (add Z or +HH:MM); {self.EXAMPLES}", param, ctx)
+        return _rfc3339(parsed.astimezone(UTC))
+
+
+def _rfc3339(at: datetime) -> str:
+    return at.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+since_option = click.option(
+    "--since", type=When(), help="Created at or after: 30m, 2h, 1d (ago) or RFC 3339."
+)
+until_option = click.option(
+    "--until", type=When(), help="Created before: 30m, 2h, 1d (ago) or RFC 3339."
+)
 
 
 def server_options(command: Callable[..., None]) -> Callable[..., None]:

@@ -10,14 +10,56 @@ from __future__ import annotations
 import hashlib
 import json
 import time
-import urllib.error
-import urllib.request
 from typing import Any
-from urllib.parse import quote
 
 import click
 
-TIMEOUT = 30.0
+from inlet.cli.client import Api, ApiError, segment
+from inlet.cli.options import server_url
+
+
+@click.command("send")
+@click.argument("name")
+@click.option("--data", default=None, help="The event's data, a JSON object.")
+@click.option("--id", "event_id", default=None, help="A dedupe id: a repeat starts nothing.")
+@click.option("--ts", type=int, default=None, help="Milliseconds since the epoch (default now).")
+@click.option(
+    "--event-key",
+    default="dev",
+    show_default=True,
+    envvar="INLET_EVENT_KEY",
+    show_envvar=True,
+    help="One of the server's event keys (inlet dev takes any).",
+)
+@server_url
+def send_event(
+    name: str, data: str | None, event_id: str | None, ts: int | None, event_key: str, url: str
+) -> None:
+    """Send event NAME to a running server's event API, as a script or cron job would;
+    prints its id."""
+    # INLET_EVENT_KEY may list the server's keys (space-separated): any one of them will do.
+    key = next(iter(event_key.split()), event_key)
+    for stored in send(url, key, event_body(name, data, event_id, ts)):
+        click.echo(stored)
+
+
+def json_object(data: str, flag: str) -> dict[str, Any]:
+    """``data``, the text of a JSON object given as ``flag``."""
+    try:
+        payload = json.loads(data)
+    except json.JSONDecodeError as exc:
+        raise click.BadParameter(
+            f"{data!r} is not JSON ({exc.msg} at {exc.pos}); expected an object such as "
+            """'{"id": 1}'""",
+            param_hint=flag,
+        ) from None
+    if not isinstance(payload, dict):
+        raise click.BadParameter(
+            f"{data!r} is a JSON {type(payload).__name__}; expected an object such as "
+            """'{"id": 1}'""",
+            param_hint=flag,
+        )
+    return payload
 
 
 def event_body(name: str, data: str | None, event_id: str | None, ts: int | None) -> dict[str, Any]:
@@ -26,22 +68,7 @@ def event_body(name: str, data: str | None, event_id: str | None, ts: int | None
         raise click.BadParameter(
             "an event needs a name such as app/user.created", param_hint="NAME"
         )
-    payload: Any = {}
-    if data is not None:
-        try:
-            payload = json.loads(data)
-        except json.JSONDecodeError as exc:
-            raise click.BadParameter(
-                f"{data!r} is not JSON ({exc.msg} at {exc.pos}); expected an object such as "
-                """'{"id": 1}'""",
-                param_hint="--data",
-            ) from None
-        if not isinstance(payload, dict):
-            raise click.BadParameter(
-                f"{data!r} is a JSON {type(payload).__name__}; expected an object such as "
-                """'{"id": 1}'""",
-                param_hint="--data",
-            )
+    payload = json_object(data, "--data") if data is not None else {}
     body: dict[str, Any] = {"name": name, "data": payload}
     if event_id:
         body["id"] = event_id
@@ -56,27 +83,14 @@ def key_hint(key: str) -> str:
 
 def send(base_url: str, key: str, body: dict[str, Any]) -> list[str]:
     """POST the event; its stored ids. Raises ClickException with what went wrong."""
-    url = f"{base_url.rstrip('/')}/e/{quote(key, safe='')}"
-    request = urllib.request.Request(
-        url,
-        data=json.dumps([body]).encode(),
-        headers={"Content-Type": "application/json"},
-        method="POST",
-    )
     try:
-        with urllib.request.urlopen(request, timeout=TIMEOUT) as resp:
-            answer = json.loads(resp.read() or b"{}")
-    except urllib.error.HTTPError as exc:
-        detail = exc.read().decode(errors="replace")[:500]
-        if exc.code == 401:
+        answer = Api(base_url).raw("POST", f"/e/{segment(key)}", body=[body])
+    except ApiError as exc:
+        if exc.status == 401:
             raise click.ClickException(
                 f"{base_url} rejected the event key ({key_hint(key)}): pass one of the server's "
                 "event keys with --event-key or INLET_EVENT_KEY"
             ) from None
-        raise click.ClickException(f"{base_url}: HTTP {exc.code}: {detail}") from None
-    except urllib.error.URLError as exc:
-        raise click.ClickException(
-            f"cannot reach {base_url}: {exc.reason}; is inlet running there? (--url)"
-        ) from None
-    ids = answer.get("ids") if isinstance(answer, dict) else None
+        raise click.ClickException(f"{base_url}: HTTP {exc.status}: {exc.message}") from None
+    ids = answer.get("ids")
     return [str(i) for i in ids] if isinstance(ids, list) else []
