@@ -61,6 +61,11 @@ def test_runs_ls_shows_each_run_with_its_status_and_filters_by_status(core: Core
     assert failed["run_id"] in only_failed.stdout
     assert done["run_id"] not in only_failed.stdout
 
+    one = inlet(core, "runs", "ls", "--limit", "1")
+    assert "more runs match: --limit 1 shows 1; --all shows every one" in one.output
+    every = json.loads(inlet(core, "runs", "ls", "--limit", "1", "--all", "--json").stdout)
+    assert {done["run_id"], failed["run_id"]} <= {r["run_id"] for r in every}
+
     as_json = inlet(core, "runs", "ls", "--function", "accept-three-steps", "--json")
     rows = json.loads(as_json.stdout)
     assert done["run_id"] in [r["run_id"] for r in rows]
@@ -183,6 +188,33 @@ def test_events_ls_shows_the_events_of_a_name(core: CoreStack) -> None:
     [row] = [line for line in listed.stdout.splitlines() if event_id in line]
     assert "accept/fanout" in row and '{"key": "ls"}' in row
     assert event_id in [e["internal_id"] for e in _json(core, "events", "ls")]
+
+
+def test_apps_sync_adds_an_app_and_a_bulk_cancel_stops_its_sleeping_runs(
+    core: CoreStack,
+) -> None:
+    app = core.stack.app("apps.time_app:app", server_url=core.server.url)
+    synced = inlet(core, "apps", "sync", app.url)
+    assert synced.exit_code == 0, synced.output
+    assert synced.stdout.startswith(f"{app.url}: synced accept-time, ")
+    assert app.url in inlet(core, "apps", "ls").stdout
+    sleeping = [core.server.send_one("time/sleep", {"key": f"s{i}", "seconds": 60}) for i in (1, 2)]
+    for event_id in sleeping:
+        core.server.wait_history(event_run(core, event_id), bool, "its first step")
+
+    cancelled = inlet(core, "runs", "cancel", "--function", "accept-time-sleeper", "--yes")
+
+    assert cancelled.exit_code == 0, cancelled.output
+    assert "Cancel 2 Queued or Running runs of accept-time-sleeper" in cancelled.output
+    assert "done: cancelled 2 of 2" in cancelled.stdout
+    for event_id in sleeping:
+        [run] = core.server.runs_for_event(event_id, timeout=10)
+        assert run["status"] == "Cancelled", run
+
+
+def event_run(core: CoreStack, event_id: str) -> str:
+    [run] = core.server.runs_for_event(event_id, ended=False)
+    return str(run["run_id"])
 
 
 def test_bad_input_and_unknown_ids_get_messages_that_say_what_to_fix(core: CoreStack) -> None:
