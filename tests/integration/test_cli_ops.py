@@ -4,14 +4,17 @@ official SDK's acceptance app: what it prints, and what it makes the server do."
 from __future__ import annotations
 
 import json
+import re
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
 from click.testing import CliRunner, Result
 
+import inlet.cli.runs as runs_cli
 from acceptance.harness import CoreStack, Stack, start_core, wait_for
 from inlet.cli.main import cli
 
@@ -135,6 +138,27 @@ def test_replay_asks_first_then_replays_with_a_progress_report(core: CoreStack) 
     )
     new = [r["run_id"] for r in listed if r["run_id"] not in failed]
     assert len(new) == 2, listed
+
+
+def test_ctrl_c_during_a_replay_cancels_the_operation_on_the_server(
+    core: CoreStack, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    since = rfc3339(time.time() - 1)
+    ran(core, "accept/non-retriable")
+
+    def interrupt(seconds: float) -> None:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(runs_cli, "time", SimpleNamespace(sleep=interrupt, time=time.time))
+    args = ("-f", "accept-non-retriable", "-s", "Failed", "--since", since, "-y")
+    replayed = inlet(core, "runs", "replay", *args)
+
+    [op_id] = re.findall(r"interrupted: cancelling bulk replay (\w+)", replayed.output)
+    op = core.server.http.get(f"/v1/bulk/{op_id}").json()["data"]
+    # The server may finish one run before the cancel lands: then it says so.
+    assert op["state"] in ("cancelled", "done"), op
+    assert f"{op['state']}: replayed {op['changed']} of 1" in replayed.stdout
+    assert replayed.exit_code == (0 if op["state"] == "done" else 1)
 
 
 def test_a_paused_function_skips_events_says_why_and_replays_them_once_resumed(

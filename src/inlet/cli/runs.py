@@ -14,7 +14,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from inlet.cli.client import Api, segment
+from inlet.cli.client import Api, ApiError, segment
 from inlet.cli.options import echo_json, json_output, since_option, until_option, with_api
 
 FOLLOW_INTERVAL = 0.5
@@ -401,6 +401,11 @@ def _progress(api: Api, op: dict[str, Any]) -> dict[str, Any]:
         except KeyboardInterrupt:
             bar.stop()
             click.echo(f"interrupted: cancelling bulk {op['kind']} {op['id']}", err=True)
-            op = api.post(f"{path}/cancel")
+            try:
+                op = api.post(f"{path}/cancel")
+            except ApiError as exc:
+                if exc.status != 409:  # 409: it ended meanwhile, as the next read shows
+                    raise
+                op = api.get(path)
         bar.update(task, completed=op["done"], total=op["total"] or 1)
     return op
