@@ -213,6 +213,10 @@ async def test_invoking_a_paused_function_starts_no_run_and_says_it_is_paused(
     client: httpx.AsyncClient,
 ) -> None:
     assert (await client.post("/v1/functions/app-a/pause")).status_code == 200
+    listed = {f["function_id"]: f for f in await data(client, "/v1/functions")}
+    assert listed["app-a"]["paused"] is True
+    assert listed["app-a"]["paused_at"] == "2027-01-15T08:00:00.000Z"
+    assert listed["app-b"]["paused"] is False and listed["app-b"]["paused_at"] is None
     skipped = (await client.post("/v1/functions/app-a/invoke")).json()["data"]
     assert skipped["run_ids"] == []
     [skip] = skipped["skipped"]
@@ -220,3 +224,4 @@ async def test_invoking_a_paused_function_starts_no_run_and_says_it_is_paused(
     assert (await client.post("/v1/functions/app-a/resume")).status_code == 200
     resumed = (await client.post("/v1/functions/app-a/invoke")).json()["data"]
     assert len(resumed["run_ids"]) == 1
+    assert (await data(client, "/v1/functions/app-a"))["paused"] is False

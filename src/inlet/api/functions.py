@@ -71,10 +71,12 @@ def spec_v1(fn: Function) -> dict[str, Any]:
     }
 
 
-def function_v1(fn: Function, now: float) -> dict[str, Any]:
+def function_v1(fn: Function, now: float, paused_at: float | None) -> dict[str, Any]:
     crons = [cron_v1(t.cron, t.jitter, now) for t in fn.triggers if t.cron]
     return {
         "function_id": fn.slug,
+        "paused": paused_at is not None,
+        "paused_at": iso(paused_at),
         "name": fn.name,
         "app_url": fn.app_url,
         "url": fn.url,
@@ -90,7 +92,8 @@ def function_v1(fn: Function, now: float) -> dict[str, Any]:
 
 
 class FunctionsAPI:
-    """Reads come from the registry (and, for one function, the store's run counts);
+    """Reads come from the registry and the store's paused functions (and, for one
+    function, its run counts);
     invokes go through ``runs.apply`` like any event."""
 
     def __init__(
@@ -110,12 +113,13 @@ class FunctionsAPI:
     async def list_functions(self, request: Request) -> Response:
         now = self._clock.now()
         functions = sorted(self._registry().functions.values(), key=lambda f: f.slug)
-        return wrapped([function_v1(fn, now) for fn in functions], now)
+        paused = await self._store.paused_functions()
+        return wrapped([function_v1(fn, now, paused.get(fn.slug)) for fn in functions], now)
 
     async def get_function(self, request: Request) -> Response:
         fn = self._function(request.path_params["slug"])
         now = self._clock.now()
-        body = function_v1(fn, now)
+        body = function_v1(fn, now, (await self._store.paused_functions()).get(fn.slug))
         active = (RunStatus.QUEUED, RunStatus.RUNNING)
         counts = await self._store.run_counts(RunFilter(function_slug=fn.slug, statuses=active))
         body["state"] = {"runs": {s.value: counts.get(s, 0) for s in active}}
