@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 
 import orjson
 
@@ -34,46 +34,16 @@ from inlet.store.base import Claim, IngestResult, Store
 from inlet.store.engine import apply, queue
 from inlet.store.engine.tx import Due, GateState, Keys, RunRow
 from inlet.store.memory_reads import MemoryReads
+from inlet.store.memory_rows import Rows, Slot
 from inlet.store.operations import MemoryOperations
 from inlet.store.tokens import MemoryTokens
 from inlet.store.users import MemoryUsers
 
 
-@dataclass(slots=True)
-class _Slot:
-    item: QueueItem
-    rank: float
-    orank: float
-    keys: Keys = ()
-    lease: str | None = None
-    parked: str | None = None
-
-
-@dataclass(slots=True)
-class _Rows:
-    """Every table, as dicts."""
-
-    events: dict[str, Event] = field(default_factory=dict)
-    skips: dict[str, dict[str, SkipRecord]] = field(default_factory=dict)
-    keys: dict[tuple[str, str], tuple[str, float]] = field(default_factory=dict)
-    gates: dict[tuple[str, str, str], GateState] = field(default_factory=dict)
-    runs: dict[str, RunRow] = field(default_factory=dict)
-    singletons: dict[str, str] = field(default_factory=dict)
-    event_runs: dict[str, list[str]] = field(default_factory=dict)
-    memos: dict[str, dict[str, StoredMemo]] = field(default_factory=dict)
-    attempts: dict[str, list[Attempt]] = field(default_factory=dict)
-    listeners: dict[str, Listener] = field(default_factory=dict)
-    queue: dict[str, _Slot] = field(default_factory=dict)
-    run_items: dict[str, dict[tuple[ItemKind, str], str]] = field(default_factory=dict)
-    inflight: dict[str, Keys] = field(default_factory=dict)
-    paused: dict[str, float] = field(default_factory=dict)
-    skip_times: dict[tuple[str, str], tuple[str, float]] = field(default_factory=dict)
-
-
 class MemoryTx:
-    """The ``Tx`` port over :class:`_Rows` (see ``inlet.store.engine.tx`` for the contract)."""
+    """The ``Tx`` port over :class:`Rows` (see ``inlet.store.engine.tx`` for the contract)."""
 
-    def __init__(self, rows: _Rows) -> None:
+    def __init__(self, rows: Rows) -> None:
         self.rows = rows
 
     # Events
@@ -201,9 +171,9 @@ class MemoryTx:
         per_run = self.rows.run_items.setdefault(item.run_id, {})
         if (item.kind, item.step_id) not in per_run:
             per_run[(item.kind, item.step_id)] = item.id
-            self.rows.queue[item.id] = _Slot(item, rank, rank, keys)
+            self.rows.queue[item.id] = Slot(item, rank, rank, keys)
 
-    def _unparked_discoveries(self, run_id: str) -> Iterable[_Slot]:
+    def _unparked_discoveries(self, run_id: str) -> Iterable[Slot]:
         for (kind, _), item_id in self.rows.run_items.get(run_id, {}).items():
             slot = self.rows.queue[item_id]
             if kind is ItemKind.DISCOVERY and slot.lease is None and slot.parked is None:
@@ -306,7 +276,7 @@ class MemoryStore(MemoryTokens, MemoryUsers, MemoryOperations, MemoryReads, Stor
         MemoryTokens.__init__(self)
         MemoryUsers.__init__(self)
         MemoryOperations.__init__(self)
-        self._rows = _Rows()
+        self._rows = Rows()
         self._paused, self._skip_times = self._rows.paused, self._rows.skip_times
         self._tx = MemoryTx(self._rows)
         self._apps: dict[str, App] = {}

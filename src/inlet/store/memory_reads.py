@@ -4,21 +4,19 @@
 from __future__ import annotations
 
 from dataclasses import replace
-from typing import TYPE_CHECKING
 
 from inlet.model import Attempt, Event, Run, RunState, RunStatus, SkipRecord
 from inlet.store.engine import queue
+from inlet.store.engine.tx import Tx
+from inlet.store.memory_rows import Rows
 from inlet.store.queries import MAX_STATS_RUNS, Page, RunFilter, RunTimes, page_size, paged
-
-if TYPE_CHECKING:
-    from inlet.store.memory import MemoryTx, _Rows
 
 
 class MemoryReads:
     """Mixed into ``MemoryStore``, which sets ``_rows`` and ``_tx``."""
 
-    _rows: _Rows
-    _tx: MemoryTx
+    _rows: Rows
+    _tx: Tx
 
     async def skips(self, event_id: str) -> list[SkipRecord]:
         return sorted(self._rows.skips.get(event_id, {}).values(), key=lambda s: s.function_slug)
