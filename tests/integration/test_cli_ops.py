@@ -167,6 +167,12 @@ def test_a_paused_function_skips_events_says_why_and_replays_them_once_resumed(
     paused = inlet(core, "functions", "pause", "accept-item")
     assert paused.exit_code == 0, paused.output
     assert paused.stdout.startswith("accept-item paused since ")
+    [row] = [
+        line
+        for line in inlet(core, "functions", "ls").stdout.splitlines()
+        if "accept-item " in line
+    ]
+    assert "since 20" in row, row
 
     event_id = core.server.send_one("accept/item", {"i": 7, "key": "paused"})
     shown = wait_for(
@@ -181,6 +187,9 @@ def test_a_paused_function_skips_events_says_why_and_replays_them_once_resumed(
 
     resumed = inlet(core, "functions", "resume", "accept-item")
     assert resumed.exit_code == 0, resumed.output
+    assert [
+        f["paused"] for f in _json(core, "functions", "ls") if f["function_id"] == "accept-item"
+    ] == [False]
     replayed = inlet(
         core, "runs", "replay", "-f", "accept-item", "--status", "Skipped", "--since", "1h", "-y"
     )
@@ -203,6 +212,19 @@ def test_functions_ls_lists_triggers_and_invoke_prints_the_run_id(core: CoreStac
     run_id = invoked.stdout.strip()
     run = core.server.wait_run(run_id, lambda r: r["status"] == "Completed", "completed", 30)
     assert run["output"]["i"] == 5
+
+
+def test_functions_ls_shows_a_cron_functions_next_fire(core: CoreStack) -> None:
+    app = core.stack.app("apps.time_app:cron_app", server_url=core.server.url)
+    assert inlet(core, "apps", "sync", app.url).exit_code == 0
+
+    listed = inlet(core, "functions", "ls")
+
+    [row] = [line for line in listed.stdout.splitlines() if "accept-time-cron-ticker" in line]
+    assert "cron * * * * *" in row, row
+    [fire] = re.findall(r"\d{4}-\d\d-\d\d \d\d:\d\d:00", row)
+    at = datetime.fromisoformat(fire).replace(tzinfo=UTC).timestamp()
+    assert -2 < at - time.time() <= 61  # a minute may turn between the list and now
 
 
 def test_events_ls_shows_the_events_of_a_name(core: CoreStack) -> None:

@@ -29,10 +29,7 @@ def ls(api: Api, as_json: bool) -> None:
     if not found:
         click.echo("no function is registered; sync an app with: inlet apps sync URL", err=True)
         return
-    # GET /v1/functions says whether a function is paused only on servers that tell.
-    knows_paused = any("paused" in fn for fn in found)
-    columns = ["function", "triggers", "next cron fire", *(["paused"] if knows_paused else [])]
-    table = Table(*columns, "app")
+    table = Table("function", "triggers", "next cron fire", "paused", "app")
     for fn in found:
         triggers = [
             (t["event"] or f"cron {t['cron']}")
@@ -40,12 +37,12 @@ def ls(api: Api, as_json: bool) -> None:
             for t in fn["triggers"]
         ]
         fires = [c["next_fires"][0] for c in fn.get("crons", []) if c.get("next_fires")]
-        paused = ["yes" if fn.get("paused") else "no"] if knows_paused else []
+        paused = f"since {fn['paused_at']}" if fn.get("paused") else "no"
         table.add_row(
             fn["function_id"],
             ", ".join(triggers) or "-",
             min(fires).replace("T", " ")[:19] if fires else "-",
-            *paused,
+            paused,
             fn["app_url"],
         )
     Console().print(table)
