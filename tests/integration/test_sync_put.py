@@ -253,7 +253,7 @@ async def test_post_v1_apps_sync_answers_the_app_with_its_functions_or_the_error
     assert [a["app_id"] for a in listed.json()["data"]] == ["shop"]
 
 
-async def test_post_v1_apps_sync_of_an_app_with_another_key_is_a_502_naming_the_key_problem(
+async def test_post_v1_apps_sync_of_an_app_with_another_key_is_a_422_naming_the_key_problem(
     fake_app: FakeApp,
 ) -> None:
     url = await fake_app.start(answer_in_band_if_signed_with(OTHER_KEY))
@@ -273,7 +273,7 @@ async def test_post_v1_apps_sync_of_an_app_with_another_key_is_a_502_naming_the_
     finally:
         await server.syncer.stop()
         await store.close()
-    assert resp.status_code == 502
+    assert resp.status_code == 422
     assert "rejected this server's signature" in resp.json()["error"]
     assert "rejected this server's signature" in listed.json()["data"][0]["error"]
 

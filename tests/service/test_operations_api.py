@@ -135,6 +135,7 @@ async def test_bulk_operations_refuse_bad_parameters_by_name(clock: FakeClock) -
             ({"statuses": ["Broken"]}, ["'Broken'", "Failed"]),
             ({"created_after": "yesterday"}, ["created_after='yesterday'", "RFC 3339"]),
             ({"created_after": "2026-01-01T00:00:00"}, ["created_after", "RFC 3339"]),
+            ({"created_after": "0001-01-01T00:00:00+14:00"}, ["created_after", "1970"]),
             (
                 {"created_after": "2026-02-01T00:00:00Z", "created_before": "2026-01-01T00:00:00Z"},
                 ["time range is empty"],

@@ -44,8 +44,10 @@ class AppsAPI:
         return wrapped(apps, self._clock.now())
 
     async def sync(self, request: Request) -> Response:
-        """Sync the app at ``{"url": ...}``: 200 with the app and its functions, or 502
-        with the app and the reason its sync failed."""
+        """Sync the app at ``{"url": ...}``: 200 with the app and its functions, or 422
+        with the app and the reason its sync failed (the URL given leads to no app this
+        server can use: unreachable, another key, not an SDK; a 4xx, as the fix is the
+        caller's)."""
         body = await request.body()
         if len(body) > MAX_SYNC_REQUEST_BYTES:
             raise BadRequest(
@@ -70,5 +72,5 @@ class AppsAPI:
         if error is not None:
             # The store may hold an older success of a process sharing it: show this sync's.
             shown["error"] = error
-            return json_response({"data": shown, "error": error}, 502)
+            return json_response({"data": shown, "error": error}, 422)
         return wrapped(shown, self._clock.now())

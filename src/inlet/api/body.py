@@ -9,6 +9,7 @@ from typing import Any
 import orjson
 from starlette.requests import Request
 
+from inlet.api.params import MAX_TIME
 from inlet.errors import BadRequest
 
 
@@ -36,9 +37,12 @@ def timestamp(value: object, field: str) -> float | None:
         except ValueError:
             pass
         else:
-            if parsed.tzinfo is not None:
+            if parsed.tzinfo is not None and 0 <= parsed.timestamp() <= MAX_TIME:
                 return parsed.timestamp()
-    raise BadRequest(f'{field}={value!r} is not an RFC 3339 time such as "2026-11-22T18:00:00Z"')
+    raise BadRequest(
+        f"{field}={value!r} is not an RFC 3339 time with its offset, between 1970 and 9999, "
+        'such as "2026-11-22T18:00:00Z"'
+    )
 
 
 def text(body: dict[str, Any], field: str, *, default: str | None = None) -> str | None:
