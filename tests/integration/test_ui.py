@@ -241,3 +241,27 @@ async def test_the_runs_page_filters_by_status_and_function(dev: Ui) -> None:
     assert run_id in (await dev.client.get("/ui/runs?function=app-a&range=1h")).text
     assert run_id not in (await dev.client.get("/ui/runs?function=other")).text
     assert run_id not in (await dev.client.get("/ui/runs?q=nothing-like-it")).text
+
+
+async def test_a_session_made_with_a_token_ends_when_the_token_is_revoked(start: Ui) -> None:
+    await start.login(mode="token", token=await start.token("viewer"))
+    assert (await start.client.get("/ui/runs")).status_code == 200
+
+    assert await start.store.revoke_token("tok-viewer", NOW)
+    start.clock.advance(5)
+
+    assert (await start.client.get("/ui/runs")).status_code == 303
+    assert start.store._sessions == {}
+
+
+async def test_a_client_with_ten_failed_logins_is_refused_for_a_while(start: Ui) -> None:
+    await start.user("ada", "admin")
+    for _ in range(10):
+        assert (await start.login(mode="user", name="ada", password="guess")).status_code == 401
+
+    refused = await start.login(mode="user", name="ada", password=PASSWORD)
+
+    assert refused.status_code == 429 and "Too many failed logins" in refused.text
+    assert "set-cookie" not in refused.headers
+    start.clock.advance(901)
+    assert (await start.login(mode="user", name="ada", password=PASSWORD)).status_code == 303

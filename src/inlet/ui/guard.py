@@ -33,6 +33,8 @@ LOGIN: Final = "/ui/login"
 LOGOUT: Final = "/ui/logout"
 STATIC: Final = "/ui/static/"
 STREAM: Final = "/ui/stream"
+REVOKED_RECHECK: Final = 5.0
+"""Seconds between two reads of the revoked tokens (a token's sessions end with it)."""
 PRINCIPAL: Final = "inlet_principal"
 """The key of the request's :class:`Principal` in ``scope["state"]``."""
 
@@ -62,6 +64,8 @@ class DashboardGuard:
         self._clock = clock
         self._sessions = sessions
         self._dev = Principal("inlet dev", "admin", secrets.token_hex(32))
+        self._revoked_ids: frozenset[str] = frozenset()
+        self._revoked_read = float("-inf")
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -109,9 +113,20 @@ class DashboardGuard:
         found = await self._store.session_by_hash(digest, now)
         if found is None:
             return None
+        if found.subject.startswith("token:") and await self._revoked(found.subject[6:], now):
+            # A session made with a token ends with the token (inlet tokens revoke).
+            await self._store.end_session(digest)
+            return None
         if found.expires_at - now < TTL - SLIDE_AFTER:
             await self._store.extend_session(digest, now + TTL)
         return Principal(found.label, found.role, csrf_token(session_id), digest)
+
+    async def _revoked(self, token_id: str, now: float) -> bool:
+        if now - self._revoked_read >= REVOKED_RECHECK:
+            tokens = await self._store.list_tokens()
+            self._revoked_ids = frozenset(t.id for t in tokens if t.revoked)
+            self._revoked_read = now
+        return token_id in self._revoked_ids
 
 
 def same_origin(scope: Scope) -> bool:

@@ -30,6 +30,14 @@ log = logging.getLogger("inlet.ui")
 
 HOME = "/ui/runs"
 WRONG = "That name and password, or that token, is not one this server accepts."
+MAX_FAILURES = 10
+FAILURE_WINDOW = 900.0
+"""A client with this many failed logins in this many seconds is refused for a while."""
+MAX_CLIENTS = 10_000
+THROTTLED = (
+    "Too many failed logins from this address in the last 15 minutes; wait a few minutes "
+    "and try again."
+)
 
 
 def safe_next(value: str | None) -> str:
@@ -45,6 +53,7 @@ class Login:
         self._store = store
         self._clock = clock
         self._sessions = sessions
+        self._failures: dict[str, list[float]] = {}
 
     async def page(self, request: Request) -> Response:
         if not self._sessions:
@@ -55,17 +64,28 @@ class Login:
     async def submit(self, request: Request) -> Response:
         if not self._sessions:
             return RedirectResponse(HOME, status_code=303)
+        client = request.client.host if request.client else ""
+        now = self._clock.now()
+        recent = [t for t in self._failures.get(client, []) if now - t < FAILURE_WINDOW]
+        self._failures[client] = recent
+        if len(recent) >= MAX_FAILURES:
+            log.warning("ui.login_throttled", extra={"client": client})
+            return html(
+                request, "login.html", 429, next=HOME, error=THROTTLED, mode="user", name=""
+            )
         fields = await form(request)
         target = safe_next(fields.get("next"))
         mode = "token" if fields.get("mode") == "token" else "user"
         name = fields.get("name", "").strip()
         found = await self._check(mode, name, fields)
         if found is None:
-            log.info("ui.login_failed", extra={"mode": mode})
+            recent.append(now)
+            if len(self._failures) > MAX_CLIENTS:
+                self._failures.clear()
+            log.info("ui.login_failed", extra={"mode": mode, "client": client})
             return html(request, "login.html", 401, next=target, error=WRONG, mode=mode, name=name)
         subject, label, role = found
         session_id = new_session_id()
-        now = self._clock.now()
         await self._store.end_expired_sessions(now)
         await self._store.create_session(
             LoginSession(session_hash(session_id), subject, label, role, now, now + TTL)

@@ -166,7 +166,6 @@ class Pages:
             ],
             output=views.pretty(run.output) if run.status is RunStatus.COMPLETED else "",
             cancelled=run.error if run.status is RunStatus.CANCELLED else None,
-            notice=request.query_params.get("done", ""),
             live=f"/ui/stream?run={run.id}" if not run.status.ended else "",
         )
 

@@ -14,8 +14,11 @@ from inlet.model import STEP_DISCOVERY, Attempt, Event, Run, RunState, RunStatus
 
 MAX_SHOWN_JSON = 20_000
 """Characters of one JSON value a page shows before cutting it."""
-CALL_OUTCOMES = frozenset({"completed", "step", "planned", "retry", "failed", "noop"})
+CALL_OUTCOMES = frozenset(
+    {"completed", "step", "step_failed", "planned", "waiting", "retry", "failed", "noop"}
+)
 """History rows that were a call to the app (the others are timers, skips, cancels)."""
+FAILED_OUTCOMES = frozenset({"retry", "failed", "step_failed"})
 
 
 def when(ts: float | None) -> str:
@@ -178,7 +181,10 @@ def waterfall(run: Run, attempts: Sequence[Attempt], now: float) -> list[Bar]:
     bars = []
     previous = start
     for a in attempts:
-        wait_from = min(previous, a.started_at)
+        # A call waited in the queue and a timer for its sleep or deadline; a skip or a
+        # cancel is a point in time.
+        waited = a.outcome in CALL_OUTCOMES or a.outcome == "timer"
+        wait_from = min(previous, a.started_at) if waited else a.started_at
         left = pct(a.started_at)
         bars.append(
             Bar(
@@ -192,7 +198,7 @@ def waterfall(run: Run, attempts: Sequence[Attempt], now: float) -> list[Bar]:
                 waited=duration(a.started_at - wait_from),
                 took=duration(a.ended_at - a.started_at),
                 error=(a.error or "").strip().splitlines()[0] if a.error else "",
-                failed=a.outcome in ("retry", "failed") or bool(a.error),
+                failed=a.outcome in FAILED_OUTCOMES or (bool(a.error) and a.outcome != "cancelled"),
             )
         )
         previous = max(previous, a.ended_at)
