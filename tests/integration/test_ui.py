@@ -265,3 +265,18 @@ async def test_a_client_with_ten_failed_logins_is_refused_for_a_while(start: Ui)
     assert "set-cookie" not in refused.headers
     start.clock.advance(901)
     assert (await start.login(mode="user", name="ada", password=PASSWORD)).status_code == 303
+
+
+async def test_the_runs_pages_follow_each_other_by_keyset_without_overlap(dev: Ui) -> None:
+    sent = await dev.client.post("/e/k", json=[{"name": "app/x", "data": {}}] * 60)
+    assert sent.status_code == 200, sent.text
+
+    first = await dev.client.get("/ui/runs")
+    older = re.search(r'href="(/ui/runs\?[^"]*after=[^"]+)" id="older"', first.text)
+    assert older, "the first page of 60 runs links to older ones"
+    second = await dev.client.get(older.group(1).replace("&amp;", "&"))
+
+    ids = [re.findall(r'data-run="([0-9A-Z]+)"', page.text) for page in (first, second)]
+    assert [len(found) for found in ids] == [50, 10]
+    assert not set(ids[0]) & set(ids[1])
+    assert 'id="older"' not in second.text and "Newest" in second.text
