@@ -15,9 +15,14 @@ from inlet.store.relational import migrations, statements
 from inlet.store.sql import queries
 
 
-def concrete(sql: str) -> str:
+WHERE_CLAUSES = {"events_page": "WHERE name = ? AND internal_id < ?"}
+"""A ``{where}`` as the caller builds it, for the queries not over runs."""
+
+
+def concrete(name: str, sql: str) -> str:
     """The query as a caller runs it: placeholders for variable parts filled in."""
-    filled = sql.replace("{marks}", "?, ?").replace("{where}", "WHERE function_slug = ?")
+    where = WHERE_CLAUSES.get(name, "WHERE function_slug = ?")
+    filled = sql.replace("{marks}", "?, ?").replace("{where}", where)
     filled = filled.replace("{after}", "AND at >= ?")
     return filled.replace("{cursor}", "AND (at < ? OR (at = ? AND event_id < ?))")
 
@@ -49,7 +54,7 @@ def test_every_query_compiles_against_the_migrated_sqlite_schema(tmp_path: Path)
         for statement in statements(sql):
             db.execute(statement)
     for name, sql in queries.load("sqlite").items():
-        text = concrete(sql)
+        text = concrete(name, sql)
         try:
             db.execute(f"EXPLAIN {text}", [None] * text.count("?"))
         except sqlite3.Error as exc:
@@ -60,7 +65,7 @@ def test_every_query_prepares_against_the_migrated_postgres_schema(pg_url: str) 
     migrate(pg_url)
     with psycopg.connect(pg_url, autocommit=True) as conn:
         for name, sql in queries.load("postgres").items():
-            text = numbered(concrete(sql))
+            text = numbered(concrete(name, sql))
             try:
                 conn.execute(f"PREPARE check_{name} AS {text}".encode())
                 conn.execute(f"DEALLOCATE check_{name}".encode())

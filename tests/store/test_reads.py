@@ -17,7 +17,7 @@ from inlet.model import (
     RunStatus,
 )
 from inlet.store import Store
-from inlet.store.queries import RunFilter, percentile, summarise
+from inlet.store.queries import EventFilter, RunFilter, percentile, summarise
 
 NOW = 1_800_000_000.0
 DAY = 86_400.0
@@ -152,3 +152,27 @@ async def test_text_search_reads_the_stored_json_on_every_backend(store: Store) 
     await end(store, NOW + 10, RunStatus.COMPLETED, {"ok": True, "note": None})
     assert [r.id[-1] for r in (await store.runs(RunFilter(text='"ok":true'))).runs] == ["1"]
     assert (await store.runs(RunFilter(text="None"))).runs == ()
+
+
+async def test_event_pages_filter_by_name_and_time_and_keyset_through_them(store: Store) -> None:
+    named = [
+        Event(f"01EVT{n:021d}", f"app/{'a' if n % 2 else 'b'}", {}, f"e{n}", 0, received_at=NOW + n)
+        for n in range(9)
+    ]
+    await store.ingest(named, [], NOW + 9, DAY)
+
+    everything = await store.events(EventFilter(), limit=4)
+    assert [e.internal_id for e in everything.events] == [
+        named[n].internal_id for n in (8, 7, 6, 5)
+    ]
+    rest = await store.events(EventFilter(), limit=10, after=everything.next)
+    assert [e.internal_id for e in rest.events] == [named[n].internal_id for n in (4, 3, 2, 1, 0)]
+    assert rest.next is None
+
+    window = EventFilter(name="app/a", received_after=NOW + 2, received_before=NOW + 7)
+    first = await store.events(window, limit=1)
+    assert [e.id for e in first.events] == ["e5"]
+    second = await store.events(window, limit=5, after=first.next)
+    assert [e.id for e in second.events] == ["e3"] and second.next is None
+    with pytest.raises(InvalidValue, match="limit=0"):
+        await store.events(EventFilter(), limit=0)

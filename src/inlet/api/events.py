@@ -6,9 +6,7 @@ even when it fails, so its errors are rendered here rather than by ``api.errors`
 ``POST /v1/events`` answers like the rest of ``/v1``, its error naming the ids accepted
 before the bad event.
 
-The store's ``list_events`` reads the newest events of one name; ``GET /v1/events`` pages
-and filters by time over what it returns, reading more until the page fills, so only the
-newest :data:`MAX_SCAN` events of a name can be listed.
+``GET /v1/events`` is one keyset read of the store's ``events`` per page.
 """
 
 from __future__ import annotations
@@ -24,14 +22,12 @@ from inlet.clock import Clock
 from inlet.config import Settings
 from inlet.errors import BadRequest, InvalidValue, NotFound
 from inlet.events.ingest import Ingestor
-from inlet.model import Event
 from inlet.store import Store
+from inlet.store.queries import MAX_EVENT_PAGE, EventFilter
 
-MAX_LIST = 1000
+MAX_LIST = MAX_EVENT_PAGE
 """Most events one page of ``GET /v1/events`` returns."""
 DEFAULT_LIST = 100
-MAX_SCAN = 10_000
-"""Most events ``GET /v1/events`` reads to fill one page: the newest of the name asked for."""
 
 
 class EventsAPI:
@@ -111,24 +107,9 @@ class EventsAPI:
         limit = params.limit(query, DEFAULT_LIST, MAX_LIST)
         after = params.cursor(query)
 
-        def wanted(event: Event) -> bool:
-            return (
-                (after is None or event.internal_id < after)
-                and (since is None or event.received_at >= since)
-                and (until is None or event.received_at < until)
-            )
-
-        # Read twice what is needed, then more, until the page fills or the store runs out.
-        want = limit + 1 if after is None and since is None and until is None else 2 * limit
-        while True:
-            read = await self._store.list_events(name, min(want, MAX_SCAN))
-            found = [e for e in read if wanted(e)]
-            if len(found) > limit or len(read) < want or want >= MAX_SCAN:
-                break
-            want *= 4
-        page = found[:limit]
-        cursor = page[-1].internal_id if len(found) > limit else None
-        return wrapped([event_v1(e) for e in page], self._clock.now(), next_cursor=cursor)
+        where = EventFilter(name=name, received_after=since, received_before=until)
+        page = await self._store.events(where, limit=limit, after=after)
+        return wrapped([event_v1(e) for e in page.events], self._clock.now(), next_cursor=page.next)
 
     async def get_event(self, request: Request) -> Response:
         event_id = request.path_params["event_id"]

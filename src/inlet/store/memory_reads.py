@@ -9,7 +9,18 @@ from inlet.model import Attempt, Event, Run, RunState, RunStatus, SkipRecord
 from inlet.store.engine import queue
 from inlet.store.engine.tx import Tx
 from inlet.store.memory_rows import Rows
-from inlet.store.queries import MAX_STATS_RUNS, Page, RunFilter, RunTimes, page_size, paged
+from inlet.store.queries import (
+    MAX_EVENT_PAGE,
+    MAX_STATS_RUNS,
+    EventFilter,
+    EventPage,
+    Page,
+    RunFilter,
+    RunTimes,
+    events_paged,
+    page_size,
+    paged,
+)
 
 
 class MemoryReads:
@@ -28,6 +39,21 @@ class MemoryReads:
         found = [e for e in self._rows.events.values() if name is None or e.name == name]
         found.sort(key=lambda e: e.internal_id, reverse=True)
         return found[:limit]
+
+    async def events(
+        self, where: EventFilter, *, limit: int = 100, after: str | None = None
+    ) -> EventPage:
+        size = page_size(limit, MAX_EVENT_PAGE)
+        found = sorted(
+            (
+                e
+                for e in self._rows.events.values()
+                if where.matches(e) and (after is None or e.internal_id < after)
+            ),
+            key=lambda e: e.internal_id,
+            reverse=True,
+        )
+        return events_paged(found[: size + 1], size)
 
     async def get_run(self, run_id: str) -> Run | None:
         row = self._rows.runs.get(run_id)

@@ -20,6 +20,8 @@ from inlet.model import App, Attempt, Event, Function, Run, RunState, RunStatus,
 
 MAX_PAGE = 500
 """The most runs one page returns, whatever the caller asks for."""
+MAX_EVENT_PAGE = 1000
+"""The most events one page returns (an event is smaller than a run with its output)."""
 MAX_STATS_RUNS = 100_000
 """The most runs one statistics read looks at (the newest of the window are dropped)."""
 
@@ -62,10 +64,10 @@ class Page:
     next: str | None = None
 
 
-def page_size(limit: int) -> int:
+def page_size(limit: int, maximum: int = MAX_PAGE) -> int:
     if limit < 1:
-        raise InvalidValue(f"limit={limit} is not a page size; expected 1 to {MAX_PAGE}")
-    return min(limit, MAX_PAGE)
+        raise InvalidValue(f"limit={limit} is not a page size; expected 1 to {maximum}")
+    return min(limit, maximum)
 
 
 def paged(runs: Sequence[Run], limit: int) -> Page:
@@ -73,6 +75,37 @@ def paged(runs: Sequence[Run], limit: int) -> Page:
     if len(runs) > limit:
         return Page(tuple(runs[:limit]), runs[limit - 1].id)
     return Page(tuple(runs))
+
+
+@dataclass(frozen=True, slots=True)
+class EventFilter:
+    """Which events: of a name, received in ``[after, before)``."""
+
+    name: str | None = None
+    received_after: float | None = None
+    received_before: float | None = None
+
+    def matches(self, event: Event) -> bool:
+        return (
+            (self.name is None or event.name == self.name)
+            and (self.received_after is None or event.received_at >= self.received_after)
+            and (self.received_before is None or event.received_at < self.received_before)
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class EventPage:
+    """Events newest first (by internal id); ``next`` is the following page's cursor."""
+
+    events: tuple[Event, ...]
+    next: str | None = None
+
+
+def events_paged(events: Sequence[Event], limit: int) -> EventPage:
+    """The page of ``limit`` events out of ``events`` (read with one more than ``limit``)."""
+    if len(events) > limit:
+        return EventPage(tuple(events[:limit]), events[limit - 1].internal_id)
+    return EventPage(tuple(events))
 
 
 @dataclass(frozen=True, slots=True)
@@ -198,6 +231,13 @@ class ReadModel(abc.ABC):
     @abc.abstractmethod
     async def list_events(self, name: str | None, limit: int) -> list[Event]:
         """Newest first."""
+
+    @abc.abstractmethod
+    async def events(
+        self, where: EventFilter, *, limit: int = 100, after: str | None = None
+    ) -> EventPage:
+        """Events matching ``where``, newest first, strictly older than the cursor
+        ``after``: one keyset read per page, whatever the history's size."""
 
     @abc.abstractmethod
     async def skips(self, event_id: str) -> list[SkipRecord]:

@@ -65,6 +65,7 @@ NAMES: Final = frozenset(
         "set_cron_cursor",
         "list_events",
         "list_events_named",
+        "events_page",
         "runs_for_event",
         "list_runs",
         "history",

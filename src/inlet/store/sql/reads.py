@@ -25,13 +25,17 @@ from inlet.model import (
 )
 from inlet.store.engine import queue as engine_queue
 from inlet.store.queries import (
+    MAX_EVENT_PAGE,
     MAX_STATS_RUNS,
+    EventFilter,
+    EventPage,
     FunctionStats,
     Page,
     ReadModel,
     RunFilter,
     RunTimes,
     TimesRow,
+    events_paged,
     page_size,
     paged,
     summarise_rows,
@@ -154,6 +158,28 @@ class SqlReads(ReadModel):
         else:
             rows = self._x("list_events_named", (name, limit)).fetchall()
         return [event_from(*row) for row in rows]
+
+    async def events(
+        self, where: EventFilter, *, limit: int = 100, after: str | None = None
+    ) -> EventPage:
+        return await self._call(self._events_page, where, page_size(limit, MAX_EVENT_PAGE), after)
+
+    def _events_page(self, where: EventFilter, size: int, after: str | None) -> EventPage:
+        clauses: list[str] = []
+        args: list[Any] = []
+        for clause, value in (
+            ("name = ?", where.name),
+            ("received_at >= ?", where.received_after),
+            ("received_at < ?", where.received_before),
+            ("internal_id < ?", after),
+        ):
+            if value is not None:
+                clauses.append(clause)
+                args.append(value)
+        clause = f"WHERE {' AND '.join(clauses)}" if clauses else ""
+        sql = self._q["events_page"].replace("{where}", clause)
+        rows = self._conn.execute(sql, (*args, size + 1)).fetchall()
+        return events_paged([event_from(*row) for row in rows], size)
 
     async def get_run(self, run_id: str) -> Run | None:
         return await self._call(self._get_run, run_id)

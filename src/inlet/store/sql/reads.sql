@@ -17,6 +17,10 @@ SELECT internal_id, body, received_at FROM events ORDER BY internal_id DESC LIMI
 SELECT internal_id, body, received_at FROM events WHERE name = ?
 ORDER BY internal_id DESC LIMIT ?
 
+-- name: events_page
+-- {where} is built from the filters the caller set (each a fixed clause).
+SELECT internal_id, body, received_at FROM events {where} ORDER BY internal_id DESC LIMIT ?
+
 -- name: runs_for_event
 SELECT id, function_slug, event_ids, status, created_at, started_at, ended_at, output,
     error, request_version, force_plan, state_size, step_count
