@@ -40,6 +40,8 @@ RANGES: Final = (
     ("all", "Any time", 0.0),
 )
 EVENTS_SHOWN: Final = 100
+MAX_SHOWN: Final = 200
+"""Attempts and steps one run page shows (the first ones); the rest are counted."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -158,8 +160,10 @@ class Pages:
             run=run,
             row=views.run_row(run, state, attempts, now),
             failure=failure,
-            bars=views.waterfall(run, attempts, now),
-            steps=views.steps(state.memos),
+            bars=views.waterfall(run, attempts, now)[:MAX_SHOWN],
+            hidden_bars=max(0, len(attempts) - MAX_SHOWN),
+            steps=views.steps(state.memos[:MAX_SHOWN]),
+            hidden_steps=max(0, len(state.memos) - MAX_SHOWN),
             events=[
                 (e, views.when(e.received_at or e.ts / 1000), views.pretty(e.data))
                 for e in state.events
