@@ -151,3 +151,20 @@ async def test_bulk_operations_refuse_bad_parameters_by_name(clock: FakeClock) -
         op = data(await inlet.http.post("/v1/bulk", json=good), 201)
         cancelled = data(await inlet.http.post(f"/v1/bulk/{op['id']}/cancel"))
         assert cancelled["state"] in ("cancelled", "done")
+
+
+async def test_runs_are_found_by_app_and_by_an_expression_over_event_and_output(
+    clock: FakeClock,
+) -> None:
+    async with InletTest(ops_app(clock, set()), clock=clock) as inlet:
+        for n in (1, 2, 3):
+            await inlet.send_one("ops/pipeline", {"n": n})
+        found = await inlet.http.get("/v1/runs", params={"expr": "event.data.n >= 2 && output < 6"})
+        body = found.json()
+        assert [r["output"] for r in body["data"]] == [4], body
+        assert body["metadata"]["searched"] == 3
+
+        by_app = data(await inlet.http.get("/v1/runs", params={"app": "ops"}))
+        assert len(by_app) == 3
+        error(await inlet.http.get("/v1/runs", params={"app": "nope"}), 404, "'nope'", "ops")
+        error(await inlet.http.get("/v1/runs", params={"expr": "output <"}), 400, "output <")

@@ -43,7 +43,8 @@ class Window:
 
 
 def run_filter(params: QueryParams) -> RunFilter:
-    """``function``, ``status`` (repeated or comma-separated), ``since``, ``until``, ``q``."""
+    """``function``, ``status`` (repeated or comma-separated), ``since``, ``until``, ``q``,
+    ``expr`` (an expression over ``event``, ``output``, ``error``: see store/search.py)."""
     since = timestamp(params, "since")
     until = timestamp(params, "until")
     if since is not None and until is not None and since >= until:
@@ -57,6 +58,7 @@ def run_filter(params: QueryParams) -> RunFilter:
         created_after=since,
         created_before=until,
         text=params.get("q") or None,
+        expression=params.get("expr") or None,
     )
 
 

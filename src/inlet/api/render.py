@@ -34,8 +34,10 @@ def wrapped(data: Any, now: float, **metadata: Any) -> Response:
 
 
 def page_v1(page: Page, now: float) -> Response:
-    """A page of runs; ``metadata.next_cursor`` asks for the next (None: this is the last)."""
-    return wrapped([run_v1(r) for r in page.runs], now, next_cursor=page.next)
+    """A page of runs; ``metadata.next_cursor`` asks for the next (None: this is the last);
+    an expression search adds ``metadata.searched``, the runs it looked at."""
+    extra = {"searched": page.searched} if page.searched else {}
+    return wrapped([run_v1(r) for r in page.runs], now, next_cursor=page.next, **extra)
 
 
 def counts_v1(counts: dict[RunStatus, int], statuses: tuple[RunStatus, ...]) -> dict[str, Any]:

@@ -8,6 +8,7 @@ query parameters are ``api.params``', cancelling is ``runs.cancel``'s."""
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
 
 from starlette.requests import Request
 from starlette.responses import Response
@@ -21,6 +22,8 @@ from inlet.ids import new_ulid
 from inlet.runs.cancel import Canceller, function_slug
 from inlet.runs.registry import Registry
 from inlet.store import Store
+from inlet.store.queries import RunFilter
+from inlet.store.search import search_runs
 
 
 class RunsAPI:
@@ -41,9 +44,25 @@ class RunsAPI:
 
     async def list_runs(self, request: Request) -> Response:
         query = request.query_params
-        where = params.run_filter(query)
-        page = await self._store.runs(where, limit=params.limit(query), after=params.cursor(query))
-        return page_v1(page, self._clock.now())
+        where = await self._of_app(params.run_filter(query), query.get("app"))
+        now = self._clock.now()
+        page = await search_runs(
+            self._store, where, limit=params.limit(query), after=params.cursor(query), now=now
+        )
+        return page_v1(page, now)
+
+    async def _of_app(self, where: RunFilter, app: str | None) -> RunFilter:
+        """``app`` (its id or URL) as the set of its functions."""
+        if not app:
+            return where
+        apps = await self._store.list_apps()
+        urls = {a.url for a in apps if app in (a.url, a.app_id)}
+        if not urls:
+            known = ", ".join(sorted(a.app_id or a.url for a in apps)) or "none"
+            raise NotFound(f"app {app!r} is not synced; known apps: {known}")
+        slugs = tuple(f.slug for f in self._registry().functions.values() if f.app_url in urls)
+        # An app with no function selects no run, not every run.
+        return replace(where, functions=slugs or ("",))
 
     async def counts(self, request: Request) -> Response:
         where = params.run_filter(request.query_params)

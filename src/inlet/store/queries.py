@@ -28,18 +28,24 @@ MAX_STATS_RUNS = 100_000
 
 @dataclass(frozen=True, slots=True)
 class RunFilter:
-    """Which runs: of a function, in some statuses, created in ``[after, before)``, and
-    whose id, function, output or error contains ``text`` (case-insensitive)."""
+    """Which runs: of a function (or of any of ``functions``: an app's), in some statuses,
+    created in ``[after, before)``, and whose id, function, output or error contains
+    ``text`` (case-insensitive). ``expression`` (over ``event``, ``output``, ``error``) is
+    for ``inlet.store.search``: the stores' own reads ignore it."""
 
     function_slug: str | None = None
+    functions: tuple[str, ...] = ()
     statuses: tuple[RunStatus, ...] = ()
     created_after: float | None = None
     created_before: float | None = None
     text: str | None = None
+    expression: str | None = None
 
     def matches(self, run: Run) -> bool:
         """The filter in Python, for the backends that do not speak SQL."""
         if self.function_slug is not None and run.function_slug != self.function_slug:
+            return False
+        if self.functions and run.function_slug not in self.functions:
             return False
         if self.statuses and run.status not in self.statuses:
             return False
@@ -62,6 +68,10 @@ class Page:
 
     runs: tuple[Run, ...]
     next: str | None = None
+    searched: int = 0
+    """Runs an expression search looked at for this page (0: no expression). A search
+    stops after a bounded number; ``next`` then carries on from the last one looked at,
+    even if the page is not full."""
 
 
 def page_size(limit: int, maximum: int = MAX_PAGE) -> int:

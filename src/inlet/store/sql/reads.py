@@ -288,6 +288,9 @@ class SqlReads(ReadModel):
         if where.function_slug is not None:
             clauses.append("function_slug = ?")
             args.append(where.function_slug)
+        if where.functions:
+            clauses.append(f"function_slug IN ({','.join('?' * len(where.functions))})")
+            args.extend(where.functions)
         if statuses and where.statuses:
             clauses.append(f"status IN ({','.join('?' * len(where.statuses))})")
             args.extend(s.value for s in where.statuses)
