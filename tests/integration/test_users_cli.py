@@ -117,3 +117,15 @@ def test_a_short_password_or_a_taken_name_is_refused_with_the_reason(tmp_path: P
         url,
     )
     assert taken.returncode == 1 and "user 'ada' already exists (admin)" in taken.stderr
+
+
+async def test_a_file_held_by_a_running_server_is_named_with_the_fix(tmp_path: Path) -> None:
+    path = tmp_path / "inlet.db"
+    store = SQLiteStore(str(path))
+    await store.open()
+    try:
+        held = inlet("users", "ls", "--database-url", f"sqlite:///{path}")
+    finally:
+        await store.close()
+
+    assert held.returncode == 1 and "stop inlet start to manage its users" in held.stderr

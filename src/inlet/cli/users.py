@@ -5,15 +5,20 @@ from __future__ import annotations
 
 import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Literal, TypeVar
 
 import click
 
-from inlet.cli.tokens import _on_store, database_option
+from inlet.cli.tokens import _on_store as _on_store_for_tokens
+from inlet.cli.tokens import database_option
 
 if TYPE_CHECKING:
+    from collections.abc import Awaitable, Callable
+
     from inlet.store import Store
     from inlet.store.users import User
+
+T = TypeVar("T")
 
 
 @click.group()
@@ -99,6 +104,14 @@ def remove(name: str, database_url: str) -> None:
             f"no user is named {name!r}; expected a NAME from: inlet users ls"
         )
     click.echo(f"removed user {name}; their sessions have ended", err=True)
+
+
+def _on_store(database_url: str, work: Callable[[Store], Awaitable[T]]) -> T:
+    try:
+        return _on_store_for_tokens(database_url, work)
+    except click.ClickException as exc:
+        # The shared opener speaks of tokens when an SQLite file is held by inlet start.
+        raise click.ClickException(exc.message.replace("its tokens", "its users")) from None
 
 
 def _when(at: float) -> str:
