@@ -124,7 +124,13 @@ async def test_one_function_shows_how_many_of_its_runs_are_queued_and_running(
     for _ in range(2):
         await client.post("/e/key", json={"name": "app/x", "data": {}})
     a = await data(client, "/v1/functions/app-a")
-    assert a["state"] == {"runs": {"QUEUED": 2, "RUNNING": 0}}
+    # No worker claims here: both runs wait, none holds a slot or is held back.
+    assert a["state"] == {
+        "runs": {"QUEUED": 2, "RUNNING": 0},
+        "concurrency": {},
+        "delayed_runs": 0,
+        "gates": [],
+    }
     assert a["function_id"] == "app-a" and a["triggers"][0]["event"] == "app/x"
 
 

@@ -122,7 +122,25 @@ class FunctionsAPI:
         body = function_v1(fn, now, (await self._store.paused_functions()).get(fn.slug))
         active = (RunStatus.QUEUED, RunStatus.RUNNING)
         counts = await self._store.run_counts(RunFilter(function_slug=fn.slug, statuses=active))
-        body["state"] = {"runs": {s.value: counts.get(s, 0) for s in active}}
+        flow = await self._store.flow_now(fn.slug, now)
+        body["state"] = {
+            "runs": {s.value: counts.get(s, 0) for s in active},
+            "concurrency": {
+                key: {"in_flight": flow.in_flight.get(key, 0), "waiting": flow.waiting.get(key, 0)}
+                for key in sorted(flow.in_flight.keys() | flow.waiting.keys())
+            },
+            "delayed_runs": flow.delayed,
+            "gates": [
+                {
+                    "gate": g.gate,
+                    "key": g.key,
+                    "next_slot_at": iso(g.tat),
+                    "run_id": g.run_id,
+                    "size": g.size,
+                }
+                for g in flow.gates
+            ],
+        }
         return wrapped(body, now)
 
     async def invoke(self, request: Request) -> Response:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from inlet.model import Attempt, Event, Run, RunState, RunStatus, SkipRecord
+from inlet.model import Attempt, Event, ItemKind, Run, RunState, RunStatus, SkipRecord
 from inlet.store.engine import queue
 from inlet.store.engine.tx import Tx
 from inlet.store.memory_rows import Rows
@@ -14,9 +14,12 @@ from inlet.store.queries import (
     MAX_STATS_RUNS,
     EventFilter,
     EventPage,
+    FlowNow,
+    GateNow,
     Page,
     RunFilter,
     RunTimes,
+    concurrency_range,
     events_paged,
     page_size,
     paged,
@@ -54,6 +57,41 @@ class MemoryReads:
             reverse=True,
         )
         return events_paged(found[: size + 1], size)
+
+    async def flow_now(self, function_slug: str, now: float) -> FlowNow:
+        own, low, high = concurrency_range(function_slug)
+
+        def mine(key: str | None) -> bool:
+            return key is not None and (key == own or low < key < high)
+
+        in_flight: dict[str, int] = {}
+        for held in self._rows.inflight.values():
+            for key, _ in held:
+                if mine(key):
+                    in_flight[key] = in_flight.get(key, 0) + 1
+        waiting: dict[str, int] = {}
+        delayed = 0
+        for slot in self._rows.queue.values():
+            if mine(slot.parked):
+                assert slot.parked is not None
+                waiting[slot.parked] = waiting.get(slot.parked, 0) + 1
+            row = self._rows.runs.get(slot.item.run_id)
+            if (
+                row is not None
+                and row.run.function_slug == function_slug
+                and row.run.status is RunStatus.QUEUED
+                and slot.item.kind is ItemKind.DISCOVERY
+                and slot.lease is None
+                and slot.parked is None
+                and slot.item.due_at > now
+            ):
+                delayed += 1
+        gates = tuple(
+            GateNow(gate, key, state.tat, state.run_id, state.size)
+            for (slug, gate, key), state in sorted(self._rows.gates.items())
+            if slug == function_slug
+        )
+        return FlowNow(in_flight, waiting, delayed, gates)
 
     async def get_run(self, run_id: str) -> Run | None:
         row = self._rows.runs.get(run_id)

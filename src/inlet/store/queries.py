@@ -88,6 +88,37 @@ def paged(runs: Sequence[Run], limit: int) -> Page:
 
 
 @dataclass(frozen=True, slots=True)
+class GateNow:
+    """One flow-control gate of a function, for one key, as it stands: a throttle's or
+    rate limit's theoretical arrival time, or the run a debounce or batch collects into."""
+
+    gate: str
+    key: str
+    tat: float | None
+    run_id: str | None
+    size: int
+
+
+@dataclass(frozen=True, slots=True)
+class FlowNow:
+    """A function's flow control as it stands: calls holding a concurrency slot and calls
+    parked for one, by key (its function-scoped keys, ``fn:<slug>[:<digest>]``); runs
+    queued but not yet due (held back by throttle, debounce or a delay); and its gates."""
+
+    in_flight: dict[str, int]
+    waiting: dict[str, int]
+    delayed: int
+    gates: tuple[GateNow, ...]
+
+
+def concurrency_range(function_slug: str) -> tuple[str, str, str]:
+    """The function's own concurrency key and the bounds of its keyed ones
+    (``fn:<slug>:<digest>``): ``key = ? OR (key > ? AND key < ?)``."""
+    own = f"fn:{function_slug}"
+    return own, own + ":", own + ";"
+
+
+@dataclass(frozen=True, slots=True)
 class EventFilter:
     """Which events: of a name, received in ``[after, before)``."""
 
@@ -292,6 +323,10 @@ class ReadModel(abc.ABC):
         limit: int = 1000,
     ) -> list[Run]:
         """Runs newest first; ``active`` keeps only those that have not ended."""
+
+    @abc.abstractmethod
+    async def flow_now(self, function_slug: str, now: float) -> FlowNow:
+        """The function's flow control as it stands at ``now`` (a few index reads)."""
 
     @abc.abstractmethod
     async def runs(self, where: RunFilter, *, limit: int = 50, after: str | None = None) -> Page:

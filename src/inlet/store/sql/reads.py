@@ -29,12 +29,15 @@ from inlet.store.queries import (
     MAX_STATS_RUNS,
     EventFilter,
     EventPage,
+    FlowNow,
     FunctionStats,
+    GateNow,
     Page,
     ReadModel,
     RunFilter,
     RunTimes,
     TimesRow,
+    concurrency_range,
     events_paged,
     page_size,
     paged,
@@ -180,6 +183,17 @@ class SqlReads(ReadModel):
         sql = self._q["events_page"].replace("{where}", clause)
         rows = self._conn.execute(sql, (*args, size + 1)).fetchall()
         return events_paged([event_from(*row) for row in rows], size)
+
+    async def flow_now(self, function_slug: str, now: float) -> FlowNow:
+        return await self._call(self._flow_now, function_slug, now)
+
+    def _flow_now(self, function_slug: str, now: float) -> FlowNow:
+        keys = concurrency_range(function_slug)
+        in_flight = dict(self._x("flow_in_flight", keys).fetchall())
+        waiting = dict(self._x("flow_waiting", keys).fetchall())
+        delayed = self._x("flow_delayed", (function_slug, now)).fetchone()[0]
+        gates = tuple(GateNow(*row) for row in self._x("flow_gates", (function_slug,)))
+        return FlowNow(in_flight, waiting, int(delayed), gates)
 
     async def get_run(self, run_id: str) -> Run | None:
         return await self._call(self._get_run, run_id)

@@ -21,6 +21,22 @@ ORDER BY internal_id DESC LIMIT ?
 -- {where} is built from the filters the caller set (each a fixed clause).
 SELECT internal_id, body, received_at FROM events {where} ORDER BY internal_id DESC LIMIT ?
 
+-- name: flow_in_flight
+-- ? ? ?: the function's own concurrency key, then the bounds of its keyed ones.
+SELECT key, count(*) FROM inflight WHERE key = ? OR (key > ? AND key < ?) GROUP BY key
+
+-- name: flow_waiting
+SELECT parked, count(*) FROM queue
+WHERE parked = ? OR (parked > ? AND parked < ?) GROUP BY parked
+
+-- name: flow_delayed
+SELECT count(*) FROM runs JOIN queue ON queue.run_id = runs.id
+WHERE runs.function_slug = ? AND runs.status = 'QUEUED' AND queue.kind = 'discovery'
+    AND queue.lease IS NULL AND queue.parked IS NULL AND queue.due_at > ?
+
+-- name: flow_gates
+SELECT gate, key, tat, run_id, size FROM flow_state WHERE function_slug = ? ORDER BY gate, key
+
 -- name: runs_for_event
 SELECT id, function_slug, event_ids, status, created_at, started_at, ended_at, output,
     error, request_version, force_plan, state_size, step_count
