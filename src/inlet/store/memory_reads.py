@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import replace
 
 from inlet.model import Attempt, Event, ItemKind, Run, RunState, RunStatus, SkipRecord
@@ -19,10 +20,12 @@ from inlet.store.queries import (
     Page,
     RunFilter,
     RunTimes,
+    Wait,
     concurrency_range,
     events_paged,
     page_size,
     paged,
+    waits_of,
 )
 
 
@@ -57,6 +60,22 @@ class MemoryReads:
             reverse=True,
         )
         return events_paged(found[: size + 1], size)
+
+    async def attempt_counts(self, run_ids: Sequence[str]) -> dict[str, int]:
+        return {r: len(self._rows.attempts[r]) for r in run_ids if self._rows.attempts.get(r)}
+
+    async def run_waits(self, run_id: str) -> list[Wait]:
+        listeners = [
+            (lst.kind.value, lst.event, lst.expression, lst.step_id, lst.expires_at)
+            for lst in self._rows.listeners.values()
+            if lst.run_id == run_id
+        ]
+        timers = [
+            (s.item.step_id, s.item.due_at, s.item.name, s.item.payload)
+            for s in self._rows.queue.values()
+            if s.item.run_id == run_id and s.item.kind is ItemKind.TIMER
+        ]
+        return waits_of(listeners, timers)
 
     async def flow_now(self, function_slug: str, now: float) -> FlowNow:
         own, low, high = concurrency_range(function_slug)

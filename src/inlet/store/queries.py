@@ -12,6 +12,7 @@ import abc
 import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import orjson
 
@@ -85,6 +86,48 @@ def paged(runs: Sequence[Run], limit: int) -> Page:
     if len(runs) > limit:
         return Page(tuple(runs[:limit]), runs[limit - 1].id)
     return Page(tuple(runs))
+
+
+@dataclass(frozen=True, slots=True)
+class Wait:
+    """Something a run waits for, with its deadline: a ``sleep`` ends, a ``wait`` for an
+    event or an ``invoke`` of another function times out, a ``cancel_on`` event stops
+    listening, a run ``timeout`` (start or finish) strikes."""
+
+    step_id: str
+    kind: str
+    until: float
+    name: str = ""
+    event: str | None = None
+    expression: str | None = None
+
+
+def waits_of(
+    listeners: Iterable[tuple[str, str, str | None, str, float]],
+    timers: Iterable[tuple[str, float, str, Any]],
+) -> list[Wait]:
+    """A run's waits from its listener rows ``(kind, event, expression, step, expires)``
+    and timer rows ``(step, due, name, payload)``, soonest first. A wait's or invoke's
+    timer is its deadline, not a wait of its own."""
+    names = {step: name for step, _, name, _ in timers}
+    found = [
+        Wait(
+            step,
+            "cancel_on" if kind == "cancel" else kind,
+            until,
+            names.get(step, ""),
+            event,
+            expression,
+        )
+        for kind, event, expression, step, until in listeners
+    ]
+    listened = {w.step_id for w in found}
+    for step, due, name, payload in timers:
+        if step in listened:
+            continue
+        kind = "timeout" if isinstance(payload, dict) and "timeout" in payload else "sleep"
+        found.append(Wait(step, kind, due, name))
+    return sorted(found, key=lambda w: (w.until, w.step_id))
 
 
 @dataclass(frozen=True, slots=True)
@@ -323,6 +366,15 @@ class ReadModel(abc.ABC):
         limit: int = 1000,
     ) -> list[Run]:
         """Runs newest first; ``active`` keeps only those that have not ended."""
+
+    @abc.abstractmethod
+    async def attempt_counts(self, run_ids: Sequence[str]) -> dict[str, int]:
+        """How many calls each run made (runs with none are left out): one read for a
+        page of runs."""
+
+    @abc.abstractmethod
+    async def run_waits(self, run_id: str) -> list[Wait]:
+        """What the run waits for now, soonest deadline first."""
 
     @abc.abstractmethod
     async def flow_now(self, function_slug: str, now: float) -> FlowNow:

@@ -37,11 +37,13 @@ from inlet.store.queries import (
     RunFilter,
     RunTimes,
     TimesRow,
+    Wait,
     concurrency_range,
     events_paged,
     page_size,
     paged,
     summarise_rows,
+    waits_of,
 )
 from inlet.store.sql.rows import dumps, event_from, listener_from, loads, run_from
 from inlet.store.sql.tx import Connection, Cursor, SqlTx
@@ -183,6 +185,26 @@ class SqlReads(ReadModel):
         sql = self._q["events_page"].replace("{where}", clause)
         rows = self._conn.execute(sql, (*args, size + 1)).fetchall()
         return events_paged([event_from(*row) for row in rows], size)
+
+    async def attempt_counts(self, run_ids: Sequence[str]) -> dict[str, int]:
+        if not run_ids:
+            return {}
+        return await self._call(self._attempt_counts, list(dict.fromkeys(run_ids)))
+
+    def _attempt_counts(self, run_ids: list[str]) -> dict[str, int]:
+        sql = self._q["attempt_counts"].replace("{marks}", ",".join("?" * len(run_ids)))
+        return {run_id: int(n) for run_id, n in self._conn.execute(sql, run_ids).fetchall()}
+
+    async def run_waits(self, run_id: str) -> list[Wait]:
+        return await self._call(self._run_waits, run_id)
+
+    def _run_waits(self, run_id: str) -> list[Wait]:
+        listeners = self._x("run_listeners", (run_id,)).fetchall()
+        timers = [
+            (step, due, name, loads(payload))
+            for step, due, name, payload in self._x("run_timers", (run_id,)).fetchall()
+        ]
+        return waits_of(listeners, timers)
 
     async def flow_now(self, function_slug: str, now: float) -> FlowNow:
         return await self._call(self._flow_now, function_slug, now)

@@ -21,6 +21,15 @@ ORDER BY internal_id DESC LIMIT ?
 -- {where} is built from the filters the caller set (each a fixed clause).
 SELECT internal_id, body, received_at FROM events {where} ORDER BY internal_id DESC LIMIT ?
 
+-- name: attempt_counts
+SELECT run_id, count(*) FROM attempts WHERE run_id IN ({marks}) GROUP BY run_id
+
+-- name: run_listeners
+SELECT kind, event, expression, step_id, expires_at FROM listeners WHERE run_id = ?
+
+-- name: run_timers
+SELECT step_id, due_at, name, payload FROM queue WHERE run_id = ? AND kind = 'timer'
+
 -- name: flow_in_flight
 -- ? ? ?: the function's own concurrency key, then the bounds of its keyed ones.
 SELECT key, count(*) FROM inflight WHERE key = ? OR (key > ? AND key < ?) GROUP BY key
