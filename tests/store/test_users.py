@@ -7,7 +7,7 @@ import pytest
 
 from inlet.errors import StoreError
 from inlet.store import Store
-from inlet.store.tokens import Role
+from inlet.store.tokens import ApiToken, Role
 from inlet.store.users import LoginSession, User
 
 NOW = 1_800_000_000.0
@@ -104,3 +104,14 @@ async def test_expired_sessions_are_deleted_and_live_ones_kept(store: Store) -> 
     assert await store.end_expired_sessions(NOW + 2 * HOUR) == 1
     assert await store.session_by_hash(session(2).hash, NOW + 2 * HOUR) is not None
     assert await store.end_expired_sessions(NOW + 2 * HOUR) == 0
+
+
+async def test_revoking_a_token_ends_the_sessions_it_opened_and_only_those(store: Store) -> None:
+    token = ApiToken("01TOKEN", "ci", "viewer", "ab" * 32, NOW)
+    await store.create_token(token)
+    await store.create_session(session(1, "token:01TOKEN"))
+    await store.create_session(session(2, "token:other"))
+
+    assert await store.revoke_token("01TOKEN", NOW + 1) is True
+    assert await store.session_by_hash(session(1).hash, NOW) is None
+    assert await store.session_by_hash(session(2).hash, NOW) == session(2, "token:other")

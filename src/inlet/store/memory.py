@@ -284,6 +284,12 @@ class MemoryStore(MemoryTokens, MemoryUsers, MemoryOperations, MemoryReads, Stor
         self._cron: dict[tuple[str, str], float] = {}
         self._leases = itertools.count(1)
 
+    async def revoke_token(self, token_id: str, now: float) -> bool:
+        revoked = await MemoryTokens.revoke_token(self, token_id, now)
+        if revoked:  # the dashboard sessions it opened end with it
+            self._end_sessions_of(f"token:{token_id}")
+        return revoked
+
     # Apps and functions
 
     async def save_app(self, app: App, functions: Sequence[Function]) -> bool:

@@ -302,7 +302,10 @@ class RelationalStore(SqlOperations, SqlReads, Store):
         return await self._write(self._revoke_token, token_id, now)
 
     def _revoke_token(self, token_id: str, now: float) -> bool:
-        return self._x("revoke_token", (now, token_id)).rowcount > 0
+        revoked = self._x("revoke_token", (now, token_id)).rowcount > 0
+        if revoked:  # the dashboard sessions it opened end with it, in the same transaction
+            self._x("delete_subject_sessions", (f"token:{token_id}",))
+        return revoked
 
     async def touch_token(self, token_id: str, now: float) -> None:
         await self._write(self._x, "touch_token", (now, token_id, now))

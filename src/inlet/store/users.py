@@ -59,9 +59,11 @@ class MemoryUsers:
         if user is None:
             return False
         del self._users[user.id]
-        subject = f"user:{user.id}"
-        self._sessions = {h: s for h, s in self._sessions.items() if s.subject != subject}
+        self._end_sessions_of(f"user:{user.id}")
         return True
+
+    def _end_sessions_of(self, subject: str) -> None:
+        self._sessions = {h: s for h, s in self._sessions.items() if s.subject != subject}
 
     async def create_session(self, session: LoginSession) -> None:
         if session.hash in self._sessions:
