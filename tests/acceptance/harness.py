@@ -193,6 +193,7 @@ class InletServer:
     retry_interval: float = 0.2
     poll_interval: float | None = None
     use_api_threshold: int | None = None
+    extra_args: tuple[str, ...] = ()
     process: ManagedProcess = field(init=False, repr=False)
     http: httpx.Client = field(init=False, repr=False)
 
@@ -218,6 +219,7 @@ class InletServer:
             argv += ["--poll-interval", str(self.poll_interval)]
         if self.use_api_threshold is not None:
             argv += ["--use-api-threshold", str(self.use_api_threshold)]
+        argv += self.extra_args
         pythonpath = os.pathsep.join(
             p for p in (str(ROOT / "src"), os.environ.get("PYTHONPATH", "")) if p
         )

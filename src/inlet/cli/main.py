@@ -49,6 +49,7 @@ def dev(
     max_event_size: int | None,
     concurrency: int,
     request_header_timeout: float,
+    bulk_pace: float,
     log_level: str,
     log_format: str,
 ) -> None:
@@ -67,6 +68,7 @@ def dev(
         max_event_size=max_event_size,
         concurrency=concurrency,
         request_header_timeout=request_header_timeout,
+        bulk_pace=bulk_pace,
         allow_remote_register=allow_remote_register,
     )
     from inlet.api.auth import exposure_warning
@@ -123,6 +125,7 @@ def start(
     max_event_size: int | None,
     concurrency: int,
     request_header_timeout: float,
+    bulk_pace: float,
     log_level: str,
     log_format: str,
     signing_key: str | None,
@@ -148,6 +151,7 @@ def start(
         max_event_size=max_event_size,
         concurrency=concurrency,
         request_header_timeout=request_header_timeout,
+        bulk_pace=bulk_pace,
         **_keys(signing_key, signing_key_file, signing_key_fallback, event_key, event_key_file),
     )
     _serve(settings, log_level, log_format)

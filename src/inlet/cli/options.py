@@ -209,6 +209,16 @@ _SERVER_OPTIONS = [
         "closed (slow or silent clients).",
     ),
     click.option(
+        "--bulk-pace",
+        default=0.0,
+        show_default=True,
+        type=click.FloatRange(min=0),
+        envvar="INLET_BULK_PACE",
+        show_envvar=True,
+        help="Seconds a bulk replay or cancel waits between two pages of 100 runs, to spread "
+        "a large replay over time.",
+    ),
+    click.option(
         "--log-level",
         default="info",
         show_default=True,

@@ -72,7 +72,15 @@ def _where(op: BulkOp) -> RunFilter:
 class BulkOps:
     """Makes, previews, cancels and carries out bulk operations."""
 
-    def __init__(self, store: Store, applier: Applier, rerunner: Rerunner, clock: Clock) -> None:
+    def __init__(
+        self,
+        store: Store,
+        applier: Applier,
+        rerunner: Rerunner,
+        clock: Clock,
+        pace: float = 0.0,
+    ) -> None:
+        self._pace = pace
         self._store = store
         self._applier = applier
         self._rerunner = rerunner
@@ -171,6 +179,8 @@ class BulkOps:
             except Exception:
                 log.exception("bulk.step_failed")
                 busy = False
+            if busy and self._pace > 0:
+                await self._clock.sleep(self._pace)  # spread a large operation over time
             if not busy:
                 self._wake.clear()
                 # asyncio.timeout, not wait_for: 3.11's wait_for can swallow the cancel
