@@ -35,8 +35,7 @@ def test_a_bulk_replay_killed_midway_finishes_after_a_restart_replaying_each_run
     def failed() -> int | None:
         server.process.assert_running()
         resp = server.http.get("/v1/runs/counts", params={"function": FUNCTION})
-        counts: dict[str, Any] = resp.json()["data"]
-        n = int(str(counts.get("Failed", counts.get("FAILED", 0))))
+        n = int(resp.json()["data"]["statuses"]["FAILED"])
         return n if n == RUNS else None
 
     wait_for(failed, 120, f"{RUNS} failed runs of {FUNCTION}", interval=0.5)
