@@ -210,6 +210,9 @@ class Attempt:
     op_step: str = ""
     """The step (hashed id) this call produced, failed or started waiting on, when it is
     one step; "" for a discovery that only planned or a function-level answer."""
+    due_at: float | None = None
+    """When its item became due: ``started_at - due_at`` is the time it waited in the
+    queue (for a slot, a worker, a throttle), apart from the time the call took."""
 
     @classmethod
     def of(cls, item: QueueItem, at: float, outcome: str, error: str | None = None) -> Attempt:
@@ -224,6 +227,7 @@ class Attempt:
             outcome=outcome,
             name=item.name,
             error=error,
+            due_at=item.due_at,
         )
 
 

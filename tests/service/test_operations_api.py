@@ -168,3 +168,12 @@ async def test_runs_are_found_by_app_and_by_an_expression_over_event_and_output(
         assert len(by_app) == 3
         error(await inlet.http.get("/v1/runs", params={"app": "nope"}), 404, "'nope'", "ops")
         error(await inlet.http.get("/v1/runs", params={"expr": "output <"}), 400, "output <")
+
+
+async def test_an_attempt_tells_its_queue_delay_apart_from_its_call(clock: FakeClock) -> None:
+    broken = {"embed"}
+    async with InletTest(ops_app(clock, broken), clock=clock) as inlet:
+        (run,) = await inlet.runs(await inlet.send_one("ops/pipeline", {"n": 1}))
+        rows = await inlet.history(run["run_id"])
+        assert rows and all(r["due_at"] is not None for r in rows), rows
+        assert all(r["queue_delay_ms"] >= 0 for r in rows), rows

@@ -143,6 +143,10 @@ def attempt_v1(a: Attempt) -> dict[str, Any]:
         "started_at": iso(a.started_at),
         "ended_at": iso(a.ended_at),
         "duration_ms": round((a.ended_at - a.started_at) * 1000, 3),
+        "due_at": iso(a.due_at),
+        "queue_delay_ms": (
+            None if a.due_at is None else round(max(0.0, a.started_at - a.due_at) * 1000, 3)
+        ),
         "outcome": a.outcome,
         "status_code": a.status_code,
         "output": a.output,

@@ -95,6 +95,7 @@ def interpret(
         outcome="",
         status_code=reply.status,
         name=call.item.name,
+        due_at=call.item.due_at,
     )
     if reply.error is not None:
         return _failed_call(call, attempt, reply, reply.error, now, jitter, retry)

@@ -79,8 +79,8 @@ VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING
 
 -- name: record_attempt
 INSERT INTO attempts (run_id, item_id, step_id, attempt, started_at, ended_at, outcome,
-    status_code, name, output, error, op_step)
-VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+    status_code, name, output, error, op_step, due_at)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 
 -- name: insert_listener
 INSERT INTO listeners (id, run_id, kind, event, expression, index_path, index_value,

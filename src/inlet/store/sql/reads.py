@@ -304,6 +304,7 @@ class SqlReads(ReadModel):
                 output=loads(r[9]),
                 error=r[10],
                 op_step=r[11],
+                due_at=r[12],
             )
             for r in self._x("history", (run_id,)).fetchall()
         ]

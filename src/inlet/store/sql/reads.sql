@@ -59,7 +59,7 @@ FROM runs {where} ORDER BY id DESC LIMIT ?
 
 -- name: history
 SELECT run_id, item_id, step_id, attempt, started_at, ended_at, outcome, status_code, name,
-    output, error, op_step
+    output, error, op_step, due_at
 FROM attempts WHERE run_id = ? ORDER BY seq
 
 -- name: runs_matching_text

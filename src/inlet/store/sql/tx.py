@@ -196,6 +196,7 @@ class SqlTx:
                 None if a.output is None else dumps(a.output),
                 a.error,
                 a.op_step,
+                a.due_at,
             ),
         )
 
