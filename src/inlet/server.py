@@ -37,6 +37,7 @@ from inlet.model import Function
 from inlet.runs.apply import Applier
 from inlet.runs.bulk import BulkOps
 from inlet.runs.cancel import Canceller
+from inlet.runs.invoke import Invoker
 from inlet.runs.pause import Pauser
 from inlet.runs.registry import Registry
 from inlet.runs.rerun import Rerunner
@@ -44,10 +45,8 @@ from inlet.runs.router import Router
 from inlet.scheduler.service import Scheduler
 from inlet.store import Store, open_store
 from inlet.sync.syncer import Syncer
-from inlet.ui.login import Login
-from inlet.ui.pages import Pages
 from inlet.ui.routes import dashboard
-from inlet.ui.stream import Stream
+from inlet.ui.services import Services
 
 log = logging.getLogger("inlet.server")
 
@@ -86,6 +85,7 @@ class Server:
         self.rerunner = Rerunner(store, self.applier, self.registry)
         self.pauser = Pauser(store, self.canceller, clock, self.registry)
         self.bulk = BulkOps(store, self.applier, self.rerunner, clock, settings.bulk_pace)
+        self.invoker = Invoker(store, self.applier, self.registry, settings.max_event_bytes)
         self._background: set[asyncio.Task[None]] = set()
 
     def registry(self) -> Registry:
@@ -173,20 +173,25 @@ def create_app(
         graphql=GraphQLAPI(server.store, server.function),
         apps=AppsAPI(server.store, server.clock, server.syncer),
         functions=FunctionsAPI(
-            settings, server.store, server.clock, server.registry, server.applier
+            settings, server.store, server.clock, server.registry, server.invoker
         ),
         operations=OperationsAPI(server.rerunner, server.pauser, server.bulk, server.clock),
     )
     # The dashboard under /ui: open in inlet dev, behind a login in inlet start (ui/guard.py).
     sessions = settings.profile == "start"
-    pages = dashboard(
-        Pages(server.store, server.clock, server.canceller, server.syncer, server.registry),
-        Login(server.store, server.clock, sessions=sessions),
-        Stream(server.store, server.clock),
+    services = Services(
         server.store,
         server.clock,
-        sessions=sessions,
+        server.registry,
+        server.canceller,
+        server.syncer,
+        server.rerunner,
+        server.pauser,
+        server.bulk,
+        server.ingestor,
+        server.invoker,
     )
+    pages = dashboard(services, sessions=sessions)
     # inlet start: API tokens on every route but the open ones (api/auth.py); inlet dev
     # stays open, as inngest dev is.
     guard = (

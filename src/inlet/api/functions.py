@@ -2,10 +2,9 @@
 ``POST /v1/functions/{slug}/invoke`` (start a run now).
 
 The functions are the process's current registry, the same snapshot that triggers runs.
-An invoke is what Inngest's dev server sends from its "Invoke" button: an
-``inngest/function.invoked`` event whose ``data._inngest.fn_id`` names the function, which
-the registry routes to that function alone, whatever its triggers. So a cron-only function
-invoked this way simply runs now, and flow control applies as to any other run.
+An invoke is what Inngest's dev server sends from its "Invoke" button (``runs.invoke``):
+a cron-only function invoked this way simply runs now, and flow control applies as to any
+other run.
 """
 
 from __future__ import annotations
@@ -21,14 +20,12 @@ from starlette.responses import Response
 from inlet.api.render import iso, wrapped
 from inlet.clock import Clock
 from inlet.config import Settings
-from inlet.errors import BadRequest, EventTooLarge, FunctionConfigInvalid, InvalidValue, NotFound
+from inlet.errors import BadRequest, FunctionConfigInvalid, InvalidValue
 from inlet.flow.spec import FunctionSpec
-from inlet.ids import new_ulid
-from inlet.model import Event, Function, RunStatus
-from inlet.runs.apply import Applier
+from inlet.model import Function, RunStatus
+from inlet.runs.invoke import Invoker
 from inlet.runs.registry import Registry
 from inlet.scheduler.cron import next_fire, parse_cron
-from inlet.steps.waits import INVOKED
 from inlet.store import Store
 from inlet.store.queries import RunFilter
 
@@ -94,7 +91,7 @@ def function_v1(fn: Function, now: float, paused_at: float | None) -> dict[str, 
 class FunctionsAPI:
     """Reads come from the registry and the store's paused functions (and, for one
     function, its run counts);
-    invokes go through ``runs.apply`` like any event."""
+    invokes go through ``runs.invoke``, as the dashboard's do."""
 
     def __init__(
         self,
@@ -102,13 +99,13 @@ class FunctionsAPI:
         store: Store,
         clock: Clock,
         registry: Callable[[], Registry],
-        applier: Applier,
+        invoker: Invoker,
     ) -> None:
         self._settings = settings
         self._store = store
         self._clock = clock
         self._registry = registry
-        self._applier = applier
+        self._invoker = invoker
 
     async def list_functions(self, request: Request) -> Response:
         now = self._clock.now()
@@ -147,48 +144,22 @@ class FunctionsAPI:
         """Start a run of the function now with ``{"data": {...}, "user": {...}}``."""
         fn = self._function(request.path_params["slug"])
         data, user = _invoke_body(await request.body())
-        size = len(orjson.dumps({"data": data, "user": user}))
-        if size > self._settings.max_event_bytes:
-            raise EventTooLarge(
-                f"the invoke payload is {size} bytes; expected at most "
-                f"{self._settings.max_event_bytes} (INLET_MAX_EVENT_BYTES)"
-            )
         now = self._clock.now()
-        internal_id = new_ulid(now)
-        # Whatever the caller put under _inngest is replaced: it is the routing, not data.
-        data = {k: v for k, v in data.items() if k != "_inngest"}
-        data["_inngest"] = {"fn_id": fn.slug, "source": "api"}
-        event = Event(
-            internal_id=internal_id,
-            name=INVOKED,
-            data=data,
-            id=internal_id,
-            ts=int(now * 1000),
-            user=user,
-            received_at=now,
-        )
-        result = await self._applier.apply([event], now)
-        skips = [] if result.run_ids else await self._store.skips(internal_id)
+        invoked = await self._invoker.invoke(fn.slug, data, user, now)
         return wrapped(
             {
-                "function_id": fn.slug,
-                "event_ids": [internal_id],
-                "run_ids": list(result.run_ids),
-                "skipped": [{"function_id": s.function_slug, "reason": s.reason} for s in skips],
+                "function_id": invoked.function_slug,
+                "event_ids": [invoked.event_id],
+                "run_ids": list(invoked.run_ids),
+                "skipped": [
+                    {"function_id": s.function_slug, "reason": s.reason} for s in invoked.skipped
+                ],
             },
             now,
         )
 
     def _function(self, slug: str) -> Function:
-        registry = self._registry()
-        fn = registry.get(slug)
-        if fn is None:
-            known = ", ".join(sorted(registry.functions)) or "none"
-            raise NotFound(
-                f"function {slug!r} is not registered; known functions: {known} "
-                "(GET /v1/functions lists them)"
-            )
-        return fn
+        return self._invoker.function(slug)
 
 
 def _invoke_body(body: bytes) -> tuple[dict[str, Any], dict[str, Any]]:

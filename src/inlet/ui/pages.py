@@ -1,15 +1,16 @@
-"""The dashboard's pages: runs (filtered, keyset-paged), one run (what failed, the
-waterfall of attempts, step outputs, the triggering event, cancel), functions, events,
-and apps (sync one, sync a new one by URL).
+"""The dashboard's run pages: runs (filtered by function, app, status, time and an
+expression, keyset-paged), one run (what failed, the waterfall of attempts, step outputs,
+what it waits for, the triggering event; cancel, rerun, rerun from a step), and apps (sync
+one, sync a new one by URL).
 
 Reads go through the store's read model; a runs page costs a fixed number of reads
-whatever its size (the page, its counts, the states and histories of its runs, at most
-:data:`PAGE` each). Changes go through the services the REST API uses."""
+whatever its size (the page, its counts, the states and attempt counts of its runs), an
+expression search a bounded number (``store.search``). Changes go through the services
+the REST API uses."""
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import Final
 from urllib.parse import urlencode
@@ -17,18 +18,16 @@ from urllib.parse import urlencode
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
-from inlet.clock import Clock
-from inlet.errors import Conflict, InvalidValue, NotFound
+from inlet.errors import Conflict, InletError, InvalidValue, NotFound
+from inlet.expr import compile_expression
 from inlet.model import RunStatus
-from inlet.runs.cancel import Canceller
-from inlet.runs.registry import Registry
-from inlet.store import Store
-from inlet.store.queries import RunFilter
+from inlet.store.queries import Page, RunFilter
+from inlet.store.search import search_runs
 from inlet.sync.register import app_url
-from inlet.sync.syncer import Syncer
 from inlet.ui import views
 from inlet.ui.guard import principal_of
 from inlet.ui.render import form, html
+from inlet.ui.services import Services
 
 PAGE: Final = 50
 RANGES: Final = (
@@ -38,8 +37,8 @@ RANGES: Final = (
     ("7d", "Last 7 days", 7 * 86_400.0),
     ("30d", "Last 30 days", 30 * 86_400.0),
     ("all", "Any time", 0.0),
+    ("custom", "Custom range", 0.0),
 )
-EVENTS_SHOWN: Final = 100
 MAX_SHOWN: Final = 200
 """Attempts and steps one run page shows (the first ones); the rest are counted."""
 
@@ -53,6 +52,10 @@ class RunQuery:
     range: str = "24h"
     text: str = ""
     after: str = ""
+    app: str = ""
+    expr: str = ""
+    since: str = ""
+    until: str = ""
 
     @classmethod
     def of(cls, request: Request) -> RunQuery:
@@ -65,43 +68,60 @@ class RunQuery:
             range=window if window in {key for key, _, _ in RANGES} else "24h",
             text=q.get("q", "").strip()[:200],
             after=q.get("after", "").strip(),
+            app=q.get("app", "").strip(),
+            expr=q.get("expr", "").strip()[:2000],
+            since=q.get("since", "").strip()[:20],
+            until=q.get("until", "").strip()[:20],
         )
 
-    def where(self, now: float) -> RunFilter:
+    def where(self, now: float, functions: tuple[str, ...] = ()) -> RunFilter:
+        """``functions``: the app's, when an app is chosen."""
         seconds = next(s for key, _, s in RANGES if key == self.range)
+        after = now - seconds if seconds else None
+        before = None
+        if self.range == "custom":
+            after, before = views.parse_local(self.since), views.parse_local(self.until)
         return RunFilter(
             function_slug=self.function or None,
+            functions=functions,
             statuses=(RunStatus(self.status),) if self.status else (),
-            created_after=now - seconds if seconds else None,
+            created_after=after,
+            created_before=before,
             text=self.text or None,
+            expression=self.expr or None,
         )
 
     def link(self, **changes: str) -> str:
         values = {
             "function": self.function,
+            "app": self.app,
             "status": self.status,
             "range": self.range,
+            "since": self.since if self.range == "custom" else "",
+            "until": self.until if self.range == "custom" else "",
             "q": self.text,
+            "expr": self.expr,
             "after": self.after,
         }
         values.update(changes)
         return "/ui/runs?" + urlencode({k: v for k, v in values.items() if v})
 
 
+async def app_functions(services: Services, app: str) -> tuple[str, ...]:
+    """The functions of ``app`` (its id or URL); ``("",)`` (no run) for an app with none
+    or one not synced, so choosing it never shows every run."""
+    if not app:
+        return ()
+    urls = {a.url for a in await services.store.list_apps() if app in (a.url, a.app_id)}
+    functions = services.registry().functions.values()
+    return tuple(f.slug for f in functions if f.app_url in urls) or ("",)
+
+
 class Pages:
-    def __init__(
-        self,
-        store: Store,
-        clock: Clock,
-        canceller: Canceller,
-        syncer: Syncer,
-        registry: Callable[[], Registry],
-    ) -> None:
-        self._store = store
-        self._clock = clock
-        self._canceller = canceller
-        self._syncer = syncer
-        self._registry = registry
+    def __init__(self, services: Services) -> None:
+        self._s = services
+        self._store = services.store
+        self._clock = services.clock
 
     async def home(self, request: Request) -> Response:
         return RedirectResponse("/ui/runs", status_code=303)
@@ -109,41 +129,66 @@ class Pages:
     async def runs(self, request: Request) -> Response:
         query = RunQuery.of(request)
         now = self._clock.now()
-        where = query.where(now)
-        try:
-            page = await self._store.runs(where, limit=PAGE, after=query.after or None)
-        except InvalidValue:
-            page = await self._store.runs(where, limit=PAGE)
-            query = RunQuery(query.function, query.status, query.range, query.text)
+        where = query.where(now, await app_functions(self._s, query.app))
+        problem = ""
+        if where.expression is not None:
+            try:
+                compile_expression(where.expression)
+            except InletError as exc:
+                problem = f"The expression can't be used: {exc.message}"
+                where = replace(where, expression=None)
+        page = await self._page(where, query, now)
+        if page is None:
+            query = replace(query, after="")
+            page = await self._page(where, query, now) or Page(())
         ids = [run.id for run in page.runs]
-        states = {s.run.id: s for s in await self._store.run_states(ids)}
-        # One history read per run of the page (at most PAGE); the read model has no
-        # batched attempt counts yet.
-        histories = await asyncio.gather(*(self._store.history(i) for i in ids))
-        counts = await self._store.run_counts(replace(where, statuses=()))
+        states, counts_of, counts = await asyncio.gather(
+            self._store.run_states(ids),
+            self._store.attempt_counts(ids),
+            self._store.run_counts(replace(where, statuses=(), expression=None)),
+        )
+        by_id = {s.run.id: s for s in states}
         rows = [
-            views.run_row(run, states.get(run.id), history, now)
-            for run, history in zip(page.runs, histories, strict=True)
+            views.run_row(run, by_id.get(run.id), None, now, counts_of.get(run.id, 0))
+            for run in page.runs
         ]
+        apps = await self._store.list_apps()
         return html(
             request,
             "runs.html",
             section="runs",
             query=query,
             rows=rows,
+            problem=problem,
+            searched=page.searched,
+            ended_early=bool(where.expression) and page.next is not None and len(rows) < PAGE,
             next_link=query.link(after=page.next) if page.next else "",
             first_link=query.link(after="") if query.after else "",
-            functions=sorted(self._registry().functions),
+            functions=sorted(self._s.registry().functions),
+            apps=sorted({a.app_id or a.url for a in apps}),
             statuses=[(s.value, views.status_name(s), counts.get(s, 0)) for s in RunStatus],
             total=sum(counts.values()),
             ranges=[(key, label) for key, label, _ in RANGES],
             live="/ui/stream?" + urlencode({"page": "runs", **_params(request)}),
         )
 
+    async def _page(self, where: RunFilter, query: RunQuery, now: float) -> Page | None:
+        """The page of runs, or None when the cursor is not one (a stale link)."""
+        try:
+            return await search_runs(
+                self._store, where, limit=PAGE, after=query.after or None, now=now
+            )
+        except InvalidValue:
+            if not query.after:
+                raise
+            return None
+
     async def run(self, request: Request) -> Response:
         run_id = request.path_params["run_id"]
-        state, attempts = await asyncio.gather(
-            self._store.run_state(run_id), self._store.history(run_id)
+        state, attempts, waits = await asyncio.gather(
+            self._store.run_state(run_id),
+            self._store.history(run_id),
+            self._store.run_waits(run_id),
         )
         if state is None:
             return html(request, "missing.html", 404, what=f"run {run_id}", section="runs")
@@ -164,12 +209,15 @@ class Pages:
             hidden_bars=max(0, len(attempts) - MAX_SHOWN),
             steps=views.steps(state.memos[:MAX_SHOWN]),
             hidden_steps=max(0, len(state.memos) - MAX_SHOWN),
+            waits=[views.wait_view(w, now) for w in waits] if not run.status.ended else [],
             events=[
                 (e, views.when(e.received_at or e.ts / 1000), views.pretty(e.data))
                 for e in state.events
             ],
             output=views.pretty(run.output) if run.status is RunStatus.COMPLETED else "",
             cancelled=run.error if run.status is RunStatus.CANCELLED else None,
+            done=request.query_params.get("done", ""),
+            rerun_of=request.query_params.get("of", ""),
             live=f"/ui/stream?run={run.id}" if not run.status.ended else "",
         )
 
@@ -177,25 +225,23 @@ class Pages:
         run_id = request.path_params["run_id"]
         who = principal_of(request.scope).label
         try:
-            await self._canceller.cancel(run_id, f"cancelled from the dashboard by {who}")
+            await self._s.canceller.cancel(run_id, f"cancelled from the dashboard by {who}")
         except (NotFound, Conflict) as exc:
             return html(request, "missing.html", exc.http_status, what=exc.message, section="runs")
         return RedirectResponse(f"/ui/runs/{run_id}?done=cancelled", status_code=303)
 
-    async def functions(self, request: Request) -> Response:
-        registry = self._registry()
-        functions = sorted(registry.functions.values(), key=lambda f: f.slug)
-        return html(request, "functions.html", section="functions", functions=functions)
-
-    async def events(self, request: Request) -> Response:
-        name = request.query_params.get("name", "").strip() or None
-        found = await self._store.list_events(name, EVENTS_SHOWN)
-        now = self._clock.now()
-        rows = [
-            (e, views.ago(e.received_at or e.ts / 1000, now), views.pretty(e.data)[:400])
-            for e in found
-        ]
-        return html(request, "events.html", section="events", rows=rows, name=name or "")
+    async def rerun(self, request: Request) -> Response:
+        """A new run like this one, from the start or from ``from_step`` (its earlier
+        steps' outputs kept); the browser goes to the new run."""
+        run_id = request.path_params["run_id"]
+        from_step = (await form(request)).get("from_step", "").strip() or None
+        try:
+            new_id = await self._s.rerunner.rerun(run_id, self._clock.now(), from_step)
+        except InletError as exc:
+            return html(request, "missing.html", exc.http_status, what=exc.message, section="runs")
+        return RedirectResponse(
+            f"/ui/runs/{new_id}?" + urlencode({"done": "rerun", "of": run_id}), status_code=303
+        )
 
     async def apps(self, request: Request, error: str = "", status: int = 200) -> Response:
         apps = await self._store.list_apps()
@@ -220,12 +266,12 @@ class Pages:
                 "http://127.0.0.1:8000/api/inngest"
             )
             return await self.apps(request, problem, 400)
-        error = await self._syncer.sync(url)
+        error = await self._s.syncer.sync(url)
         if error is not None:
             return await self.apps(request, f"syncing {url} failed: {error}", 502)
         return RedirectResponse("/ui/apps?" + urlencode({"synced": app_url(url)}), status_code=303)
 
 
 def _params(request: Request) -> dict[str, str]:
-    keep = ("function", "status", "range", "q")
+    keep = ("function", "app", "status", "range", "since", "until", "q", "expr")
     return {k: v for k, v in request.query_params.items() if k in keep and v}

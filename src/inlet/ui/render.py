@@ -11,7 +11,13 @@ import jinja2
 from starlette.requests import Request
 from starlette.responses import HTMLResponse
 
-NAV: Final = (("runs", "Runs"), ("functions", "Functions"), ("events", "Events"), ("apps", "Apps"))
+NAV: Final = (
+    ("runs", "Runs"),
+    ("functions", "Functions"),
+    ("events", "Events"),
+    ("bulk", "Bulk actions"),
+    ("apps", "Apps"),
+)
 
 _env = jinja2.Environment(
     loader=jinja2.PackageLoader("inlet.ui", "templates"),

@@ -14,11 +14,13 @@ from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Route, Router
 
-from inlet.clock import Clock
-from inlet.store import Store
+from inlet.ui.bulk import BulkPages
+from inlet.ui.events import EventPages
+from inlet.ui.functions import FunctionPages
 from inlet.ui.guard import DashboardGuard
 from inlet.ui.login import Login
 from inlet.ui.pages import Pages
+from inlet.ui.services import Services
 from inlet.ui.stream import Stream
 
 TYPES: Final = {
@@ -47,10 +49,11 @@ class Static:
         return Response(body, media_type=media_type, headers={"cache-control": "max-age=300"})
 
 
-def dashboard(
-    pages: Pages, login: Login, stream: Stream, store: Store, clock: Clock, *, sessions: bool
-) -> list[Route]:
+def dashboard(services: Services, *, sessions: bool) -> list[Route]:
     """``sessions``: whether a page needs a login (``inlet start``), or not (``inlet dev``)."""
+    store, clock = services.store, services.clock
+    pages, login, stream = Pages(services), Login(store, clock, sessions=sessions), Stream(services)
+    functions, events, bulk = FunctionPages(services), EventPages(services), BulkPages(services)
     table = [
         Route("/ui/login", login.page, methods=["GET"]),
         Route("/ui/login", login.submit, methods=["POST"]),
@@ -60,8 +63,20 @@ def dashboard(
         Route("/ui/runs", pages.runs, methods=["GET"]),
         Route("/ui/runs/{run_id}", pages.run, methods=["GET"]),
         Route("/ui/runs/{run_id}/cancel", pages.cancel, methods=["POST"]),
-        Route("/ui/functions", pages.functions, methods=["GET"]),
-        Route("/ui/events", pages.events, methods=["GET"]),
+        Route("/ui/runs/{run_id}/rerun", pages.rerun, methods=["POST"]),
+        Route("/ui/functions", functions.index, methods=["GET"]),
+        Route("/ui/functions/{slug}", functions.detail, methods=["GET"]),
+        Route("/ui/functions/{slug}/pause", functions.pause, methods=["POST"]),
+        Route("/ui/functions/{slug}/resume", functions.resume, methods=["POST"]),
+        Route("/ui/functions/{slug}/invoke", functions.invoke, methods=["POST"]),
+        Route("/ui/functions/{slug}/bulk", bulk.preview, methods=["GET"]),
+        Route("/ui/events", events.index, methods=["GET"]),
+        Route("/ui/events/send", events.send, methods=["POST"]),
+        Route("/ui/events/{event_id}", events.detail, methods=["GET"]),
+        Route("/ui/bulk", bulk.index, methods=["GET"]),
+        Route("/ui/bulk", bulk.create, methods=["POST"]),
+        Route("/ui/bulk/{op_id}", bulk.detail, methods=["GET"]),
+        Route("/ui/bulk/{op_id}/cancel", bulk.cancel, methods=["POST"]),
         Route("/ui/apps", pages.apps, methods=["GET"]),
         Route("/ui/apps/sync", pages.sync, methods=["POST"]),
         Route("/ui/stream", stream.stream, methods=["GET"]),

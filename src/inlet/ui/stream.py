@@ -2,9 +2,10 @@
 refetches itself without a reload (``static/live.js``).
 
 Each connection polls the read model about once a second for a small fingerprint of what
-its page shows (a run's status, steps and attempts; a runs page's ids and statuses) and
-sends ``changed`` when it moves. Connections are bounded in number and in lifetime (the
-browser reconnects by itself), and each stops as soon as its client goes away."""
+its page shows (a run's status, steps and attempts; a runs, events or bulk page's newest
+rows; a bulk operation's progress) and sends ``changed`` when it moves. Connections are
+bounded in number and in lifetime (the browser reconnects by itself), and each stops as
+soon as its client goes away."""
 
 from __future__ import annotations
 
@@ -16,9 +17,9 @@ from typing import Final
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response, StreamingResponse
 
-from inlet.clock import Clock
-from inlet.store import Store
-from inlet.ui.pages import PAGE, RunQuery
+from inlet.store.queries import EventFilter
+from inlet.ui.pages import PAGE, RunQuery, app_functions
+from inlet.ui.services import Services
 
 POLL: Final = 1.0
 """Seconds between two looks at the store, per connection."""
@@ -32,20 +33,31 @@ Fingerprint = Callable[[], Awaitable[object]]
 
 
 class Stream:
-    def __init__(self, store: Store, clock: Clock, poll: float = POLL) -> None:
-        self._store = store
-        self._clock = clock
+    def __init__(self, services: Services, poll: float = POLL) -> None:
+        self._s = services
+        self._store = services.store
+        self._clock = services.clock
         self._poll = poll
         self._open = 0
 
     async def stream(self, request: Request) -> Response:
-        run_id = request.query_params.get("run")
+        q = request.query_params
+        run_id, op_id, page = q.get("run"), q.get("bulk"), q.get("page")
         if run_id:
             fingerprint = self._run(run_id)
-        elif request.query_params.get("page") == "runs":
-            fingerprint = self._runs(RunQuery.of(request))
+        elif op_id:
+            fingerprint = self._bulk_op(op_id)
+        elif page == "runs":
+            query = RunQuery.of(request)
+            fingerprint = self._runs(query, await app_functions(self._s, query.app))
+        elif page == "events":
+            fingerprint = self._events_page(q.get("name") or None)
+        elif page == "bulk":
+            fingerprint = self._bulk_ops()
         else:
-            return PlainTextResponse("400: expected ?run=<id> or ?page=runs\n", 400)
+            return PlainTextResponse(
+                "400: expected ?run=<id>, ?bulk=<id> or ?page=runs|events|bulk\n", 400
+            )
         if self._open >= MAX_STREAMS:
             return PlainTextResponse("503: too many live pages open; reload later\n", 503)
         return StreamingResponse(
@@ -64,11 +76,32 @@ class Stream:
 
         return look
 
-    def _runs(self, query: RunQuery) -> Fingerprint:
+    def _runs(self, query: RunQuery, functions: tuple[str, ...]) -> Fingerprint:
         async def look() -> object:
-            where = query.where(self._clock.now())
+            # The expression is left out: the runs it would look at moving is enough.
+            where = query.where(self._clock.now(), functions)
             page = await self._store.runs(where, limit=PAGE, after=query.after or None)
             return [(r.id, r.status, r.step_count) for r in page.runs]
+
+        return look
+
+    def _events_page(self, name: str | None) -> Fingerprint:
+        async def look() -> object:
+            page = await self._store.events(EventFilter(name=name), limit=1)
+            return [e.internal_id for e in page.events]
+
+        return look
+
+    def _bulk_op(self, op_id: str) -> Fingerprint:
+        async def look() -> object:
+            op = await self._store.get_bulk(op_id)
+            return None if op is None else (op.state, op.done, op.changed, op.error)
+
+        return look
+
+    def _bulk_ops(self) -> Fingerprint:
+        async def look() -> object:
+            return [(op.id, op.state, op.done) for op in await self._s.bulk.list()]
 
         return look
 

