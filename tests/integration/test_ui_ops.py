@@ -19,6 +19,9 @@ from inlet.config import Settings
 from inlet.model import App, Function, StoredMemo, Trigger
 from inlet.server import Server, create_app
 from inlet.store.memory import MemoryStore
+from inlet.store.queries import RunFilter
+from inlet.store.users import User
+from inlet.ui.passwords import hash_password
 
 NOW = 1_800_000_000.0
 APP = "http://app.test/api/inngest"
@@ -152,3 +155,109 @@ async def test_a_rerun_from_a_step_keeps_the_earlier_outputs_and_opens_the_new_r
     assert 'id="rerun-of"' in shown.text and run_id in shown.text
     wrong = await dev.post(f"/ui/runs/{run_id}/rerun", from_step="nope")
     assert wrong.status_code == 400 and "not a step of this run" in wrong.text
+
+
+async def test_a_paused_function_counts_its_skipped_events_and_a_bulk_replay_runs_them(
+    dev: Ui,
+) -> None:
+    paused = await dev.post("/ui/functions/app-a/pause")
+    assert paused.status_code == 303 and paused.headers["location"].endswith("?done=paused")
+    for n in (1, 2):
+        await dev.send("app/x", n=n)
+    page = (await dev.client.get("/ui/functions/app-a")).text
+    assert 'id="paused-note"' in page and '<b id="skipped-count">2</b>' in page
+    assert 'id="resume"' in page and 'id="pause"' not in page
+
+    assert (await dev.post("/ui/functions/app-a/resume")).status_code == 303
+    query = "kind=replay&status=Skipped&since=2027-01-01T00:00&name=after+the+pause"
+    preview = await dev.client.get(f"/ui/functions/app-a/bulk?{query}")
+    assert preview.status_code == 200 and '<b id="preview-count">2</b>' in preview.text
+    form = dict(re.findall(r'<input type="hidden" name="(\w+)" value="([^"]*)">', preview.text))
+    made = await dev.post("/ui/bulk", **{k: v for k, v in form.items() if k != "csrf"})
+    assert made.status_code == 303
+    op_page = await dev.client.get(made.headers["location"])
+    assert op_page.status_code == 200 and "after the pause" in op_page.text
+    while await dev.server.bulk.step():
+        pass
+    done = (await dev.client.get(made.headers["location"])).text
+    assert 'id="bulk-state">done<' in done and '<span class="stat" id="bulk-changed">2<' in done
+    assert 'data-live=""' in done
+    runs = await dev.store.runs(RunFilter(function_slug="app-a"))
+    assert len(runs.runs) == 2
+
+
+async def test_a_bulk_preview_refuses_an_empty_range_or_no_status(dev: Ui) -> None:
+    empty = await dev.client.get(
+        "/ui/functions/app-a/bulk?kind=replay&status=Failed&since=2099-01-01T00:00"
+    )
+    none = await dev.client.get("/ui/functions/app-a/bulk?kind=cancel")
+    assert empty.status_code == none.status_code == 400
+    assert "time range is empty" in empty.text and "statuses is empty" in none.text
+
+
+async def test_invoke_from_the_function_page_starts_a_run_with_the_json_data(dev: Ui) -> None:
+    reply = await dev.post("/ui/functions/app-tick/invoke", data='{"order": "o-9"}')
+
+    assert reply.status_code == 303 and reply.headers["location"].endswith("?done=invoked")
+    run_id = reply.headers["location"].split("/ui/runs/")[1].split("?")[0]
+    state = await dev.store.run_state(run_id)
+    assert state is not None and state.run.function_slug == "app-tick"
+    assert state.events[0].data["order"] == "o-9"
+    bad = await dev.post("/ui/functions/app-tick/invoke", data="[1, 2")
+    assert bad.status_code == 400 and "not valid JSON" in bad.text and "[1, 2" in bad.text
+    page = (await dev.client.get("/ui/functions/app-tick")).text
+    assert 'id="run-now"' in page and 'id="next-fires"' in page
+
+
+async def test_an_event_sent_from_the_events_page_says_why_functions_did_not_run(
+    dev: Ui,
+) -> None:
+    await dev.post("/ui/functions/other-b/pause")
+
+    reply = await dev.post("/ui/events/send", name="app/x", data='{"n": 3}')
+
+    assert reply.status_code == 303 and "?done=sent" in reply.headers["location"]
+    page = (await dev.client.get(reply.headers["location"])).text
+    ran = re.findall(
+        r'<tr data-run="\w+"><td>.*?</td><td><a class="run-link" href="[^"]+">([\w-]+)<', page
+    )
+    assert ran == ["app-a"]
+    why = dict(
+        re.findall(r'<li data-function="([\w-]+)">.*?<div class="reason[^"]*">([^<]+)<', page)
+    )
+    assert "is false for this event" in why["app-big"]
+    assert why["other-b"] == "skipped: function paused"
+    assert why["app-tick"].startswith("it is triggered by cron")
+    bad = await dev.post("/ui/events/send", name="", data="{}")
+    assert bad.status_code == 400 and 'id="send-error"' in bad.text
+
+
+async def test_a_viewer_sees_none_of_the_new_buttons_and_forged_posts_get_403(
+    start: Ui,
+) -> None:
+    event_id = await start.send("app/x", n=1)
+    run_id = await start.run_of(event_id)
+    await start.store.create_user(User("u-vic", "vic", "viewer", hash_password(PASSWORD), NOW))
+    login = {"mode": "user", "name": "vic", "password": PASSWORD}
+    await start.client.post("/ui/login", data=login, headers=ORIGIN)
+
+    pages = {
+        path: (await start.client.get(path)).text
+        for path in [f"/ui/runs/{run_id}", "/ui/functions/app-tick", "/ui/events", "/ui/bulk"]
+    }
+    for marker in ['id="rerun"', "rerun-from", 'id="pause"', 'id="invoke', 'id="run-now"']:
+        assert all(marker not in text for text in pages.values()), marker
+    assert 'id="bulk-form"' not in pages["/ui/functions/app-tick"]
+    assert 'id="send-form"' not in pages["/ui/events"]
+    csrf = await start.csrf("/ui/runs")
+    for path, fields in [
+        (f"/ui/runs/{run_id}/rerun", {}),
+        ("/ui/functions/app-a/pause", {}),
+        ("/ui/functions/app-a/invoke", {"data": "{}"}),
+        ("/ui/events/send", {"name": "app/x", "data": "{}"}),
+        ("/ui/bulk", {"kind": "cancel", "function": "app-a", "statuses": "Queued"}),
+    ]:
+        forged = await start.client.post(path, data={"csrf": csrf, **fields}, headers=ORIGIN)
+        assert forged.status_code == 403 and "viewer" in forged.text, path
+    assert await start.store.paused_functions() == {}
+    assert len(await start.store.runs_for_event(event_id)) == 2
