@@ -181,7 +181,18 @@ def test_a_viewer_sees_no_change_button_and_a_forged_post_gets_403(
     page.goto(f"{base}/ui/runs/{run_id}")
     assert page.locator("#run-status .badge").inner_text() == "Running"
     assert page.locator("#cancel-run").count() == 0
+    assert page.locator("#rerun").count() == page.locator(".rerun-from").count() == 0
     shoot(page, screenshots, "viewer-run")
+    # None of the operating buttons either: pause, invoke, run now, bulk, send an event.
+    page.goto(f"{base}/ui/functions/accept-dash-tick")
+    assert page.locator("#charts svg.chart").count() == 3
+    for button in ("#pause", "#resume", "#invoke", "#run-now", "#bulk-form"):
+        assert page.locator(button).count() == 0, button
+    shoot(page, screenshots, "viewer-function")
+    page.goto(f"{base}/ui/events")
+    assert page.locator("#send-form").count() == 0
+    page.goto(f"{base}/ui/bulk")
+    assert page.locator("#bulk-stop").count() == 0
     page.goto(f"{base}/ui/apps")
     assert page.locator(f'[data-app="{start.app.url}"]').count() == 1
     assert page.locator(".sync-button").count() == 0 and page.locator("#sync-new").count() == 0
@@ -196,6 +207,16 @@ def test_a_viewer_sees_no_change_button_and_a_forged_post_gets_403(
         f"{base}/ui/apps/sync", form={"csrf": csrf_of(page), "url": start.app.url}
     )
     assert sync.status == 403
+    for path, fields in [
+        (f"/ui/runs/{run_id}/rerun", {}),
+        ("/ui/functions/accept-dash-nap/pause", {}),
+        ("/ui/functions/accept-dash-tick/invoke", {"data": "{}"}),
+        ("/ui/events/send", {"name": "dash/nap", "data": "{}"}),
+    ]:
+        forged = page.request.post(
+            f"{base}{path}", form={"csrf": csrf_of(page), **fields}, headers={"Origin": base}
+        )
+        assert forged.status == 403, path
     viewer = {"Authorization": f"Bearer {start.viewer_token}"}
     assert httpx.get(f"{base}/v1/runs/{run_id}", headers=viewer).status_code == 200
     assert httpx.delete(f"{base}/v1/runs/{run_id}", headers=viewer).status_code == 403

@@ -14,9 +14,9 @@ from inlet.model import RunStatus
 from inlet.store.queries import Bucket
 from inlet.ui.views import duration
 
-WIDTH: Final = 560
-HEIGHT: Final = 170
-LEFT: Final = 52
+WIDTH: Final = 340
+HEIGHT: Final = 140
+LEFT: Final = 44
 RIGHT: Final = 10
 TOP: Final = 12
 BOTTOM: Final = 24

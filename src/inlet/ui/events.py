@@ -52,7 +52,7 @@ def why_not(
         if fn.slug in ran:
             continue
         if fn.slug in skipped:
-            found.append(WhyNot(fn.slug, f"skipped: {skipped[fn.slug]}", True))
+            found.append(WhyNot(fn.slug, f"Skipped: {skipped[fn.slug]}", True))
             continue
         found.append(_by_triggers(event, fn))
     return sorted(found, key=lambda w: not w.matched)
@@ -60,7 +60,7 @@ def why_not(
 
 def _by_triggers(event: Event, fn: Function) -> WhyNot:
     if event.name == INVOKED:
-        return WhyNot(fn.slug, "this invoke named another function", False)
+        return WhyNot(fn.slug, "This invoke named another function", False)
     wire = None
     for t in fn.triggers:
         if t.event is None or not _listens(t.event, event.name):
@@ -68,7 +68,7 @@ def _by_triggers(event: Event, fn: Function) -> WhyNot:
         if not t.expression:
             return WhyNot(
                 fn.slug,
-                "its trigger matches, but no run or skip was recorded "
+                "Its trigger matches, but no run or skip was recorded "
                 "(was it synced after the event arrived?)",
                 True,
             )
@@ -77,12 +77,12 @@ def _by_triggers(event: Event, fn: Function) -> WhyNot:
             if compile_expression(t.expression).matches(wire):
                 continue
         except InletError as exc:
-            return WhyNot(fn.slug, f"its condition can't be evaluated: {exc.message}", True)
-        return WhyNot(fn.slug, f"its condition {t.expression!r} is false for this event", True)
+            return WhyNot(fn.slug, f"Its condition can't be evaluated: {exc.message}", True)
+        return WhyNot(fn.slug, f"Its condition {t.expression!r} is false for this event", True)
     listens = [t.event for t in fn.triggers if t.event] + [
         f"cron {t.cron}" for t in fn.triggers if t.cron
     ]
-    return WhyNot(fn.slug, "it is triggered by " + (", ".join(listens) or "nothing"), False)
+    return WhyNot(fn.slug, "It is triggered by " + (", ".join(listens) or "nothing"), False)
 
 
 class EventPages:

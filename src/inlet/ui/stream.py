@@ -60,8 +60,11 @@ class Stream:
             )
         if self._open >= MAX_STREAMS:
             return PlainTextResponse("503: too many live pages open; reload later\n", 503)
+        # Looked at before the browser hears that the stream is open (and then fetches
+        # its page once): a change in between is seen by one or the other.
+        first = await fingerprint()
         return StreamingResponse(
-            self._events(fingerprint),
+            self._events(fingerprint, first),
             media_type="text/event-stream",
             headers={"x-accel-buffering": "no"},
         )
@@ -105,11 +108,10 @@ class Stream:
 
         return look
 
-    async def _events(self, fingerprint: Fingerprint) -> AsyncIterator[str]:
+    async def _events(self, fingerprint: Fingerprint, last: object) -> AsyncIterator[str]:
         self._open += 1
         try:
             yield "retry: 2000\n\n"
-            last = await fingerprint()
             started = beat = time.monotonic()
             while time.monotonic() - started < LIFETIME:
                 await asyncio.sleep(self._poll)

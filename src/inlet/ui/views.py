@@ -351,7 +351,7 @@ def bulk_view(op: BulkOp, now: float) -> BulkView:
     return BulkView(
         op=op,
         what=f"{op.kind.capitalize()} {', '.join(op.statuses)} runs of {op.function_slug}",
-        range=f"created from {begin} to {when(op.created_before)}",
+        range=f"from {begin} to {when(op.created_before)}",
         percent=percent,
         created_ago=ago(op.created_at, now),
     )

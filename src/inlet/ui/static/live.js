@@ -9,9 +9,12 @@
     if (!region || !region.dataset.live || !window.EventSource) return;
     var source = new EventSource(region.dataset.live);
     var busy = false;
-    source.addEventListener("changed", function () {
-      if (busy) return;
+    var again = false;
+    function refresh() {
+      // A change told while a fetch is under way is fetched after it, never dropped.
+      if (busy) { again = true; return; }
       busy = true;
+      again = false;
       fetch(window.location.href, { credentials: "same-origin", headers: { "X-Inlet-Live": "1" } })
         .then(function (response) { return response.ok ? response.text() : null; })
         .then(function (text) {
@@ -21,12 +24,19 @@
           if (!fresh) return;
           region.replaceChildren.apply(region, Array.from(fresh.childNodes));
           region.dataset.updated = String(Date.now());
-          if (!fresh.dataset.live) source.close();
+          if (!fresh.dataset.live) { source.close(); region.dataset.live = ""; }
           wire(region);
         })
         .catch(function () {})
-        .finally(function () { busy = false; });
-    });
+        .finally(function () {
+          busy = false;
+          if (again && region.dataset.live) refresh();
+        });
+    }
+    source.addEventListener("changed", refresh);
+    // The stream compares with what it first saw when it connected: whatever changed
+    // between this page's render and then (or while reconnecting) is fetched once here.
+    source.addEventListener("open", refresh);
   }
 
   // Forms that ask before they act (cancel a run).
