@@ -166,7 +166,9 @@ def create_app(
     settings.validate()
     server = Server(settings, store or open_store(settings), clock or SystemClock(), transport)
     table = routes(
-        events=EventsAPI(settings, server.store, server.clock, server.ingestor),
+        events=EventsAPI(
+            settings, server.store, server.clock, server.ingestor, server.registry
+        ),
         runs=RunsAPI(server.store, server.clock, server.canceller, server.registry),
         sdk=SdkAPI(settings, server.store, server.syncer),
         sync=SyncAPI(settings, server.store, server.functions),

@@ -88,7 +88,12 @@ async def test_events_sent_under_v1_are_stored_and_start_runs_like_those_sent_to
     assert (event["name"], event["data"]) == ("app/x", {"n": 1})
     assert sorted(r["function_id"] for r in event["inlet"]["runs"]) == ["app-a", "app-b"]
     other = (await api.client.get(f"/v1/events/{second}")).json()["data"]
-    assert other["inlet"] == {"runs": [], "skipped": []}
+    assert other["inlet"] == {
+        "runs": [],
+        "skipped": [],
+        "functions": [],
+        "note": "no function listens to 'app/other'",
+    }
 
 
 async def test_a_retried_send_with_the_same_seed_stores_nothing_twice(api: Harness) -> None:

@@ -177,3 +177,24 @@ async def test_an_attempt_tells_its_queue_delay_apart_from_its_call(clock: FakeC
         rows = await inlet.history(run["run_id"])
         assert rows and all(r["due_at"] is not None for r in rows), rows
         assert all(r["queue_delay_ms"] >= 0 for r in rows), rows
+
+
+async def test_an_event_says_why_each_function_did_or_did_not_run(clock: FakeClock) -> None:
+    sdk = ops_app(clock, set())
+
+    @sdk.function("big", event="ops/pipeline", expression="event.data.n > 10")
+    async def big(ctx: Context) -> None:
+        return None
+
+    async with InletTest(sdk, clock=clock) as inlet:
+        await inlet.http.post("/v1/functions/ops-pipeline/pause")
+        event_id = await inlet.send_one("ops/pipeline", {"n": 1})
+        why = data(await inlet.http.get(f"/v1/events/{event_id}"))["inlet"]
+        verdicts = {v["function_id"]: v for v in why["functions"]}
+        assert verdicts["ops-pipeline"]["reason"] == "function paused"
+        assert verdicts["ops-big"]["outcome"] == "skipped"
+        assert "event.data.n > 10" in verdicts["ops-big"]["reason"]
+
+        typo = await inlet.send_one("ops/pipelin", {})
+        note = data(await inlet.http.get(f"/v1/events/{typo}"))["inlet"]["note"]
+        assert note == "no function listens to 'ops/pipelin'; the nearest names: 'ops/pipeline'"

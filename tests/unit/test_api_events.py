@@ -23,7 +23,7 @@ def client() -> httpx.AsyncClient:
     settings, clock, store = Settings(), FakeClock(), MemoryStore()
     registry = Registry(())
     applier = Applier(store, Router(store, lambda: registry), 60, lambda: None)
-    api = EventsAPI(settings, store, clock, Ingestor(settings, clock, applier))
+    api = EventsAPI(settings, store, clock, Ingestor(settings, clock, applier), lambda: registry)
     app = Starlette(routes=[Route("/e/{key}", api.send, methods=["POST"])])
     return httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://inlet")
 

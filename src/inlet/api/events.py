@@ -12,6 +12,7 @@ before the bad event.
 from __future__ import annotations
 
 import hmac
+from collections.abc import Callable
 
 from starlette.requests import Request
 from starlette.responses import Response
@@ -22,6 +23,8 @@ from inlet.clock import Clock
 from inlet.config import Settings
 from inlet.errors import BadRequest, InvalidValue, NotFound
 from inlet.events.ingest import Ingestor
+from inlet.runs.registry import Registry
+from inlet.runs.why import explain
 from inlet.store import Store
 from inlet.store.queries import MAX_EVENT_PAGE, EventFilter
 
@@ -34,7 +37,15 @@ class EventsAPI:
     """Sending goes through the ``Ingestor`` (validate, then ``runs.apply``); reads go
     straight to the store."""
 
-    def __init__(self, settings: Settings, store: Store, clock: Clock, ingestor: Ingestor) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        store: Store,
+        clock: Clock,
+        ingestor: Ingestor,
+        registry: Callable[[], Registry],
+    ) -> None:
+        self._registry = registry
         self._settings = settings
         self._store = store
         self._clock = clock
@@ -116,7 +127,9 @@ class EventsAPI:
         detail = await self._store.event_detail(event_id)
         if detail is None:
             raise NotFound(f"event {event_id!r} not found")
-        return wrapped(event_detail_v1(detail), self._clock.now())
+        errors = {a.url: a.error for a in await self._store.list_apps() if a.error}
+        why = explain(detail.event, detail.runs, detail.skips, self._registry(), errors)
+        return wrapped(event_detail_v1(detail, why), self._clock.now())
 
     async def event_runs(self, request: Request) -> Response:
         runs = await self._store.runs_for_event(request.path_params["event_id"])

@@ -13,6 +13,7 @@ from starlette.responses import Response
 from inlet import __version__
 from inlet.config import Settings
 from inlet.model import App, Attempt, Event, Function, Run, RunStatus
+from inlet.runs.why import Why
 from inlet.store.queries import Bucket, EventDetail, FunctionStats, Page
 
 
@@ -101,10 +102,11 @@ def run_v1(run: Run) -> dict[str, Any]:
     }
 
 
-def event_detail_v1(detail: EventDetail) -> dict[str, Any]:
-    """The v1 event plus Inlet's own addition under ``inlet``: the runs it started and,
-    for the functions it matched but did not start, why not ("why did this event not
-    start a run?")."""
+def event_detail_v1(detail: EventDetail, why: Why) -> dict[str, Any]:
+    """The v1 event plus Inlet's own addition under ``inlet``: the runs it started, the
+    functions it matched but did not start and why not, and ``functions``: a verdict for
+    every function listening to its name ("why didn't it run?"), or ``note`` when none
+    does."""
     body = event_v1(detail.event)
     body["inlet"] = {
         "runs": [
@@ -112,6 +114,16 @@ def event_detail_v1(detail: EventDetail) -> dict[str, Any]:
             for r in detail.runs
         ],
         "skipped": [{"function_id": s.function_slug, "reason": s.reason} for s in detail.skips],
+        "functions": [
+            {
+                "function_id": v.function_slug,
+                "outcome": v.outcome,
+                "reason": v.reason,
+                "run_ids": list(v.run_ids),
+            }
+            for v in why.verdicts
+        ],
+        "note": why.note,
     }
     return body
 

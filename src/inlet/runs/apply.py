@@ -63,6 +63,7 @@ class Applier:
             self._key_ttl,
             routed.resumes,
             [*cancels, *routed.cancels],
+            routed.skips,
         )
         if result.run_ids or result.resumed or result.cancelled:
             self._wake()

@@ -27,6 +27,7 @@ from inlet.model import (
     NewRun,
     Rate,
     RunFlow,
+    SkipRecord,
     Trigger,
 )
 from inlet.steps.waits import INVOKED
@@ -74,18 +75,22 @@ class Registry:
 
     def match(self, event: Event) -> list[Function]:
         """Functions this event starts; a function with several matching triggers once."""
+        return self.sort(event)[0]
+
+    def sort(self, event: Event) -> tuple[list[Function], list[SkipRecord]]:
+        """Functions this event starts, and why it starts none of the others that listen
+        to its name: their trigger's expression was not true for it."""
         if event.name == INVOKED:
             # An invoke starts exactly the function it names, whatever its triggers.
             meta = event.data.get("_inngest")
             target = meta.get("fn_id") if isinstance(meta, dict) else None
             fn = self.functions.get(target) if isinstance(target, str) else None
-            return [fn] if fn is not None else []
-        candidates = list(self._by_name.get(event.name, ()))
-        for prefix in _wildcard_prefixes(event.name):
-            candidates.extend(self._by_name.get(prefix, ()))
+            return ([fn] if fn is not None else []), []
+        candidates = self.listening(event.name)
         if not candidates:
-            return []
+            return [], []
         matched: dict[str, Function] = {}
+        refused: dict[str, str] = {}
         variables = None
         for fn, expr in candidates:
             if fn.slug in matched:
@@ -94,16 +99,44 @@ class Registry:
                 if variables is None:
                     variables = {"event": event.to_wire()}
                 if not expr.matches(variables):
+                    refused.setdefault(
+                        fn.slug, f"the trigger's expression was not true: {expr.source}"
+                    )
                     continue
             matched[fn.slug] = fn
-        return list(matched.values())
+        skips = [
+            SkipRecord(event.internal_id, slug, reason)
+            for slug, reason in refused.items()
+            if slug not in matched
+        ]
+        return list(matched.values()), skips
+
+    def listening(self, name: str) -> list[tuple[Function, Expression | None]]:
+        """The triggers that listen to events called ``name`` (wildcards included)."""
+        candidates = list(self._by_name.get(name, ()))
+        for prefix in _wildcard_prefixes(name):
+            candidates.extend(self._by_name.get(prefix, ()))
+        return candidates
+
+    def event_names(self) -> list[str]:
+        """Every event name (or wildcard) some trigger listens to."""
+        return sorted(self._by_name)
 
     def plan(self, events: Sequence[Event], now: float) -> list[NewRun]:
         """One new run per (event, matching function). The key is the event's id, so a
         repeated event (same id) starts nothing twice."""
+        return self.plan_and_skips(events, now)[0]
+
+    def plan_and_skips(
+        self, events: Sequence[Event], now: float
+    ) -> tuple[list[NewRun], list[SkipRecord]]:
+        """``plan``, and why each event starts no run of the other functions listening."""
         runs = []
+        skips: list[SkipRecord] = []
         for event in events:
-            for fn in self.match(event):
+            matched, refused = self.sort(event)
+            skips.extend(refused)
+            for fn in matched:
                 run_id = new_ulid(now)
                 listeners, timers = self._extras(fn, run_id, event, now)
                 runs.append(
@@ -118,7 +151,7 @@ class Registry:
                         flow=self.flow(fn, event),
                     )
                 )
-        return runs
+        return runs, skips
 
     def plan_cron(self, fn: Function, event: Event, key: str, due_at: float, now: float) -> NewRun:
         """The run of one cron fire: for ``fn`` alone (every cron event has the same name),

@@ -19,6 +19,7 @@ from inlet.model import (
     Resume,
     RunState,
     RunStatus,
+    SkipRecord,
 )
 from inlet.runs.registry import Registry
 from inlet.steps.finish import for_finish, standard_error
@@ -34,6 +35,8 @@ class Routed:
     runs: tuple[NewRun, ...] = ()
     resumes: tuple[Resume, ...] = ()
     cancels: tuple[Cancellation, ...] = ()
+    skips: tuple[SkipRecord, ...] = ()
+    """Why the events start no run of some functions listening to them."""
 
 
 class Router:
@@ -42,7 +45,7 @@ class Router:
         self._registry = registry
 
     async def route(self, events: Sequence[Event], now: float, depth: int = 0) -> Routed:
-        runs = self._registry().plan(events, now)
+        runs, skips = self._registry().plan_and_skips(events, now)
         candidates = await self._store.find_listeners(events)
         resumes: dict[str, Resume] = {}
         to_cancel: dict[str, str] = {}
@@ -75,7 +78,7 @@ class Router:
                 cancel = await self.cancellation(run_id, reason, now, depth + 1)
                 if cancel is not None:
                     cancels.append(cancel)
-        return Routed(tuple(runs), tuple(resumes.values()), tuple(cancels))
+        return Routed(tuple(runs), tuple(resumes.values()), tuple(cancels), tuple(skips))
 
     async def cancellation(
         self, run_id: str, reason: str, now: float, depth: int = 0

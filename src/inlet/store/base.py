@@ -29,6 +29,7 @@ from inlet.model import (
     QueueItem,
     Resume,
     RunState,
+    SkipRecord,
 )
 from inlet.store.operations import BulkOp
 from inlet.store.queries import ReadModel
@@ -104,8 +105,11 @@ class Store(ReadModel):
         key_ttl: float,
         resumes: Sequence[Resume] = (),
         cancels: Sequence[Cancellation] = (),
+        skips: Sequence[SkipRecord] = (),
     ) -> IngestResult:
-        """Atomically: store events; create the runs they start, each with a discovery
+        """Atomically: store events; record why they start no run of the functions in
+        ``skips`` (for events stored by this call only: a retried send is not news);
+        create the runs they start, each with a discovery
         item due at ``run.due_at`` and its listeners and timers (a run whose
         ``(function, key)`` was used less than ``key_ttl`` seconds ago is not created);
         resolve waiting steps; cancel runs.

@@ -323,8 +323,9 @@ class MemoryStore(MemoryTokens, MemoryUsers, MemoryOperations, MemoryReads, Stor
         key_ttl: float,
         resumes: Sequence[Resume] = (),
         cancels: Sequence[Cancellation] = (),
+        skips: Sequence[SkipRecord] = (),
     ) -> IngestResult:
-        batch = apply.Batch(events, runs, resumes, cancels)
+        batch = apply.Batch(events, runs, resumes, cancels, skips)
         return apply.ingest(self._tx, batch, now, key_ttl)
 
     async def claim(

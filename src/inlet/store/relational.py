@@ -28,6 +28,7 @@ from inlet.model import (
     NewRun,
     Outcome,
     Resume,
+    SkipRecord,
 )
 from inlet.store.base import Claim, IngestResult, Store
 from inlet.store.engine import apply
@@ -205,8 +206,9 @@ class RelationalStore(SqlOperations, SqlReads, Store):
         key_ttl: float,
         resumes: Sequence[Resume] = (),
         cancels: Sequence[Cancellation] = (),
+        skips: Sequence[SkipRecord] = (),
     ) -> IngestResult:
-        batch = apply.Batch(list(events), list(runs), list(resumes), list(cancels))
+        batch = apply.Batch(list(events), list(runs), list(resumes), list(cancels), list(skips))
         return await self._write(self._ingest, batch, now, key_ttl)
 
     def _ingest(self, batch: apply.Batch, now: float, key_ttl: float) -> IngestResult:

@@ -21,6 +21,7 @@ from inlet.model import (
     Outcome,
     Resume,
     RunStatus,
+    SkipRecord,
     StoredMemo,
 )
 from inlet.steps.ops import STEP_MEMOS
@@ -40,6 +41,8 @@ class Batch:
     runs: Sequence[NewRun] = ()
     resumes: Sequence[Resume] = ()
     cancels: Sequence[Cancellation] = ()
+    skips: Sequence[SkipRecord] = ()
+    """Why some events start no run of some functions (their trigger's expression)."""
 
 
 Work = Batch | Resume | Cancellation
@@ -65,6 +68,9 @@ def ingest(tx: Tx, batch: Batch, now: float, key_ttl: float) -> IngestResult:
 def _ingest(tx: Tx, batch: Batch, now: float, key_ttl: float, work: deque[Work]) -> IngestResult:
     new_events = [e.internal_id for e in batch.events if tx.insert_event(e)]
     fresh = set(new_events)
+    for skip in batch.skips:
+        if skip.event_id in fresh:
+            tx.insert_skip(skip.event_id, skip.function_slug, skip.reason, now)
     created = []
     for new in batch.runs:
         admission = create_run(tx, new, now, key_ttl, fresh, lambda c: cancel(tx, c, now, work))
