@@ -236,6 +236,17 @@ def test_events_ls_shows_the_events_of_a_name(core: CoreStack) -> None:
     assert event_id in [e["internal_id"] for e in _json(core, "events", "ls")]
 
 
+def test_events_show_of_an_event_nobody_listens_to_names_the_nearest_names(
+    core: CoreStack,
+) -> None:
+    event_id = core.server.send_one("accept/fanuot", {"key": "typo"})
+    shown = inlet(core, "events", "show", event_id)
+    assert shown.exit_code == 0, shown.output
+    assert "no function listens to 'accept/fanuot'; the nearest names: 'accept/fanout'" in (
+        " ".join(shown.stdout.split())
+    )
+
+
 def test_apps_sync_adds_an_app_and_a_bulk_cancel_stops_its_sleeping_runs(
     core: CoreStack,
 ) -> None:

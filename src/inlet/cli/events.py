@@ -80,7 +80,10 @@ def show(api: Api, event_id: str, as_json: bool) -> None:
         table.add_row(run["function_id"], run["run_id"], f"[{style}]{run['status']}")
     for skip in inlet.get("skipped", []):
         table.add_row(skip["function_id"], "-", f"skipped: {skip['reason']}", style="yellow")
+    for verdict in inlet.get("functions", []):
+        if verdict["outcome"] == "no_record":
+            table.add_row(verdict["function_id"], "-", verdict["reason"], style="dim")
     if table.row_count:
         console.print(table)
     else:
-        console.print("no function matched this event")
+        console.print(inlet.get("note") or "no function matched this event", highlight=False)
