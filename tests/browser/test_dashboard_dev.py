@@ -142,6 +142,11 @@ def test_a_sleeping_run_is_cancelled_from_its_page(
     dash.server.wait_run(run_id, lambda r: r["inlet"]["steps"] >= 1, "to start its nap", 30)
     page.goto(f"{dash.server.url}/ui/runs/{run_id}")
     assert badge(page) == "Running"
+    # What it waits for, with the deadline: its two-minute nap.
+    sleep = page.locator("#waits tr.wait", has_text="Sleep")
+    sleep.wait_for()
+    assert "nap" in sleep.inner_text() and "in 1 min" in sleep.inner_text()
+    shoot(page, screenshots, "run-sleeping")
     page.once("dialog", lambda dialog: dialog.accept())
 
     page.click("#cancel-run")

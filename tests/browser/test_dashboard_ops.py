@@ -178,6 +178,19 @@ def test_a_function_is_invoked_with_a_json_payload_from_its_page(
     page.locator('#run-status .badge:text("Completed")').wait_for()
     assert '"hello json payload"' in page.locator("#run-output").inner_text()
 
+    invoked = page.url.split("/ui/runs/")[1].split("?")[0]
+    page.goto(f"{server.url}/ui/runs")
+    page.select_option("#filter-app", "accept-dash")
+    page.wait_for_url("**/ui/runs?*app=accept-dash*")
+    page.fill("#filter-expr", 'event.data.name == "json payload"')
+    page.click("#run-filters button[type=submit]")
+    page.wait_for_url("**/ui/runs?*expr=*")
+    assert page.locator("tr[data-run]").evaluate_all("rows => rows.map(r => r.dataset.run)") == [
+        invoked
+    ]
+    assert page.locator("#searched").inner_text().startswith("Searched ")
+    shoot(page, screenshots, "runs-expression")
+
     page.goto(f"{server.url}/ui/functions/accept-dash-tick")
     assert page.locator("#next-fires li").count() == 5
     page.click("#run-now")
