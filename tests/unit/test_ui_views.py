@@ -1,10 +1,14 @@
 """What the dashboard's pages show, from the read model's values: the failure summary of
-a failed run, the waterfall of its attempts, durations and the first error line."""
+a failed run, the waterfall of its attempts, durations and the first error line, a run's
+waits, a bulk operation's progress, the charts and why a function did not run."""
 
 from __future__ import annotations
 
-from inlet.model import Attempt, Run, RunStatus, StoredMemo
-from inlet.ui import views
+from inlet.model import Attempt, Event, Function, Run, RunStatus, SkipRecord, StoredMemo, Trigger
+from inlet.store.operations import BulkOp, BulkState
+from inlet.store.queries import Bucket, Wait
+from inlet.ui import charts, views
+from inlet.ui.events import why_not
 
 T0 = 1_800_000_000.0
 STACK = 'Traceback (most recent call last):\n  File "app.py", line 3\nValueError: no'
@@ -92,3 +96,69 @@ def test_the_first_error_line_carries_the_error_name_once() -> None:
     )
     assert views.first_line(run(error={"error": "HTTP 500: boom"})) == "HTTP 500: boom"
     assert views.first_line(run(RunStatus.COMPLETED, error={})) == ""
+
+
+def test_a_datetime_local_field_reads_as_utc_and_back() -> None:
+    assert views.parse_local("2027-01-15T09:30") == 1_800_005_400.0
+    assert views.local_input(1_800_005_400.0) == "2027-01-15T09:30"
+    assert views.parse_local("") is None and views.parse_local("soon") is None
+
+
+def test_a_wait_shows_what_it_waits_for_and_how_soon_its_deadline_is() -> None:
+    wait = Wait("h1", "wait", T0 + 90, "approval", "app/approved", "async.data.ok")
+
+    shown = views.wait_view(wait, T0)
+
+    assert (shown.kind, shown.name, shown.left) == ("Wait for event", "approval", "in 1 min 30 s")
+    assert shown.detail == "app/approved if async.data.ok"
+    assert views.wait_view(Wait("h2", "sleep", T0 - 5), T0).left == "due 5.0 s ago"
+
+
+def bulk(state: BulkState, done: int, total: int) -> BulkOp:
+    return BulkOp(
+        "b1", "replay", "app-fn", ("Failed",), None, T0, "", state, total, T0, T0, done=done
+    )
+
+
+def test_a_bulk_operation_shows_its_progress_and_is_whole_when_done() -> None:
+    assert views.bulk_view(bulk("running", 25, 100), T0).percent == 25
+    assert views.bulk_view(bulk("running", 0, 0), T0).percent == 0
+    assert views.bulk_view(bulk("done", 3, 5), T0).percent == 100
+    assert views.bulk_view(bulk("done", 3, 5), T0).what == "Replay Failed runs of app-fn"
+
+
+def test_the_charts_draw_a_bar_per_status_and_break_a_line_where_no_run_ended() -> None:
+    buckets = [
+        Bucket(T0, {RunStatus.COMPLETED: 3, RunStatus.FAILED: 1}, 0.75, 1.0, 2.0),
+        Bucket(T0 + 3600),
+        Bucket(T0 + 7200, {RunStatus.COMPLETED: 2}, 1.0, 0.5, 0.5),
+    ]
+
+    bars = charts.runs_chart(buckets, 3600)
+    rate = charts.rate_chart(buckets, 3600)
+
+    assert bars.count('<rect class="c-ok"') == 2 and bars.count('<rect class="c-fail"') == 1
+    assert "3 completed" in bars and ">4</text>" in bars
+    assert rate.count("<circle") == 2 and "<polyline" not in rate
+    assert "75%" in rate and "100%" in rate
+
+
+def test_why_not_puts_a_recorded_skip_and_a_false_condition_before_other_listeners() -> None:
+    event = Event("e1", "app/order", {"n": 1}, "e1", int(T0 * 1000))
+    fns = [
+        Function("a-paused", "u", "p", "u", (Trigger(event="app/order"),)),
+        Function("a-big", "u", "b", "u", (Trigger(event="app/*", expression="event.data.n > 5"),)),
+        Function("a-ran", "u", "r", "u", (Trigger(event="app/order"),)),
+        Function("a-cron", "u", "c", "u", (Trigger(cron="0 * * * *"),)),
+    ]
+    skips = [SkipRecord("e1", "a-paused", "function paused")]
+
+    found = why_not(event, fns, {"a-ran"}, skips)
+
+    assert [(w.slug, w.matched) for w in found] == [
+        ("a-big", True),
+        ("a-paused", True),
+        ("a-cron", False),
+    ]
+    assert "event.data.n > 5" in found[0].reason and found[1].reason.endswith("function paused")
+    assert found[2].reason == "It is triggered by cron 0 * * * *"
