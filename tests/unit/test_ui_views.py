@@ -4,6 +4,8 @@ waits, a bulk operation's progress, the charts and why a function did not run.""
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from inlet.model import Attempt, Event, Function, Run, RunStatus, SkipRecord, StoredMemo, Trigger
 from inlet.store.operations import BulkOp, BulkState
 from inlet.store.queries import Bucket, Wait
@@ -162,3 +164,17 @@ def test_why_not_puts_a_recorded_skip_and_a_false_condition_before_other_listene
     ]
     assert "event.data.n > 5" in found[0].reason and found[1].reason.endswith("function paused")
     assert found[2].reason == "It is triggered by cron 0 * * * *"
+
+
+def test_a_chart_of_a_window_without_runs_says_so() -> None:
+    empty = [Bucket(T0 + i * 3600) for i in range(24)]
+
+    for chart in (charts.runs_chart, charts.rate_chart, charts.duration_chart):
+        drawn = chart(empty, 3600)
+        assert "no runs in this window" in drawn and "<rect" not in drawn
+
+
+def test_a_replay_of_skipped_events_says_so() -> None:
+    op = replace(bulk("running", 0, 2), statuses=("Failed", "Skipped"))
+
+    assert views.bulk_view(op, T0).what == "Replay Failed runs and skipped events of app-fn"

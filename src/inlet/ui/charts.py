@@ -58,6 +58,11 @@ def _frame(buckets: Sequence[Bucket], width: float, top: str, body: str, name: s
         f'<text class="tick" x="{LEFT - 6}" y="{TOP + 4}" text-anchor="end">{escape(top)}</text>'
         f'<text class="tick" x="{LEFT - 6}" y="{TOP + PLOT_H + 4}" text-anchor="end">0</text>'
     )
+    if not body:
+        axis = (
+            f'<text class="none" x="{LEFT + PLOT_W / 2:.1f}" y="{TOP + PLOT_H / 2 + 4:.1f}" '
+            'text-anchor="middle">no runs in this window</text>'
+        )
     return Markup(
         f'<svg class="chart" viewBox="0 0 {WIDTH} {HEIGHT}" role="img" '
         f'aria-label="{escape(name)}">'

@@ -350,8 +350,16 @@ def bulk_view(op: BulkOp, now: float) -> BulkView:
     begin = when(op.created_after) if op.created_after is not None else "the first run"
     return BulkView(
         op=op,
-        what=f"{op.kind.capitalize()} {', '.join(op.statuses)} runs of {op.function_slug}",
+        what=f"{op.kind.capitalize()} {_selected(op.statuses)} of {op.function_slug}",
         range=f"from {begin} to {when(op.created_before)}",
         percent=percent,
         created_ago=ago(op.created_at, now),
     )
+
+
+def _selected(statuses: Sequence[str]) -> str:
+    runs = [s for s in statuses if s != "Skipped"]
+    found = [f"{', '.join(runs)} runs"] if runs else []
+    if "Skipped" in statuses:
+        found.append("skipped events")
+    return " and ".join(found)
