@@ -93,6 +93,9 @@ class Settings:
     request_header_timeout: float = DEFAULT_REQUEST_HEADER_TIMEOUT
     """Seconds a connection has to send a request's line and headers before it is closed."""
     event_dedupe_seconds: float = 24 * 60 * 60.0
+    stuck_after: float = 300.0
+    """Seconds a run must have existed before the reaper treats it as stuck (no queued
+    work and no wait left)."""
     bulk_pace: float = 0.0
     """Seconds a bulk operation waits between two pages of 100 runs (0: none), to spread a
     large replay over time."""

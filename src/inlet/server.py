@@ -39,6 +39,7 @@ from inlet.runs.bulk import BulkOps
 from inlet.runs.cancel import Canceller
 from inlet.runs.invoke import Invoker
 from inlet.runs.pause import Pauser
+from inlet.runs.reaper import Reaper
 from inlet.runs.registry import Registry
 from inlet.runs.rerun import Rerunner
 from inlet.runs.router import Router
@@ -84,6 +85,9 @@ class Server:
         self.canceller = Canceller(store, self.applier, clock)
         self.rerunner = Rerunner(store, self.applier, self.registry)
         self.pauser = Pauser(store, self.canceller, clock, self.registry)
+        self.reaper = Reaper(
+            store, self.applier, clock, lambda: self.executor.notify(), settings.stuck_after
+        )
         self.bulk = BulkOps(store, self.applier, self.rerunner, clock, settings.bulk_pace)
         self.invoker = Invoker(store, self.applier, self.registry, settings.max_event_bytes)
         self._background: set[asyncio.Task[None]] = set()
@@ -134,6 +138,7 @@ class Server:
         await self.syncer.start()
         await self.scheduler.start()
         await self.bulk.start()
+        await self.reaper.start()
         log.info("server.started", extra={"url": self.settings.base_url})
         try:
             yield
@@ -143,6 +148,7 @@ class Server:
             for task in pending:
                 task.cancel()
             await asyncio.gather(*pending, return_exceptions=True)
+            await self.reaper.stop()
             await self.bulk.stop()
             await self.scheduler.stop()
             await self.syncer.stop()

@@ -14,7 +14,6 @@ from inlet.store.postgres import migrate
 from inlet.store.relational import migrations, statements
 from inlet.store.sql import queries
 
-
 WHERE_CLAUSES = {"events_page": "WHERE name = ? AND internal_id < ?"}
 """A ``{where}`` as the caller builds it, for the queries not over runs."""
 

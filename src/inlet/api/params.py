@@ -187,3 +187,13 @@ def window(params: QueryParams, now: float) -> Window:
             f"{MAX_BUCKETS} buckets; expected bucket >= {(until - since) / MAX_BUCKETS:g}"
         )
     return Window(since, until, bucket)
+
+
+def flag(params: QueryParams, name: str) -> bool:
+    """A boolean query parameter: ``true``/``1`` or ``false``/``0`` (absent: false)."""
+    raw = params.get(name)
+    if raw is None or raw.lower() in ("", "false", "0"):
+        return False
+    if raw.lower() in ("true", "1"):
+        return True
+    raise BadRequest(f"{name}={raw!r} is not a boolean; expected true or false")

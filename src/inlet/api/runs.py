@@ -22,8 +22,11 @@ from inlet.ids import new_ulid
 from inlet.runs.cancel import Canceller, function_slug
 from inlet.runs.registry import Registry
 from inlet.store import Store
-from inlet.store.queries import RunFilter
+from inlet.store.queries import Page, RunFilter
 from inlet.store.search import search_runs
+
+STUCK_VIEW_AFTER = 60.0
+"""Seconds a run must have existed to be listed as stuck (``GET /v1/runs?stuck=true``)."""
 
 
 class RunsAPI:
@@ -44,8 +47,12 @@ class RunsAPI:
 
     async def list_runs(self, request: Request) -> Response:
         query = request.query_params
-        where = await self._of_app(params.run_filter(query), query.get("app"))
         now = self._clock.now()
+        if params.flag(query, "stuck"):
+            # The reaper's view: runs with nothing left to move them, oldest first.
+            stuck = await self._store.stuck_runs(now - STUCK_VIEW_AFTER, params.limit(query))
+            return page_v1(Page(tuple(stuck)), now)
+        where = await self._of_app(params.run_filter(query), query.get("app"))
         page = await search_runs(
             self._store, where, limit=params.limit(query), after=params.cursor(query), now=now
         )

@@ -50,6 +50,17 @@ def runs() -> None:
 @click.option("--search", "-q", help="Only runs whose event, output or error holds this text.")
 @click.option("--limit", "-n", default=20, show_default=True, type=click.IntRange(1, 500))
 @click.option("--all", "every", is_flag=True, help="Every matching run, page after page.")
+@click.option(
+    "--expr",
+    help="Only runs for which this expression holds, over event, output and error, e.g. "
+    "'event.data.model == \"ada\" && output.vectors != 384'.",
+)
+@click.option(
+    "--stuck",
+    is_flag=True,
+    help="Only runs that can no longer move (no queued work, no wait left), oldest first: "
+    "what the reaper revives or cancels.",
+)
 @json_output
 @with_api
 def ls(
@@ -61,6 +72,8 @@ def ls(
     search: str | None,
     limit: int,
     every: bool,
+    expr: str | None,
+    stuck: bool,
     as_json: bool,
 ) -> None:
     """Runs, newest first: id, function, status, started, duration, steps, error."""
@@ -70,6 +83,8 @@ def ls(
         "since": since,
         "until": until,
         "q": search,
+        "expr": expr,
+        "stuck": "true" if stuck else None,
         "limit": limit,
     }
     found: list[dict[str, Any]] = []

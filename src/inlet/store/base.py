@@ -160,6 +160,11 @@ class Store(ReadModel):
         events, runs, resumes and cancellations are applied as by ``ingest``."""
 
     @abc.abstractmethod
+    async def revive(self, run_id: str, now: float) -> bool:
+        """Give a stuck run a discovery call due now (see ``stuck_runs``), atomically, if
+        it is still stuck; records it in the run's history. False when it is not."""
+
+    @abc.abstractmethod
     async def release_all(self) -> int:
         """Drop every lease (a single-process backend at start-up: nobody else holds
         them). Returns how many were released."""

@@ -328,6 +328,9 @@ class MemoryStore(MemoryTokens, MemoryUsers, MemoryOperations, MemoryReads, Stor
         batch = apply.Batch(events, runs, resumes, cancels, skips)
         return apply.ingest(self._tx, batch, now, key_ttl)
 
+    async def revive(self, run_id: str, now: float) -> bool:
+        return apply.revive(self._tx, run_id, now)
+
     async def claim(
         self, now: float, limit: int, lease_until: float, owner: str, *, timers: int = 0
     ) -> list[Claim]:

@@ -61,6 +61,16 @@ class MemoryReads:
         )
         return events_paged(found[: size + 1], size)
 
+    async def stuck_runs(self, created_before: float, limit: int = 100) -> list[Run]:
+        stuck = [
+            row.run
+            for row in self._rows.runs.values()
+            if not row.run.status.ended
+            and row.run.created_at < created_before
+            and not self._tx.has_branch(row.run.id)
+        ]
+        return sorted(stuck, key=lambda r: r.id)[:limit]
+
     async def attempt_counts(self, run_ids: Sequence[str]) -> dict[str, int]:
         return {r: len(self._rows.attempts[r]) for r in run_ids if self._rows.attempts.get(r)}
 

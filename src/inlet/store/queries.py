@@ -368,6 +368,12 @@ class ReadModel(abc.ABC):
         """Runs newest first; ``active`` keeps only those that have not ended."""
 
     @abc.abstractmethod
+    async def stuck_runs(self, created_before: float, limit: int = 100) -> list[Run]:
+        """Runs that can no longer move, oldest first: not ended, created before
+        ``created_before``, with no queue item and no listener that would move them (a run
+        timeout or a cancelOn does not). What a crash, a lost item or a bug leaves."""
+
+    @abc.abstractmethod
     async def attempt_counts(self, run_ids: Sequence[str]) -> dict[str, int]:
         """How many calls each run made (runs with none are left out): one read for a
         page of runs."""

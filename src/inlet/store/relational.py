@@ -214,6 +214,12 @@ class RelationalStore(SqlOperations, SqlReads, Store):
     def _ingest(self, batch: apply.Batch, now: float, key_ttl: float) -> IngestResult:
         return apply.ingest(self._tx(), batch, now, key_ttl)
 
+    async def revive(self, run_id: str, now: float) -> bool:
+        return await self._write(self._revive, run_id, now)
+
+    def _revive(self, run_id: str, now: float) -> bool:
+        return apply.revive(self._tx(), run_id, now)
+
     async def claim(
         self, now: float, limit: int, lease_until: float, owner: str, *, timers: int = 0
     ) -> list[Claim]:

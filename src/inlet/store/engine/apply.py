@@ -13,10 +13,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
 from inlet.model import (
+    STEP_DISCOVERY,
     Cancellation,
     Event,
     ItemKind,
     ListenerKind,
+    NewItem,
     NewRun,
     Outcome,
     Resume,
@@ -96,6 +98,18 @@ def cancel(tx: Tx, cancellation: Cancellation, now: float, work: deque[Work]) ->
     tx.record_attempt(history.cancelled(run.id, error, now))
     if cancellation.events or cancellation.runs or cancellation.resumes:
         work.append(Batch(cancellation.events, cancellation.runs, cancellation.resumes))
+    return True
+
+
+def revive(tx: Tx, run_id: str, now: float) -> bool:
+    """Give a stuck run (not ended, nothing that moves it: see ``ReadModel.stuck_runs``) a
+    discovery call due now, so the SDK carries it on from its memos. False, changing
+    nothing, when the run has ended or something moves it after all."""
+    row = tx.run(run_id)
+    if row is None or row.run.status.ended or tx.has_branch(run_id):
+        return False
+    enqueue(tx, row, run_id, NewItem(ItemKind.DISCOVERY, STEP_DISCOVERY, now), now)
+    tx.record_attempt(history.revived(run_id, now))
     return True
 
 

@@ -33,3 +33,18 @@ def cancelled(run_id: str, error: dict[str, JSON], now: float) -> Attempt:
         name="cancel",
         error=str(error.get("message") or error),
     )
+
+
+def revived(run_id: str, now: float) -> Attempt:
+    """A stuck run (nothing left to move it) given a discovery call again."""
+    return Attempt(
+        run_id=run_id,
+        item_id="",
+        step_id="",
+        attempt=0,
+        started_at=now,
+        ended_at=now,
+        outcome="revived",
+        name="reaper",
+        error="the run had no queued work and no wait left: it is called again from its memos",
+    )

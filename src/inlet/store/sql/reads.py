@@ -186,6 +186,13 @@ class SqlReads(ReadModel):
         rows = self._conn.execute(sql, (*args, size + 1)).fetchall()
         return events_paged([event_from(*row) for row in rows], size)
 
+    async def stuck_runs(self, created_before: float, limit: int = 100) -> list[Run]:
+        rows = await self._call(self._rows_of, "stuck_runs", (created_before, limit))
+        return [run_from(row) for row in rows]
+
+    def _rows_of(self, name: str, args: Sequence[Any]) -> list[Any]:
+        return list(self._x(name, args).fetchall())
+
     async def attempt_counts(self, run_ids: Sequence[str]) -> dict[str, int]:
         if not run_ids:
             return {}

@@ -21,6 +21,20 @@ ORDER BY internal_id DESC LIMIT ?
 -- {where} is built from the filters the caller set (each a fixed clause).
 SELECT internal_id, body, received_at FROM events {where} ORDER BY internal_id DESC LIMIT ?
 
+-- name: stuck_runs
+SELECT id, function_slug, event_ids, status, created_at, started_at, ended_at, output,
+    error, request_version, force_plan, state_size, step_count
+FROM runs
+WHERE status IN ('QUEUED', 'RUNNING') AND created_at < ?
+    AND NOT EXISTS (
+        SELECT 1 FROM queue WHERE queue.run_id = runs.id
+            AND (queue.kind != 'timer' OR queue.step_id NOT LIKE 'timeout:%')
+    )
+    AND NOT EXISTS (
+        SELECT 1 FROM listeners WHERE listeners.run_id = runs.id AND listeners.kind != 'cancel'
+    )
+ORDER BY id LIMIT ?
+
 -- name: attempt_counts
 SELECT run_id, count(*) FROM attempts WHERE run_id IN ({marks}) GROUP BY run_id
 
