@@ -264,3 +264,27 @@ async def test_a_viewer_sees_none_of_the_new_buttons_and_forged_posts_get_403(
         assert forged.status_code == 403 and "viewer" in forged.text, path
     assert await start.store.paused_functions() == {}
     assert len(await start.store.runs_for_event(event_id)) == 2
+
+
+async def test_an_expression_search_over_many_runs_stops_and_links_to_search_on(dev: Ui) -> None:
+    rare = await dev.run_of(await dev.send("app/x", n=99))
+    dev.clock.advance(1)
+    await dev.store.save_app(
+        App("http://y.test/api/inngest", "y", sdk="py:v0.5.19"),
+        [Function("y-y", "http://y.test/api/inngest", "y", "u", (Trigger(event="other/y"),))],
+    )
+    await dev.server.reload_functions()
+    for _ in range(11):
+        sent = await dev.client.post("/e/k", json=[{"name": "other/y", "data": {}}] * 500)
+        assert sent.status_code == 200, sent.text
+
+    first = await dev.client.get("/ui/runs", params={"expr": "event.data.n == 99"})
+
+    assert "Searched 5000 runs" in first.text and 'id="search-on"' in first.text
+    assert rare not in first.text
+    link = re.search(r'href="([^"]+)" id="search-on"', first.text)
+    assert link is not None
+    second = await dev.client.get(link.group(1).replace("&amp;", "&"))
+    assert rare in second.text and 'id="search-on"' not in second.text, re.findall(
+        r"Searched[^<]+", second.text
+    )
