@@ -155,6 +155,10 @@ async def test_a_rerun_from_a_step_keeps_the_earlier_outputs_and_opens_the_new_r
     assert 'id="rerun-of"' in shown.text and run_id in shown.text
     wrong = await dev.post(f"/ui/runs/{run_id}/rerun", from_step="nope")
     assert wrong.status_code == 400 and "not a step of this run" in wrong.text
+    assert 'id="run-error"' in wrong.text and 'id="rerun"' in wrong.text
+    await dev.post("/ui/functions/app-a/pause")
+    paused = await dev.post(f"/ui/runs/{run_id}/rerun")
+    assert paused.status_code == 409 and "is paused" in paused.text
 
 
 async def test_a_paused_function_counts_its_skipped_events_and_a_bulk_replay_runs_them(

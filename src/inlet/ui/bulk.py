@@ -57,7 +57,7 @@ class BulkPages:
             draft = self._draft(slug, fields, statuses)
             count = await self._s.bulk.count(draft)
         except InletError as exc:
-            return html(request, "missing.html", 400, what=exc.message, section="bulk")
+            return _refused(request, exc, f"/ui/functions/{slug}", f"Back to {slug}")
         return html(
             request,
             "bulk_preview.html",
@@ -76,14 +76,14 @@ class BulkPages:
         try:
             op = await self._s.bulk.create(self._draft(slug, fields, statuses))
         except InletError as exc:
-            return html(request, "missing.html", exc.http_status, what=exc.message, section="bulk")
+            return _refused(request, exc, f"/ui/functions/{slug}", f"Back to {slug}")
         return RedirectResponse(f"/ui/bulk/{op.id}", status_code=303)
 
     async def detail(self, request: Request) -> Response:
         try:
             op = await self._s.bulk.get(request.path_params["op_id"])
         except InletError as exc:
-            return html(request, "missing.html", exc.http_status, what=exc.message, section="bulk")
+            return _refused(request, exc, "/ui/bulk", "Back to the bulk actions", "Not found")
         return html(
             request,
             "bulk_op.html",
@@ -98,5 +98,20 @@ class BulkPages:
         try:
             await self._s.bulk.cancel(op_id)
         except InletError as exc:
-            return html(request, "missing.html", exc.http_status, what=exc.message, section="bulk")
+            return _refused(request, exc, f"/ui/bulk/{op_id}", "Back to the operation")
         return RedirectResponse(f"/ui/bulk/{op_id}", status_code=303)
+
+
+def _refused(
+    request: Request, exc: InletError, back: str, label: str, heading: str = "Not done"
+) -> Response:
+    return html(
+        request,
+        "missing.html",
+        exc.http_status,
+        what=exc.message,
+        section="bulk",
+        heading=heading,
+        back=back,
+        back_label=label,
+    )

@@ -183,7 +183,7 @@ class Pages:
                 raise
             return None
 
-    async def run(self, request: Request) -> Response:
+    async def run(self, request: Request, error: str = "", status: int = 200) -> Response:
         run_id = request.path_params["run_id"]
         state, attempts, waits = await asyncio.gather(
             self._store.run_state(run_id),
@@ -201,7 +201,9 @@ class Pages:
         return html(
             request,
             "run.html",
+            status,
             section="runs",
+            error=error,
             run=run,
             row=views.run_row(run, state, attempts, now),
             failure=failure,
@@ -238,7 +240,7 @@ class Pages:
         try:
             new_id = await self._s.rerunner.rerun(run_id, self._clock.now(), from_step)
         except InletError as exc:
-            return html(request, "missing.html", exc.http_status, what=exc.message, section="runs")
+            return await self.run(request, f"Not rerun: {exc.message}", exc.http_status)
         return RedirectResponse(
             f"/ui/runs/{new_id}?" + urlencode({"done": "rerun", "of": run_id}), status_code=303
         )
