@@ -66,7 +66,7 @@ class BulkPages:
             draft=draft,
             count=count,
             since=fields.get("since", ""),
-            until=views.local_input(draft.created_before) if fields.get("until") else "",
+            until=fields.get("until", ""),
         )
 
     async def create(self, request: Request) -> Response:
