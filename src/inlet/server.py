@@ -18,6 +18,7 @@ from starlette.middleware import Middleware
 
 from inlet.api.apps import AppsAPI
 from inlet.api.auth import TokenAuth
+from inlet.api.doctor import DoctorAPI
 from inlet.api.errors import HANDLERS
 from inlet.api.events import EventsAPI
 from inlet.api.functions import FunctionsAPI
@@ -30,6 +31,7 @@ from inlet.api.sdk import SdkAPI
 from inlet.api.sync import SyncAPI
 from inlet.clock import Clock, SystemClock
 from inlet.config import Settings
+from inlet.doctor.service import Doctor
 from inlet.events.ingest import Ingestor
 from inlet.executor.transport import HTTPTransport, Transport
 from inlet.executor.worker import Executor
@@ -184,6 +186,9 @@ def create_app(
             settings, server.store, server.clock, server.registry, server.invoker
         ),
         operations=OperationsAPI(server.rerunner, server.pauser, server.bulk, server.clock),
+        doctor=DoctorAPI(
+            settings, Doctor(settings, server.store, server.clock, server.syncer), server.clock
+        ),
     )
     # The dashboard under /ui: open in inlet dev, behind a login in inlet start (ui/guard.py).
     sessions = settings.profile == "start"

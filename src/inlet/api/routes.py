@@ -11,6 +11,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from inlet.api.apps import AppsAPI
+from inlet.api.doctor import DoctorAPI
 from inlet.api.events import EventsAPI
 from inlet.api.functions import FunctionsAPI
 from inlet.api.graphql import GraphQLAPI
@@ -36,6 +37,7 @@ def routes(
     apps: AppsAPI,
     functions: FunctionsAPI,
     operations: OperationsAPI,
+    doctor: DoctorAPI,
 ) -> list[Route]:
     # Every /v1, /e and /health route is described in api/openapi.json, and
     # tests/integration/test_openapi.py fails when the two disagree.
@@ -73,5 +75,6 @@ def routes(
         Route("/v1/bulk/{op_id}/cancel", operations.cancel_bulk, methods=["POST"]),
         Route("/v1/apps", apps.list_apps, methods=["GET"]),
         Route("/v1/apps/sync", apps.sync, methods=["POST"]),
+        Route("/v1/doctor", doctor.check, methods=["GET"]),
         Route("/v0/gql", graphql.handle, methods=["GET", "POST"]),
     ]

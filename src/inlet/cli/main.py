@@ -9,6 +9,7 @@ import click
 
 from inlet import __version__
 from inlet.cli.apps import apps
+from inlet.cli.doctor import doctor
 from inlet.cli.events import events
 from inlet.cli.functions import functions
 from inlet.cli.options import server_options
@@ -279,6 +280,7 @@ def _serve(settings: Settings, log_level: str, log_format: str) -> None:
 
 
 cli.add_command(apps)
+cli.add_command(doctor)
 cli.add_command(events)
 cli.add_command(functions)
 cli.add_command(runs)
