@@ -217,6 +217,8 @@ def test_an_event_sent_from_the_events_page_says_why_a_function_did_not_run(
     vip = page.locator('#why-not li[data-function="accept-dash-vip"]')
     assert "expression was not true: event.data.vip == true" in vip.inner_text()
     assert '"from the form"' in page.locator("#payload").inner_text()
+    # The run it started turns Completed on this page by itself.
+    page.locator('#event-runs .badge:text("Completed")').wait_for()
     shoot(page, screenshots, "event")
 
     page.goto(f"{server.url}/ui/events")

@@ -159,4 +159,7 @@ class EventPages:
             runs=[views.run_row(r, None, None, now, 0) for r in found.runs],
             why=why_not(event, functions, ran, list(found.skips)),
             done=request.query_params.get("done", ""),
+            live=f"/ui/stream?event={event_id}"
+            if any(not r.status.ended for r in found.runs)
+            else "",
         )

@@ -43,8 +43,11 @@ class Stream:
     async def stream(self, request: Request) -> Response:
         q = request.query_params
         run_id, op_id, page = q.get("run"), q.get("bulk"), q.get("page")
+        event_id = q.get("event")
         if run_id:
             fingerprint = self._run(run_id)
+        elif event_id:
+            fingerprint = self._event(event_id)
         elif op_id:
             fingerprint = self._bulk_op(op_id)
         elif page == "runs":
@@ -56,7 +59,8 @@ class Stream:
             fingerprint = self._bulk_ops()
         else:
             return PlainTextResponse(
-                "400: expected ?run=<id>, ?bulk=<id> or ?page=runs|events|bulk\n", 400
+                "400: expected ?run=<id>, ?event=<id>, ?bulk=<id> or ?page=runs|events|bulk\n",
+                400,
             )
         if self._open >= MAX_STREAMS:
             return PlainTextResponse("503: too many live pages open; reload later\n", 503)
@@ -85,6 +89,12 @@ class Stream:
             where = query.where(self._clock.now(), functions)
             page = await self._store.runs(where, limit=PAGE, after=query.after or None)
             return [(r.id, r.status, r.step_count) for r in page.runs]
+
+        return look
+
+    def _event(self, event_id: str) -> Fingerprint:
+        async def look() -> object:
+            return [(r.id, r.status) for r in await self._store.runs_for_event(event_id)]
 
         return look
 
