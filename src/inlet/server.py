@@ -23,7 +23,9 @@ from inlet.api.errors import HANDLERS
 from inlet.api.events import EventsAPI
 from inlet.api.functions import FunctionsAPI
 from inlet.api.graphql import GraphQLAPI
+from inlet.api.health import HealthAPI, Loops
 from inlet.api.limits import RequestLimits
+from inlet.api.metrics import MetricsAPI
 from inlet.api.operations import OperationsAPI
 from inlet.api.routes import routes
 from inlet.api.runs import RunsAPI
@@ -35,6 +37,7 @@ from inlet.doctor.service import Doctor
 from inlet.events.ingest import Ingestor
 from inlet.executor.transport import HTTPTransport, Transport
 from inlet.executor.worker import Executor
+from inlet.metrics import Metrics
 from inlet.model import Function
 from inlet.runs.apply import Applier
 from inlet.runs.bulk import BulkOps
@@ -74,14 +77,20 @@ class Server:
             max_response_bytes=settings.max_response_bytes,
         )
         self.router = Router(store, self.registry)
+        # What this process counts for /metrics, in a registry of this app's own.
+        self.metrics = Metrics()
         # The worker is made after the applier that wakes it: hence the late-bound call.
         self.applier = Applier(
-            store, self.router, settings.event_dedupe_seconds, lambda: self.executor.notify()
+            store,
+            self.router,
+            settings.event_dedupe_seconds,
+            lambda: self.executor.notify(),
+            self.metrics,
         )
         self.executor = Executor(
-            store, settings, clock, self.registry, self.transport, self.applier
+            store, settings, clock, self.registry, self.transport, self.applier, self.metrics
         )
-        self.ingestor = Ingestor(settings, clock, self.applier)
+        self.ingestor = Ingestor(settings, clock, self.applier, self.metrics)
         self.scheduler = Scheduler(store, clock, self.registry, self.applier)
         self.syncer = Syncer(store, settings, clock, self.reload_functions)
         self.canceller = Canceller(store, self.applier, clock)
@@ -186,6 +195,20 @@ def create_app(
             settings, server.store, server.clock, server.registry, server.invoker
         ),
         operations=OperationsAPI(server.rerunner, server.pauser, server.bulk, server.clock),
+        health_checks=HealthAPI(
+            server.store,
+            server.clock,
+            Loops(
+                worker=lambda: server.executor.alive,
+                scheduler=lambda: server.scheduler.alive,
+                sync=lambda: server.syncer.alive,
+                bulk=lambda: server.bulk.alive,
+                worker_idle=lambda: server.executor.idle,
+            ),
+        ),
+        metrics=MetricsAPI(
+            server.store, server.clock, server.metrics, lambda: server.registry().functions
+        ),
         doctor=DoctorAPI(
             settings, Doctor(settings, server.store, server.clock, server.syncer), server.clock
         ),

@@ -20,7 +20,7 @@ from inlet.config import Settings
 from inlet.server import create_app
 from inlet.store.memory import MemoryStore
 
-DOCUMENTED = re.compile(r"/v1(/.*)?|/e(/.*)?|/health")
+DOCUMENTED = re.compile(r"/v1(/.*)?|/e(/.*)?|/health(/ready)?")
 METHODS = {"get", "put", "post", "delete", "patch", "head", "options", "trace"}
 
 

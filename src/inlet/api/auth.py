@@ -37,6 +37,8 @@ PREFIX: Final = "inlet_"
 
 OPEN_ROUTES: Final = (
     re.compile(r"/health"),
+    # Readiness says ok or which check failed, never a URL or a key (api/health.py).
+    re.compile(r"/health/ready"),
     # The event API checks its own event key.
     re.compile(r"/e/?"),
     re.compile(r"/e/[^/]+"),

@@ -15,6 +15,8 @@ from inlet.api.doctor import DoctorAPI
 from inlet.api.events import EventsAPI
 from inlet.api.functions import FunctionsAPI
 from inlet.api.graphql import GraphQLAPI
+from inlet.api.health import HealthAPI
+from inlet.api.metrics import MetricsAPI
 from inlet.api.openapi import openapi
 from inlet.api.operations import OperationsAPI
 from inlet.api.render import json_response
@@ -37,6 +39,8 @@ def routes(
     apps: AppsAPI,
     functions: FunctionsAPI,
     operations: OperationsAPI,
+    health_checks: HealthAPI,
+    metrics: MetricsAPI,
     doctor: DoctorAPI,
 ) -> list[Route]:
     # Every /v1, /e and /health route is described in api/openapi.json, and
@@ -48,6 +52,9 @@ def routes(
         Route("/fn/register", sdk.register, methods=["POST"]),
         Route("/dev", sync.dev_info, methods=["GET"]),
         Route("/health", health, methods=["GET"]),
+        Route("/health/ready", health_checks.ready, methods=["GET"]),
+        # Prometheus text; not under /v1, so not in openapi.json. A token in inlet start.
+        Route("/metrics", metrics.scrape, methods=["GET"]),
         Route("/v0/runs/{run_id}/batch", sdk.run_batch, methods=["GET"]),
         Route("/v0/runs/{run_id}/actions", sdk.run_actions, methods=["GET"]),
         Route("/v1/openapi.json", openapi, methods=["GET"]),

@@ -10,6 +10,7 @@ from inlet.clock import Clock
 from inlet.config import Settings
 from inlet.errors import EventInvalid
 from inlet.events.validate import parse_events
+from inlet.metrics import Metrics
 from inlet.runs.apply import Applier
 
 log = logging.getLogger("inlet.events")
@@ -23,8 +24,11 @@ class Accepted:
 
 
 class Ingestor:
-    def __init__(self, settings: Settings, clock: Clock, applier: Applier) -> None:
+    def __init__(
+        self, settings: Settings, clock: Clock, applier: Applier, metrics: Metrics | None = None
+    ) -> None:
         self._settings = settings
+        self._metrics = metrics or Metrics()
         self._clock = clock
         self._applier = applier
 
@@ -41,6 +45,7 @@ class Ingestor:
         if not parsed.events:
             return Accepted((), 0, parsed.error)
         result = await self._applier.apply(parsed.events, now)
+        self._metrics.events_received(len(parsed.events))
         log.debug(
             "events.accepted", extra={"events": len(parsed.events), "runs": len(result.run_ids)}
         )

@@ -16,6 +16,7 @@ from collections.abc import Callable
 from inlet.clock import Clock
 from inlet.config import Settings
 from inlet.executor.transport import Transport
+from inlet.metrics import Metrics, call_error_kind
 from inlet.model import Attempt, Finish, ItemKind, Outcome, QueueItem, RunStatus
 from inlet.protocol.signing import sign
 from inlet.runs.apply import Applier
@@ -23,7 +24,7 @@ from inlet.runs.registry import Registry
 from inlet.steps import timers
 from inlet.steps.backoff import RetryPolicy
 from inlet.steps.finish import standard_error
-from inlet.steps.machine import Call, Limits, interpret
+from inlet.steps.machine import Call, Limits, Reply, interpret
 from inlet.steps.request import build
 from inlet.store import Store
 from inlet.store.base import Claim
@@ -44,8 +45,10 @@ class Executor:
         registry: Callable[[], Registry],
         transport: Transport,
         applier: Applier,
+        metrics: Metrics | None = None,
     ) -> None:
         self._store = store
+        self._metrics = metrics or Metrics()
         self._settings = settings
         self._clock = clock
         self._registry = registry
@@ -74,6 +77,11 @@ class Executor:
         """No call or timer in flight and the dispatcher waits for time to pass or a
         wake-up: what a test's settle waits for (``inlet.testing``)."""
         return not self._tasks and self._paused and not self._wake.is_set()
+
+    @property
+    def alive(self) -> bool:
+        """Its dispatcher and lease loops run: started, and none ended (``/health/ready``)."""
+        return bool(self._loops) and not any(task.done() for task in self._loops)
 
     def notify(self) -> None:
         """New work may be due: look now instead of at the next poll."""
@@ -126,6 +134,9 @@ class Executor:
         self._idle = False
         fired = 0
         for claim in claims:
+            if _first_call(claim, now):
+                assert claim.state is not None
+                self._metrics.run_started(claim.state.run.function_slug)
             fired += claim.item.kind is ItemKind.TIMER
             self._inflight[claim.item.id] = claim
             task = asyncio.create_task(self._execute(claim))
@@ -197,6 +208,7 @@ class Executor:
             return
         registry = self._registry()
         function = registry.get(state.run.function_slug)
+        reply: Reply | None = None
         if item.kind is ItemKind.TIMER:
             outcome = timers.fire(item, state, started)
         elif function is None:
@@ -240,6 +252,20 @@ class Executor:
             log.warning("executor.lease_lost", extra={"item": item.id, "run_id": item.run_id})
             return
         self._log(outcome, item.run_id)
+        self._count(state.run.function_slug, outcome, reply)
+
+    def _count(self, function: str, outcome: Outcome, reply: Reply | None) -> None:
+        if outcome.finish is not None:
+            self._metrics.run_finished(function, outcome.finish.status)
+        if reply is None:
+            return  # a timer fired, or the function is gone: no call was made
+        attempt = outcome.attempt
+        kind = None
+        if attempt.outcome in ("retry", "failed"):
+            kind = call_error_kind(
+                reply.status, reply.error, reply.sdk is not None, attempt.error or ""
+            )
+        self._metrics.call(function, attempt, kind)
 
     def _headers(self, run_id: str, item: QueueItem, body: bytes, version: int) -> dict[str, str]:
         headers = {
@@ -281,3 +307,17 @@ class Executor:
                     "reason": attempt.error,
                 },
             )
+
+
+def _first_call(claim: Claim, now: float) -> bool:
+    """Whether ``claim`` starts its run: the claim of a run's first call stamps it started
+    at ``now`` (a reclaim after a crash keeps the first stamp), and a first call has no
+    memo recorded since the run was made (a frozen test clock stamps later calls alike;
+    a rerun's copied memos are older than the run)."""
+    state = claim.state
+    return (
+        state is not None
+        and state.run.started_at == now
+        and claim.item.kind is ItemKind.DISCOVERY
+        and all(memo.recorded_at < state.run.created_at for memo in state.memos)
+    )

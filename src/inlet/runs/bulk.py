@@ -162,6 +162,11 @@ class BulkOps:
 
     # Carried out in the background
 
+    @property
+    def alive(self) -> bool:
+        """Its loop runs: started, and not ended by an error (``/health/ready``)."""
+        return self._task is not None and not self._task.done()
+
     async def start(self) -> None:
         self._task = asyncio.create_task(self._loop(), name="inlet-bulk")
 

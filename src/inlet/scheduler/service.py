@@ -68,6 +68,11 @@ class Scheduler:
         """Between ticks, waiting for the clock: what a test's settle waits for."""
         return self._sleeping
 
+    @property
+    def alive(self) -> bool:
+        """Its loop runs: started, and not ended by an error (``/health/ready``)."""
+        return self._task is not None and not self._task.done()
+
     async def start(self) -> None:
         self._task = asyncio.create_task(self._loop(), name="inlet-cron")
 

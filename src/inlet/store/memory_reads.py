@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import replace
+from typing import Any
 
 from inlet.model import Attempt, Event, ItemKind, Run, RunState, RunStatus, SkipRecord
 from inlet.store.engine import queue
@@ -18,6 +19,7 @@ from inlet.store.queries import (
     FlowNow,
     GateNow,
     Page,
+    QueueStats,
     RunFilter,
     RunTimes,
     Wait,
@@ -191,3 +193,34 @@ class MemoryReads:
 
     async def history(self, run_id: str) -> list[Attempt]:
         return list(self._rows.attempts.get(run_id, []))
+
+    async def queue_stats(self, now: float) -> list[QueueStats]:
+        found: dict[str, dict[str, Any]] = {}
+        calls: set[str] = set()
+        timed: set[str] = set()
+        for slot in self._rows.queue.values():
+            item = slot.item
+            row = self._rows.runs.get(item.run_id)
+            if row is None:
+                continue
+            if item.kind is ItemKind.TIMER:
+                timed.add(item.run_id)
+            else:
+                calls.add(item.run_id)
+            counts = found.setdefault(row.run.function_slug, {})
+            if slot.parked is not None:
+                counts["parked"] = counts.get("parked", 0) + 1
+            if item.due_at > now:
+                continue
+            counts["due"] = counts.get("due", 0) + 1
+            oldest = counts.get("oldest_due_at")
+            counts["oldest_due_at"] = item.due_at if oldest is None else min(oldest, item.due_at)
+        for run_id in timed - calls:
+            counts = found.setdefault(self._rows.runs[run_id].run.function_slug, {})
+            counts["waiting"] = counts.get("waiting", 0) + 1
+        for row in self._rows.runs.values():
+            if row.run.status in (RunStatus.QUEUED, RunStatus.RUNNING):
+                counts = found.setdefault(row.run.function_slug, {})
+                status = row.run.status.value.lower()
+                counts[status] = counts.get(status, 0) + 1
+        return [QueueStats(slug, **found[slug]) for slug in sorted(found)]

@@ -162,6 +162,26 @@ def concurrency_range(function_slug: str) -> tuple[str, str, str]:
 
 
 @dataclass(frozen=True, slots=True)
+class QueueStats:
+    """One function's share of the queue and of the active runs at a moment, read from the
+    database: every process sharing it reads the same values (``/metrics``)."""
+
+    function_slug: str
+    due: int = 0
+    """Items due: waiting for a worker (a lease that expired counts, a parked item not)."""
+    oldest_due_at: float | None = None
+    """When the longest-waiting of those became due."""
+    parked: int = 0
+    """Items due but parked until a concurrency slot frees."""
+    waiting: int = 0
+    """Active runs with nothing to call, only timers: a sleep, a wait for an event, an
+    invoke (each has a timeout timer)."""
+    queued: int = 0
+    """Runs whose first call has not started."""
+    running: int = 0
+
+
+@dataclass(frozen=True, slots=True)
 class EventFilter:
     """Which events: of a name, received in ``[after, before)``."""
 
@@ -407,3 +427,13 @@ class ReadModel(abc.ABC):
     ) -> list[FunctionStats]:
         """Per function: runs by status, success rate and durations, over time."""
         return summarise(await self.run_times(function_slug, since, until), since, until, width)
+
+    @abc.abstractmethod
+    async def queue_stats(self, now: float) -> list[QueueStats]:
+        """Per function with anything queued or active at ``now``, by slug: read on every
+        scrape of ``/metrics``, so index range reads over the due items, the timers and
+        the active runs only, never the history."""
+
+    async def schema_version(self) -> int | None:
+        """The migration the database is at (None: a backend without a schema)."""
+        return None

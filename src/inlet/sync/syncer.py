@@ -69,6 +69,11 @@ class Syncer:
         # inlet start trusts only signed answers, as it trusts only signed call replies.
         self._answer_keys = settings.signing_keys if settings.profile == "start" else ()
 
+    @property
+    def alive(self) -> bool:
+        """Its loop runs: started, and not ended by an error (``/health/ready``)."""
+        return self._task is not None and not self._task.done()
+
     async def start(self) -> None:
         self._session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=PUT_TIMEOUT))
         self._task = asyncio.create_task(self._loop(), name="inlet-sync")

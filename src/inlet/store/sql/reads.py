@@ -33,6 +33,7 @@ from inlet.store.queries import (
     FunctionStats,
     GateNow,
     Page,
+    QueueStats,
     ReadModel,
     RunFilter,
     RunTimes,
@@ -402,3 +403,31 @@ class SqlReads(ReadModel):
         clause, args = self._where(where)
         sql = self._q["run_times"].replace("{where}", clause)
         return self._conn.execute(sql, (*args, MAX_STATS_RUNS)).fetchall()
+
+    async def queue_stats(self, now: float) -> list[QueueStats]:
+        return await self._call(self._queue_stats, now)
+
+    def _queue_stats(self, now: float) -> list[QueueStats]:
+        found: dict[str, dict[str, Any]] = {}
+
+        def of(slug: str) -> dict[str, Any]:
+            return found.setdefault(slug, {})
+
+        for slug, due, oldest in self._x("queue_due", (now,)).fetchall():
+            of(slug).update(due=int(due), oldest_due_at=float(oldest))
+        for slug, parked in self._x("queue_parked").fetchall():
+            of(slug)["parked"] = int(parked)
+        for slug, waiting in self._x("queue_waiting").fetchall():
+            of(slug)["waiting"] = int(waiting)
+        for slug, status, n in self._x("active_runs").fetchall():
+            of(slug)[str(status).lower()] = int(n)
+        return [QueueStats(slug, **found[slug]) for slug in sorted(found)]
+
+    async def schema_version(self) -> int | None:
+        return await self._call(self._schema_version)
+
+    def _schema_version(self) -> int | None:
+        # Not a named query: the migration runner makes this table (sqlite.py,
+        # postgres.py), not the migrations, so it is no part of the schema they build.
+        row = self._conn.execute("SELECT max(version) FROM schema_version").fetchone()
+        return None if row is None or row[0] is None else int(row[0])

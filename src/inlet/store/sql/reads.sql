@@ -89,3 +89,31 @@ SELECT status, count(*) FROM runs {where} GROUP BY status
 -- name: run_times
 SELECT function_slug, status, created_at, started_at, ended_at FROM runs {where}
 ORDER BY created_at LIMIT ?
+
+-- name: queue_due
+-- Per function: items due at ? (a range of queue_due). A leased item is due when its lease
+-- expires and a parked one never (both move due_at), so neither counts until a worker may
+-- take it.
+SELECT runs.function_slug, count(*), min(queue.due_at)
+FROM queue JOIN runs ON runs.id = queue.run_id
+WHERE queue.due_at <= ?
+GROUP BY runs.function_slug
+
+-- name: queue_parked
+SELECT runs.function_slug, count(*)
+FROM queue JOIN runs ON runs.id = queue.run_id
+WHERE queue.parked IS NOT NULL
+GROUP BY runs.function_slug
+
+-- name: queue_waiting
+-- Runs that only wait (timers, no call to make): the timers (queue_timers), each run's
+-- other items probed by queue_run_step.
+SELECT runs.function_slug, count(DISTINCT queue.run_id)
+FROM queue JOIN runs ON runs.id = queue.run_id
+WHERE queue.kind = 'timer' AND NOT EXISTS (
+    SELECT 1 FROM queue AS work WHERE work.run_id = queue.run_id AND work.kind <> 'timer')
+GROUP BY runs.function_slug
+
+-- name: active_runs
+SELECT function_slug, status, count(*) FROM runs WHERE status IN ('QUEUED', 'RUNNING')
+GROUP BY function_slug, status

@@ -1,0 +1,125 @@
+"""``GET /metrics``: the Prometheus text format of one process.
+
+Two kinds of series. What this process did (events received, runs started and ended,
+call durations, errors, skips) is counted in ``inlet.metrics`` and summed over instances
+by Prometheus. What the database holds (queue depth, the oldest due item, waiting and
+active runs) is read from the store at each scrape, so every process sharing a database
+reports the same value: aggregate those with ``max``, never ``sum``.
+
+The store is async and prometheus-client's ``collect()`` is not: the handler awaits the
+read first, hands the values to :class:`DatabaseGauges`, and renders at once, with no
+``await`` in between, so two scrapes never mix their values.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable, Iterable, Sequence
+from typing import Final
+
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.registry import Collector
+from starlette.requests import Request
+from starlette.responses import Response
+
+from inlet.clock import Clock
+from inlet.metrics import Metrics
+from inlet.store import Store
+from inlet.store.queries import QueueStats
+
+log = logging.getLogger("inlet.api.metrics")
+
+READ_TIMEOUT: Final = 5.0
+"""Seconds the store may take to answer a scrape's read before the gauges are left out."""
+
+
+class DatabaseGauges(Collector):
+    """The database-wide gauges, with the values the handler read just before rendering."""
+
+    def __init__(self) -> None:
+        self._stats: Sequence[QueueStats] = ()
+        self._now = 0.0
+        self._up = False
+
+    def set(self, stats: Sequence[QueueStats] | None, now: float) -> None:
+        """The values of the next render (None: the store did not answer)."""
+        self._up = stats is not None
+        self._stats = stats or ()
+        self._now = now
+
+    def collect(self) -> Iterable[GaugeMetricFamily]:
+        up = GaugeMetricFamily(
+            "inlet_store_up", "1 if the store answered this scrape's read, else 0."
+        )
+        up.add_metric([], 1.0 if self._up else 0.0)
+        yield up
+        depth = GaugeMetricFamily(
+            "inlet_queue_depth",
+            "Items due and not taken, per function: what workers should scale on (database-"
+            "wide: the same on every process, aggregate with max).",
+            labels=["function"],
+        )
+        oldest = GaugeMetricFamily(
+            "inlet_queue_oldest_due_age_seconds",
+            "Seconds the longest-waiting due item has waited, per function (database-wide).",
+            labels=["function"],
+        )
+        parked = GaugeMetricFamily(
+            "inlet_queue_parked",
+            "Due items waiting for a concurrency slot, per function (database-wide).",
+            labels=["function"],
+        )
+        waiting = GaugeMetricFamily(
+            "inlet_runs_waiting",
+            "Runs that only wait (a sleep, an event, an invoke), per function (database-wide).",
+            labels=["function"],
+        )
+        active = GaugeMetricFamily(
+            "inlet_runs_active",
+            "Runs queued or running, per function and status (database-wide).",
+            labels=["function", "status"],
+        )
+        for s in self._stats:
+            fn = [s.function_slug]
+            depth.add_metric(fn, s.due)
+            age = 0.0 if s.oldest_due_at is None else max(self._now - s.oldest_due_at, 0.0)
+            oldest.add_metric(fn, age)
+            parked.add_metric(fn, s.parked)
+            waiting.add_metric(fn, s.waiting)
+            active.add_metric([*fn, "queued"], s.queued)
+            active.add_metric([*fn, "running"], s.running)
+        yield from (depth, oldest, parked, waiting, active)
+
+
+class MetricsAPI:
+    """The handler; ``functions`` are the registered slugs, reported at 0 when nothing of
+    theirs is queued (an autoscaler reads a 0, not a missing series)."""
+
+    def __init__(
+        self, store: Store, clock: Clock, metrics: Metrics, functions: Callable[[], Iterable[str]]
+    ) -> None:
+        self._store = store
+        self._clock = clock
+        self._metrics = metrics
+        self._functions = functions
+        self._gauges = DatabaseGauges()
+        metrics.registry.register(self._gauges)
+
+    async def scrape(self, request: Request) -> Response:
+        now = self._clock.now()
+        stats: list[QueueStats] | None
+        try:
+            async with asyncio.timeout(READ_TIMEOUT):
+                stats = await self._store.queue_stats(now)
+        except Exception as exc:
+            log.warning("metrics.store_failed", extra={"error": type(exc).__name__})
+            stats = None
+        if stats is not None:
+            known = {s.function_slug for s in stats}
+            stats += [QueueStats(slug) for slug in self._functions() if slug not in known]
+            stats.sort(key=lambda s: s.function_slug)
+        self._gauges.set(stats, now)
+        body = generate_latest(self._metrics.registry)
+        return Response(body, media_type=CONTENT_TYPE_LATEST)
