@@ -33,6 +33,7 @@ from inlet.model import (
 )
 from inlet.store.operations import BulkOp
 from inlet.store.queries import ReadModel
+from inlet.store.retention import PurgeResult
 from inlet.store.tokens import ApiToken
 from inlet.store.users import LoginSession, User
 
@@ -214,6 +215,26 @@ class Store(ReadModel):
     async def count_skipped(
         self, function_slug: str, reason: str, after: float | None, before: float
     ) -> int: ...
+
+    # Retention (``inlet.store.retention``)
+
+    @abc.abstractmethod
+    async def purge(
+        self,
+        before: float,
+        limit: int,
+        now: float,
+        *,
+        function_slug: str | None = None,
+        exclude: Sequence[str] = (),
+    ) -> PurgeResult:
+        """Delete, in one transaction, up to ``limit`` runs that ended before ``before``
+        (of ``function_slug``, or of every function but those in ``exclude``) with their
+        attempts, memos and event links, then the events nobody needs any more: those of
+        the deleted runs (``function_slug``), or up to ``limit`` received before ``before``
+        (every function), with their skips; and then up to ``limit`` run keys expired at
+        ``now``. Runs in flight are never deleted; an event stays while a run refers to
+        it, a waiting run may be matched with it or a call in flight may ask for it."""
 
     # API tokens (``inlet start``): only hashes are stored
 

@@ -34,6 +34,7 @@ from inlet.store.base import Claim, IngestResult, Store
 from inlet.store.engine import apply, queue
 from inlet.store.engine.tx import Due, GateState, Keys, RunRow
 from inlet.store.memory_reads import MemoryReads
+from inlet.store.memory_retention import MemoryRetention
 from inlet.store.memory_rows import Rows, Slot
 from inlet.store.operations import MemoryOperations
 from inlet.store.tokens import MemoryTokens
@@ -271,7 +272,7 @@ class MemoryTx:
         pass
 
 
-class MemoryStore(MemoryTokens, MemoryUsers, MemoryOperations, MemoryReads, Store):
+class MemoryStore(MemoryRetention, MemoryTokens, MemoryUsers, MemoryOperations, MemoryReads, Store):
     def __init__(self) -> None:
         MemoryTokens.__init__(self)
         MemoryUsers.__init__(self)

@@ -36,6 +36,7 @@ from inlet.store.engine import queue as engine_queue
 from inlet.store.sql import queries
 from inlet.store.sql.operations import SqlOperations
 from inlet.store.sql.reads import SqlReads
+from inlet.store.sql.retention import SqlRetention
 from inlet.store.sql.rows import dumps, event_from
 from inlet.store.sql.tx import Connection, Cursor, SqlTx
 from inlet.store.tokens import ApiToken, role
@@ -64,7 +65,7 @@ def statements(sql: str) -> list[str]:
     return [part for part in sql.split(";\n") if part.strip()]
 
 
-class RelationalStore(SqlOperations, SqlReads, Store):
+class RelationalStore(SqlRetention, SqlOperations, SqlReads, Store):
     """The domain verbs in SQL; subclasses connect and bound the transactions."""
 
     name = "SQL"

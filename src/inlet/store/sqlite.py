@@ -11,6 +11,7 @@ not (which event names have listeners, how far priorities delay items).
 from __future__ import annotations
 
 import fcntl
+import logging
 import os
 import sqlite3
 from pathlib import Path
@@ -18,6 +19,13 @@ from pathlib import Path
 from inlet.errors import DatabaseLocked, SchemaMismatch
 from inlet.store.relational import Connection, RelationalStore, migrations, statements
 from inlet.store.writer import Session
+
+log = logging.getLogger("inlet.store")
+
+INCREMENTAL = 2
+"""``PRAGMA auto_vacuum``'s value for INCREMENTAL."""
+RECLAIM_PAGES = 8192
+"""At most this many free pages (32 MiB of 4 KiB pages) go back after one batch."""
 
 
 class _Transactions:
@@ -66,6 +74,7 @@ class SQLiteStore(RelationalStore):
             ) from None
         self._lock_fd = fd
         db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+        self._incremental(db)
         db.execute("PRAGMA journal_mode=WAL")
         db.execute("PRAGMA synchronous=NORMAL")
         db.execute("PRAGMA busy_timeout=5000")
@@ -80,6 +89,26 @@ class SQLiteStore(RelationalStore):
         self._listened_names = {r[0] for r in db.execute("SELECT DISTINCT event FROM listeners")}
         self._sqlite = db
         return db, _Transactions(db)
+
+    def _incremental(self, db: sqlite3.Connection) -> None:
+        # Retention frees pages a batch at a time; in INCREMENTAL mode ``_reclaim`` gives
+        # them back to the file system. A new file takes the mode before anything is
+        # written to it (even the WAL switch); an older file needs one VACUUM, which
+        # rewrites it, outside any transaction.
+        if db.execute("PRAGMA auto_vacuum").fetchone()[0] == INCREMENTAL:
+            return
+        db.execute("PRAGMA auto_vacuum=INCREMENTAL")
+        if db.execute("SELECT count(*) FROM sqlite_master").fetchone()[0]:
+            log.info("store.vacuum", extra={"database": self._path, "reason": "auto_vacuum"})
+            db.execute("VACUUM")
+
+    def _reclaim(self) -> None:
+        # One page per step: the sqlite3 module steps a PRAGMA once, and each step of
+        # incremental_vacuum frees one page (~20 us each).
+        db = self._conn
+        free = db.execute("PRAGMA freelist_count").fetchone()[0]
+        for _ in range(min(free, RECLAIM_PAGES)):
+            db.execute("PRAGMA incremental_vacuum(1)")
 
     def _migrate(self, db: sqlite3.Connection) -> None:
         db.execute("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)")

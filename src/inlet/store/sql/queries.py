@@ -116,16 +116,28 @@ NAMES: Final = frozenset(
         "update_bulk",
         "skipped_events",
         "count_skipped",
+        "purge_runs_of",
+        "purge_runs",
+        "purge_attempts",
+        "purge_memos",
+        "purge_run_rows",
+        "purge_event_link",
+        "purge_floor",
+        "purge_old_events",
+        "purge_events_of",
+        "purge_event_rows",
+        "purge_skips",
+        "purge_keys",
     ]
 )
 """Every name the stores ask for; each dialect must define all of them."""
 
 DIALECTS: Final = ("sqlite", "postgres")
 
-SHARED: Final = ("queries.sql", "reads.sql", "access.sql", "operations.sql")
+SHARED: Final = ("queries.sql", "reads.sql", "access.sql", "operations.sql", "retention.sql")
 """The statements both dialects share, by concern: the engine's, the read model's, the
-API's access (tokens), and operating (pauses, bulk operations). A name belongs to
-exactly one of them."""
+API's access (tokens), operating (pauses, bulk operations) and retention. A name belongs
+to exactly one of them."""
 
 
 def parse(text: str) -> dict[str, str]:
