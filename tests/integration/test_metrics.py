@@ -4,6 +4,8 @@ gauges read the queue as it stands."""
 
 from __future__ import annotations
 
+import asyncio
+import socket
 from typing import Any
 
 import httpx
@@ -11,6 +13,8 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from inlet.clock import FakeClock
 from inlet.config import Settings
+from inlet.executor.transport import HTTPTransport
+from inlet.metrics import call_error_kind
 from inlet.server import create_app
 from inlet.store.memory import MemoryStore
 from inlet.testing import Context, FakeSDK, InletTest
@@ -156,3 +160,29 @@ async def test_metrics_need_an_api_token_in_inlet_start_and_health_does_not() ->
         denied = await client.get("/metrics")
         assert denied.status_code == 401, denied.text
         assert (await client.get("/health")).status_code == 200
+
+
+async def test_the_transports_failures_are_told_apart() -> None:
+    release = asyncio.Event()
+
+    async def hang(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await release.wait()
+        writer.close()
+
+    silent = await asyncio.start_server(hang, "127.0.0.1", 0)
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        closed_port = probe.getsockname()[1]
+    transport = HTTPTransport(timeout=0.3, max_response_bytes=1000)
+    await transport.start()
+    try:
+        port = silent.sockets[0].getsockname()[1]
+        late = await transport.post(f"http://127.0.0.1:{port}/api/inngest", b"{}", {})
+        refused = await transport.post(f"http://127.0.0.1:{closed_port}/api/inngest", b"{}", {})
+    finally:
+        release.set()
+        await transport.close()
+        silent.close()
+        await silent.wait_closed()
+    assert call_error_kind(late.status, late.error, False, "") == "timeout", late
+    assert call_error_kind(refused.status, refused.error, False, "") == "connection", refused
