@@ -19,7 +19,15 @@ import pytest
 
 from .conftest import STACK_KEY
 from .harness import InletServer, SdkApp, Stack, free_port
-from .test_production_sync import FUNCTION, KEY, OTHER_KEY, Production
+from .test_production_sync import (
+    APP,
+    EVENT_KEY,
+    FUNCTION,
+    KEY,
+    OTHER_KEY,
+    Production,
+    ProductionApp,
+)
 
 pytestmark = pytest.mark.acceptance
 
@@ -118,6 +126,39 @@ def test_an_app_holding_another_signing_key_fails_naming_the_app_and_the_fix(
         in (check["detail"])
     )
     assert "INNGEST_SIGNING_KEY" in check["fix"]
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+@pytest.mark.timeout(120)
+def test_an_app_left_in_dev_mode_fails_the_mode_check(prod: Production) -> None:
+    app_port = free_port()
+    server = prod.server([f"http://127.0.0.1:{app_port}/api/inngest"])
+    # The production environment but INNGEST_DEV=1: a deploy that forgot to turn it off.
+    env = {
+        "INNGEST_DEV": "1",
+        "INNGEST_SIGNING_KEY": KEY,
+        "INNGEST_EVENT_KEY": EVENT_KEY,
+        "INNGEST_BASE_URL": server.url,
+    }
+    app = ProductionApp(
+        log_dir=prod.stack.log_dir,
+        module=APP,
+        server_url=server.url,
+        record_file=prod.stack.records.path,
+        port=app_port,
+        env=env,
+    )
+    prod.stack.apps.append(app)
+    app.start()
+    server.start()
+
+    code, found = checks(prod, server)
+    check = one(found, "app.mode")
+    assert (code, check["verdict"], check["subject"]) == (1, "fail", app.url)
+    # Named by its app id once its (out-of-band) sync went through, by its URL before.
+    assert app.url in check["detail"]
+    assert check["detail"].endswith("runs in dev mode; inlet start is production")
+    assert "INNGEST_DEV=0" in check["fix"]
 
 
 def break_cancel_expression(database: str) -> None:
