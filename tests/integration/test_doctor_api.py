@@ -47,7 +47,11 @@ class CloudApp:
         async def get(request: web.Request) -> web.StreamResponse:
             header = request.headers.get("X-Inngest-Signature", "")
             if not verify(header, b"", [self.key], NOW):
-                return web.json_response({"message": "Unauthorized"}, status=401)
+                return web.json_response(
+                    {"message": "Unauthorized"},
+                    status=401,
+                    headers={"X-Inngest-SDK-Handled": "true"},
+                )
             info = {
                 "authentication_succeeded": True,
                 "mode": "cloud",

@@ -28,6 +28,7 @@ URL = "http://app.test/api/inngest"
 NOW = 1_800_000_000.0
 START = ServerKeys("start", (KEY,), fingerprint(KEY), event_key_hashes([EVENT_KEY]))
 DEV = ServerKeys("dev")
+HANDLED = {"x-inngest-sdk-handled": "true"}
 
 
 def verdicts(checks: list[Check]) -> dict[str, str]:
@@ -194,7 +195,7 @@ def test_an_unreachable_app_fails_alone_with_the_reason() -> None:
 
 
 def test_an_app_answering_401_holds_another_signing_key() -> None:
-    probe = answered(b'{"message":"Unauthorized"}', 401, sign_with=None, headers={})
+    probe = answered(b'{"message":"Unauthorized"}', 401, sign_with=None, headers=HANDLED)
     checks = app_checks(probe, START)
     check = only(checks, "app.signing_key")
     assert check.verdict == "fail"
@@ -203,8 +204,14 @@ def test_an_app_answering_401_holds_another_signing_key() -> None:
     assert "INNGEST_SIGNING_KEY" in check.fix
 
 
+def test_a_401_the_sdk_did_not_send_is_a_proxy_not_a_key_problem() -> None:
+    [check] = app_checks(answered(b"denied", 401, sign_with=None, headers={}), START)
+    assert (check.id, check.verdict) == ("app.reachable", "fail")
+    assert "something in front of the app asks for credentials" in check.detail
+
+
 def test_a_production_app_answering_inlet_dev_401_runs_in_the_wrong_mode() -> None:
-    probe = answered(b"{}", 401, sign_with=None, headers={})
+    probe = answered(b"{}", 401, sign_with=None, headers=HANDLED)
     check = only(app_checks(probe, DEV), "app.mode")
     assert check.verdict == "fail" and "INNGEST_DEV=1" in check.fix
 

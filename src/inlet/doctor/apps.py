@@ -84,6 +84,19 @@ def app_checks(probe: AppProbe, server: ServerKeys) -> list[Check]:
             )
         ]
     sdk = probe.headers.get("x-inngest-sdk")
+    # The SDKs mark their own refusals (401, 403) with X-Inngest-SDK-Handled.
+    handled = sdk is not None or "x-inngest-sdk-handled" in probe.headers
+    if probe.status == 401 and not handled:
+        return [
+            check(
+                "app.reachable",
+                "fail",
+                f"{name} answered HTTP 401 without the X-Inngest-SDK-Handled header the SDKs "
+                "send: something in front of the app asks for credentials",
+                "let inlet through to the serve endpoint (the proxy's auth), or sync the app's "
+                "direct URL",
+            )
+        ]
     if probe.status == 401:
         reach = check("app.reachable", "pass", f"{name} answered (HTTP 401)")
         if start:
@@ -108,7 +121,7 @@ def app_checks(probe: AppProbe, server: ServerKeys) -> list[Check]:
                 "set INNGEST_DEV=1 on the app, or run inlet start with the app's signing key",
             ),
         ]
-    if probe.status == 403 and (sdk or "x-inngest-sdk-handled" in probe.headers):
+    if probe.status == 403 and handled:
         reach = check("app.reachable", "pass", f"{name} answered (HTTP 403)")
         return [reach, _mode_mismatch(check, name, start)]
     if sdk is None:
