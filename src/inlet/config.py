@@ -18,6 +18,8 @@ MiB = 1024 * KiB
 DEFAULT_PORT = 8288
 DEFAULT_DATABASE_URL = "sqlite:///.inlet/inlet.db"
 DEFAULT_REQUEST_HEADER_TIMEOUT = 10.0
+DEFAULT_RETENTION = 7 * 24 * 60 * 60.0
+"""A week: finished runs older than this go, with their history and events."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,6 +101,10 @@ class Settings:
     bulk_pace: float = 0.0
     """Seconds a bulk operation waits between two pages of 100 runs (0: none), to spread a
     large replay over time."""
+    retention: float = DEFAULT_RETENTION
+    """Seconds a finished run, its history and its events are kept (0: for ever)."""
+    retention_for: tuple[tuple[str, float], ...] = ()
+    """``(function slug, seconds)``: a function's own retention, instead of the global one."""
 
     @property
     def signing_keys(self) -> tuple[str, ...]:
@@ -132,6 +138,13 @@ class Settings:
                 "expected seconds > 0, e.g. 10 (--request-header-timeout, "
                 "INLET_REQUEST_HEADER_TIMEOUT)"
             )
+        for slug, seconds in (("", self.retention), *self.retention_for):
+            if seconds < 0 or (slug != slug.strip()):
+                raise ConfigError(
+                    f"retention {slug + '=' if slug else ''}{seconds} is not valid; expected "
+                    "a duration >= 0 such as 7d, 12h or 0 for ever (--retention, "
+                    "--retention-for FUNCTION=DURATION)"
+                )
         if self.retry_interval is not None and self.retry_interval < 0:
             raise ConfigError(
                 f"retry interval {self.retry_interval} is negative; expected seconds >= 0"

@@ -47,6 +47,7 @@ from inlet.runs.pause import Pauser
 from inlet.runs.reaper import Reaper
 from inlet.runs.registry import Registry
 from inlet.runs.rerun import Rerunner
+from inlet.runs.retention import Retention
 from inlet.runs.router import Router
 from inlet.scheduler.service import Scheduler
 from inlet.store import Store, open_store
@@ -101,6 +102,7 @@ class Server:
         )
         self.bulk = BulkOps(store, self.applier, self.rerunner, clock, settings.bulk_pace)
         self.invoker = Invoker(store, self.applier, self.registry, settings.max_event_bytes)
+        self.retention = Retention(store, clock, settings.retention, dict(settings.retention_for))
         self._background: set[asyncio.Task[None]] = set()
 
     def registry(self) -> Registry:
@@ -150,6 +152,7 @@ class Server:
         await self.scheduler.start()
         await self.bulk.start()
         await self.reaper.start()
+        await self.retention.start()
         log.info("server.started", extra={"url": self.settings.base_url})
         try:
             yield
@@ -159,6 +162,7 @@ class Server:
             for task in pending:
                 task.cancel()
             await asyncio.gather(*pending, return_exceptions=True)
+            await self.retention.stop()
             await self.reaper.stop()
             await self.bulk.stop()
             await self.scheduler.stop()

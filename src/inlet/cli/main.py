@@ -51,6 +51,8 @@ def dev(
     concurrency: int,
     request_header_timeout: float,
     bulk_pace: float,
+    retention: float,
+    retention_for: tuple[tuple[str, float], ...],
     log_level: str,
     log_format: str,
 ) -> None:
@@ -70,6 +72,8 @@ def dev(
         concurrency=concurrency,
         request_header_timeout=request_header_timeout,
         bulk_pace=bulk_pace,
+        retention=retention,
+        retention_for=retention_for,
         allow_remote_register=allow_remote_register,
     )
     from inlet.api.auth import exposure_warning
@@ -127,6 +131,8 @@ def start(
     concurrency: int,
     request_header_timeout: float,
     bulk_pace: float,
+    retention: float,
+    retention_for: tuple[tuple[str, float], ...],
     log_level: str,
     log_format: str,
     signing_key: str | None,
@@ -153,6 +159,8 @@ def start(
         concurrency=concurrency,
         request_header_timeout=request_header_timeout,
         bulk_pace=bulk_pace,
+        retention=retention,
+        retention_for=retention_for,
         **_keys(signing_key, signing_key_file, signing_key_fallback, event_key, event_key_file),
     )
     _serve(settings, log_level, log_format)

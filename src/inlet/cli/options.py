@@ -97,6 +97,53 @@ until_option = click.option(
 )
 
 
+class Duration(click.ParamType[float]):
+    """A length of time as ``30s``, ``15m``, ``12h``, ``7d``, ``2w`` or plain seconds;
+    ``off`` is 0 (for ever)."""
+
+    name = "duration"
+    EXAMPLES = "expected a duration such as 30s, 15m, 12h, 7d, 2w, seconds, or off"
+
+    def convert(
+        self, value: Any, param: click.Parameter | None, ctx: click.Context | None
+    ) -> float:
+        if isinstance(value, float | int):
+            return float(value)
+        raw = str(value).strip().lower()
+        if raw in ("off", "0"):
+            return 0.0
+        if match := _RELATIVE.fullmatch(raw):
+            return float(match[1]) * _UNITS[match[2]]
+        try:
+            seconds = float(raw)
+        except ValueError:
+            self.fail(f"{value!r} is not a duration; {self.EXAMPLES}", param, ctx)
+        if seconds < 0:
+            self.fail(f"{value!r} is negative; {self.EXAMPLES}", param, ctx)
+        return seconds
+
+
+class FunctionDuration(click.ParamType[tuple[str, float]]):
+    """``FUNCTION=DURATION``: a function's slug and a :class:`Duration`."""
+
+    name = "function=duration"
+
+    def convert(
+        self, value: Any, param: click.Parameter | None, ctx: click.Context | None
+    ) -> tuple[str, float]:
+        if isinstance(value, tuple):
+            return value
+        slug, sep, duration = str(value).rpartition("=")
+        if not sep or not slug.strip():
+            self.fail(
+                f"{value!r} is not FUNCTION=DURATION; expected e.g. my-app-cleanup=12h "
+                "(the function's slug as inlet functions ls shows it)",
+                param,
+                ctx,
+            )
+        return slug.strip(), Duration().convert(duration, param, ctx)
+
+
 def server_options(command: Callable[..., None]) -> Callable[..., None]:
     """The options ``inlet dev`` and ``inlet start`` share."""
     for option in reversed(_SERVER_OPTIONS):
@@ -217,6 +264,25 @@ _SERVER_OPTIONS = [
         show_envvar=True,
         help="Seconds a bulk replay or cancel waits between two pages of 100 runs, to spread "
         "a large replay over time.",
+    ),
+    click.option(
+        "--retention",
+        default="7d",
+        show_default=True,
+        type=Duration(),
+        envvar="INLET_RETENTION",
+        show_envvar=True,
+        help="How long finished runs, their step history and their events are kept: 30m, "
+        "12h, 7d, 2w, or off (for ever). Runs in flight are never deleted.",
+    ),
+    click.option(
+        "--retention-for",
+        multiple=True,
+        type=FunctionDuration(),
+        envvar="INLET_RETENTION_FOR",
+        show_envvar=True,
+        help="A function's own retention, FUNCTION=DURATION (repeatable; env: "
+        "space-separated), e.g. my-app-nightly=30d or my-app-ping=1h.",
     ),
     click.option(
         "--log-level",
