@@ -65,6 +65,8 @@ def test_every_sqlite_migration_applies_in_order_to_a_fresh_file(tmp_path: Path)
         "bulk_ops",
         "users",
         "sessions",
+        "alerts",
+        "alert_outbox",
     }
 
 

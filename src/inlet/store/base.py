@@ -31,6 +31,7 @@ from inlet.model import (
     RunState,
     SkipRecord,
 )
+from inlet.store.alerts import Alert, AlertState, Delivery
 from inlet.store.operations import BulkOp
 from inlet.store.queries import ReadModel
 from inlet.store.retention import PurgeResult
@@ -235,6 +236,35 @@ class Store(ReadModel):
         (every function), with their skips; and then up to ``limit`` run keys expired at
         ``now``. Runs in flight are never deleted; an event stays while a run refers to
         it, a waiting run may be matched with it or a call in flight may ask for it."""
+
+    # Alerts and their outbox (``inlet.store.alerts``)
+
+    @abc.abstractmethod
+    async def fire(self, alert: Alert, targets: Sequence[str], now: float) -> bool:
+        """Atomically store ``alert`` as firing with a ``fired`` delivery due at ``now`` for
+        each of ``targets``, unless an alert of the same ``(rule, subject)`` is firing:
+        then False, changing nothing (an alert fires once until it resolves)."""
+
+    @abc.abstractmethod
+    async def resolve(self, rule: str, subject: str, now: float, targets: Sequence[str]) -> bool:
+        """Atomically mark the firing alert of ``(rule, subject)`` resolved at ``now`` with a
+        ``resolved`` delivery for each of ``targets``. False when none is firing."""
+
+    @abc.abstractmethod
+    async def due_deliveries(self, now: float, limit: int) -> list[Delivery]:
+        """Up to ``limit`` deliveries not yet made and due at ``now``, soonest first."""
+
+    @abc.abstractmethod
+    async def mark_delivered(self, delivery_id: str, now: float) -> bool:
+        """Record that a delivery was made; False (changing nothing) if it already was."""
+
+    @abc.abstractmethod
+    async def mark_failed(self, delivery_id: str, error: str, next_at: float) -> bool:
+        """Record a failed attempt and when to try again; False once it was delivered."""
+
+    @abc.abstractmethod
+    async def list_alerts(self, state: AlertState | None = None, limit: int = 50) -> list[Alert]:
+        """The newest alerts first (only those in ``state`` when given)."""
 
     # API tokens (``inlet start``): only hashes are stored
 

@@ -30,6 +30,7 @@ from inlet.model import (
     SkipRecord,
     StoredMemo,
 )
+from inlet.store.alerts import MemoryAlerts
 from inlet.store.base import Claim, IngestResult, Store
 from inlet.store.engine import apply, queue
 from inlet.store.engine.tx import Due, GateState, Keys, RunRow
@@ -272,8 +273,11 @@ class MemoryTx:
         pass
 
 
-class MemoryStore(MemoryRetention, MemoryTokens, MemoryUsers, MemoryOperations, MemoryReads, Store):
+class MemoryStore(
+    MemoryAlerts, MemoryRetention, MemoryTokens, MemoryUsers, MemoryOperations, MemoryReads, Store
+):
     def __init__(self) -> None:
+        MemoryAlerts.__init__(self)
         MemoryTokens.__init__(self)
         MemoryUsers.__init__(self)
         MemoryOperations.__init__(self)

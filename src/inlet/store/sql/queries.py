@@ -128,15 +128,31 @@ NAMES: Final = frozenset(
         "purge_event_rows",
         "purge_skips",
         "purge_keys",
+        "fire_alert",
+        "firing_alert",
+        "resolve_alert",
+        "queue_delivery",
+        "due_deliveries",
+        "mark_delivered",
+        "mark_failed",
+        "list_alerts",
+        "list_alerts_in",
     ]
 )
 """Every name the stores ask for; each dialect must define all of them."""
 
 DIALECTS: Final = ("sqlite", "postgres")
 
-SHARED: Final = ("queries.sql", "reads.sql", "access.sql", "operations.sql", "retention.sql")
+SHARED: Final = (
+    "queries.sql",
+    "reads.sql",
+    "access.sql",
+    "operations.sql",
+    "retention.sql",
+    "alerts.sql",
+)
 """The statements both dialects share, by concern: the engine's, the read model's, the
-API's access (tokens), operating (pauses, bulk operations) and retention. A name belongs
+API's access (tokens), operating (pauses, bulk operations), retention and alerts. A name belongs
 to exactly one of them."""
 
 
