@@ -105,6 +105,9 @@ class Settings:
     """Seconds a finished run, its history and its events are kept (0: for ever)."""
     retention_for: tuple[tuple[str, float], ...] = ()
     """``(function slug, seconds)``: a function's own retention, instead of the global one."""
+    alert_webhooks: tuple[str, ...] = ()
+    """Where alerts are delivered (``inlet.alerts``): a URL on hooks.slack.com or prefixed
+    ``slack+`` gets Slack's incoming-webhook format, any other the generic JSON body."""
 
     @property
     def signing_keys(self) -> tuple[str, ...]:
@@ -154,6 +157,13 @@ class Settings:
                 raise ConfigError(
                     f"SDK URL {url!r} has no http:// or https:// scheme; "
                     "expected e.g. http://127.0.0.1:3000/api/inngest"
+                )
+        for hook in self.alert_webhooks:
+            if not hook.removeprefix("slack+").startswith(("http://", "https://")):
+                raise ConfigError(
+                    f"--alert-webhook {hook!r} has no http:// or https:// scheme; expected "
+                    "e.g. https://hooks.slack.com/services/... or http://127.0.0.1:9000/hook "
+                    "(env: INLET_ALERT_WEBHOOK)"
                 )
         for host in self.app_hosts:
             if not host or "/" in host or host != host.strip():

@@ -16,6 +16,8 @@ from collections.abc import AsyncIterator
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 
+from inlet.alerts.service import AlertService
+from inlet.api.alerts import AlertsAPI
 from inlet.api.apps import AppsAPI
 from inlet.api.auth import TokenAuth
 from inlet.api.doctor import DoctorAPI
@@ -103,6 +105,9 @@ class Server:
         self.bulk = BulkOps(store, self.applier, self.rerunner, clock, settings.bulk_pace)
         self.invoker = Invoker(store, self.applier, self.registry, settings.max_event_bytes)
         self.retention = Retention(store, clock, settings.retention, dict(settings.retention_for))
+        self.alerts = AlertService(
+            store, clock, self.functions, settings.alert_webhooks, settings.base_url
+        )
         self._background: set[asyncio.Task[None]] = set()
 
     def registry(self) -> Registry:
@@ -153,6 +158,7 @@ class Server:
         await self.bulk.start()
         await self.reaper.start()
         await self.retention.start()
+        await self.alerts.start()
         log.info("server.started", extra={"url": self.settings.base_url})
         try:
             yield
@@ -162,6 +168,7 @@ class Server:
             for task in pending:
                 task.cancel()
             await asyncio.gather(*pending, return_exceptions=True)
+            await self.alerts.stop()
             await self.retention.stop()
             await self.reaper.stop()
             await self.bulk.stop()
@@ -199,6 +206,7 @@ def create_app(
             settings, server.store, server.clock, server.registry, server.invoker
         ),
         operations=OperationsAPI(server.rerunner, server.pauser, server.bulk, server.clock),
+        alerts=AlertsAPI(server.store, server.clock),
         health_checks=HealthAPI(
             server.store,
             server.clock,

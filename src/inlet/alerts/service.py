@@ -63,8 +63,8 @@ class AlertService:
         self._targets = tuple(targets)
         self._base_url = base_url
         self._rules = rules or Rules()
-        self._transport = transport
-        self._client: httpx.AsyncClient | None = None
+        self.transport = transport
+        """How webhooks are reached (None: the network); tests give an ``httpx.MockTransport``."""
         self._task: asyncio.Task[None] | None = None
 
     @property
@@ -72,9 +72,6 @@ class AlertService:
         return self._task is not None and not self._task.done()
 
     async def start(self) -> None:
-        self._client = httpx.AsyncClient(
-            transport=self._transport, timeout=TIMEOUT, follow_redirects=False
-        )
         self._task = asyncio.create_task(self._loop(), name="inlet-alerts")
 
     async def stop(self) -> None:
@@ -82,9 +79,6 @@ class AlertService:
             self._task.cancel()
             await asyncio.gather(self._task, return_exceptions=True)
             self._task = None
-        if self._client is not None:
-            await self._client.aclose()
-            self._client = None
 
     async def _loop(self) -> None:
         while True:
@@ -161,10 +155,13 @@ class AlertService:
 
     async def deliver(self) -> int:
         """Attempt the deliveries due now; returns how many were made."""
-        if self._client is None:
-            raise RuntimeError("the alert service is not started")
         due = await self._store.due_deliveries(self._clock.now(), BATCH)
-        made = await asyncio.gather(*(self._deliver(self._client, d) for d in due))
+        if not due:
+            return 0
+        async with httpx.AsyncClient(
+            transport=self.transport, timeout=TIMEOUT, follow_redirects=False
+        ) as client:
+            made = await asyncio.gather(*(self._deliver(client, d) for d in due))
         return sum(made)
 
     async def _deliver(self, client: httpx.AsyncClient, delivery: Delivery) -> bool:

@@ -10,6 +10,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from inlet.api.alerts import AlertsAPI
 from inlet.api.apps import AppsAPI
 from inlet.api.doctor import DoctorAPI
 from inlet.api.events import EventsAPI
@@ -42,6 +43,7 @@ def routes(
     health_checks: HealthAPI,
     metrics: MetricsAPI,
     doctor: DoctorAPI,
+    alerts: AlertsAPI,
 ) -> list[Route]:
     # Every /v1, /e and /health route is described in api/openapi.json, and
     # tests/integration/test_openapi.py fails when the two disagree.
@@ -83,5 +85,6 @@ def routes(
         Route("/v1/apps", apps.list_apps, methods=["GET"]),
         Route("/v1/apps/sync", apps.sync, methods=["POST"]),
         Route("/v1/doctor", doctor.check, methods=["GET"]),
+        Route("/v1/alerts", alerts.list_alerts, methods=["GET"]),
         Route("/v0/gql", graphql.handle, methods=["GET", "POST"]),
     ]

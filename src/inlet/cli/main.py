@@ -53,6 +53,7 @@ def dev(
     bulk_pace: float,
     retention: float,
     retention_for: tuple[tuple[str, float], ...],
+    alert_webhook: tuple[str, ...],
     log_level: str,
     log_format: str,
 ) -> None:
@@ -74,6 +75,7 @@ def dev(
         bulk_pace=bulk_pace,
         retention=retention,
         retention_for=retention_for,
+        alert_webhooks=tuple(url for value in alert_webhook for url in value.split()),
         allow_remote_register=allow_remote_register,
     )
     from inlet.api.auth import exposure_warning
@@ -133,6 +135,7 @@ def start(
     bulk_pace: float,
     retention: float,
     retention_for: tuple[tuple[str, float], ...],
+    alert_webhook: tuple[str, ...],
     log_level: str,
     log_format: str,
     signing_key: str | None,
@@ -161,6 +164,7 @@ def start(
         bulk_pace=bulk_pace,
         retention=retention,
         retention_for=retention_for,
+        alert_webhooks=tuple(url for value in alert_webhook for url in value.split()),
         **_keys(signing_key, signing_key_file, signing_key_fallback, event_key, event_key_file),
     )
     _serve(settings, log_level, log_format)

@@ -285,6 +285,15 @@ _SERVER_OPTIONS = [
         "space-separated), e.g. my-app-nightly=30d or my-app-ping=1h.",
     ),
     click.option(
+        "--alert-webhook",
+        multiple=True,
+        envvar="INLET_ALERT_WEBHOOK",
+        show_envvar=True,
+        help="POST alerts (a function failing, the queue late, an app unreachable) to this "
+        "URL (repeatable; env: space-separated). hooks.slack.com URLs, or any URL prefixed "
+        "slack+, get Slack's format; others a JSON body.",
+    ),
+    click.option(
         "--log-level",
         default="info",
         show_default=True,
