@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import re
+
+import pytest
+
 from inlet.alerts.deliver import backoff, is_slack, url_of
 from inlet.alerts.rules import (
     Clear,
@@ -12,6 +16,8 @@ from inlet.alerts.rules import (
     queue_late,
     unreachable_app,
 )
+from inlet.config import Settings
+from inlet.errors import ConfigError
 from inlet.model import App, Function, Run, RunStatus
 from inlet.store.queries import QueueStats
 
@@ -98,3 +104,9 @@ def test_slack_targets_are_known_by_host_or_prefix() -> None:
     assert is_slack("slack+https://chat.internal/hook")
     assert url_of("slack+https://chat.internal/hook") == "https://chat.internal/hook"
     assert not is_slack("https://example.internal/hook")
+
+
+def test_an_alert_webhook_without_a_scheme_fails_at_start_naming_the_flag() -> None:
+    Settings(alert_webhooks=("slack+https://chat.internal/hook", "http://127.0.0.1:9/h")).validate()
+    with pytest.raises(ConfigError, match=re.escape("--alert-webhook 'hooks.slack.com/x'")):
+        Settings(alert_webhooks=("hooks.slack.com/x",)).validate()
