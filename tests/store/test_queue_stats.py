@@ -12,6 +12,7 @@ from inlet.model import (
     NewItem,
     NewRun,
     Outcome,
+    Rate,
     RunFlow,
 )
 from inlet.store import Store
@@ -43,7 +44,7 @@ async def test_due_items_are_counted_per_function_with_the_oldest_due_time(
 
     assert await store.queue_stats(NOW) == [
         QueueStats("app-a", due=2, oldest_due_at=NOW - 30, queued=2),
-        QueueStats("app-b", queued=1),
+        QueueStats("app-b", queued=1, delayed=1),
     ]
     # Once the later run falls due it counts; nothing else changed.
     later = {s.function_slug: s for s in await store.queue_stats(NOW + 60)}
@@ -123,3 +124,14 @@ async def test_the_schema_version_is_read_from_the_database(store: Store) -> Non
         assert version is None
     else:
         assert isinstance(version, int) and version > 0
+
+
+async def test_a_run_held_back_by_a_throttle_is_delayed(store: Store) -> None:
+    throttle = RunFlow(throttle=Rate("app-a", limit=1, period=10.0, burst=0))
+    await start(store, 1, "app-a", NOW, throttle)
+    await start(store, 2, "app-a", NOW, throttle)
+
+    [stats] = await store.queue_stats(NOW)
+    assert (stats.due, stats.delayed, stats.queued) == (1, 1, 2)
+    [later] = await store.queue_stats(NOW + 60)
+    assert (later.due, later.delayed) == (2, 0)

@@ -71,6 +71,12 @@ class DatabaseGauges(Collector):
             "Due items waiting for a concurrency slot, per function (database-wide).",
             labels=["function"],
         )
+        delayed = GaugeMetricFamily(
+            "inlet_runs_delayed",
+            "Runs not started whose first call is held until later (a throttle, a debounce, "
+            "a delay), per function (database-wide).",
+            labels=["function"],
+        )
         waiting = GaugeMetricFamily(
             "inlet_runs_waiting",
             "Runs that only wait (a sleep, an event, an invoke), per function (database-wide).",
@@ -87,10 +93,11 @@ class DatabaseGauges(Collector):
             age = 0.0 if s.oldest_due_at is None else max(self._now - s.oldest_due_at, 0.0)
             oldest.add_metric(fn, age)
             parked.add_metric(fn, s.parked)
+            delayed.add_metric(fn, s.delayed)
             waiting.add_metric(fn, s.waiting)
             active.add_metric([*fn, "queued"], s.queued)
             active.add_metric([*fn, "running"], s.running)
-        yield from (depth, oldest, parked, waiting, active)
+        yield from (depth, oldest, parked, delayed, waiting, active)
 
 
 class MetricsAPI:

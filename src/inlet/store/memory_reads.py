@@ -210,6 +210,13 @@ class MemoryReads:
             counts = found.setdefault(row.run.function_slug, {})
             if slot.parked is not None:
                 counts["parked"] = counts.get("parked", 0) + 1
+            elif (
+                item.due_at > now
+                and slot.lease is None
+                and item.kind is ItemKind.DISCOVERY
+                and row.run.status is RunStatus.QUEUED
+            ):
+                counts["delayed"] = counts.get("delayed", 0) + 1
             if item.due_at > now:
                 continue
             counts["due"] = counts.get("due", 0) + 1

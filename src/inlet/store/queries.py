@@ -178,6 +178,9 @@ class QueueStats:
     invoke (each has a timeout timer)."""
     queued: int = 0
     """Runs whose first call has not started."""
+    delayed: int = 0
+    """Of those, the runs whose first call is held until later: a throttle, a debounce,
+    a delay or a negative priority moved it (the store keeps no reason)."""
     running: int = 0
 
 

@@ -90,6 +90,7 @@ NAMES: Final = frozenset(
         "queue_due",
         "queue_parked",
         "queue_waiting",
+        "queue_delayed",
         "active_runs",
         "insert_token",
         "token_by_hash",

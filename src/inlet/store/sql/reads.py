@@ -419,6 +419,8 @@ class SqlReads(ReadModel):
             of(slug)["parked"] = int(parked)
         for slug, waiting in self._x("queue_waiting").fetchall():
             of(slug)["waiting"] = int(waiting)
+        for slug, delayed in self._x("queue_delayed", (now,)).fetchall():
+            of(slug)["delayed"] = int(delayed)
         for slug, status, n in self._x("active_runs").fetchall():
             of(slug)[str(status).lower()] = int(n)
         return [QueueStats(slug, **found[slug]) for slug in sorted(found)]

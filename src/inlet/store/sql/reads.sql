@@ -114,6 +114,14 @@ WHERE queue.kind = 'timer' AND NOT EXISTS (
     SELECT 1 FROM queue AS work WHERE work.run_id = queue.run_id AND work.kind <> 'timer')
 GROUP BY runs.function_slug
 
+-- name: queue_delayed
+-- Runs not started whose first call is due later (runs_status, then queue_run_step): as
+-- flow_delayed, for every function at once.
+SELECT runs.function_slug, count(*) FROM runs JOIN queue ON queue.run_id = runs.id
+WHERE runs.status = 'QUEUED' AND queue.kind = 'discovery' AND queue.lease IS NULL
+    AND queue.parked IS NULL AND queue.due_at > ?
+GROUP BY runs.function_slug
+
 -- name: active_runs
 SELECT function_slug, status, count(*) FROM runs WHERE status IN ('QUEUED', 'RUNNING')
 GROUP BY function_slug, status
