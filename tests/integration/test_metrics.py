@@ -11,11 +11,13 @@ from typing import Any
 import httpx
 from prometheus_client.parser import text_string_to_metric_families
 
+from inlet.alerts.rules import FUNCTION_FAILING, QUEUE_LATE
 from inlet.clock import FakeClock
 from inlet.config import Settings
 from inlet.executor.transport import HTTPTransport
 from inlet.metrics import call_error_kind
 from inlet.server import create_app
+from inlet.store.alerts import Alert
 from inlet.store.memory import MemoryStore
 from inlet.testing import Context, FakeSDK, InletTest
 
@@ -186,3 +188,20 @@ async def test_the_transports_failures_are_told_apart() -> None:
         await silent.wait_closed()
     assert call_error_kind(late.status, late.error, False, "") == "timeout", late
     assert call_error_kind(refused.status, refused.error, False, "") == "connection", refused
+
+
+async def test_firing_alerts_are_counted_per_rule_from_the_store() -> None:
+    clock = FakeClock(T0)
+    async with InletTest(workload_app(clock), clock=clock) as inlet:
+        m = await scrape(inlet)
+        assert value(m, "inlet_alerts_firing", rule=FUNCTION_FAILING) == 0
+        assert ("inlet_alerts_firing", (("rule", QUEUE_LATE),)) in m
+
+        for n, slug in enumerate(("m-ok", "m-boom")):
+            alert = Alert(f"a{n}", FUNCTION_FAILING, slug, "firing", T0, {"message": "x"})
+            assert await inlet.store.fire(alert, [], T0)
+        await inlet.store.resolve(FUNCTION_FAILING, "m-ok", T0 + 1, [])
+
+        m = await scrape(inlet)
+        assert value(m, "inlet_alerts_firing", rule=FUNCTION_FAILING) == 1
+        assert value(m, "inlet_alerts_firing", rule=QUEUE_LATE) == 0

@@ -24,6 +24,7 @@ from prometheus_client.registry import Collector
 from starlette.requests import Request
 from starlette.responses import Response
 
+from inlet.alerts.rules import RULES
 from inlet.clock import Clock
 from inlet.metrics import Metrics
 from inlet.store import Store
@@ -33,6 +34,8 @@ log = logging.getLogger("inlet.api.metrics")
 
 READ_TIMEOUT: Final = 5.0
 """Seconds the store may take to answer a scrape's read before the gauges are left out."""
+MAX_FIRING: Final = 1000
+"""The most firing alerts one scrape reads (one per rule and subject: a few, normally)."""
 
 
 class DatabaseGauges(Collector):
@@ -40,13 +43,15 @@ class DatabaseGauges(Collector):
 
     def __init__(self) -> None:
         self._stats: Sequence[QueueStats] = ()
+        self._firing: dict[str, int] = {}
         self._now = 0.0
         self._up = False
 
-    def set(self, stats: Sequence[QueueStats] | None, now: float) -> None:
-        """The values of the next render (None: the store did not answer)."""
+    def set(self, stats: Sequence[QueueStats] | None, firing: dict[str, int], now: float) -> None:
+        """The values of the next render (``stats`` None: the store did not answer)."""
         self._up = stats is not None
         self._stats = stats or ()
+        self._firing = firing
         self._now = now
 
     def collect(self) -> Iterable[GaugeMetricFamily]:
@@ -98,6 +103,16 @@ class DatabaseGauges(Collector):
             active.add_metric([*fn, "queued"], s.queued)
             active.add_metric([*fn, "running"], s.running)
         yield from (depth, oldest, parked, delayed, waiting, active)
+        if self._up:
+            alerts = GaugeMetricFamily(
+                "inlet_alerts_firing",
+                "Alerts firing, per rule (database-wide; each names its subject in "
+                "GET /v1/alerts).",
+                labels=["rule"],
+            )
+            for rule in sorted({*RULES, *self._firing}):
+                alerts.add_metric([rule], self._firing.get(rule, 0))
+            yield alerts
 
 
 class MetricsAPI:
@@ -117,9 +132,12 @@ class MetricsAPI:
     async def scrape(self, request: Request) -> Response:
         now = self._clock.now()
         stats: list[QueueStats] | None
+        firing: dict[str, int] = {}
         try:
             async with asyncio.timeout(READ_TIMEOUT):
                 stats = await self._store.queue_stats(now)
+                for alert in await self._store.list_alerts("firing", MAX_FIRING):
+                    firing[alert.rule] = firing.get(alert.rule, 0) + 1
         except Exception as exc:
             log.warning("metrics.store_failed", extra={"error": type(exc).__name__})
             stats = None
@@ -127,6 +145,6 @@ class MetricsAPI:
             known = {s.function_slug for s in stats}
             stats += [QueueStats(slug) for slug in self._functions() if slug not in known]
             stats.sort(key=lambda s: s.function_slug)
-        self._gauges.set(stats, now)
+        self._gauges.set(stats, firing, now)
         body = generate_latest(self._metrics.registry)
         return Response(body, media_type=CONTENT_TYPE_LATEST)
