@@ -176,3 +176,12 @@ async def test_event_pages_filter_by_name_and_time_and_keyset_through_them(store
     assert [e.id for e in second.events] == ["e3"] and second.next is None
     with pytest.raises(InvalidValue, match="limit=0"):
         await store.events(EventFilter(), limit=0)
+
+
+async def test_events_are_read_by_id_in_one_call(store: Store) -> None:
+    events = [event(n, NOW + n) for n in range(3)]
+    await store.ingest(events, [], NOW + 3, DAY)
+    wanted = [events[2].internal_id, "01NOSUCHEVENT", events[0].internal_id, events[2].internal_id]
+    found = await store.events_by_id(wanted)
+    assert found == {e.internal_id: e for e in (events[0], events[2])}
+    assert await store.events_by_id([]) == {}

@@ -63,6 +63,10 @@ class MemoryReads:
         )
         return events_paged(found[: size + 1], size)
 
+    async def events_by_id(self, internal_ids: Sequence[str]) -> dict[str, Event]:
+        found = (self._rows.events.get(i) for i in internal_ids)
+        return {e.internal_id: e for e in found if e is not None}
+
     async def stuck_runs(self, created_before: float, limit: int = 100) -> list[Run]:
         stuck = [
             row.run

@@ -391,6 +391,11 @@ class ReadModel(abc.ABC):
         """Runs newest first; ``active`` keeps only those that have not ended."""
 
     @abc.abstractmethod
+    async def events_by_id(self, internal_ids: Sequence[str]) -> dict[str, Event]:
+        """The events (that exist) of ``internal_ids``, in one read: a page of runs'
+        triggers without a look-up per run."""
+
+    @abc.abstractmethod
     async def stuck_runs(self, created_before: float, limit: int = 100) -> list[Run]:
         """Runs that can no longer move, oldest first: not ended, created before
         ``created_before``, with no queue item and no listener that would move them (a run

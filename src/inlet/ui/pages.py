@@ -20,7 +20,7 @@ from starlette.responses import RedirectResponse, Response
 
 from inlet.errors import Conflict, InletError, InvalidValue, NotFound
 from inlet.expr import compile_expression
-from inlet.model import RunStatus
+from inlet.model import RunState, RunStatus
 from inlet.store.queries import Page, RunFilter
 from inlet.store.search import search_runs
 from inlet.sync.register import app_url
@@ -142,14 +142,20 @@ class Pages:
             query = replace(query, after="")
             page = await self._page(where, query, now) or Page(())
         ids = [run.id for run in page.runs]
-        states, counts_of, counts = await asyncio.gather(
-            self._store.run_states(ids),
+        # A bounded number of reads per page, whatever its size: events, attempts, counts.
+        events, counts_of, counts = await asyncio.gather(
+            self._store.events_by_id([e for run in page.runs for e in run.event_ids]),
             self._store.attempt_counts(ids),
             self._store.run_counts(replace(where, statuses=(), expression=None)),
         )
-        by_id = {s.run.id: s for s in states}
         rows = [
-            views.run_row(run, by_id.get(run.id), None, now, counts_of.get(run.id, 0))
+            views.run_row(
+                run,
+                RunState(run, tuple(events[e] for e in run.event_ids if e in events), ()),
+                None,
+                now,
+                counts_of.get(run.id, 0),
+            )
             for run in page.runs
         ]
         apps = await self._store.list_apps()

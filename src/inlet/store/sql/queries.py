@@ -66,6 +66,7 @@ NAMES: Final = frozenset(
         "list_events",
         "list_events_named",
         "events_page",
+        "events_by_id",
         "stuck_runs",
         "attempt_counts",
         "run_listeners",

@@ -187,6 +187,15 @@ class SqlReads(ReadModel):
         rows = self._conn.execute(sql, (*args, size + 1)).fetchall()
         return events_paged([event_from(*row) for row in rows], size)
 
+    async def events_by_id(self, internal_ids: Sequence[str]) -> dict[str, Event]:
+        wanted = list(dict.fromkeys(internal_ids))
+        return await self._call(self._events_by_id, wanted) if wanted else {}
+
+    def _events_by_id(self, wanted: list[str]) -> dict[str, Event]:
+        sql = self._q["events_by_id"].replace("{marks}", ",".join("?" * len(wanted)))
+        events = (event_from(*row) for row in self._conn.execute(sql, wanted).fetchall())
+        return {e.internal_id: e for e in events}
+
     async def stuck_runs(self, created_before: float, limit: int = 100) -> list[Run]:
         rows = await self._call(self._rows_of, "stuck_runs", (created_before, limit))
         return [run_from(row) for row in rows]

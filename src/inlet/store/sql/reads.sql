@@ -21,6 +21,9 @@ ORDER BY internal_id DESC LIMIT ?
 -- {where} is built from the filters the caller set (each a fixed clause).
 SELECT internal_id, body, received_at FROM events {where} ORDER BY internal_id DESC LIMIT ?
 
+-- name: events_by_id
+SELECT internal_id, body, received_at FROM events WHERE internal_id IN ({marks})
+
 -- name: stuck_runs
 SELECT id, function_slug, event_ids, status, created_at, started_at, ended_at, output,
     error, request_version, force_plan, state_size, step_count
