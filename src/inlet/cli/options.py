@@ -256,6 +256,16 @@ _SERVER_OPTIONS = [
         "closed (slow or silent clients).",
     ),
     click.option(
+        "--stuck-after",
+        default=300.0,
+        show_default=True,
+        type=click.FloatRange(min=1),
+        envvar="INLET_STUCK_AFTER",
+        show_envvar=True,
+        help="Seconds a run must exist before the reaper treats it as stuck (no queued work "
+        "and no wait left): revived, then cancelled if it stays stuck.",
+    ),
+    click.option(
         "--bulk-pace",
         default=0.0,
         show_default=True,
