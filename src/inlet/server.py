@@ -194,9 +194,7 @@ def create_app(
     settings.validate()
     server = Server(settings, store or open_store(settings), clock or SystemClock(), transport)
     table = routes(
-        events=EventsAPI(
-            settings, server.store, server.clock, server.ingestor, server.registry
-        ),
+        events=EventsAPI(settings, server.store, server.clock, server.ingestor, server.registry),
         runs=RunsAPI(server.store, server.clock, server.canceller, server.registry),
         sdk=SdkAPI(settings, server.store, server.syncer),
         sync=SyncAPI(settings, server.store, server.functions),
