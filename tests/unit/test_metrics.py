@@ -83,8 +83,8 @@ def test_a_2xx_answer_is_never_a_call_error() -> None:
     [
         ("function paused", "paused"),
         ("an event with the same id started run 01R within 24h", "duplicate_event"),
-        ("idempotency key already used by another run within 24h [key k]", "idempotency"),
-        ("rate limited: at most 1 run per 1h [rate limit key k]", "rate_limit"),
+        ("idempotency key already used by another run within 24h; key k", "idempotency"),
+        ("rate limited: at most 1 run per 1h; rate limit key k", "rate_limit"),
         ("debounced: run 01R holds a newer event", "debounce"),
         ("singleton: run 01R is still active for this key (mode skip)", "singleton"),
         ("something new", "other"),

@@ -6,6 +6,7 @@ import json
 
 import click
 from rich.console import Console
+from rich.markup import escape
 from rich.syntax import Syntax
 from rich.table import Table
 
@@ -79,10 +80,12 @@ def show(api: Api, event_id: str, as_json: bool) -> None:
         style = STATUS_STYLE.get(run["status"], "")
         table.add_row(run["function_id"], run["run_id"], f"[{style}]{run['status']}")
     for skip in inlet.get("skipped", []):
-        table.add_row(skip["function_id"], "-", f"skipped: {skip['reason']}", style="yellow")
+        table.add_row(
+            skip["function_id"], "-", escape(f"skipped: {skip['reason']}"), style="yellow"
+        )
     for verdict in inlet.get("functions", []):
         if verdict["outcome"] == "no_record":
-            table.add_row(verdict["function_id"], "-", verdict["reason"], style="dim")
+            table.add_row(verdict["function_id"], "-", escape(verdict["reason"]), style="dim")
     if table.row_count:
         console.print(table)
     else:

@@ -128,7 +128,7 @@ def _idempotency(ctx: _Ctx) -> Admission | None:
     slug, now = ctx.new.function_slug, ctx.now
     if ctx.tx.reserve_key(slug, f"idempotency:{key}", ctx.new.id, now, now + IDEMPOTENCY_PERIOD):
         return None
-    reason = f"idempotency key already used by another run within 24h [key {key}]"
+    reason = f"idempotency key already used by another run within 24h; key {key}"
     return _skip(ctx.tx, ctx.new, reason, now, ctx.fresh)
 
 
@@ -140,7 +140,7 @@ def _rate_limit(ctx: _Ctx) -> Admission | None:
     state = ctx.tx.gate(slug, "rate_limit", rate.key)
     decision, tat = gates.rate_limit_gate(state.tat if state else None, ctx.now, rate)
     if isinstance(decision, Skip):
-        reason = f"{decision.reason} [rate limit key {rate.key}]"
+        reason = f"{decision.reason}; rate limit key {rate.key}"
         return _skip(ctx.tx, ctx.new, reason, ctx.now, ctx.fresh)
     ctx.tx.set_gate(slug, "rate_limit", rate.key, GateState(tat=tat))
     return None
@@ -266,7 +266,7 @@ def _singleton(ctx: _Ctx) -> Admission | None:
     active = ctx.tx.active_singleton(ctx.new.function_slug, flow.singleton)
     decision = gates.singleton_gate(active, flow.singleton_mode)
     if isinstance(decision, Skip):
-        reason = f"{decision.reason} [singleton key {flow.singleton}]"
+        reason = f"{decision.reason}; singleton key {flow.singleton}"
         return _skip(ctx.tx, ctx.new, reason, ctx.now, ctx.fresh)
     if isinstance(decision, CancelThen):
         state = run_state(ctx.tx, decision.run_id)
