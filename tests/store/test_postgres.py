@@ -85,3 +85,30 @@ async def test_two_processes_claiming_at_once_never_take_the_same_item(
         claimed += [c.item.id for batch in got for c in batch]
     assert len(claimed) == 40
     assert len(set(claimed)) == 40
+
+
+async def test_reads_recover_when_every_pooled_connection_was_terminated(pg_url: str) -> None:
+    """After a database restart every pooled connection is dead at once; a read must not
+    answer an error for each of them in turn."""
+    import psycopg
+
+    migrate(pg_url)
+    store = PostgresStore(pg_url)
+    await store.open()
+    try:
+        ev = event(1)
+        await store.ingest([ev], [new_run(1, ev)], NOW, DAY)
+        # Fill the pool: concurrent reads each hold a connection.
+        for _ in range(5):
+            await asyncio.gather(*(store.runs_for_event(ev.internal_id) for _ in range(8)))
+            await asyncio.sleep(0.2)  # the pool grows in the background
+        with psycopg.connect(pg_url, autocommit=True) as admin:
+            admin.execute(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+            )
+        for _ in range(3):
+            runs = await store.runs_for_event(ev.internal_id)
+            assert len(runs) == 1
+    finally:
+        await store.close()

@@ -360,11 +360,14 @@ class PostgresStore(RelationalStore):
                     finally:
                         self._local.db = None
             except psycopg.OperationalError:
-                # A pooled connection that died with a database restart fails once; the
-                # pool drops it, and the read is tried again on another (checking every
-                # connection before use would cost a round trip per read).
+                # A pooled connection that died with a database restart fails once. Then
+                # every idle one is checked (they all died together), the dead replaced,
+                # and the read tried again; checking each connection before every read
+                # would cost a round trip per read.
                 if attempt == READ_ATTEMPTS - 1:
                     raise
+                with contextlib.suppress(psycopg.Error, psycopg_pool.PoolTimeout):
+                    pool.check()
         raise AssertionError("unreachable")
 
     # What differs from one process owning the database
