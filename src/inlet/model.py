@@ -42,6 +42,9 @@ class Event:
     v: str | None = None
     user: dict[str, JSON] = field(default_factory=dict)
     received_at: float = 0.0
+    meta: dict[str, JSON] | None = None
+    """What the SDK attached beside the payload (TS v4 and Python 0.5.20 sessions,
+    ``meta.propagated_sessions``): stored as sent and echoed back in call requests."""
 
     def to_wire(self) -> dict[str, JSON]:
         """The event as the SDKs receive it in a call request."""
@@ -54,6 +57,8 @@ class Event:
         }
         if self.v is not None:
             wire["v"] = self.v
+        if self.meta is not None:
+            wire["meta"] = self.meta
         return wire
 
 

@@ -309,3 +309,14 @@ def test_an_empty_seed_is_treated_as_no_seed() -> None:
 def test_a_malformed_seed_is_an_invalid_value_before_anything_is_accepted() -> None:
     with pytest.raises(InvalidValue, match="X-Inngest-Event-Id-Seed"):
         parse({"name": "app/a"}, seed="not-a-seed")
+
+
+def test_meta_is_kept_as_sent_and_must_be_an_object() -> None:
+    meta = {"propagated_sessions": [{"id": "s-1"}]}
+    (event,) = parse({"name": "app/a", "meta": meta}).events
+    assert event.meta == meta
+    assert event.to_wire()["meta"] == meta
+    (plain,) = parse({"name": "app/a"}).events
+    assert plain.meta is None and "meta" not in plain.to_wire()
+    error = rejected({"name": "app/a", "meta": "sessions"})
+    assert "event[0].meta must be a JSON object, got string" in str(error)

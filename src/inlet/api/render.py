@@ -142,6 +142,7 @@ def event_v1(event: Event) -> dict[str, Any]:
         "user": event.user,
         "ts": event.ts,
         "v": event.v,
+        "meta": event.meta,
     }
 
 

@@ -121,6 +121,7 @@ def _parse_event(
     ts = _timestamp(item.get("ts"), where, now_ms)
     version = _optional_string(item.get("v"), f"{where}.v", "2024-01-01.1")
     user = _object(item.get("user"), f"{where}.user")
+    meta = _object(item.get("meta"), f"{where}.meta") if item.get("meta") is not None else None
     internal_id = ulid_from_seed(seed, index + 1) if seed else new_ulid(now)
     return Event(
         internal_id=internal_id,
@@ -131,6 +132,7 @@ def _parse_event(
         v=version,
         user=user,
         received_at=now,
+        meta=meta,
     )
 
 

@@ -33,6 +33,7 @@ def event_from(internal_id: str, body: bytes, received_at: float) -> Event:
         v=wire.get("v"),
         user=wire.get("user") or {},
         received_at=received_at,
+        meta=wire.get("meta"),
     )
 
 
