@@ -11,6 +11,7 @@ from inlet.model import Attempt, Event, ItemKind, Run, RunState, RunStatus, Skip
 from inlet.store.engine import queue
 from inlet.store.engine.tx import Tx
 from inlet.store.memory_rows import Rows
+from inlet.store.outcomes import MemoryOutcomes
 from inlet.store.queries import (
     MAX_EVENT_PAGE,
     MAX_STATS_RUNS,
@@ -31,7 +32,7 @@ from inlet.store.queries import (
 )
 
 
-class MemoryReads:
+class MemoryReads(MemoryOutcomes):
     """Mixed into ``MemoryStore``, which sets ``_rows`` and ``_tx``."""
 
     _rows: Rows

@@ -18,6 +18,7 @@ import orjson
 
 from inlet.errors import InvalidValue
 from inlet.model import App, Attempt, Event, Function, Run, RunState, RunStatus, SkipRecord
+from inlet.store.outcomes import EventOutcome
 
 MAX_PAGE = 500
 """The most runs one page returns, whatever the caller asks for."""
@@ -394,6 +395,11 @@ class ReadModel(abc.ABC):
     async def events_by_id(self, internal_ids: Sequence[str]) -> dict[str, Event]:
         """The events (that exist) of ``internal_ids``, in one read: a page of runs'
         triggers without a look-up per run."""
+
+    @abc.abstractmethod
+    async def event_outcomes(self, event_ids: Sequence[str]) -> dict[str, EventOutcome]:
+        """What each of ``event_ids`` led to (the runs it started, the functions that
+        skipped it), in one read: a page of events without a look-up per event."""
 
     @abc.abstractmethod
     async def stuck_runs(self, created_before: float, limit: int = 100) -> list[Run]:

@@ -67,6 +67,8 @@ NAMES: Final = frozenset(
         "list_events_named",
         "events_page",
         "events_by_id",
+        "runs_of_events",
+        "skips_of_events",
         "stuck_runs",
         "attempt_counts",
         "run_listeners",
@@ -148,6 +150,7 @@ DIALECTS: Final = ("sqlite", "postgres")
 SHARED: Final = (
     "queries.sql",
     "reads.sql",
+    "outcomes.sql",
     "access.sql",
     "operations.sql",
     "retention.sql",

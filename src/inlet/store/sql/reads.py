@@ -46,6 +46,7 @@ from inlet.store.queries import (
     summarise_rows,
     waits_of,
 )
+from inlet.store.sql.outcomes import SqlOutcomes
 from inlet.store.sql.rows import dumps, event_from, listener_from, loads, run_from
 from inlet.store.sql.tx import Connection, Cursor, SqlTx
 
@@ -58,7 +59,7 @@ def like(text: str) -> str:
     return f"%{escaped}%"
 
 
-class SqlReads(ReadModel):
+class SqlReads(SqlOutcomes, ReadModel):
     """Reads on a pooled or the store thread's connection (``_call`` decides which)."""
 
     _q: Mapping[str, str]
