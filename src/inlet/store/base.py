@@ -35,6 +35,7 @@ from inlet.store.alerts import Alert, AlertState, Delivery
 from inlet.store.operations import BulkOp
 from inlet.store.queries import ReadModel
 from inlet.store.retention import PurgeResult
+from inlet.store.stalls import StallReads
 from inlet.store.tokens import ApiToken
 from inlet.store.users import LoginSession, User
 
@@ -62,7 +63,7 @@ class Claim:
     needs no second trip to the store."""
 
 
-class Store(ReadModel):
+class Store(StallReads, ReadModel):
     """Persistence for apps, events, runs, memos, the queue and the run history: the
     engine's write verbs here, the reads in :class:`~inlet.store.queries.ReadModel`."""
 

@@ -285,6 +285,7 @@ class MemoryStore(
         self._paused, self._skip_times = self._rows.paused, self._rows.skip_times
         self._tx = MemoryTx(self._rows)
         self._apps: dict[str, App] = {}
+        self._error_since: dict[str, float] = {}
         self._functions: dict[str, Function] = {}
         self._cron: dict[tuple[str, str], float] = {}
         self._leases = itertools.count(1)
@@ -300,6 +301,7 @@ class MemoryStore(
     async def save_app(self, app: App, functions: Sequence[Function]) -> bool:
         old = self._apps.get(app.url)
         self._apps[app.url] = app
+        self._note_app_error(app.url, app.error, app.synced_at)
         for slug in [s for s, f in self._functions.items() if f.app_url == app.url]:
             del self._functions[slug]
         for fn in functions:
@@ -308,6 +310,7 @@ class MemoryStore(
 
     async def set_app_error(self, url: str, error: str | None, now: float) -> None:
         app = self._apps.get(url)
+        self._note_app_error(url, error, now)
         self._apps[url] = (
             App(url=url, app_id="", error=error) if app is None else replace(app, error=error)
         )

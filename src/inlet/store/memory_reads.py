@@ -11,6 +11,7 @@ from inlet.model import Attempt, Event, ItemKind, Run, RunState, RunStatus, Skip
 from inlet.store.engine import queue
 from inlet.store.engine.tx import Tx
 from inlet.store.memory_rows import Rows
+from inlet.store.memory_stalls import MemoryStalls
 from inlet.store.outcomes import MemoryOutcomes
 from inlet.store.queries import (
     MAX_EVENT_PAGE,
@@ -32,8 +33,9 @@ from inlet.store.queries import (
 )
 
 
-class MemoryReads(MemoryOutcomes):
-    """Mixed into ``MemoryStore``, which sets ``_rows`` and ``_tx``."""
+class MemoryReads(MemoryStalls, MemoryOutcomes):
+    """Mixed into ``MemoryStore``, which sets ``_rows`` and ``_tx``; the stall reads of
+    the alerts come with it."""
 
     _rows: Rows
     _tx: Tx

@@ -284,7 +284,7 @@ class RelationalStore(SqlAlerts, SqlRetention, SqlOperations, SqlReads, Store):
         return row is None or row[0] != app.checksum
 
     async def set_app_error(self, url: str, error: str | None, now: float) -> None:
-        await self._write(self._x, "set_app_error", (url, error))
+        await self._write(self._x, "set_app_error", (url, error, now if error else None))
 
     async def set_cron_cursor(self, function_slug: str, expression: str, last_fire: float) -> None:
         await self._write(self._x, "set_cron_cursor", (function_slug, expression, last_fire))

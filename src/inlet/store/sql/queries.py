@@ -141,6 +141,9 @@ NAMES: Final = frozenset(
         "mark_failed",
         "list_alerts",
         "list_alerts_in",
+        "quiet_runs",
+        "skip_tally",
+        "app_errors_since",
     ]
 )
 """Every name the stores ask for; each dialect must define all of them."""
@@ -155,6 +158,7 @@ SHARED: Final = (
     "operations.sql",
     "retention.sql",
     "alerts.sql",
+    "stalls.sql",
 )
 """The statements both dialects share, by concern: the engine's, the read model's, the
 API's access (tokens), operating (pauses, bulk operations), retention and alerts. A name belongs

@@ -175,7 +175,8 @@ INSERT INTO apps (url, app_id, sdk, framework, checksum, synced_at, error)
 VALUES (?, ?, ?, ?, ?, ?, ?)
 ON CONFLICT (url) DO UPDATE SET
     app_id = excluded.app_id, sdk = excluded.sdk, framework = excluded.framework,
-    checksum = excluded.checksum, synced_at = excluded.synced_at, error = excluded.error
+    checksum = excluded.checksum, synced_at = excluded.synced_at, error = excluded.error,
+    error_since = CASE WHEN excluded.error IS NULL THEN NULL ELSE apps.error_since END
 
 -- name: save_app_functions_clear
 DELETE FROM functions WHERE app_url = ?
@@ -188,8 +189,11 @@ ON CONFLICT (slug) DO UPDATE SET
     triggers = excluded.triggers, retries = excluded.retries, config = excluded.config
 
 -- name: set_app_error
-INSERT INTO apps (url, app_id, error) VALUES (?, '', ?)
-ON CONFLICT (url) DO UPDATE SET error = excluded.error
+-- error_since keeps the first failure's time while the app keeps failing.
+INSERT INTO apps (url, app_id, error, error_since) VALUES (?, '', ?, ?)
+ON CONFLICT (url) DO UPDATE SET error = excluded.error,
+    error_since = CASE WHEN excluded.error IS NULL THEN NULL
+        ELSE coalesce(apps.error_since, excluded.error_since) END
 
 -- name: cron_cursors
 SELECT function_slug, expression, last_fire FROM cron_cursors

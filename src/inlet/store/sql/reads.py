@@ -48,6 +48,7 @@ from inlet.store.queries import (
 )
 from inlet.store.sql.outcomes import SqlOutcomes
 from inlet.store.sql.rows import dumps, event_from, listener_from, loads, run_from
+from inlet.store.sql.stalls import SqlStalls
 from inlet.store.sql.tx import Connection, Cursor, SqlTx
 
 T = TypeVar("T")
@@ -59,7 +60,7 @@ def like(text: str) -> str:
     return f"%{escaped}%"
 
 
-class SqlReads(SqlOutcomes, ReadModel):
+class SqlReads(SqlStalls, SqlOutcomes, ReadModel):
     """Reads on a pooled or the store thread's connection (``_call`` decides which)."""
 
     _q: Mapping[str, str]
