@@ -196,7 +196,7 @@ def create_app(
     table = routes(
         events=EventsAPI(settings, server.store, server.clock, server.ingestor, server.registry),
         runs=RunsAPI(server.store, server.clock, server.canceller, server.registry),
-        sdk=SdkAPI(settings, server.store, server.syncer),
+        sdk=SdkAPI(settings, server.store, server.syncer, server.clock),
         sync=SyncAPI(settings, server.store, server.functions),
         graphql=GraphQLAPI(server.store, server.function),
         apps=AppsAPI(server.store, server.clock, server.syncer),

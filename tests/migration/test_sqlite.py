@@ -67,6 +67,7 @@ def test_every_sqlite_migration_applies_in_order_to_a_fresh_file(tmp_path: Path)
         "sessions",
         "alerts",
         "alert_outbox",
+        "run_metadata",
     }
 
 

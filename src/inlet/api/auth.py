@@ -45,6 +45,7 @@ OPEN_ROUTES: Final = (
     # The SDK's routes check the signing key as a bearer (api/sdk.py).
     re.compile(r"/fn/register"),
     re.compile(r"/v0/runs/[^/]+/(batch|actions)"),
+    re.compile(r"/v1/runs/[^/]+/metadata"),
     # The dashboard checks its own session cookie (ui/guard.py).
     re.compile(r"/ui(/.*)?"),
 )

@@ -78,6 +78,7 @@ def routes(
         Route("/v1/cancellations", runs.bulk_cancel, methods=["POST"]),
         Route("/v1/runs/{run_id}/history", runs.history, methods=["GET"]),
         Route("/v1/runs/{run_id}/rerun", operations.rerun, methods=["POST"]),
+        Route("/v1/runs/{run_id}/metadata", sdk.update_metadata, methods=["POST"]),
         Route("/v1/bulk", operations.list_bulk, methods=["GET"]),
         Route("/v1/bulk", operations.create_bulk, methods=["POST"]),
         Route("/v1/bulk/{op_id}", operations.get_bulk, methods=["GET"]),

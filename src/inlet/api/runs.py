@@ -15,6 +15,7 @@ from starlette.responses import Response
 
 from inlet.api import params
 from inlet.api.body import json_object, timestamp
+from inlet.api.metadata import metadata_v1
 from inlet.api.render import attempt_v1, counts_v1, page_v1, run_v1, stats_v1, wrapped
 from inlet.clock import Clock
 from inlet.errors import BadRequest, NotFound
@@ -91,7 +92,9 @@ class RunsAPI:
         run = await self._store.get_run(request.path_params["run_id"])
         if run is None:
             raise NotFound(f"run {request.path_params['run_id']!r} not found")
-        return wrapped(run_v1(run), self._clock.now())
+        body = run_v1(run)
+        body["inlet"]["metadata"] = metadata_v1(await self._store.run_metadata(run.id))
+        return wrapped(body, self._clock.now())
 
     async def history(self, request: Request) -> Response:
         run_id = request.path_params["run_id"]

@@ -1,7 +1,7 @@
-"""The routes an SDK calls: ``POST /fn/register`` (an app syncs itself) and the ``/v0``
+"""The routes an SDK calls: ``POST /fn/register`` (an app syncs itself), the ``/v0``
 reads it makes when a call request was too large to carry its events and steps
-(``use_api``). All of them check the signing key (or its fallback) as a bearer token
-when one is set."""
+(``use_api``), and ``POST /v1/runs/{id}/metadata`` (``inlet.api.metadata``). All of them
+check the signing key (or its fallback) as a bearer token when one is set."""
 
 from __future__ import annotations
 
@@ -11,9 +11,12 @@ import orjson
 from starlette.requests import Request
 from starlette.responses import Response
 
+from inlet.api.body import json_object
+from inlet.api.metadata import parse_updates
 from inlet.api.render import json_response
+from inlet.clock import Clock
 from inlet.config import Settings
-from inlet.errors import BadRequest, Forbidden, Unauthorized
+from inlet.errors import BadRequest, Forbidden, NotFound, Unauthorized
 from inlet.protocol.signing import bearer_matches
 from inlet.store import Store
 from inlet.sync.syncer import Syncer
@@ -29,10 +32,11 @@ def _loopback(host: str) -> bool:
 class SdkAPI:
     """Registration goes to the ``Syncer``; the ``/v0`` reads answer from the run's state."""
 
-    def __init__(self, settings: Settings, store: Store, syncer: Syncer) -> None:
+    def __init__(self, settings: Settings, store: Store, syncer: Syncer, clock: Clock) -> None:
         self._settings = settings
         self._store = store
         self._syncer = syncer
+        self._clock = clock
 
     async def register(self, request: Request) -> Response:
         self._check_bearer(request)
@@ -57,6 +61,14 @@ class SdkAPI:
         if state is None:
             return json_response({"error": "run not found", "status": 404}, 404)
         return json_response({m.step_id: m.value for m in state.memos})
+
+    async def update_metadata(self, request: Request) -> Response:
+        self._check_bearer(request)
+        run_id = request.path_params["run_id"]
+        updates = parse_updates(await json_object(request), run_id)
+        if not await self._store.update_metadata(run_id, updates, self._clock.now()):
+            raise NotFound(f"run {run_id!r} not found; metadata attaches to an existing run")
+        return json_response({})
 
     def _check_origin(self, request: Request) -> None:
         # inlet dev takes registrations without a key; from anywhere but this machine that

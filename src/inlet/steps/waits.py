@@ -61,6 +61,10 @@ def sleep(op: dict[str, Any], now: float, effects: Effects) -> None:
     opts = op.get("opts") or {}
     raw = (opts.get("duration") if isinstance(opts, dict) else None) or op.get("name")
     step_id, name = str(op.get("id", "")), _name(op)
+    if raw == "":
+        # TypeScript v3 writes a sleep in whole seconds and sends what is left of one
+        # shorter than a second as an empty name: it asked for a sleep that ends now.
+        raw = "0"
     if not isinstance(raw, str) or not raw:
         raise OpRejected(f"sleep {name!r} has no duration or time (got {raw!r})")
     try:

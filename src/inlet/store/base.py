@@ -32,6 +32,7 @@ from inlet.model import (
     SkipRecord,
 )
 from inlet.store.alerts import Alert, AlertState, Delivery
+from inlet.store.metadata import MetadataUpdate, RunMetadata
 from inlet.store.operations import BulkOp
 from inlet.store.queries import ReadModel
 from inlet.store.retention import PurgeResult
@@ -325,3 +326,16 @@ class Store(StallReads, ReadModel):
     @abc.abstractmethod
     async def end_expired_sessions(self, now: float) -> int:
         """Delete the sessions expired at ``now``; returns how many."""
+
+    # Run metadata (``POST /v1/runs/{id}/metadata``)
+
+    @abc.abstractmethod
+    async def update_metadata(
+        self, run_id: str, updates: Sequence[MetadataUpdate], now: float
+    ) -> bool:
+        """Apply ``updates`` in order (``inlet.store.metadata.apply``), in one transaction.
+        False, changing nothing, when there is no such run."""
+
+    @abc.abstractmethod
+    async def run_metadata(self, run_id: str) -> list[RunMetadata]:
+        """A run's metadata by step (the run's own, ``""``, first) and kind."""

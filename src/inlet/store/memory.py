@@ -34,6 +34,7 @@ from inlet.store.alerts import MemoryAlerts
 from inlet.store.base import Claim, IngestResult, Store
 from inlet.store.engine import apply, queue
 from inlet.store.engine.tx import Due, GateState, Keys, RunRow
+from inlet.store.memory_metadata import MemoryMetadata
 from inlet.store.memory_reads import MemoryReads
 from inlet.store.memory_retention import MemoryRetention
 from inlet.store.memory_rows import Rows, Slot
@@ -274,7 +275,14 @@ class MemoryTx:
 
 
 class MemoryStore(
-    MemoryAlerts, MemoryRetention, MemoryTokens, MemoryUsers, MemoryOperations, MemoryReads, Store
+    MemoryAlerts,
+    MemoryMetadata,
+    MemoryRetention,
+    MemoryTokens,
+    MemoryUsers,
+    MemoryOperations,
+    MemoryReads,
+    Store,
 ):
     def __init__(self) -> None:
         MemoryAlerts.__init__(self)

@@ -45,6 +45,7 @@ class MemoryRetention:
             rows.singletons.pop(run.id, None)
             attempts += len(rows.attempts.pop(run.id, []))
             memos += len(rows.memos.pop(run.id, {}))
+            rows.metadata.pop(run.id, None)
             for event_id in run.event_ids:
                 linked = [r for r in rows.event_runs.get(event_id, []) if r != run.id]
                 if linked:

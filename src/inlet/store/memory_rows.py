@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 
 from inlet.model import Attempt, Event, ItemKind, Listener, QueueItem, SkipRecord, StoredMemo
 from inlet.store.engine.tx import GateState, Keys, RunRow
+from inlet.store.metadata import MetadataRows
 
 
 @dataclass(slots=True)
@@ -38,3 +39,4 @@ class Rows:
     inflight: dict[str, Keys] = field(default_factory=dict)
     paused: dict[str, float] = field(default_factory=dict)
     skip_times: dict[tuple[str, str], tuple[str, float]] = field(default_factory=dict)
+    metadata: MetadataRows = field(default_factory=dict)

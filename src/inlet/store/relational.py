@@ -35,6 +35,7 @@ from inlet.store.engine import apply
 from inlet.store.engine import queue as engine_queue
 from inlet.store.sql import queries
 from inlet.store.sql.alerts import SqlAlerts
+from inlet.store.sql.metadata import SqlMetadata
 from inlet.store.sql.operations import SqlOperations
 from inlet.store.sql.reads import SqlReads
 from inlet.store.sql.retention import SqlRetention
@@ -66,7 +67,7 @@ def statements(sql: str) -> list[str]:
     return [part for part in sql.split(";\n") if part.strip()]
 
 
-class RelationalStore(SqlAlerts, SqlRetention, SqlOperations, SqlReads, Store):
+class RelationalStore(SqlAlerts, SqlMetadata, SqlRetention, SqlOperations, SqlReads, Store):
     """The domain verbs in SQL; subclasses connect and bound the transactions."""
 
     name = "SQL"

@@ -144,6 +144,10 @@ NAMES: Final = frozenset(
         "quiet_runs",
         "skip_tally",
         "app_errors_since",
+        "run_exists",
+        "metadata_of",
+        "upsert_metadata",
+        "purge_metadata",
     ]
 )
 """Every name the stores ask for; each dialect must define all of them."""
@@ -159,9 +163,11 @@ SHARED: Final = (
     "retention.sql",
     "alerts.sql",
     "stalls.sql",
+    "metadata.sql",
 )
 """The statements both dialects share, by concern: the engine's, the read model's, the
-API's access (tokens), operating (pauses, bulk operations), retention and alerts. A name belongs
+API's access (tokens), operating (pauses, bulk operations), retention, alerts and run
+metadata. A name belongs
 to exactly one of them."""
 
 

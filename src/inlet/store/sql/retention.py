@@ -81,6 +81,7 @@ class SqlRetention:
             self._conn.executemany(self._q["purge_event_link"], links)
             attempts = self._many("purge_attempts", run_ids).rowcount
             memos = self._many("purge_memos", run_ids).rowcount
+            self._many("purge_metadata", run_ids)
             self._many("purge_run_rows", run_ids)
         floor_row = self._x("purge_floor").fetchone()
         floor = before if floor_row is None or floor_row[0] is None else min(before, floor_row[0])

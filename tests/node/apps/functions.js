@@ -1,0 +1,258 @@
+// The functions the Node acceptance tests run, one per behaviour, on either SDK line.
+//
+// Every event carries a unique data.key chosen by the test and every step body records it,
+// so tests sharing one app never read each other's effects. Event names start with the
+// app id (node-v3/..., node-v4/...): two apps on one server never trigger each other.
+
+import { define, record, sdk } from "./sdk.js";
+
+const keyOf = (event) => String(event?.data?.key ?? "");
+
+// A body that fails once keeps its count in memory per key: the app process outlives
+// every run of a test module.
+const seen = new Map();
+function bump(name) {
+  const n = (seen.get(name) ?? 0) + 1;
+  seen.set(name, n);
+  return n;
+}
+
+export function coreFunctions(client, prefix) {
+  const ev = (name) => `${prefix}/${name}`;
+
+  const multi = define(client, { id: "multi" }, { event: ev("multi") }, async ({ event, step }) => {
+    const key = keyOf(event);
+    const a = await step.run("one", () => {
+      record("step", { fn: "multi", step: "one", key });
+      return Number(event.data.x) + 1;
+    });
+    const b = await step.run("two", () => {
+      record("step", { fn: "multi", step: "two", key });
+      return a * 10;
+    });
+    const c = await step.run("three", () => {
+      record("step", { fn: "multi", step: "three", key });
+      return `${b}-three`;
+    });
+    return { one: a, two: b, three: c };
+  });
+
+  const parallel = define(
+    client,
+    { id: "parallel" },
+    { event: ev("parallel") },
+    async ({ event, step }) => {
+      const key = keyOf(event);
+      const branch = (name, ms) =>
+        step.run(name, async () => {
+          // Branches end in a known order (c, b, a) so ctx.stack's order can be checked.
+          await new Promise((resolve) => setTimeout(resolve, ms));
+          record("step", { fn: "parallel", step: name, key });
+          return name.toUpperCase();
+        });
+      const [a, b, c] = await Promise.all([branch("a", 600), branch("b", 300), branch("c", 0)]);
+      const d = await step.run("d", () => {
+        record("step", { fn: "parallel", step: "d", key });
+        return a + b + c + "D";
+      });
+      return { a, b, c, d };
+    },
+  );
+
+  const sleeper = define(client, { id: "sleeper" }, { event: ev("sleep") }, async ({ event, step }) => {
+    const key = keyOf(event);
+    const before = await step.run("before", () => {
+      record("step", { fn: "sleeper", step: "before", key });
+      return Date.now();
+    });
+    await step.sleep("nap-string", "1s");
+    await step.sleep("nap-ms", 500);
+    await step.sleepUntil("nap-until", new Date(before + 2000));
+    const after = await step.run("after", () => {
+      record("step", { fn: "sleeper", step: "after", key });
+      return Date.now();
+    });
+    return { slept_ms: after - before };
+  });
+
+  const waiter = define(client, { id: "waiter" }, { event: ev("wait") }, async ({ event, step }) => {
+    const key = keyOf(event);
+    await step.run("ready", () => {
+      record("step", { fn: "waiter", step: "ready", key });
+      return key;
+    });
+    const approval = await step.waitForEvent("approval", {
+      event: ev("approve"),
+      timeout: event.data.timeout ?? "30s",
+      match: "data.key",
+    });
+    return { approved: approval ? approval.data : null };
+  });
+
+  const child = define(client, { id: "child" }, { event: ev("child") }, async ({ event, step }) => {
+    const key = keyOf(event);
+    return await step.run("square", () => {
+      record("step", { fn: "child", step: "square", key });
+      return { square: Number(event.data.n) ** 2, key };
+    });
+  });
+
+  const parent = define(client, { id: "parent" }, { event: ev("parent") }, async ({ event, step }) => {
+    const key = keyOf(event);
+    const result = await step.invoke("call-child", {
+      function: child,
+      data: { key, n: event.data.n },
+    });
+    const total = await step.run("after-invoke", () => {
+      record("step", { fn: "parent", step: "after-invoke", key });
+      return result.square + 1;
+    });
+    return { child: result, total };
+  });
+
+  const sender = define(client, { id: "sender" }, { event: ev("send") }, async ({ event, step }) => {
+    const key = keyOf(event);
+    const sent = await step.sendEvent("emit", { name: ev("sent"), data: { key, from: "sender" } });
+    return { ids: sent.ids };
+  });
+
+  const receiver = define(client, { id: "receiver" }, { event: ev("sent") }, async ({ event }) => {
+    record("received", { fn: "receiver", key: keyOf(event), event_id: event.id, data: event.data });
+    return { got: event.data };
+  });
+
+  const flaky = define(
+    client,
+    { id: "flaky", retries: 3 },
+    { event: ev("flaky") },
+    async ({ event, step, attempt }) => {
+      const key = keyOf(event);
+      return await step.run("wobble", () => {
+        const n = bump(`flaky:${key}`);
+        record("step", { fn: "flaky", step: "wobble", key, attempt });
+        if (n === 1) {
+          const err = new TypeError(`wobble failed once for ${key}`);
+          throw err;
+        }
+        return { executions: n };
+      });
+    },
+  );
+
+  const withFailure = define(
+    client,
+    {
+      id: "with-failure",
+      retries: 0,
+      onFailure: async ({ event, error }) => {
+        const original = event.data?.event ?? {};
+        record("on_failure", {
+          key: keyOf(original),
+          name: event.name,
+          error: event.data?.error ?? null,
+          handler_error: { name: error?.name, message: error?.message },
+        });
+      },
+    },
+    { event: ev("with-failure") },
+    async ({ event }) => {
+      throw new RangeError(`boom ${keyOf(event)}`);
+    },
+  );
+
+  const nonRetriable = define(
+    client,
+    { id: "non-retriable", retries: 3 },
+    { event: ev("non-retriable") },
+    async ({ event, attempt }) => {
+      record("exec", { fn: "non-retriable", key: keyOf(event), attempt });
+      throw new sdk.NonRetriableError("non-retriable: give up now");
+    },
+  );
+
+  const retryAfter = define(
+    client,
+    { id: "retry-after", retries: 3 },
+    { event: ev("retry-after") },
+    async ({ event, attempt }) => {
+      const key = keyOf(event);
+      const n = bump(`retry-after:${key}`);
+      record("exec", { fn: "retry-after", key, attempt });
+      if (n === 1) throw new sdk.RetryAfterError("come back later", 2000);
+      return { executions: n };
+    },
+  );
+
+  const cancellable = define(
+    client,
+    { id: "cancellable", cancelOn: [{ event: ev("cancel"), match: "data.key" }] },
+    { event: ev("cancellable") },
+    async ({ event, step }) => {
+      const key = keyOf(event);
+      await step.run("started", () => {
+        record("step", { fn: "cancellable", step: "started", key });
+        return key;
+      });
+      await step.sleep("long-nap", "60s");
+      await step.run("never", () => {
+        record("step", { fn: "cancellable", step: "never", key });
+        return key;
+      });
+    },
+  );
+
+  const ticker = define(client, { id: "ticker" }, { cron: "* * * * *" }, async ({ event }) => {
+    record("tick", { fn: "ticker", prefix, name: event.name, event_id: event.id });
+    return { ticked: true };
+  });
+
+  const single = define(
+    client,
+    { id: "single", singleton: { key: "event.data.group", mode: "skip" } },
+    { event: ev("single") },
+    async ({ event, step }) => {
+      const key = keyOf(event);
+      await step.run("hold", async () => {
+        record("step", { fn: "single", step: "hold", key });
+        await new Promise((resolve) => setTimeout(resolve, 1500));
+        return key;
+      });
+      return { key };
+    },
+  );
+
+  const limited = define(
+    client,
+    { id: "limited", concurrency: { limit: 1, key: "event.data.group" } },
+    { event: ev("limited") },
+    async ({ event, step }) => {
+      const key = keyOf(event);
+      return await step.run("work", async () => {
+        const start = Date.now() / 1000;
+        await new Promise((resolve) => setTimeout(resolve, 400));
+        record("span", { fn: "limited", key, start, end: Date.now() / 1000 });
+        return key;
+      });
+    },
+  );
+
+  return [
+    multi,
+    parallel,
+    sleeper,
+    waiter,
+    child,
+    parent,
+    sender,
+    receiver,
+    flaky,
+    withFailure,
+    nonRetriable,
+    retryAfter,
+    cancellable,
+    ticker,
+    single,
+    limited,
+  ];
+}
+
