@@ -17,7 +17,12 @@ NAV: Final = (
     ("events", "Events"),
     ("bulk", "Bulk actions"),
     ("apps", "Apps"),
+    ("alerts", "Alerts"),
 )
+FIRING: Final = "inlet_firing"
+"""The key of the number of firing alerts in ``scope["state"]`` (``ui/alerts.py``)."""
+COUNTED: Final = 100
+"""Firing alerts the navigation counts; more show as ``99+``."""
 
 _env = jinja2.Environment(
     loader=jinja2.PackageLoader("inlet.ui", "templates"),
@@ -30,17 +35,26 @@ _env = jinja2.Environment(
 
 def html(request: Request, template: str, status: int = 200, **context: Any) -> HTMLResponse:
     """The page ``template`` with ``context``, plus ``principal`` (None on the login
-    page), ``nav`` and ``profile``."""
+    page), ``nav``, ``section`` and ``firing`` (the navigation's count of firing
+    alerts, "" when none)."""
     from inlet.ui.guard import PRINCIPAL
 
-    principal = request.scope.get("state", {}).get(PRINCIPAL)
+    state = request.scope.get("state", {})
+    principal = state.get(PRINCIPAL)
     body = _env.get_template(template).render(
         principal=principal,
         nav=NAV,
+        firing=firing_label(state.get(FIRING, 0)),
         section=context.pop("section", ""),
         **context,
     )
     return HTMLResponse(body, status_code=status)
+
+
+def firing_label(count: int) -> str:
+    if count <= 0:
+        return ""
+    return f"{COUNTED - 1}+" if count >= COUNTED else str(count)
 
 
 async def form(request: Request) -> dict[str, str]:

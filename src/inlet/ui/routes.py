@@ -14,6 +14,7 @@ from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Route, Router
 
+from inlet.ui.alerts import AlertPages, FiringCount
 from inlet.ui.bulk import BulkPages
 from inlet.ui.events import EventPages
 from inlet.ui.functions import FunctionPages
@@ -54,6 +55,7 @@ def dashboard(services: Services, *, sessions: bool) -> list[Route]:
     store, clock = services.store, services.clock
     pages, login, stream = Pages(services), Login(store, clock, sessions=sessions), Stream(services)
     functions, events, bulk = FunctionPages(services), EventPages(services), BulkPages(services)
+    alerts = AlertPages(store, clock)
     table = [
         Route("/ui/login", login.page, methods=["GET"]),
         Route("/ui/login", login.submit, methods=["POST"]),
@@ -79,12 +81,16 @@ def dashboard(services: Services, *, sessions: bool) -> list[Route]:
         Route("/ui/bulk/{op_id}/cancel", bulk.cancel, methods=["POST"]),
         Route("/ui/apps", pages.apps, methods=["GET"]),
         Route("/ui/apps/sync", pages.sync, methods=["POST"]),
+        Route("/ui/alerts", alerts.index, methods=["GET"]),
         Route("/ui/stream", stream.stream, methods=["GET"]),
         Route("/ui/static/{name}", Static().serve, methods=["GET"]),
     ]
     guarded = Router(
         routes=table,
-        middleware=[Middleware(DashboardGuard, store=store, clock=clock, sessions=sessions)],
+        middleware=[
+            Middleware(DashboardGuard, store=store, clock=clock, sessions=sessions),
+            Middleware(FiringCount, store=store),
+        ],
     )
     return [
         Route("/", pages.home, methods=["GET"]),
