@@ -1,4 +1,5 @@
-"""The dashboard's event pages: the events as they arrive (live, paged), a form that sends
+"""The dashboard's event pages: the events as they arrive (live, paged) with the runs each
+started or why none did (one read a page: ``store.event_outcomes``), a form that sends
 one through the same ingest path as ``POST /v1/events``, and one event: its payload, the
 runs it started and, for every function that did not run, why (a recorded skip: paused,
 rate limited, a duplicate...; its trigger's condition was false; it listens to other
@@ -18,6 +19,7 @@ from inlet.errors import InletError
 from inlet.expr import compile_expression
 from inlet.model import Event, Function, SkipRecord
 from inlet.steps.waits import INVOKED
+from inlet.store.outcomes import EventOutcome
 from inlet.store.queries import EventFilter
 from inlet.ui import views
 from inlet.ui.render import form, html
@@ -85,6 +87,38 @@ def _by_triggers(event: Event, fn: Function) -> WhyNot:
     return WhyNot(fn.slug, "It is triggered by " + (", ".join(listens) or "nothing"), False)
 
 
+@dataclass(frozen=True, slots=True)
+class Started:
+    """What one event of the events list led to: its runs (a link to the one, or to the
+    event's page for several), else why none started."""
+
+    count: int
+    link: str
+    statuses: tuple[str, ...]
+    skipped: str
+    more_skips: int
+    listened: bool
+
+
+def started(event: Event, outcome: EventOutcome, functions: list[Function]) -> Started:
+    runs = outcome.runs
+    link = ""
+    if len(runs) == 1:
+        link = f"/ui/runs/{runs[0].id}"
+    elif runs:
+        link = f"/ui/events/{event.internal_id}"
+    skips = outcome.skips
+    return Started(
+        count=len(runs),
+        link=link,
+        statuses=tuple(sorted({views.status_name(r.status) for r in runs})),
+        skipped=f"{skips[0].function_slug}: {skips[0].reason}" if skips else "",
+        more_skips=max(0, len(skips) - 1),
+        listened=event.name == INVOKED
+        or any(t.event and _listens(t.event, event.name) for f in functions for t in f.triggers),
+    )
+
+
 class EventPages:
     def __init__(self, services: Services) -> None:
         self._s = services
@@ -100,8 +134,16 @@ class EventPages:
         except InletError:
             page, after = await self._s.store.events(where, limit=PAGE), None
         now = self._s.clock.now()
+        # One read for the whole page: the runs each event started and its skips.
+        outcomes = await self._s.store.event_outcomes([e.internal_id for e in page.events])
+        functions = list(self._s.registry().functions.values())
         rows = [
-            (e, views.ago(e.received_at or e.ts / 1000, now), views.pretty(e.data)[:400])
+            (
+                e,
+                views.ago(e.received_at or e.ts / 1000, now),
+                views.pretty(e.data)[:400],
+                started(e, outcomes.get(e.internal_id, EventOutcome()), functions),
+            )
             for e in page.events
         ]
         query = {"name": name} if name else {}

@@ -1,7 +1,8 @@
 """The dashboard's function pages: every function with its state at a glance, and one
 function's triggers (a cron's next fires), flow control as configured and as it stands,
-charts of its runs over time, and, for an admin, pause and resume, invoke with a JSON
-payload ("Run now" for a cron) and bulk replay or cancel (``ui/bulk.py``).
+charts of its runs over time (these and its state update live: ``ui/stream.py``), and,
+for an admin, pause and resume, invoke with a JSON payload ("Run now" for a cron) and
+bulk replay or cancel (``ui/bulk.py``).
 
 Its REST twins are ``GET /v1/functions[/{slug}]``, ``POST /v1/functions/{slug}/invoke``,
 ``/pause`` and ``/resume``: the same code computes and does the same things."""
@@ -12,6 +13,7 @@ import asyncio
 import math
 from dataclasses import dataclass
 from typing import Any, Final
+from urllib.parse import urlencode
 
 import orjson
 from starlette.requests import Request
@@ -166,6 +168,7 @@ class FunctionPages:
             done=request.query_params.get("done", ""),
             error=error,
             data=data or "{}",
+            live="/ui/stream?" + urlencode({"function": slug}),
         )
 
     async def pause(self, request: Request) -> Response:

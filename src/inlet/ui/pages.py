@@ -18,9 +18,11 @@ from urllib.parse import urlencode
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
+from inlet.api.runs import STUCK_VIEW_AFTER
 from inlet.errors import Conflict, InletError, InvalidValue, NotFound
 from inlet.expr import compile_expression
-from inlet.model import RunState, RunStatus
+from inlet.model import Run, RunState, RunStatus
+from inlet.runs.reaper import MAX_REVIVALS
 from inlet.store.queries import Page, RunFilter
 from inlet.store.search import search_runs
 from inlet.sync.register import app_url
@@ -39,6 +41,8 @@ RANGES: Final = (
     ("all", "Any time", 0.0),
     ("custom", "Custom range", 0.0),
 )
+STUCK_SHOWN: Final = 200
+"""Stuck runs the stuck view reads (the oldest)."""
 MAX_SHOWN: Final = 200
 """Attempts and steps one run page shows (the first ones); the rest are counted."""
 
@@ -56,6 +60,8 @@ class RunQuery:
     expr: str = ""
     since: str = ""
     until: str = ""
+    stuck: bool = False
+    """The reaper's view: runs that can no longer move (``store.stuck_runs``)."""
 
     @classmethod
     def of(cls, request: Request) -> RunQuery:
@@ -72,6 +78,7 @@ class RunQuery:
             expr=q.get("expr", "").strip()[:2000],
             since=q.get("since", "").strip()[:20],
             until=q.get("until", "").strip()[:20],
+            stuck=q.get("stuck", "") in {"1", "true", "on"},
         )
 
     def where(self, now: float, functions: tuple[str, ...] = ()) -> RunFilter:
@@ -102,6 +109,7 @@ class RunQuery:
             "q": self.text,
             "expr": self.expr,
             "after": self.after,
+            "stuck": "1" if self.stuck else "",
         }
         values.update(changes)
         return "/ui/runs?" + urlencode({k: v for k, v in values.items() if v})
@@ -130,6 +138,8 @@ class Pages:
         query = RunQuery.of(request)
         now = self._clock.now()
         where = query.where(now, await app_functions(self._s, query.app))
+        if query.stuck:
+            return await self._stuck(request, query, where, now)
         problem = ""
         if where.expression is not None:
             try:
@@ -175,6 +185,34 @@ class Pages:
             statuses=[(s.value, views.status_name(s), counts.get(s, 0)) for s in RunStatus],
             total=sum(counts.values()),
             ranges=[(key, label) for key, label, _ in RANGES],
+            live="/ui/stream?" + urlencode({"page": "runs", **_params(request)}),
+        )
+
+    async def _stuck(
+        self, request: Request, query: RunQuery, where: RunFilter, now: float
+    ) -> Response:
+        """The runs with nothing left to move them, oldest first, of the chosen function or
+        app; each with why, and for an admin a Cancel (the reaper revives them itself)."""
+        found = await self._store.stuck_runs(now - STUCK_VIEW_AFTER, STUCK_SHOWN)
+        chosen = replace(where, statuses=(), created_after=None, created_before=None, text=None)
+        runs = [run for run in found if chosen.matches(run)]
+        counts_of = await self._store.attempt_counts([run.id for run in runs])
+        apps = await self._store.list_apps()
+        return html(
+            request,
+            "stuck.html",
+            section="runs",
+            query=query,
+            rows=[
+                (views.run_row(run, None, None, now, counts_of.get(run.id, 0)), why(run, now))
+                for run in runs
+            ],
+            more=len(found) >= STUCK_SHOWN,
+            shown=STUCK_SHOWN,
+            after=views.duration(STUCK_VIEW_AFTER),
+            revivals=MAX_REVIVALS,
+            functions=sorted(self._s.registry().functions),
+            apps=sorted({a.app_id or a.url for a in apps}),
             live="/ui/stream?" + urlencode({"page": "runs", **_params(request)}),
         )
 
@@ -280,6 +318,20 @@ class Pages:
         return RedirectResponse("/ui/apps?" + urlencode({"synced": app_url(url)}), status_code=303)
 
 
+def why(run: Run, now: float) -> str:
+    """Why a stuck run cannot move, in its own terms."""
+    if run.started_at is None:
+        return (
+            f"Queued {views.ago(run.created_at, now)} and never called, but no call of it is "
+            "in the queue: its first call was lost."
+        )
+    steps = f"{run.step_count} step{'' if run.step_count == 1 else 's'} done"
+    return (
+        f"Running since {views.ago(run.started_at, now)} ({steps}), but no call of it is "
+        "queued or under way and it waits for nothing: its next call was lost."
+    )
+
+
 def _params(request: Request) -> dict[str, str]:
-    keep = ("function", "app", "status", "range", "since", "until", "q", "expr")
+    keep = ("function", "app", "status", "range", "since", "until", "q", "expr", "stuck")
     return {k: v for k, v in request.query_params.items() if k in keep and v}

@@ -3,7 +3,8 @@ refetches itself without a reload (``static/live.js``).
 
 Each connection polls the read model about once a second for a small fingerprint of what
 its page shows (a run's status, steps and attempts; a runs, events or bulk page's newest
-rows; a bulk operation's progress) and sends ``changed`` when it moves. Connections are
+rows; the stuck runs; a function's runs by status, pause and flow control; a bulk
+operation's progress) and sends ``changed`` when it moves. Connections are
 bounded in number and in lifetime (the browser reconnects by itself), and each stops as
 soon as its client goes away."""
 
@@ -17,8 +18,9 @@ from typing import Final
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response, StreamingResponse
 
-from inlet.store.queries import EventFilter
-from inlet.ui.pages import PAGE, RunQuery, app_functions
+from inlet.api.runs import STUCK_VIEW_AFTER
+from inlet.store.queries import EventFilter, RunFilter
+from inlet.ui.pages import PAGE, STUCK_SHOWN, RunQuery, app_functions
 from inlet.ui.services import Services
 
 POLL: Final = 1.0
@@ -43,23 +45,28 @@ class Stream:
     async def stream(self, request: Request) -> Response:
         q = request.query_params
         run_id, op_id, page = q.get("run"), q.get("bulk"), q.get("page")
-        event_id = q.get("event")
+        event_id, function = q.get("event"), q.get("function")
         if run_id:
             fingerprint = self._run(run_id)
         elif event_id:
             fingerprint = self._event(event_id)
         elif op_id:
             fingerprint = self._bulk_op(op_id)
+        elif page == "runs" and q.get("stuck"):
+            fingerprint = self._stuck()
         elif page == "runs":
             query = RunQuery.of(request)
             fingerprint = self._runs(query, await app_functions(self._s, query.app))
+        elif function:
+            fingerprint = self._function(function)
         elif page == "events":
             fingerprint = self._events_page(q.get("name") or None)
         elif page == "bulk":
             fingerprint = self._bulk_ops()
         else:
             return PlainTextResponse(
-                "400: expected ?run=<id>, ?event=<id>, ?bulk=<id> or ?page=runs|events|bulk\n",
+                "400: expected ?run=<id>, ?event=<id>, ?bulk=<id>, ?function=<slug> or "
+                "?page=runs|events|bulk\n",
                 400,
             )
         if self._open >= MAX_STREAMS:
@@ -89,6 +96,29 @@ class Stream:
             where = query.where(self._clock.now(), functions)
             page = await self._store.runs(where, limit=PAGE, after=query.after or None)
             return [(r.id, r.status, r.step_count) for r in page.runs]
+
+        return look
+
+    def _stuck(self) -> Fingerprint:
+        async def look() -> object:
+            now = self._clock.now()
+            found = await self._store.stuck_runs(now - STUCK_VIEW_AFTER, STUCK_SHOWN)
+            return [(r.id, r.status) for r in found]
+
+        return look
+
+    def _function(self, slug: str) -> Fingerprint:
+        """What the function page shows moving: its runs by status (new, running,
+        ended), paused or not, and its flow control now."""
+
+        async def look() -> object:
+            now = self._clock.now()
+            counts, paused, flow = await asyncio.gather(
+                self._store.run_counts(RunFilter(function_slug=slug)),
+                self._store.paused_functions(),
+                self._store.flow_now(slug, now),
+            )
+            return (sorted(counts.items()), paused.get(slug), flow)
 
         return look
 
