@@ -3,13 +3,21 @@ several servers in one interpreter; the global registry would mix them).
 
 These counters and histograms are process-local: each process counts the work it did,
 and Prometheus sums them over instances (``sum by (function) (rate(...[5m]))``). The
-database-wide gauges (queue depth, oldest due item, waiting runs) are not kept here:
-``inlet.api.metrics`` reads them from the store at each scrape, so two processes on one
-database report the same value instead of half each.
+database-wide gauges (queue depth, oldest due item, waiting runs, firing alerts) are not
+kept here: ``inlet.api.metrics`` reads them from the store at each scrape, so two
+processes on one database report the same value instead of half each.
+
+Runs ended, events skipped and starts delayed are counted from a :class:`Tally`: the run
+engine notes each where it happens, inside the transaction, whatever path led there (an
+event's ``cancelOn``, ``DELETE /v1/runs/{id}``, a bulk operation, a singleton replacing a
+run, a call's outcome, a timeout), and the store hands it over once it has committed. The
+full list of series, for dashboards and autoscalers, is ``docs/metrics.md``.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import Final
 
 from prometheus_client import CollectorRegistry, Counter, Histogram
@@ -28,8 +36,54 @@ SKIP_REASONS: Final = (
     ("rate limited", "rate_limit"),
     ("debounced", "debounce"),
     ("singleton", "singleton"),
+    ("the trigger's expression", "expression"),
 )
-"""A skip record's reason (``store.engine.admit``) by its opening words, as a label."""
+"""A skip record's reason (``store.engine.admit``, ``runs.registry``) by its opening words,
+as a label."""
+
+CONCURRENCY: Final = "concurrency"
+"""A due call parked until a slot of its concurrency limit frees."""
+THROTTLE: Final = "throttle"
+"""A run whose start a throttle put off."""
+DEBOUNCE: Final = "debounce"
+"""A debounced run made to start after its period, or put off again by a later event."""
+BATCH: Final = "batch"
+"""A run opened for a batch, held until the batch fills or times out."""
+DELAY_REASONS: Final = (CONCURRENCY, THROTTLE, DEBOUNCE, BATCH)
+"""The ``reason`` label of ``inlet_flow_delays``. Priority is no delay: it orders due work
+(its effect shows in ``inlet_scheduling_delay_seconds``)."""
+
+
+@dataclass(slots=True)
+class Tally:
+    """What one write transaction of the run engine did that is counted here: filled on
+    its ``Tx`` inside the transaction, handed to :meth:`Metrics.record` once committed (a
+    write rolled back and run again alone is counted once, by the attempt that committed).
+    """
+
+    ended: list[tuple[str, RunStatus]] = field(default_factory=list)
+    """``(function, status)`` of each run the transaction ended."""
+    skipped: list[tuple[str, str]] = field(default_factory=list)
+    """``(function, reason)`` of each event that started no run of the function, the
+    reason as its skip record says it."""
+    delayed: list[tuple[str, str]] = field(default_factory=list)
+    """``(function, one of DELAY_REASONS)`` of each start or call a gate held back."""
+
+    def end(self, function: str, status: RunStatus) -> None:
+        self.ended.append((function, status))
+
+    def skip(self, function: str, reason: str) -> None:
+        self.skipped.append((function, reason))
+
+    def delay(self, function: str, reason: str) -> None:
+        self.delayed.append((function, reason))
+
+    def __bool__(self) -> bool:
+        return bool(self.ended or self.skipped or self.delayed)
+
+
+Watcher = Callable[[Tally], None]
+"""Called on the event loop with each committed write's tally that is not empty."""
 
 
 def skip_reason(reason: str) -> str:
@@ -79,7 +133,8 @@ class Metrics:
         )
         self._finished = Counter(
             "inlet_runs_finished",
-            "Runs this process ended, by status (completed, failed, cancelled).",
+            "Runs ended by this process's writes, by status (completed, failed, cancelled), "
+            "whatever ended them.",
             ["function", "status"],
             registry=r,
         )
@@ -105,8 +160,15 @@ class Metrics:
         )
         self._skips = Counter(
             "inlet_flow_skips",
-            "Events that started no run of a function because of its flow control or a "
-            "pause, by reason.",
+            "Events that started no run of a function, by reason: its trigger's expression, "
+            "a pause, a duplicate or a flow-control gate.",
+            ["function", "reason"],
+            registry=r,
+        )
+        self._delays = Counter(
+            "inlet_flow_delays",
+            "Starts and calls a flow-control gate held back, by reason (concurrency, "
+            "throttle, debounce, batch).",
             ["function", "reason"],
             registry=r,
         )
@@ -131,3 +193,12 @@ class Metrics:
 
     def skipped(self, function: str, reason: str) -> None:
         self._skips.labels(function, skip_reason(reason)).inc()
+
+    def record(self, tally: Tally) -> None:
+        """Count what one committed write did: runs ended, events skipped, starts delayed."""
+        for function, status in tally.ended:
+            self.run_finished(function, status)
+        for function, reason in tally.skipped:
+            self.skipped(function, reason)
+        for function, label in tally.delayed:
+            self._delays.labels(function, label).inc()

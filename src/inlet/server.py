@@ -82,13 +82,13 @@ class Server:
         self.router = Router(store, self.registry)
         # What this process counts for /metrics, in a registry of this app's own.
         self.metrics = Metrics()
+        store.count_with(self.metrics.record)
         # The worker is made after the applier that wakes it: hence the late-bound call.
         self.applier = Applier(
             store,
             self.router,
             settings.event_dedupe_seconds,
             lambda: self.executor.notify(),
-            self.metrics,
         )
         self.executor = Executor(
             store, settings, clock, self.registry, self.transport, self.applier, self.metrics

@@ -255,8 +255,7 @@ class Executor:
         self._count(state.run.function_slug, outcome, reply)
 
     def _count(self, function: str, outcome: Outcome, reply: Reply | None) -> None:
-        if outcome.finish is not None:
-            self._metrics.run_finished(function, outcome.finish.status)
+        # How the run ended is counted by the store's tally: only if it had not ended.
         if reply is None:
             return  # a timer fired, or the function is gone: no call was made
         attempt = outcome.attempt

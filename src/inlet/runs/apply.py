@@ -18,8 +18,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import replace
 
-from inlet.metrics import Metrics
-from inlet.model import Cancellation, Event, NewRun, Outcome, RunState, RunStatus
+from inlet.model import Cancellation, Event, NewRun, Outcome, RunState
 from inlet.runs.router import Routed, Router
 from inlet.steps.finish import for_finish
 from inlet.store import IngestResult, Store
@@ -30,7 +29,9 @@ class Applier:
     """Routes events, has the store apply them atomically, then wakes the worker.
 
     ``key_ttl`` is how long an idempotency key (an event id, a cron fire) keeps a second
-    run from being made; ``wake`` tells the worker that work may be due now.
+    run from being made; ``wake`` tells the worker that work may be due now. What the
+    writes end and skip is counted by the store's tally (``Store.count_with``), wherever
+    it happens in the transaction.
     """
 
     def __init__(
@@ -39,10 +40,8 @@ class Applier:
         router: Router,
         key_ttl: float,
         wake: Callable[[], None],
-        metrics: Metrics | None = None,
     ) -> None:
         self._store = store
-        self._metrics = metrics or Metrics()
         self._router = router
         self._key_ttl = key_ttl
         self._wake = wake
@@ -74,27 +73,7 @@ class Applier:
         )
         if result.run_ids or result.resumed or result.cancelled:
             self._wake()
-        await self._count([*runs, *routed.runs], [*cancels, *routed.cancels], result)
         return result
-
-    async def _count(
-        self, planned: Sequence[NewRun], cancels: Sequence[Cancellation], result: IngestResult
-    ) -> None:
-        for cancel in cancels:
-            if cancel.run_id in result.cancelled:
-                self._metrics.run_finished(_function_of(cancel), RunStatus.CANCELLED)
-        # Why a planned run was not made is in the store's skip records: read only for the
-        # runs not made of events new here (nothing when every run was made), and not for
-        # a batch, whose events join one run and record no skip.
-        created, fresh = set(result.run_ids), set(result.new_event_ids)
-        for new in planned:
-            if new.id in created or new.flow.batch is not None:
-                continue
-            if not fresh.issuperset(new.event_ids):
-                continue
-            for skip in await self._store.skips(new.event_ids[0]):
-                if skip.function_slug == new.function_slug:
-                    self._metrics.skipped(new.function_slug, skip.reason)
 
     async def cancel(self, run_id: str, reason: str, now: float) -> bool:
         """Cancel one run, with what its ending causes (its ``inngest/function.cancelled``
@@ -151,12 +130,3 @@ class Applier:
     async def _route(self, events: Sequence[Event], now: float) -> Routed:
         # No events (a bare cancellation) need no look at the listeners.
         return await self._router.route(events, now) if events else Routed()
-
-
-def _function_of(cancel: Cancellation) -> str:
-    """The function of a cancelled run, as its ``inngest/function.cancelled`` event says."""
-    for event in cancel.events:
-        slug = event.data.get("function_id")
-        if isinstance(slug, str):
-            return slug
-    return ""

@@ -18,6 +18,7 @@ import abc
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
+from inlet.metrics import Tally, Watcher
 from inlet.model import (
     App,
     Cancellation,
@@ -86,6 +87,18 @@ class Store(StallReads, ReadModel):
         """Whether this process is (or has just become) the one that runs ``job`` (cron):
         always, unless other processes share the database."""
         return True
+
+    _tally_watcher: Watcher | None = None
+
+    def count_with(self, watcher: Watcher) -> None:
+        """Hand ``watcher`` the tally of each committed ``ingest``, ``complete`` and
+        ``claim`` (the runs it ended, the events it skipped, the starts it delayed): what
+        ``/metrics`` counts, whatever path led to the write."""
+        self._tally_watcher = watcher
+
+    def _counted(self, tally: Tally) -> None:
+        if tally and self._tally_watcher is not None:
+            self._tally_watcher(tally)
 
     # Apps and functions
 

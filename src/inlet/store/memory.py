@@ -12,6 +12,7 @@ from dataclasses import replace
 import orjson
 
 from inlet.expr import index_value, path_value
+from inlet.metrics import Tally
 from inlet.model import (
     App,
     Attempt,
@@ -33,7 +34,7 @@ from inlet.model import (
 from inlet.store.alerts import MemoryAlerts
 from inlet.store.base import Claim, IngestResult, Store
 from inlet.store.engine import apply, queue
-from inlet.store.engine.tx import Due, GateState, Keys, RunRow
+from inlet.store.engine.tx import Due, GateState, Keys, RunRow, Tx
 from inlet.store.memory_metadata import MemoryMetadata
 from inlet.store.memory_reads import MemoryReads
 from inlet.store.memory_retention import MemoryRetention
@@ -48,6 +49,7 @@ class MemoryTx:
 
     def __init__(self, rows: Rows) -> None:
         self.rows = rows
+        self.tally = Tally()
 
     # Events
 
@@ -342,7 +344,15 @@ class MemoryStore(
         skips: Sequence[SkipRecord] = (),
     ) -> IngestResult:
         batch = apply.Batch(events, runs, resumes, cancels, skips)
-        return apply.ingest(self._tx, batch, now, key_ttl)
+        tx = self._write_tx()
+        result = apply.ingest(tx, batch, now, key_ttl)
+        self._counted(tx.tally)
+        return result
+
+    def _write_tx(self) -> Tx:
+        """The engine's port with a tally of its own for this write."""
+        self._tx.tally = Tally()
+        return self._tx
 
     async def revive(self, run_id: str, now: float) -> bool:
         return apply.revive(self._tx, run_id, now)
@@ -353,10 +363,16 @@ class MemoryStore(
         def lease() -> str:
             return f"{owner}:{next(self._leases)}"
 
-        return queue.claim(self._tx, now, limit, lease_until, lease, timers)
+        tx = self._write_tx()
+        claims = queue.claim(tx, now, limit, lease_until, lease, timers)
+        self._counted(tx.tally)
+        return claims
 
     async def complete(self, claim: Claim, outcome: Outcome, now: float, key_ttl: float) -> bool:
-        return apply.complete(self._tx, claim, outcome, now, key_ttl)
+        tx = self._write_tx()
+        held = apply.complete(tx, claim, outcome, now, key_ttl)
+        self._counted(tx.tally)
+        return held
 
     async def extend_leases(self, claims: Sequence[Claim], lease_until: float) -> None:
         for claim in claims:

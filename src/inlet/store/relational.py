@@ -20,6 +20,7 @@ from importlib import resources
 from typing import Any, TypeVar
 
 from inlet.errors import StoreError
+from inlet.metrics import Tally
 from inlet.model import (
     App,
     Cancellation,
@@ -212,10 +213,14 @@ class RelationalStore(SqlAlerts, SqlMetadata, SqlRetention, SqlOperations, SqlRe
         skips: Sequence[SkipRecord] = (),
     ) -> IngestResult:
         batch = apply.Batch(list(events), list(runs), list(resumes), list(cancels), list(skips))
-        return await self._write(self._ingest, batch, now, key_ttl)
+        result, tally = await self._write(self._ingest, batch, now, key_ttl)
+        self._counted(tally)
+        return result
 
-    def _ingest(self, batch: apply.Batch, now: float, key_ttl: float) -> IngestResult:
-        return apply.ingest(self._tx(), batch, now, key_ttl)
+    def _ingest(self, batch: apply.Batch, now: float, key_ttl: float) -> tuple[IngestResult, Tally]:
+        # The tally comes back with the result: only a write that committed is counted.
+        tx = self._tx()
+        return apply.ingest(tx, batch, now, key_ttl), tx.tally
 
     async def revive(self, run_id: str, now: float) -> bool:
         return await self._write(self._revive, run_id, now)
@@ -226,21 +231,29 @@ class RelationalStore(SqlAlerts, SqlMetadata, SqlRetention, SqlOperations, SqlRe
     async def claim(
         self, now: float, limit: int, lease_until: float, owner: str, *, timers: int = 0
     ) -> list[Claim]:
-        return await self._write(self._claim, now, limit, lease_until, owner, timers)
+        claims, tally = await self._write(self._claim, now, limit, lease_until, owner, timers)
+        self._counted(tally)
+        return claims
 
     def _claim(
         self, now: float, limit: int, lease_until: float, owner: str, timers: int
-    ) -> list[Claim]:
+    ) -> tuple[list[Claim], Tally]:
         def lease() -> str:
             return f"{owner}:{next(self._leases)}"
 
-        return engine_queue.claim(self._tx(), now, limit, lease_until, lease, timers)
+        tx = self._tx()
+        return engine_queue.claim(tx, now, limit, lease_until, lease, timers), tx.tally
 
     async def complete(self, claim: Claim, outcome: Outcome, now: float, key_ttl: float) -> bool:
-        return await self._write(self._complete, claim, outcome, now, key_ttl)
+        held, tally = await self._write(self._complete, claim, outcome, now, key_ttl)
+        self._counted(tally)
+        return held
 
-    def _complete(self, claim: Claim, outcome: Outcome, now: float, key_ttl: float) -> bool:
-        return apply.complete(self._tx(), claim, outcome, now, key_ttl)
+    def _complete(
+        self, claim: Claim, outcome: Outcome, now: float, key_ttl: float
+    ) -> tuple[bool, Tally]:
+        tx = self._tx()
+        return apply.complete(tx, claim, outcome, now, key_ttl), tx.tally
 
     async def extend_leases(self, claims: Sequence[Claim], lease_until: float) -> None:
         await self._write(self._extend_leases, list(claims), lease_until)

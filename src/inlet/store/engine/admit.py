@@ -14,6 +14,7 @@ from inlet.flow.config import IDEMPOTENCY_PERIOD
 from inlet.flow.debounce import DebounceState
 from inlet.flow.decision import Delay, Skip
 from inlet.flow.singleton import CancelThen
+from inlet.metrics import BATCH, DEBOUNCE, THROTTLE
 from inlet.model import (
     Buffer,
     Cancellation,
@@ -114,6 +115,7 @@ def _skip(tx: Tx, new: NewRun, reason: str, now: float, fresh: set[str]) -> Admi
     for event_id in new.event_ids:
         if event_id in fresh:
             tx.insert_skip(event_id, new.function_slug, reason, now)
+            tx.tally.skip(new.function_slug, reason)
         event = tx.event(event_id)
         refused = invoke_refused(event, reason) if event is not None else None
         if refused is not None:
@@ -214,6 +216,7 @@ def _open_batch(ctx: _Ctx, batch: Buffer, buffer: BatchState, full: bool) -> Non
     new, now = ctx.new, ctx.now
     insert_run(ctx.tx, new, now if full else buffer.due_at, now)
     if not full:
+        ctx.tx.tally.delay(new.function_slug, BATCH)
         state = GateState(
             run_id=new.id, first_at=now, size=len(buffer.event_ids), size_bytes=buffer.size_bytes
         )
@@ -233,6 +236,7 @@ def _debounce(ctx: _Ctx) -> Admission | None:
     if pending is None:
         fresh_state = gates.debounce_gate(None, event_id, event_ts, now, debounce)
         insert_run(tx, new, fresh_state.due_at, now)
+        tx.tally.delay(slug, DEBOUNCE)
         tx.set_gate(slug, "debounce", debounce.key, GateState(run_id=new.id, first_at=now))
         return Admission(created=True)
     state, row = pending
@@ -254,8 +258,10 @@ def _debounce(ctx: _Ctx) -> Admission | None:
     for old in run.event_ids:
         reason = f"debounced: run {run.id} will receive a later event instead"
         tx.insert_skip(old, slug, reason, now)
+        tx.tally.skip(slug, reason)
     tx.set_run_events(run.id, new.event_ids, run.event_ids)
     tx.reschedule_start(run.id, after.due_at, after.due_at - row.priority)
+    tx.tally.delay(slug, DEBOUNCE)
     return Admission(created=False)
 
 
@@ -290,6 +296,7 @@ def _throttle(ctx: _Ctx) -> Admission | None:
     ctx.tx.set_gate(slug, "throttle", rate.key, GateState(tat=tat))
     if isinstance(decision, Delay):
         ctx.due = max(ctx.due, decision.until)
+        ctx.tx.tally.delay(slug, THROTTLE)
     return None
 
 

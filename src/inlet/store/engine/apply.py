@@ -73,6 +73,7 @@ def _ingest(tx: Tx, batch: Batch, now: float, key_ttl: float, work: deque[Work])
     for skip in batch.skips:
         if skip.event_id in fresh:
             tx.insert_skip(skip.event_id, skip.function_slug, skip.reason, now)
+            tx.tally.skip(skip.function_slug, skip.reason)
     created = []
     for new in batch.runs:
         admission = create_run(tx, new, now, key_ttl, fresh, lambda c: cancel(tx, c, now, work))
@@ -94,6 +95,7 @@ def cancel(tx: Tx, cancellation: Cancellation, now: float, work: deque[Work]) ->
     error = cancellation.error
     run = replace(row.run, status=RunStatus.CANCELLED, ended_at=now, output=error, error=error)
     tx.update_run(run)
+    tx.tally.end(run.function_slug, RunStatus.CANCELLED)
     drop_run_work(tx, run.id, now)
     tx.record_attempt(history.cancelled(run.id, error, now))
     if cancellation.events or cancellation.runs or cancellation.resumes:
@@ -161,6 +163,7 @@ def complete(tx: Tx, claim: Claim, outcome: Outcome, now: float, key_ttl: float)
             run, status=finish.status, output=finish.output, error=finish.error, ended_at=now
         )
         tx.update_run(run)
+        tx.tally.end(run.function_slug, finish.status)
     else:
         tx.update_run(run)
         for new in outcome.enqueue:

@@ -8,6 +8,7 @@ from dataclasses import replace
 from inlet.flow.concurrency import Candidate
 from inlet.flow.gates import concurrency_gate
 from inlet.ids import new_ulid
+from inlet.metrics import CONCURRENCY
 from inlet.model import ItemKind, NewItem, QueueItem, RunState, RunStatus
 from inlet.store.base import Claim
 from inlet.store.engine.tx import Due, RunRow, Tx
@@ -87,8 +88,12 @@ def _admit(tx: Tx, rows: list[Due], limit: int, now: float) -> list[Due]:
     keys = sorted({key for due in rows for key, _ in due.keys})
     candidates = [Candidate(due.item.id, due.keys) for due in rows]
     picked, parked = concurrency_gate(candidates, tx.in_flight(keys, now), limit)
+    run_of = {due.item.id: due.item.run_id for due in rows}
     for item_id, key in parked.items():
         tx.park(item_id, key)
+        row = tx.run(run_of[item_id])
+        if row is not None:
+            tx.tally.delay(row.run.function_slug, CONCURRENCY)
     return [due for due in rows if due.item.id in picked]
 
 

@@ -13,6 +13,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
+from inlet.metrics import Tally
 from inlet.model import Attempt, Event, Listener, QueueItem, Run, RunFlow, StoredMemo
 
 Keys = tuple[tuple[str, int], ...]
@@ -52,6 +53,10 @@ class GateState:
 class Tx(Protocol):
     """Reads and writes of one transaction. Repeats are no-ops where the row has a unique
     key (an event, a memo, a listener, a run's item per kind and step)."""
+
+    tally: Tally
+    """What this transaction ended, skipped and delayed, for ``/metrics`` (a new one for
+    each transaction: the store hands it over once committed)."""
 
     # Events
 

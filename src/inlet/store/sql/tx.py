@@ -14,6 +14,7 @@ from typing import Any, Protocol
 import orjson
 
 from inlet.expr import index_value
+from inlet.metrics import Tally
 from inlet.model import Attempt, Event, Listener, QueueItem, Run, RunFlow, StoredMemo
 from inlet.store.engine.queue import PARKED
 from inlet.store.engine.tx import Due, GateState, Keys, RunRow
@@ -67,12 +68,13 @@ class Hooks(Protocol):
 class SqlTx:
     """``inlet.store.engine.tx.Tx`` over a connection and a dialect's named queries."""
 
-    __slots__ = ("db", "hooks", "q")
+    __slots__ = ("db", "hooks", "q", "tally")
 
     def __init__(self, db: Connection, q: Mapping[str, str], hooks: Hooks) -> None:
         self.db = db
         self.q = q
         self.hooks = hooks
+        self.tally = Tally()
 
     def _x(self, name: str, args: Sequence[Any] = ()) -> Cursor:
         return self.db.execute(self.q[name], args)
