@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import sys
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -24,7 +25,7 @@ import pytest
 from ports import free_port
 
 from .apps.common import RECORD_FILE_ENV
-from .harness import READY_TIMEOUT, ROOT, ManagedProcess, Stack, _clean_env, wait_for
+from .harness import READY_TIMEOUT, ROOT, ManagedProcess, SdkApp, Stack, _clean_env, wait_for
 
 NODE_DIR = ROOT / "tests" / "node"
 APPS_DIR = NODE_DIR / "apps"
@@ -86,7 +87,7 @@ class NodeApp:
         script = "edge.js" if self.runtime == "node-fetch" else "app.js"
         return ["node", str(APPS_DIR / script)]
 
-    def start(self, timeout: float = READY_TIMEOUT) -> None:
+    def start(self, timeout: float = READY_TIMEOUT, signed_only: bool = False) -> None:
         env = _clean_env(
             {
                 "NODE_SDK": self.line,
@@ -104,13 +105,20 @@ class NodeApp:
         else:
             self.process.env = env
         self.process.start()
-        self.wait_ready(timeout)
+        self.wait_ready(timeout, signed_only)
 
-    def wait_ready(self, timeout: float = READY_TIMEOUT) -> None:
+    def start_unsigned(self, timeout: float = READY_TIMEOUT) -> None:
+        """Start an app in production mode, which may answer an unsigned GET with 401."""
+        self.start(timeout, signed_only=True)
+
+    def wait_ready(self, timeout: float = READY_TIMEOUT, signed_only: bool = False) -> None:
         def ready() -> bool:
             assert self.process is not None
             self.process.assert_running()
             resp = httpx.get(self.url, timeout=5.0)
+            if signed_only and resp.status_code == 401:
+                # Production mode: a bare 401, marked as the SDK's own answer.
+                return "x-inngest-sdk-handled" in resp.headers
             return resp.status_code == 200 and "x-inngest-sdk" in resp.headers
 
         wait_for(ready, timeout, f"{self.app_id} to answer GET {self.url}")
@@ -121,6 +129,22 @@ class NodeApp:
 
     def logs(self) -> list[tuple[str, str]]:
         return list(self.process.logs()) if self.process is not None else []
+
+
+@dataclass
+class PythonApp(SdkApp):
+    """A Python SDK app kept beside the TypeScript ones (``tests/node/apps``)."""
+
+    def start(self, timeout: float = READY_TIMEOUT) -> None:
+        argv = [sys.executable, "-m", "uvicorn", self.module, "--app-dir", str(APPS_DIR)]
+        argv += ["--host", "127.0.0.1", "--port", str(self.port)]
+        env = _clean_env(
+            {"INNGEST_DEV": self.server_url, RECORD_FILE_ENV: str(self.record_file), **self.env}
+        )
+        if self.process is None:
+            self.process = ManagedProcess(self.name, argv, env, self.log_dir)
+        self.process.start()
+        self.wait_ready(timeout)
 
 
 def dev_env(server_url: str) -> dict[str, str]:
@@ -168,6 +192,18 @@ class NodeStack(Stack):
         self.node_apps.append(app)
         if start:
             app.start()
+        return app
+
+    def python_app(self, module: str, server_url: str) -> PythonApp:
+        app = PythonApp(
+            log_dir=self.log_dir,
+            module=module,
+            server_url=server_url,
+            record_file=self.records.path,
+            port=free_port(),
+        )
+        self.apps.append(app)
+        app.start()
         return app
 
     def log_sections(self) -> Iterator[tuple[str, str]]:

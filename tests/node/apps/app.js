@@ -33,6 +33,7 @@ function journal(url, body) {
       stack: ctx.stack?.stack ?? null,
       version: doc.version ?? null,
       has_fn_id: "fn_id" in ctx,
+      use_api: Boolean(doc.use_api ?? ctx.use_api),
     });
   } catch {
     record("call", { app: appId, unparsable: body.slice(0, 200) });
