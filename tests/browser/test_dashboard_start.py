@@ -6,6 +6,7 @@ change button and whose forged POSTs, like an admin's without the CSRF token, ge
 from __future__ import annotations
 
 import re
+import sqlite3
 import subprocess
 import sys
 import uuid
@@ -222,3 +223,44 @@ def test_a_viewer_sees_no_change_button_and_a_forged_post_gets_403(
     assert httpx.delete(f"{base}/v1/runs/{run_id}", headers=viewer).status_code == 403
     assert start.server.run(run_id)["status"] == "Running"
     start.server.http.delete(f"/v1/runs/{run_id}")
+
+
+def test_a_viewer_reads_the_alerts_and_the_stuck_runs_without_a_button(
+    start: Start, page: Any, screenshots: Path
+) -> None:
+    base, server = start.server.url, start.server
+    server.wait_functions(["accept-dash-nap"])
+    event_id = server.send_one("dash/nap", {"key": uuid.uuid4().hex, "seconds": 600})
+    [run] = server.runs_for_event(event_id, ended=False)
+    run_id = run["run_id"]
+    server.wait_history(
+        run_id, lambda rows: any(r["outcome"] == "waiting" for r in rows), "to sleep"
+    )
+    # Its sleep's timer lost, and the run made older than the stuck view's minute.
+    with sqlite3.connect(server.database_url.removeprefix("sqlite:///"), timeout=10) as db:
+        assert db.execute("DELETE FROM queue WHERE run_id = ?", (run_id,)).rowcount == 1
+        db.execute(
+            "UPDATE runs SET created_at = created_at - 120, started_at = started_at - 120"
+            " WHERE id = ?",
+            (run_id,),
+        )
+    log_in(page, base, "vic")
+
+    page.click("#stuck-filter")
+    page.wait_for_url("**/ui/runs?*stuck=1*")
+    assert page.locator(f'#stuck-table tr[data-run="{run_id}"]').count() == 1
+    assert page.locator(".stuck-cancel").count() == 0
+    assert "Cancel one here" not in page.locator("#reaper-note").inner_text()
+    shoot(page, screenshots, "viewer-stuck")
+    page.click(".nav-alerts")
+    page.wait_for_url("**/ui/alerts")
+    assert page.locator("main form").count() == 0
+    page.goto(f"{base}/ui/functions/accept-dash-nap")
+    assert page.locator("#live[data-live]").count() == 1
+    assert page.locator("main form[method=post]").count() == 0
+    forged = page.request.post(
+        f"{base}/ui/runs/{run_id}/cancel", form={"csrf": csrf_of(page)}, headers={"Origin": base}
+    )
+    assert forged.status == 403
+    assert server.run(run_id)["status"] == "Running"
+    server.http.delete(f"/v1/runs/{run_id}")

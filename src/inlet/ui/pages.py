@@ -209,7 +209,7 @@ class Pages:
             ],
             more=len(found) >= STUCK_SHOWN,
             shown=STUCK_SHOWN,
-            after=views.duration(STUCK_VIEW_AFTER),
+            after=f"{STUCK_VIEW_AFTER / 60:g} min",
             revivals=MAX_REVIVALS,
             functions=sorted(self._s.registry().functions),
             apps=sorted({a.app_id or a.url for a in apps}),
