@@ -108,6 +108,12 @@ class Settings:
     alert_webhooks: tuple[str, ...] = ()
     """Where alerts are delivered (``inlet.alerts``): a URL on hooks.slack.com or prefixed
     ``slack+`` gets Slack's incoming-webhook format, any other the generic JSON body."""
+    alert_rules: str | None = None
+    """A TOML file that tunes or turns off the alert rules (``inlet.alerts.rulebook``);
+    read and checked when the server is built (None: the defaults)."""
+    alert_interval: float | None = None
+    """Seconds between two evaluations of the alert rules (None: the rules file's
+    ``interval``, or 10 s)."""
 
     @property
     def signing_keys(self) -> tuple[str, ...]:
@@ -165,6 +171,11 @@ class Settings:
                     "e.g. https://hooks.slack.com/services/... or http://127.0.0.1:9000/hook "
                     "(env: INLET_ALERT_WEBHOOK)"
                 )
+        if self.alert_interval is not None and not self.alert_interval > 0:
+            raise ConfigError(
+                f"--alert-interval {self.alert_interval} is not positive; expected a duration "
+                "such as 10s or 1m (env: INLET_ALERT_INTERVAL)"
+            )
         for host in self.app_hosts:
             if not host or "/" in host or host != host.strip():
                 raise ConfigError(

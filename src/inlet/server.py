@@ -16,6 +16,7 @@ from collections.abc import AsyncIterator
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 
+from inlet.alerts.rulebook import rules_of
 from inlet.alerts.service import AlertService
 from inlet.api.alerts import AlertsAPI
 from inlet.api.apps import AppsAPI
@@ -106,7 +107,12 @@ class Server:
         self.invoker = Invoker(store, self.applier, self.registry, settings.max_event_bytes)
         self.retention = Retention(store, clock, settings.retention, dict(settings.retention_for))
         self.alerts = AlertService(
-            store, clock, self.functions, settings.alert_webhooks, settings.base_url
+            store,
+            clock,
+            self.functions,
+            settings.alert_webhooks,
+            settings.base_url,
+            rules=rules_of(settings.alert_rules, settings.alert_interval),
         )
         self._background: set[asyncio.Task[None]] = set()
 

@@ -9,9 +9,11 @@ import pytest
 from inlet.alerts.deliver import backoff, is_slack, url_of
 from inlet.alerts.rules import (
     Clear,
+    Failing,
     Fire,
-    Rules,
+    Late,
     failing_function,
+    failing_in_window,
     first_line,
     queue_late,
     unreachable_app,
@@ -47,7 +49,7 @@ def runs(*statuses: RunStatus) -> list[Run]:
 
 
 def test_ten_failed_runs_in_a_row_fire_with_the_function_app_error_and_run_link() -> None:
-    decision = failing_function(FN, runs(*[RunStatus.FAILED] * 10), Rules(), "http://h:8288")
+    decision = failing_function(FN, runs(*[RunStatus.FAILED] * 10), Failing(), "http://h:8288")
 
     assert isinstance(decision, Fire)
     assert decision.subject == "app-charge"
@@ -58,35 +60,65 @@ def test_ten_failed_runs_in_a_row_fire_with_the_function_app_error_and_run_link(
 
 def test_one_completed_run_among_the_last_ten_does_not_fire() -> None:
     statuses = [RunStatus.FAILED] * 9 + [RunStatus.COMPLETED]
-    assert failing_function(FN, runs(*statuses), Rules(), "") is None
+    assert not isinstance(failing_function(FN, runs(*statuses), Failing(), ""), Fire)
+
+
+def test_a_success_rate_at_or_below_the_threshold_fires_and_above_it_clears() -> None:
+    half = Failing(runs=4, max_success_rate=0.5)
+    statuses = [RunStatus.FAILED, RunStatus.COMPLETED, RunStatus.FAILED, RunStatus.COMPLETED]
+    fired = failing_function(FN, runs(*statuses), half, "")
+    assert isinstance(fired, Fire)
+    assert fired.summary["success_rate"] == 0.5
+    assert "succeeded at 50%" in str(fired.summary["message"])
+    better = [RunStatus.COMPLETED] * 3 + [RunStatus.FAILED]
+    assert failing_function(FN, runs(*better), half, "") == Clear("function.failing", FN.slug)
+
+
+def test_over_a_window_the_rate_counts_the_runs_created_in_it() -> None:
+    hourly = Failing(window=3600, min_runs=4, max_success_rate=0.25)
+    (newest,) = runs(RunStatus.FAILED)
+    counts = {RunStatus.FAILED: 3, RunStatus.COMPLETED: 1, RunStatus.RUNNING: 5}
+    fired = failing_in_window(FN, counts, newest, hourly, "http://h")
+    assert isinstance(fired, Fire)
+    assert fired.summary["run_id"] == newest.id
+    assert "created in the last 1h" in str(fired.summary["message"])
+    too_few = {RunStatus.FAILED: 3}
+    assert failing_in_window(FN, too_few, newest, hourly, "") is None
+    assert failing_in_window(FN, {}, None, hourly, "") is None
+    healthy = {RunStatus.FAILED: 1, RunStatus.COMPLETED: 3}
+    assert isinstance(failing_in_window(FN, healthy, newest, hourly, ""), Clear)
 
 
 def test_a_new_functions_first_runs_all_failing_fire() -> None:
-    assert failing_function(FN, runs(*[RunStatus.FAILED] * 2), Rules(), "") is None
-    assert isinstance(failing_function(FN, runs(*[RunStatus.FAILED] * 3), Rules(), ""), Fire)
+    assert failing_function(FN, runs(*[RunStatus.FAILED] * 2), Failing(), "") is None
+    assert isinstance(failing_function(FN, runs(*[RunStatus.FAILED] * 3), Failing(), ""), Fire)
 
 
 def test_a_completed_newest_run_clears() -> None:
-    decision = failing_function(FN, runs(RunStatus.COMPLETED, RunStatus.FAILED), Rules(), "")
+    decision = failing_function(FN, runs(RunStatus.COMPLETED, RunStatus.FAILED), Failing(), "")
     assert decision == Clear("function.failing", "app-charge")
 
 
 def test_the_queue_is_late_when_its_oldest_due_item_waited_past_the_limit() -> None:
     stats = [QueueStats("a", due=2, oldest_due_at=NOW - 301), QueueStats("b", due=1)]
 
-    late = queue_late(stats, NOW, Rules())
+    late = queue_late(stats, NOW, Late(after=300))
     assert isinstance(late, Fire)
     assert late.summary["function"] == "a"
-    assert isinstance(queue_late(stats, NOW - 2, Rules()), Clear)
+    assert isinstance(queue_late(stats, NOW - 2, Late(after=300)), Clear)
 
 
-def test_an_app_in_error_fires_and_clears_once_synced() -> None:
+def test_an_app_in_error_fires_once_failing_past_its_limit_and_clears_once_synced() -> None:
     app = App(url="http://127.0.0.1:3000/api/inngest", app_id="shop", error="401: bad signature")
+    five_minutes = Late(after=300)
 
-    fired = unreachable_app(app)
+    assert unreachable_app(app, NOW - 300, NOW, five_minutes) is None
+    fired = unreachable_app(app, NOW - 301, NOW, five_minutes)
     assert isinstance(fired, Fire)
     assert fired.summary["error"] == "401: bad signature"
-    assert isinstance(unreachable_app(App(url=app.url, app_id="shop")), Clear)
+    assert fired.summary["failing_since"] == NOW - 301
+    synced = App(url=app.url, app_id="shop")
+    assert isinstance(unreachable_app(synced, None, NOW, five_minutes), Clear)
 
 
 def test_first_line_takes_the_name_and_the_first_line_of_the_message() -> None:

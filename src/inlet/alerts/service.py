@@ -1,7 +1,7 @@
-"""The alerts loop: every :data:`INTERVAL` seconds the leader of the ``alerts`` job
-evaluates the rules (``inlet.alerts.rules``) over store reads, fires and resolves alerts
-in the store (an alert fires once: the store refuses a second firing of the same rule and
-subject), then delivers what the outbox still owes.
+"""The alerts loop: every ``interval`` seconds (:data:`INTERVAL` by default) the leader of
+the ``alerts`` job evaluates the rules over store reads (``checks.py``), fires and
+resolves alerts in the store (an alert fires once: the store refuses a second firing of
+the same rule and subject), then delivers what the outbox still owes.
 
 Firing and its deliveries are stored in one transaction, so an alert recorded before a
 crash is delivered after the restart; a delivery is marked only after a 2xx, and retried
@@ -17,32 +17,22 @@ from collections.abc import Callable, Iterable, Sequence
 import httpx
 
 from inlet.alerts import deliver
-from inlet.alerts.rules import (
-    APP_UNREACHABLE,
-    FUNCTION_FAILING,
-    Clear,
-    Decision,
-    Rules,
-    failing_function,
-    queue_late,
-    unreachable_app,
-)
+from inlet.alerts.checks import Checks
+from inlet.alerts.rules import INTERVAL, Clear, Decision, Rules
 from inlet.clock import Clock
 from inlet.ids import new_ulid
-from inlet.model import Function, RunStatus
+from inlet.model import Function
 from inlet.store import Store
 from inlet.store.alerts import Alert, Delivery
-from inlet.store.queries import RunFilter
 
 log = logging.getLogger("inlet.alerts")
 
-INTERVAL = 10.0
-"""Seconds between two evaluations (and delivery rounds)."""
+__all__ = ["INTERVAL", "AlertService"]
+
 BATCH = 50
 """Deliveries attempted at once per round."""
 TIMEOUT = 10.0
 """Seconds one webhook POST may take."""
-FINISHED = (RunStatus.COMPLETED, RunStatus.FAILED)
 
 
 class AlertService:
@@ -63,6 +53,7 @@ class AlertService:
         self._targets = tuple(targets)
         self._base_url = base_url
         self._rules = rules or Rules()
+        self._checks = Checks(store, functions, base_url, self._rules)
         self.transport = transport
         """How webhooks are reached (None: the network); tests give an ``httpx.MockTransport``."""
         self._task: asyncio.Task[None] | None = None
@@ -82,7 +73,7 @@ class AlertService:
 
     async def _loop(self) -> None:
         while True:
-            await self._clock.sleep(INTERVAL)
+            await self._clock.sleep(self._rules.interval)
             try:
                 await self.tick()
             except asyncio.CancelledError:
@@ -100,30 +91,9 @@ class AlertService:
     async def evaluate(self) -> list[Decision]:
         """Apply every rule now; returns the decisions that changed an alert."""
         now = self._clock.now()
-        decisions: list[Decision] = []
-        functions = list(self._functions())
-        for function in functions:
-            page = await self._store.runs(
-                RunFilter(function_slug=function.slug, statuses=FINISHED),
-                limit=self._rules.failing_runs,
-            )
-            found = failing_function(function, page.runs, self._rules, self._base_url)
-            if found is not None:
-                decisions.append(found)
-        decisions.append(queue_late(await self._store.queue_stats(now), now, self._rules))
-        apps = await self._store.list_apps()
-        decisions.extend(unreachable_app(app) for app in apps)
-        # A function or app that is gone no longer fails: its alert resolves.
-        present = {
-            FUNCTION_FAILING: {f.slug for f in functions},
-            APP_UNREACHABLE: {a.url for a in apps},
-        }
-        for alert in await self._store.list_alerts(state="firing", limit=1000):
-            known = present.get(alert.rule)
-            if known is not None and alert.subject not in known:
-                decisions.append(Clear(alert.rule, alert.subject))
+        firing = {(a.rule, a.subject): a for a in await self._store.list_alerts("firing", 1000)}
         changed: list[Decision] = []
-        for decision in decisions:
+        for decision in await self._checks.decide(now, firing):
             if await self._apply(decision, now):
                 changed.append(decision)
         return changed

@@ -55,6 +55,8 @@ def dev(
     retention: float,
     retention_for: tuple[tuple[str, float], ...],
     alert_webhook: tuple[str, ...],
+    alert_rules: str | None,
+    alert_interval: float | None,
     log_level: str,
     log_format: str,
 ) -> None:
@@ -78,6 +80,8 @@ def dev(
         retention=retention,
         retention_for=retention_for,
         alert_webhooks=tuple(url for value in alert_webhook for url in value.split()),
+        alert_rules=alert_rules,
+        alert_interval=alert_interval,
         allow_remote_register=allow_remote_register,
     )
     from inlet.api.auth import exposure_warning
@@ -139,6 +143,8 @@ def start(
     retention: float,
     retention_for: tuple[tuple[str, float], ...],
     alert_webhook: tuple[str, ...],
+    alert_rules: str | None,
+    alert_interval: float | None,
     log_level: str,
     log_format: str,
     signing_key: str | None,
@@ -169,6 +175,8 @@ def start(
         retention=retention,
         retention_for=retention_for,
         alert_webhooks=tuple(url for value in alert_webhook for url in value.split()),
+        alert_rules=alert_rules,
+        alert_interval=alert_interval,
         **_keys(signing_key, signing_key_file, signing_key_fallback, event_key, event_key_file),
     )
     _serve(settings, log_level, log_format)

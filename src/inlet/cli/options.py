@@ -304,6 +304,21 @@ _SERVER_OPTIONS = [
         "slack+, get Slack's format; others a JSON body.",
     ),
     click.option(
+        "--alert-rules",
+        envvar="INLET_ALERT_RULES",
+        show_envvar=True,
+        help="A TOML file that tunes or turns off the alert rules (docs/alerts.md); checked "
+        "at start-up. Without it, the defaults.",
+    ),
+    click.option(
+        "--alert-interval",
+        type=Duration(),
+        envvar="INLET_ALERT_INTERVAL",
+        show_envvar=True,
+        help="How often the alert rules are evaluated, e.g. 10s or 1m (default: the rules "
+        "file's interval, or 10s).",
+    ),
+    click.option(
         "--log-level",
         default="info",
         show_default=True,
