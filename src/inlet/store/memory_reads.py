@@ -10,9 +10,9 @@ from typing import Any
 from inlet.model import Attempt, Event, ItemKind, Run, RunState, RunStatus, SkipRecord
 from inlet.store.engine import queue
 from inlet.store.engine.tx import Tx
+from inlet.store.memory_outcomes import MemoryOutcomes
 from inlet.store.memory_rows import Rows
 from inlet.store.memory_stalls import MemoryStalls
-from inlet.store.outcomes import MemoryOutcomes
 from inlet.store.queries import (
     MAX_EVENT_PAGE,
     MAX_STATS_RUNS,

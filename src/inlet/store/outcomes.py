@@ -1,17 +1,13 @@
 """What each event of a page led to: the runs it started and the functions that skipped
-it, for a list of events in one read (the dashboard's events page), and the in-memory
-twin of that read, mixed into ``MemoryStore``."""
+it, for a list of events in one read (the dashboard's events page). Its backends:
+``memory_outcomes.py`` and ``sql/outcomes.py``."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 from inlet.model import Run, SkipRecord
-
-if TYPE_CHECKING:
-    from inlet.store.memory_rows import Rows
 
 MAX_OUTCOME_EVENTS = 1000
 """The most events one ``event_outcomes`` read looks at (a page of events, at most)."""
@@ -51,20 +47,3 @@ def outcomes_of(
 def wanted(event_ids: Sequence[str]) -> list[str]:
     """``event_ids`` without repeats, at most :data:`MAX_OUTCOME_EVENTS` of them."""
     return list(dict.fromkeys(event_ids))[:MAX_OUTCOME_EVENTS]
-
-
-class MemoryOutcomes:
-    """Needs ``MemoryStore``'s ``_rows``."""
-
-    _rows: Rows
-
-    async def event_outcomes(self, event_ids: Sequence[str]) -> dict[str, EventOutcome]:
-        ids = wanted(event_ids)
-        runs = [
-            (e, self._rows.runs[r].run)
-            for e in ids
-            for r in self._rows.event_runs.get(e, [])
-            if r in self._rows.runs
-        ]
-        skips = [s for e in ids for s in self._rows.skips.get(e, {}).values()]
-        return outcomes_of(ids, runs, skips)
