@@ -40,6 +40,7 @@ from inlet.store.retention import PurgeResult
 from inlet.store.stalls import StallReads
 from inlet.store.tokens import ApiToken
 from inlet.store.users import LoginSession, User
+from inlet.store.waiting import WaitReads
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,7 +66,7 @@ class Claim:
     needs no second trip to the store."""
 
 
-class Store(StallReads, ReadModel):
+class Store(StallReads, WaitReads, ReadModel):
     """Persistence for apps, events, runs, memos, the queue and the run history: the
     engine's write verbs here, the reads in :class:`~inlet.store.queries.ReadModel`."""
 
