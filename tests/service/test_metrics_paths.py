@@ -210,3 +210,50 @@ async def test_every_skip_and_delay_of_flow_control_is_counted_under_its_reason(
             ("fx-batched",): 1,
             ("fx-one-at-a-time",): 3,
         }
+
+
+def waiting_app(clock: FakeClock) -> FakeSDK:
+    sdk = FakeSDK("wx", clock=clock)
+
+    @sdk.function("sleeper", event="wx/sleep", timeouts={"finish": "1d"})
+    async def sleeper(ctx: Context) -> None:
+        await ctx.step.sleep("nap", HOUR)
+
+    @sdk.function("waiter", event="wx/wait", cancel=[{"event": "wx/never"}])
+    async def waiter(ctx: Context) -> None:
+        await ctx.step.wait_for_event("approval", event="wx/approved", within=HOUR)
+
+    @sdk.function("parent", event="wx/parent")
+    async def parent(ctx: Context) -> None:
+        await ctx.step.invoke("child", function_id="wx-sleeper", within=2 * HOUR)
+
+    return sdk
+
+
+async def test_waiting_steps_are_read_from_the_database_by_kind(clock: FakeClock) -> None:
+    async with InletTest(waiting_app(clock), clock=clock) as inlet:
+        await inlet.send({"name": "wx/sleep"}, {"name": "wx/sleep"}, {"name": "wx/wait"})
+        await inlet.send_one("wx/parent")  # its child sleeps too
+        m = await scrape(inlet)
+        assert by_label(m, "inlet_steps_waiting") == {
+            ("wx-sleeper", "sleep"): 3,
+            ("wx-waiter", "event"): 1,
+            ("wx-parent", "invoke"): 1,
+        }
+        # Registered functions are there at 0 for every kind (a 0, not a missing series).
+        assert ("inlet_steps_waiting", (("function", "wx-waiter"), ("kind", "sleep"))) in m
+        assert by_label(m, "inlet_runs_waiting") == {
+            ("wx-sleeper",): 3,
+            ("wx-waiter",): 1,
+            ("wx-parent",): 1,
+        }
+
+        await inlet.send_one("wx/approved")
+        await inlet.advance(HOUR)  # every sleep ends, and with the child the invoke
+        m = await scrape(inlet)
+        assert by_label(m, "inlet_steps_waiting") == {}
+        assert by_label(m, "inlet_runs_finished_total", status="completed") == {
+            ("wx-sleeper",): 3,
+            ("wx-waiter",): 1,
+            ("wx-parent",): 1,
+        }

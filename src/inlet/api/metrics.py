@@ -3,8 +3,9 @@
 Two kinds of series. What this process did (events received, runs started and ended,
 call durations, errors, skips) is counted in ``inlet.metrics`` and summed over instances
 by Prometheus. What the database holds (queue depth, the oldest due item, waiting and
-active runs) is read from the store at each scrape, so every process sharing a database
-reports the same value: aggregate those with ``max``, never ``sum``.
+active runs, the steps waiting by kind, the alerts firing) is read from the store at each
+scrape, so every process sharing a database reports the same value: aggregate those with
+``max``, never ``sum``. Every series is listed in ``docs/metrics.md``.
 
 The store is async and prometheus-client's ``collect()`` is not: the handler awaits the
 read first, hands the values to :class:`DatabaseGauges`, and renders at once, with no
@@ -29,6 +30,7 @@ from inlet.clock import Clock
 from inlet.metrics import Metrics
 from inlet.store import Store
 from inlet.store.queries import QueueStats
+from inlet.store.waiting import WAIT_KINDS, WaitCount
 
 log = logging.getLogger("inlet.api.metrics")
 
@@ -43,14 +45,22 @@ class DatabaseGauges(Collector):
 
     def __init__(self) -> None:
         self._stats: Sequence[QueueStats] = ()
+        self._waits: dict[tuple[str, str], int] = {}
         self._firing: dict[str, int] = {}
         self._now = 0.0
         self._up = False
 
-    def set(self, stats: Sequence[QueueStats] | None, firing: dict[str, int], now: float) -> None:
+    def set(
+        self,
+        stats: Sequence[QueueStats] | None,
+        waits: Sequence[WaitCount],
+        firing: dict[str, int],
+        now: float,
+    ) -> None:
         """The values of the next render (``stats`` None: the store did not answer)."""
         self._up = stats is not None
         self._stats = stats or ()
+        self._waits = {(w.function_slug, w.kind): w.count for w in waits}
         self._firing = firing
         self._now = now
 
@@ -104,6 +114,17 @@ class DatabaseGauges(Collector):
             active.add_metric([*fn, "running"], s.running)
         yield from (depth, oldest, parked, delayed, waiting, active)
         if self._up:
+            steps = GaugeMetricFamily(
+                "inlet_steps_waiting",
+                "Steps waiting, per function and kind: sleep, event (waitForEvent), invoke "
+                "(database-wide).",
+                labels=["function", "kind"],
+            )
+            slugs = {s.function_slug for s in self._stats} | {fn for fn, _ in self._waits}
+            for slug in sorted(slugs):
+                for kind in WAIT_KINDS:
+                    steps.add_metric([slug, kind], self._waits.get((slug, kind), 0))
+            yield steps
             alerts = GaugeMetricFamily(
                 "inlet_alerts_firing",
                 "Alerts firing, per rule (database-wide; each names its subject in "
@@ -132,10 +153,12 @@ class MetricsAPI:
     async def scrape(self, request: Request) -> Response:
         now = self._clock.now()
         stats: list[QueueStats] | None
+        waits: list[WaitCount] = []
         firing: dict[str, int] = {}
         try:
             async with asyncio.timeout(READ_TIMEOUT):
                 stats = await self._store.queue_stats(now)
+                waits = await self._store.wait_counts()
                 for alert in await self._store.list_alerts("firing", MAX_FIRING):
                     firing[alert.rule] = firing.get(alert.rule, 0) + 1
         except Exception as exc:
@@ -145,6 +168,6 @@ class MetricsAPI:
             known = {s.function_slug for s in stats}
             stats += [QueueStats(slug) for slug in self._functions() if slug not in known]
             stats.sort(key=lambda s: s.function_slug)
-        self._gauges.set(stats, firing, now)
+        self._gauges.set(stats, waits, firing, now)
         body = generate_latest(self._metrics.registry)
         return Response(body, media_type=CONTENT_TYPE_LATEST)

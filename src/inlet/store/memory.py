@@ -39,6 +39,7 @@ from inlet.store.memory_metadata import MemoryMetadata
 from inlet.store.memory_reads import MemoryReads
 from inlet.store.memory_retention import MemoryRetention
 from inlet.store.memory_rows import Rows, Slot
+from inlet.store.memory_waiting import MemoryWaiting
 from inlet.store.operations import MemoryOperations
 from inlet.store.tokens import MemoryTokens
 from inlet.store.users import MemoryUsers
@@ -283,6 +284,7 @@ class MemoryStore(
     MemoryTokens,
     MemoryUsers,
     MemoryOperations,
+    MemoryWaiting,
     MemoryReads,
     Store,
 ):

@@ -42,6 +42,7 @@ from inlet.store.sql.reads import SqlReads
 from inlet.store.sql.retention import SqlRetention
 from inlet.store.sql.rows import dumps, event_from
 from inlet.store.sql.tx import Connection, Cursor, SqlTx
+from inlet.store.sql.waiting import SqlWaiting
 from inlet.store.tokens import ApiToken, role
 from inlet.store.users import LoginSession, User
 from inlet.store.writer import Session, Writer
@@ -68,7 +69,9 @@ def statements(sql: str) -> list[str]:
     return [part for part in sql.split(";\n") if part.strip()]
 
 
-class RelationalStore(SqlAlerts, SqlMetadata, SqlRetention, SqlOperations, SqlReads, Store):
+class RelationalStore(
+    SqlAlerts, SqlMetadata, SqlRetention, SqlOperations, SqlWaiting, SqlReads, Store
+):
     """The domain verbs in SQL; subclasses connect and bound the transactions."""
 
     name = "SQL"

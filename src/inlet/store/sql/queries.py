@@ -148,6 +148,7 @@ NAMES: Final = frozenset(
         "metadata_of",
         "upsert_metadata",
         "purge_metadata",
+        "wait_counts",
     ]
 )
 """Every name the stores ask for; each dialect must define all of them."""
@@ -164,10 +165,11 @@ SHARED: Final = (
     "alerts.sql",
     "stalls.sql",
     "metadata.sql",
+    "waiting.sql",
 )
 """The statements both dialects share, by concern: the engine's, the read model's, the
-API's access (tokens), operating (pauses, bulk operations), retention, alerts and run
-metadata. A name belongs
+API's access (tokens), operating (pauses, bulk operations), retention, alerts, run
+metadata and the wait counts of /metrics. A name belongs
 to exactly one of them."""
 
 
