@@ -105,10 +105,20 @@ async def test_the_alerts_page_lists_firing_and_resolved_alerts_newest_first(dev
     assert "KeyError: &#39;STRIPE&#39;" in page and 'href="/ui/runs/01RUNFAILED"' in page
     assert 'href="/ui/functions/app-a"' in page
     assert "resolved after 5 min 0 s" in page and "<dd>2027-01-15 07:55:00 UTC</dd>" in page
+    assert "Function failing" in page and "App unreachable" in page
     firing = (await dev.client.get("/ui/alerts?state=firing")).text
     assert 'data-alert="al-2"' in firing and 'data-alert="al-1"' not in firing
     resolved = (await dev.client.get("/ui/alerts?state=resolved")).text
     assert 'data-alert="al-1"' in resolved and 'data-alert="al-2"' not in resolved
+
+
+async def test_an_alert_about_events_that_start_no_run_links_to_them(dev: Dash) -> None:
+    summary = {"message": "3 events started no run", "function": "app-a", "event": "app/x"}
+    await dev.store.fire(Alert("al-4", "events.no_runs", "app-a", "firing", NOW, summary), [], NOW)
+
+    page = (await dev.client.get("/ui/alerts")).text
+
+    assert "Events start no run" in page and 'href="/ui/events?name=app/x"' in page
 
 
 async def test_every_page_counts_the_firing_alerts_in_its_navigation(dev: Dash) -> None:

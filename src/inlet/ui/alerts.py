@@ -14,6 +14,13 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from inlet.alerts.rules import (
+    APP_UNREACHABLE,
+    EVENTS_NO_RUNS,
+    FUNCTION_FAILING,
+    QUEUE_LATE,
+    RUN_NO_PROGRESS,
+)
 from inlet.clock import Clock
 from inlet.store import Store
 from inlet.store.alerts import ALERT_STATES, Alert, AlertState
@@ -24,10 +31,13 @@ from inlet.ui.render import COUNTED, FIRING, html
 SHOWN: Final = 200
 """Alerts one page lists (the newest)."""
 RULES: Final = {
-    "function.failing": "Function failing",
-    "queue.late": "Queue late",
-    "app.unreachable": "App unreachable",
+    FUNCTION_FAILING: "Function failing",
+    QUEUE_LATE: "Queue late",
+    APP_UNREACHABLE: "App unreachable",
+    RUN_NO_PROGRESS: "Run not progressing",
+    EVENTS_NO_RUNS: "Events start no run",
 }
+"""Each rule's name for people; a rule not listed shows as it is."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,6 +51,8 @@ class AlertView:
     app: str
     error: str
     run_id: str
+    doing: str
+    events: tuple[str, ...]
     fired: str
     fired_ago: str
     resolved: str
@@ -50,6 +62,15 @@ class AlertView:
 def _text(summary: Mapping[str, Any], key: str) -> str:
     value = summary.get(key)
     return str(value) if value not in (None, "") else ""
+
+
+def _names(value: Any) -> tuple[str, ...]:
+    """The event name or names an alert is about."""
+    if isinstance(value, str) and value:
+        return (value,)
+    if isinstance(value, list | tuple):
+        return tuple(str(v) for v in value if v)
+    return ()
 
 
 def alert_view(alert: Alert, now: float) -> AlertView:
@@ -65,6 +86,8 @@ def alert_view(alert: Alert, now: float) -> AlertView:
         app=_text(summary, "app_id") or _text(summary, "app"),
         error=_text(summary, "error"),
         run_id=_text(summary, "run_id"),
+        doing=_text(summary, "doing"),
+        events=_names(summary.get("event")),
         fired=views.when(alert.fired_at),
         fired_ago=views.ago(alert.fired_at, now),
         resolved=views.when(alert.resolved_at) if alert.resolved_at is not None else "",
