@@ -5,8 +5,9 @@ One ``inlet dev`` on SQLite syncs four endpoints:
 - ``seeds-edge``: the fetch-style handler (``inngest/edge``, SDK v4) under Deno, serving the
   cron and the bridge functions, as a Deno function on an edge platform does;
 - ``seeds-embed``: the ``node:http`` adapter (SDK v3) under Node, serving the embeddings work;
-- ``poly-ts`` (Node, SDK v4) and ``poly-py`` (the Python SDK): each invokes a function of the
-  other, and a Python step sends an event a TypeScript function consumes.
+- ``poly-ts`` (the same fetch-style handler, SDK v4, under Node behind a ``node:http``
+  bridge) and ``poly-py`` (the Python SDK): each invokes a function of the other, and a
+  Python step sends an event a TypeScript function consumes.
 
 Every record names the runtime that wrote it, so each event is seen reaching the endpoint
 that registered the function it triggers.
@@ -58,7 +59,7 @@ def mixed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Mixed]:
         url = f"http://127.0.0.1:{port}"
         edge = stack.node_app("4", "seeds-edge", dev_env(url), "seeds-edge", runtime="deno")
         embed = stack.node_app("3", "seeds-embed", dev_env(url), "seeds-node")
-        poly_ts = stack.node_app("4", "poly-ts", dev_env(url), "polyglot")
+        poly_ts = stack.node_app("4", "poly-ts", dev_env(url), "polyglot", runtime="node-fetch")
         poly_py = stack.python_app("polyglot_app:app", url)
         apps = {"seeds-edge": edge.url, "seeds-embed": embed.url, "poly-ts": poly_ts.url}
         apps["poly-py"] = poly_py.url

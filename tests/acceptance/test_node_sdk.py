@@ -36,6 +36,7 @@ FUNCTIONS = [
     "sender",
     "receiver",
     "flaky",
+    "catcher",
     "with-failure",
     "non-retriable",
     "retry-after",
@@ -140,9 +141,16 @@ def test_parallel_steps_run_once_and_the_stack_lists_them_in_completion_order(
         assert node.records.count("step", fn="parallel", step=step, key=key) == 1, step
     # The branches sleep 600, 300 and 0 ms: they finish c, b, a, and the stack the
     # function sees afterwards says so.
-    final = node.calls(run["run_id"])[-1]["stack"]
+    calls = node.calls(run["run_id"])
+    final = calls[-1]["stack"]
     assert final[:3] == [sha1_hex("c"), sha1_hex("b"), sha1_hex("a")], final
     assert final[3:] == [sha1_hex("d")], final
+    # Request version 1 (v3) keeps planning each step after a parallel group, so "d" gets
+    # a call of its own; version 2 (v4) goes back to running it inline in the discovery.
+    version = 1 if line == "3" else 2
+    assert {c["version"] for c in calls[1:]} == {version}, calls
+    targeted_d = [c for c in calls if c["step_id"] == sha1_hex("d")]
+    assert len(targeted_d) == (1 if version == 1 else 0), calls
 
 
 def test_sleeps_given_as_text_milliseconds_and_a_date_all_pass(node: Node, line: str) -> None:
@@ -223,6 +231,24 @@ def test_a_failed_step_is_retried_and_its_error_is_kept_as_name_message_stack(
     assert len(failed) == 1, rows
     error = failed[0]["error"]
     assert "TypeError" in error and f"wobble failed once for {key}" in error, failed
+
+
+def test_a_step_that_exhausts_its_retries_throws_its_error_in_the_function(
+    node: Node, line: str
+) -> None:
+    event_id, key = node.send(line, "catcher")
+
+    run = node.run_of(event_id)
+
+    assert run["status"] == "Completed", node.server.history(run["run_id"])
+    message = f"always fails for {key}"
+    assert node.records.count("step", fn="catcher", key=key) == 2
+    # The memoised error comes back as {name, message, stack}: the SDK rethrows it as
+    # the step's own error, class name and message intact.
+    assert run["output"] == {"caught": {"name": "SyntaxError", "message": message}}
+    rows = node.server.history(run["run_id"])
+    errors = [r["error"] for r in rows if r.get("error")]
+    assert errors and all(f"SyntaxError: {message}" in e for e in errors), rows
 
 
 def test_on_failure_gets_the_error_as_name_message_stack(node: Node, line: str) -> None:

@@ -139,6 +139,24 @@ export function coreFunctions(client, prefix) {
     },
   );
 
+  const catcher = define(
+    client,
+    { id: "catcher", retries: 1 },
+    { event: ev("catcher") },
+    async ({ event, step }) => {
+      const key = keyOf(event);
+      try {
+        await step.run("always-fails", () => {
+          record("step", { fn: "catcher", step: "always-fails", key });
+          throw new SyntaxError(`always fails for ${key}`);
+        });
+        return { caught: null };
+      } catch (err) {
+        return { caught: { name: err?.name, message: err?.message } };
+      }
+    },
+  );
+
   const withFailure = define(
     client,
     {
@@ -246,6 +264,7 @@ export function coreFunctions(client, prefix) {
     sender,
     receiver,
     flaky,
+    catcher,
     withFailure,
     nonRetriable,
     retryAfter,
