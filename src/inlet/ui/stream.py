@@ -13,12 +13,14 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import replace
 from typing import Final
 
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response, StreamingResponse
 
 from inlet.api.runs import STUCK_VIEW_AFTER
+from inlet.model import RunStatus
 from inlet.store.queries import EventFilter, RunFilter
 from inlet.ui.pages import PAGE, STUCK_SHOWN, RunQuery, app_functions
 from inlet.ui.services import Services
@@ -111,14 +113,20 @@ class Stream:
         """What the function page shows moving: its runs by status (new, running,
         ended), paused or not, and its flow control now."""
 
+        # Bounded reads, however many runs it has: its newest runs (a new one, one that
+        # ended) and its counts of queued and running ones (an older one that ended).
+        newest, active = RunFilter(function_slug=slug), (RunStatus.QUEUED, RunStatus.RUNNING)
+
         async def look() -> object:
             now = self._clock.now()
-            counts, paused, flow = await asyncio.gather(
-                self._store.run_counts(RunFilter(function_slug=slug)),
+            page, counts, paused, flow = await asyncio.gather(
+                self._store.runs(newest, limit=PAGE),
+                self._store.run_counts(replace(newest, statuses=active)),
                 self._store.paused_functions(),
                 self._store.flow_now(slug, now),
             )
-            return (sorted(counts.items()), paused.get(slug), flow)
+            runs = [(r.id, r.status) for r in page.runs]
+            return (runs, sorted(counts.items()), paused.get(slug), flow)
 
         return look
 
