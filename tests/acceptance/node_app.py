@@ -96,6 +96,8 @@ class NodeApp:
                 "APP_SET": self.app_set,
                 RECORD_FILE_ENV: str(self.record_file),
                 "DENO_NO_UPDATE_CHECK": "1",
+                # Deno's own cache stays with the test's files, not in the user's home.
+                "DENO_DIR": str(self.log_dir / "deno-cache"),
                 "NO_COLOR": "1",
                 **self.env,
             }
