@@ -87,6 +87,7 @@ def test_a_2xx_answer_is_never_a_call_error() -> None:
         ("rate limited: at most 1 run per 1h; rate limit key k", "rate_limit"),
         ("debounced: run 01R holds a newer event", "debounce"),
         ("singleton: run 01R is still active for this key (mode skip)", "singleton"),
+        ("the trigger's expression was not true: event.data.go == true", "expression"),
         ("something new", "other"),
     ],
 )
