@@ -4,9 +4,9 @@ refetches itself without a reload (``static/live.js``).
 Each connection polls the read model about once a second for a small fingerprint of what
 its page shows (a run's status, steps and attempts; a runs, events or bulk page's newest
 rows; the stuck runs; a function's runs by status, pause and flow control; a bulk
-operation's progress) and sends ``changed`` when it moves. Connections are
-bounded in number and in lifetime (the browser reconnects by itself), and each stops as
-soon as its client goes away."""
+operation's progress), with the count of firing alerts the navigation shows, and sends
+``changed`` when it moves. Connections are bounded in number and in lifetime (the browser
+reconnects by itself), and each stops as soon as its client goes away."""
 
 from __future__ import annotations
 
@@ -23,6 +23,7 @@ from inlet.api.runs import STUCK_VIEW_AFTER
 from inlet.model import RunStatus
 from inlet.store.queries import EventFilter, RunFilter
 from inlet.ui.pages import PAGE, STUCK_SHOWN, RunQuery, app_functions
+from inlet.ui.render import COUNTED
 from inlet.ui.services import Services
 
 POLL: Final = 1.0
@@ -73,6 +74,7 @@ class Stream:
             )
         if self._open >= MAX_STREAMS:
             return PlainTextResponse("503: too many live pages open; reload later\n", 503)
+        fingerprint = self._with_alerts(fingerprint)
         # Looked at before the browser hears that the stream is open (and then fetches
         # its page once): a change in between is seen by one or the other.
         first = await fingerprint()
@@ -81,6 +83,15 @@ class Stream:
             media_type="text/event-stream",
             headers={"x-accel-buffering": "no"},
         )
+
+    def _with_alerts(self, page: Fingerprint) -> Fingerprint:
+        """The page's fingerprint and the number of firing alerts, which every page's
+        navigation shows: a live page keeps that count current too."""
+
+        async def look() -> object:
+            return (await page(), len(await self._store.list_alerts("firing", COUNTED)))
+
+        return look
 
     def _run(self, run_id: str) -> Fingerprint:
         async def look() -> object:

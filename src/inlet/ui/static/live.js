@@ -24,6 +24,10 @@
           if (!fresh) return;
           region.replaceChildren.apply(region, Array.from(fresh.childNodes));
           region.dataset.updated = String(Date.now());
+          // The navigation's count of firing alerts comes with the page: keep it current.
+          var alerts = document.querySelector(".nav-alerts");
+          var freshAlerts = page.querySelector(".nav-alerts");
+          if (alerts && freshAlerts) alerts.replaceChildren.apply(alerts, Array.from(freshAlerts.childNodes));
           if (!fresh.dataset.live) { source.close(); region.dataset.live = ""; }
           wire(region);
         })
