@@ -37,6 +37,10 @@ FUNCTIONS = [
     "receiver",
     "flaky",
     "catcher",
+    "odd-steps",
+    "slow-child",
+    "batched",
+    "configured",
     "with-failure",
     "non-retriable",
     "retry-after",
@@ -188,6 +192,65 @@ def test_a_wait_for_event_times_out_with_null(node: Node, line: str) -> None:
     assert run["output"] == {"approved": None}
     assert time.monotonic() - started >= 2.0
     assert node.records.count("step", fn="waiter", key=key) == 1
+
+
+def test_odd_step_shapes_a_loop_a_void_step_two_sends_an_if_wait_and_an_invoke_timeout(
+    node: Node, line: str
+) -> None:
+    event_id, key = node.send(line, "odd")
+
+    def resumed() -> dict[str, Any] | None:
+        # The wait's expression wants ok == true: a false one never resumes it. Sent
+        # until the run ends, since the wait exists only once the SDK reported it.
+        node.server.send_one(f"node-v{line}/approve", {"key": key, "ok": False})
+        node.server.send_one(f"node-v{line}/approve", {"key": key, "ok": True})
+        runs = node.server.runs(event_id)
+        return runs[0] if runs and runs[0]["status"] in ("Completed", "Failed") else None
+
+    run = wait_for(resumed, 60.0, "the odd-steps run to end", interval=0.5)
+
+    assert run["status"] == "Completed", node.server.history(run["run_id"])
+    output = dict(run["output"])
+    waited = output.pop("waited")
+    assert output == {
+        "nothing": None,
+        "looped": [0, 1, 2],
+        "sent": 2,
+        "invokeError": {
+            "name": "InngestInvokeTimeoutError",
+            "message": "Timed out waiting for invoked function to complete",
+        },
+    }, run
+    assert waited["data"] == {"key": key, "ok": True}, run
+    assert node.records.count("step", fn="odd-steps", step="nothing", key=key) == 1
+    looped = node.records.find("step", fn="odd-steps", step="same-id", key=key)
+    assert sorted(r["i"] for r in looped) == [0, 1, 2], looped
+    for suffix in ("-1", "-2"):
+        node.wait_record("received", "both sent events to run", key=key + suffix)
+
+
+def test_a_batch_of_events_runs_once_with_all_of_them(node: Node, line: str) -> None:
+    keys = [uuid.uuid4().hex for _ in range(3)]
+    ids = node.server.send(*({"name": f"node-v{line}/batch", "data": {"key": k}} for k in keys))
+
+    run = node.run_of(ids[0])
+
+    assert run["status"] == "Completed", run
+    assert run["output"] == {"size": 3}
+    (batch,) = [b for b in node.records.find("batch") if set(b["keys"]) == set(keys)]
+    assert batch["keys"] == keys
+
+
+def test_debounce_throttle_rate_limit_priority_timeouts_and_idempotency_sync_and_run(
+    node: Node, line: str
+) -> None:
+    event_id, key = node.send(line, "configured")
+
+    run = node.run_of(event_id)
+
+    assert run["status"] == "Completed", run
+    assert run["output"] == {"key": key}
+    assert node.records.count("run", fn="configured", key=key) == 1
 
 
 def test_invoke_returns_the_child_functions_output(node: Node, line: str) -> None:

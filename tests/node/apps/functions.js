@@ -157,6 +157,76 @@ export function coreFunctions(client, prefix) {
     },
   );
 
+  // Step shapes off the main path: a step that returns nothing, one id used in a loop,
+  // several events sent at once, a wait with an `if` expression and a timeout in ms, and
+  // an invoke that times out.
+  const oddSteps = define(client, { id: "odd-steps" }, { event: ev("odd") }, async ({ event, step }) => {
+    const key = keyOf(event);
+    const nothing = await step.run("nothing", () => {
+      record("step", { fn: "odd-steps", step: "nothing", key });
+    });
+    const looped = [];
+    for (let i = 0; i < 3; i++) {
+      looped.push(
+        await step.run("same-id", () => {
+          record("step", { fn: "odd-steps", step: "same-id", key, i });
+          return i;
+        }),
+      );
+    }
+    const sent = await step.sendEvent("emit-two", [
+      { name: ev("sent"), data: { key: `${key}-1`, from: "odd" } },
+      { name: ev("sent"), data: { key: `${key}-2`, from: "odd" } },
+    ]);
+    const waited = await step.waitForEvent("wait-if", {
+      event: ev("approve"),
+      timeout: 30000,
+      if: `async.data.key == "${key}" && async.data.ok == true`,
+    });
+    let invokeError = null;
+    try {
+      await step.invoke("slow-child", { function: slowChild, data: { key }, timeout: "1s" });
+    } catch (err) {
+      invokeError = { name: err?.name, message: err?.message };
+    }
+    return { nothing: nothing ?? null, looped, sent: sent.ids.length, waited, invokeError };
+  });
+
+  const slowChild = define(client, { id: "slow-child" }, { event: ev("slow-child") }, async ({ event, step }) => {
+    await step.sleep("too-long", "20s");
+    return { key: keyOf(event) };
+  });
+
+  const batched = define(
+    client,
+    { id: "batched", batchEvents: { maxSize: 3, timeout: "2s" } },
+    { event: ev("batch") },
+    async ({ events }) => {
+      record("batch", { fn: "batched", keys: events.map(keyOf) });
+      return { size: events.length };
+    },
+  );
+
+  // Flow-control options the register payload must carry through (each is exercised on
+  // the Python side); this function proves Inlet accepts them in the TS dialects.
+  const configured = define(
+    client,
+    {
+      id: "configured",
+      debounce: { period: "1s", key: "event.data.key" },
+      throttle: { limit: 10, period: "1m" },
+      rateLimit: { limit: 100, period: "1h", key: "event.data.key" },
+      priority: { run: "event.data.tier == 'gold' ? 120 : 0" },
+      timeouts: { start: "1m", finish: "5m" },
+      idempotency: "event.data.key",
+    },
+    { event: ev("configured") },
+    async ({ event }) => {
+      record("run", { fn: "configured", key: keyOf(event) });
+      return { key: keyOf(event) };
+    },
+  );
+
   const withFailure = define(
     client,
     {
@@ -265,6 +335,10 @@ export function coreFunctions(client, prefix) {
     receiver,
     flaky,
     catcher,
+    oddSteps,
+    slowChild,
+    batched,
+    configured,
     withFailure,
     nonRetriable,
     retryAfter,
