@@ -16,13 +16,15 @@ import pytest
 
 from inlet.clock import FakeClock
 from inlet.config import Settings
-from inlet.model import App, Function, RunStatus, Trigger
+from inlet.model import App, Event, Function, Run, RunStatus, SkipRecord, Trigger
 from inlet.server import Server, create_app
 from inlet.store import Store
 from inlet.store.alerts import Alert
 from inlet.store.memory import MemoryStore
+from inlet.store.outcomes import EventOutcome
 from inlet.store.relational import RelationalStore
 from inlet.store.sqlite import SQLiteStore
+from inlet.ui.events import started
 from inlet.ui.services import Services
 from inlet.ui.stream import Stream
 
@@ -245,3 +247,23 @@ async def test_the_function_page_stream_sees_new_runs_a_pause_and_ended_runs(dev
 async def test_the_function_page_says_where_its_live_stream_is(dev: Dash) -> None:
     page = (await dev.client.get("/ui/functions/app-a")).text
     assert 'data-live="/ui/stream?function=app-a"' in page
+
+
+def test_an_event_that_started_several_runs_links_to_its_own_page() -> None:
+    event = Event("01EV", "app/x", {}, "01EV", 0)
+    runs = tuple(
+        Run(f"01RUN{n}", f"fn-{n}", ("01EV",), status, NOW)
+        for n, status in enumerate([RunStatus.COMPLETED, RunStatus.FAILED, RunStatus.COMPLETED])
+    )
+    skip = SkipRecord("01EV", "fn-9", "the function is paused")
+    fn = Function("fn-0", APP, "a", APP, (Trigger(event="app/*"),))
+
+    found = started(event, EventOutcome(runs, (skip,)), [fn])
+
+    assert (found.count, found.link) == (3, "/ui/events/01EV")
+    assert found.statuses == ("Completed", "Failed")
+    assert (found.skipped, found.more_skips) == ("fn-9: the function is paused", 0)
+    alone = started(event, EventOutcome(runs[:1]), [fn])
+    assert alone.link == "/ui/runs/01RUN0" and alone.listened
+    other = Event("01EW", "billing/x", {}, "01EW", 0)
+    assert not started(other, EventOutcome(), [fn]).listened
