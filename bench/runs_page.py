@@ -241,6 +241,10 @@ def functions_rows() -> tuple[tuple[Any, ...], list[tuple[Any, ...]]]:
     return app, fns
 
 
+APP_COLUMNS = "(url, app_id, sdk, framework, checksum, synced_at, error)"
+"""Named, so a column added by a later migration leaves the fill working."""
+
+
 def fill_sqlite(path: Path, count: int, now: float) -> Fill:
     t0 = time.monotonic()
     db = sqlite3.connect(path, isolation_level=None)
@@ -253,7 +257,7 @@ def fill_sqlite(path: Path, count: int, now: float) -> Fill:
     runs = list(rows(count, now))
     app, fns = functions_rows()
     db.execute("BEGIN")
-    db.execute("INSERT INTO apps VALUES (?, ?, ?, ?, ?, ?, ?)", app)
+    db.execute(f"INSERT INTO apps {APP_COLUMNS} VALUES (?, ?, ?, ?, ?, ?, ?)", app)
     db.executemany("INSERT INTO functions VALUES (?, ?, ?, ?, ?, ?, ?)", fns)
     for table, (cols, values) in table_rows(runs).items():
         marks = ", ".join("?" * len(cols))
@@ -268,7 +272,7 @@ def fill_postgres(url: str, count: int, now: float) -> Fill:
     runs = list(rows(count, now))
     app, fns = functions_rows()
     with psycopg.connect(url) as conn:
-        conn.execute("INSERT INTO apps VALUES (%s, %s, %s, %s, %s, %s, %s)", app)
+        conn.execute(f"INSERT INTO apps {APP_COLUMNS} VALUES (%s, %s, %s, %s, %s, %s, %s)", app)
         with conn.cursor() as cur:
             cur.executemany("INSERT INTO functions VALUES (%s, %s, %s, %s, %s, %s, %s)", fns)
             for table, (cols, values) in table_rows(runs).items():
