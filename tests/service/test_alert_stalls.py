@@ -7,6 +7,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from inlet.alerts.checks import QUIET_EVERY
 from inlet.alerts.rules import INTERVAL
 from inlet.config import Settings
@@ -198,14 +200,15 @@ def failing(clock: FakeClock, broken: dict[str, bool]) -> FakeSDK:
     return sdk
 
 
-async def test_a_rules_file_tunes_the_success_rate_the_interval_and_turns_a_function_off(
-    clock: FakeClock, tmp_path: Path
+async def test_a_rules_file_tunes_the_rate_and_interval_turns_a_function_off_and_names_typos(
+    clock: FakeClock, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     rules = tmp_path / "alerts.toml"
     rules.write_text(
         'interval = "1m"\n\n'
         '[rules."function.failing"]\nruns = 4\nmax_success_rate = 0.5\nfirst_runs = 4\n\n'
-        '[rules."function.failing".functions."shop-nightly"]\nenabled = false\n'
+        '[rules."function.failing".functions."shop-nightly"]\nenabled = false\n\n'
+        '[rules."function.failing".functions."shop-nigthly"]\nenabled = false\n'
     )
     settings = Settings(database_url="memory://", discovery=False, alert_rules=str(rules))
     broken = {"yes": False}
@@ -223,6 +226,8 @@ async def test_a_rules_file_tunes_the_success_rate_the_interval_and_turns_a_func
         await inlet.advance(60)
         (alert,) = await alerts(inlet, "function.failing")
         assert alert.subject == "shop-charge", "shop-nightly's rule is off"
+        warned = [r for r in caplog.records if r.getMessage() == "alerts.unknown_function"]
+        assert [r.__dict__["functions"] for r in warned] == [["shop-nigthly"]], "said once"
         assert alert.summary["success_rate"] == 0.5
         assert "succeeded at 50%" in alert.summary["message"]
 

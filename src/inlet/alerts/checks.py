@@ -9,6 +9,7 @@ events of the window, and the newest run of the functions that skipped them.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Iterable, Mapping
 from typing import Final
 
@@ -31,6 +32,8 @@ from inlet.store import Store
 from inlet.store.alerts import Alert
 from inlet.store.queries import RunFilter
 from inlet.store.stalls import QuietRun
+
+log = logging.getLogger("inlet.alerts")
 
 FINISHED: Final = (RunStatus.COMPLETED, RunStatus.FAILED)
 QUIET_LIMIT: Final = 1000
@@ -55,12 +58,14 @@ class Checks:
         self._base_url = base_url
         self._rules = rules
         self._quiet_next: float | None = None
+        self._unknown: set[str] = set()
 
     async def decide(self, now: float, firing: Mapping[tuple[str, str], Alert]) -> list[Decision]:
         """Every rule's decisions at ``now``; ``firing``: the alerts firing, by rule and
         subject. A firing alert whose rule is off for its subject, or whose function or app
         is gone, resolves."""
         functions = {f.slug: f for f in self._functions()}
+        self._warn_unknown(functions)
         apps = await self._store.list_apps()
         decisions: list[Decision] = []
         for function in functions.values():
@@ -85,6 +90,22 @@ class Checks:
             ):
                 decisions.append(Clear(rule, subject))
         return decisions
+
+    def _warn_unknown(self, functions: Mapping[str, Function]) -> None:
+        """A function's own settings under a slug no app registered: a typo, or an app not
+        synced yet. Said once per slug; the settings wait for such a function."""
+        named = {slug for by_slug in self._rules.functions.values() for slug in by_slug}
+        unknown = named - functions.keys() - self._unknown
+        if unknown and functions:
+            self._unknown |= unknown
+            log.warning(
+                "alerts.unknown_function",
+                extra={
+                    "functions": sorted(unknown),
+                    "hint": "no registered function has these slugs (yet): check them with "
+                    "inlet functions ls",
+                },
+            )
 
     async def _failing(self, function: Function, now: float) -> Decision | None:
         rules = self._rules.failing_for(function.slug)
