@@ -36,6 +36,9 @@ FUNCTIONS = [
     "sender",
     "receiver",
     "flaky",
+    "parallel-flaky",
+    "doomed",
+    "invokes-doomed",
     "catcher",
     "odd-steps",
     "slow-child",
@@ -294,6 +297,31 @@ def test_a_failed_step_is_retried_and_its_error_is_kept_as_name_message_stack(
     assert len(failed) == 1, rows
     error = failed[0]["error"]
     assert "TypeError" in error and f"wobble failed once for {key}" in error, failed
+
+
+def test_a_parallel_branch_that_fails_once_is_retried_alone(node: Node, line: str) -> None:
+    event_id, key = node.send(line, "parallel-flaky")
+
+    run = node.run_of(event_id)
+
+    assert run["status"] == "Completed", node.server.history(run["run_id"])
+    assert run["output"] == {"out": ["steady1", "shaky2", "calm1"]}
+    counts = {
+        s: node.records.count("step", fn="parallel-flaky", step=s, key=key)
+        for s in ("steady", "shaky", "calm")
+    }
+    assert counts == {"steady": 1, "shaky": 2, "calm": 1}, counts
+
+
+def test_an_invoked_function_that_fails_throws_its_error_in_the_caller(
+    node: Node, line: str
+) -> None:
+    event_id, key = node.send(line, "invoke-doomed")
+
+    run = node.run_of(event_id)
+
+    assert run["status"] == "Completed", node.server.history(run["run_id"])
+    assert run["output"] == {"caught": {"name": "URIError", "message": f"doomed {key}"}}
 
 
 def test_a_step_that_exhausts_its_retries_throws_its_error_in_the_function(

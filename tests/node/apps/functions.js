@@ -227,6 +227,44 @@ export function coreFunctions(client, prefix) {
     },
   );
 
+  // A parallel group where one branch fails once: the others are not run again.
+  const parallelFlaky = define(
+    client,
+    { id: "parallel-flaky", retries: 2 },
+    { event: ev("parallel-flaky") },
+    async ({ event, step }) => {
+      const key = keyOf(event);
+      const branch = (name, fails) =>
+        step.run(name, () => {
+          const n = bump(`parallel-flaky:${key}:${name}`);
+          record("step", { fn: "parallel-flaky", step: name, key, n });
+          if (fails && n === 1) throw new EvalError(`${name} fails once`);
+          return `${name}${n}`;
+        });
+      const out = await Promise.all([branch("steady", false), branch("shaky", true), branch("calm", false)]);
+      return { out };
+    },
+  );
+
+  // An invoked function that fails: its error reaches the caller, which catches it.
+  const doomed = define(client, { id: "doomed", retries: 0 }, { event: ev("doomed") }, async ({ event }) => {
+    throw new URIError(`doomed ${keyOf(event)}`);
+  });
+  const invokesDoomed = define(
+    client,
+    { id: "invokes-doomed" },
+    { event: ev("invoke-doomed") },
+    async ({ event, step }) => {
+      const key = keyOf(event);
+      try {
+        await step.invoke("call-doomed", { function: doomed, data: { key } });
+        return { caught: null };
+      } catch (err) {
+        return { caught: { name: err?.name, message: err?.message } };
+      }
+    },
+  );
+
   const withFailure = define(
     client,
     {
@@ -334,6 +372,9 @@ export function coreFunctions(client, prefix) {
     sender,
     receiver,
     flaky,
+    parallelFlaky,
+    doomed,
+    invokesDoomed,
     catcher,
     oddSteps,
     slowChild,
