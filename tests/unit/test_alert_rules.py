@@ -142,3 +142,17 @@ def test_an_alert_webhook_without_a_scheme_fails_at_start_naming_the_flag() -> N
     Settings(alert_webhooks=("slack+https://chat.internal/hook", "http://127.0.0.1:9/h")).validate()
     with pytest.raises(ConfigError, match=re.escape("--alert-webhook 'hooks.slack.com/x'")):
         Settings(alert_webhooks=("hooks.slack.com/x",)).validate()
+
+
+def test_the_first_runs_since_a_deploy_all_failing_fire_among_older_successes() -> None:
+    # Newest first: 3 failed since the app synced at NOW - 2.5, then 7 completed before.
+    statuses = [RunStatus.FAILED] * 3 + [RunStatus.COMPLETED] * 7
+    deployed = NOW - 2.5
+    fired = failing_function(FN, runs(*statuses), Failing(), "", synced_at=deployed)
+    assert isinstance(fired, Fire)
+    assert fired.summary["failed_runs"] == 3
+    assert "the first 3 finished runs since its app synced at" in str(fired.summary["message"])
+
+    assert not isinstance(failing_function(FN, runs(*statuses), Failing(), ""), Fire)
+    two = [RunStatus.FAILED] * 2 + [RunStatus.COMPLETED] * 8
+    assert isinstance(failing_function(FN, runs(*two), Failing(), "", synced_at=NOW - 1.5), Clear)

@@ -67,9 +67,10 @@ class Checks:
         functions = {f.slug: f for f in self._functions()}
         self._warn_unknown(functions)
         apps = await self._store.list_apps()
+        synced = {app.url: app.synced_at for app in apps}
         decisions: list[Decision] = []
         for function in functions.values():
-            found = await self._failing(function, now)
+            found = await self._failing(function, now, synced.get(function.app_url, 0.0))
             if found is not None:
                 decisions.append(found)
         if self._rules.queue_late.enabled:
@@ -107,7 +108,7 @@ class Checks:
                 },
             )
 
-    async def _failing(self, function: Function, now: float) -> Decision | None:
+    async def _failing(self, function: Function, now: float, synced_at: float) -> Decision | None:
         rules = self._rules.failing_for(function.slug)
         if not rules.enabled:
             return None
@@ -115,7 +116,7 @@ class Checks:
             page = await self._store.runs(
                 RunFilter(function_slug=function.slug, statuses=FINISHED), limit=rules.runs
             )
-            return failing_function(function, page.runs, rules, self._base_url)
+            return failing_function(function, page.runs, rules, self._base_url, synced_at)
         recent = RunFilter(function_slug=function.slug, created_after=now - rules.window)
         counts = await self._store.run_counts(recent)
         newest_failed = None

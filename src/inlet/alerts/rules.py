@@ -5,8 +5,9 @@ thresholds are :class:`Rules`, whose defaults need no configuration (a rules fil
 them: ``inlet.alerts.rulebook``).
 
 - ``function.failing``: a function's success rate over its newest finished runs (or over
-  the runs of a time window) is at most a threshold, by default 0% over the last 10; or a
-  new function's first runs all failed. Clears once the rate is above the threshold.
+  the runs of a time window) is at most a threshold, by default 0% over the last 10; or
+  the first runs of a new function, or since its app last synced (a deploy), all failed.
+  Clears once the rate is above the threshold.
 - ``queue.late``: the oldest due queue item has waited longer than its ``after``.
 - ``app.unreachable``: syncing an app has failed (unreachable, rejecting the signature,
   not an SDK) for longer than its ``after``; clears once a sync succeeds.
@@ -174,25 +175,30 @@ def percent(rate: float) -> str:
 
 
 def failing_function(
-    function: Function, finished: Sequence[Run], rules: Failing, base_url: str
+    function: Function,
+    finished: Sequence[Run],
+    rules: Failing,
+    base_url: str,
+    synced_at: float = 0.0,
 ) -> Decision | None:
     """``finished``: the function's newest finished (completed or failed) runs, newest
-    first, at most ``rules.runs`` of them."""
+    first, at most ``rules.runs`` of them; ``synced_at``: when its app last synced (a
+    deploy). Its first runs since then all failing fire before ``rules.runs`` of them
+    have: what a new function's, or a deploy's, first runs say."""
     window = list(finished[: rules.runs])
+    deployed = [run for run in window if run.created_at >= synced_at]
+    if rules.first_runs <= len(deployed) < rules.runs and all(
+        run.status == RunStatus.FAILED for run in deployed
+    ):
+        since = f" since its app synced at {when(synced_at)}" if synced_at else ""
+        what = f"the first {len(deployed)} finished runs{since}"
+        return judged(function, 0, deployed[0], len(deployed), True, what, rules, base_url)
     failed = [run for run in window if run.status == RunStatus.FAILED]
     completed = len(window) - len(failed)
-    enough = len(window) >= rules.runs or (len(window) >= rules.first_runs and completed == 0)
+    newest_failed = failed[0] if failed else None
     what = f"the last {len(window)} finished runs"
-    return judged(
-        function,
-        completed,
-        failed[0] if failed else None,
-        len(window),
-        enough,
-        what,
-        rules,
-        base_url,
-    )
+    enough = len(window) >= rules.runs
+    return judged(function, completed, newest_failed, len(window), enough, what, rules, base_url)
 
 
 def failing_in_window(
