@@ -21,7 +21,7 @@ import pytest
 from ports import free_port
 
 from .conftest import STACK_KEY
-from .harness import InletServer, Records, sha1_hex, wait_for
+from .harness import TERMINAL, InletServer, Records, sha1_hex, wait_for
 from .node_app import LINES, NodeStack, dev_env, require_node
 
 pytestmark = [pytest.mark.acceptance, pytest.mark.timeout(120)]
@@ -146,7 +146,7 @@ def test_parallel_steps_run_once_and_the_stack_lists_them_in_completion_order(
     assert run["output"] == {"a": "A", "b": "B", "c": "C", "d": "ABCD"}
     for step in ("a", "b", "c", "d"):
         assert node.records.count("step", fn="parallel", step=step, key=key) == 1, step
-    # The branches sleep 600, 300 and 0 ms: they finish c, b, a, and the stack the
+    # The branches sleep 1600, 800 and 0 ms: they finish c, b, a, and the stack the
     # function sees afterwards says so.
     calls = node.calls(run["run_id"])
     final = calls[-1]["stack"]
@@ -176,10 +176,15 @@ def test_a_wait_for_event_resumes_with_the_matching_event_only(node: Node, line:
     event_id, key = node.send(line, "wait", timeout="60s")
     node.wait_record("step", "the waiter to reach its wait", fn="waiter", key=key)
 
-    node.server.send_one(f"node-v{line}/approve", {"key": "someone-else", "ok": False})
-    node.server.send_one(f"node-v{line}/approve", {"key": key, "ok": True})
+    def resumed() -> dict[str, Any] | None:
+        # Sent until the run ends: the wait exists only once the SDK has reported it, in
+        # the call after the step above. Another key's event never resumes it.
+        node.server.send_one(f"node-v{line}/approve", {"key": "someone-else", "ok": False})
+        node.server.send_one(f"node-v{line}/approve", {"key": key, "ok": True})
+        runs = node.server.runs(event_id)
+        return runs[0] if runs and runs[0]["status"] in TERMINAL else None
 
-    run = node.run_of(event_id)
+    run = wait_for(resumed, 60.0, "the waiting run to end", interval=0.5)
     assert run["status"] == "Completed", run
     assert run["output"] == {"approved": {"key": key, "ok": True}}
     assert node.records.count("step", fn="waiter", key=key) == 1
@@ -208,7 +213,7 @@ def test_odd_step_shapes_a_loop_a_void_step_two_sends_an_if_wait_and_an_invoke_t
         node.server.send_one(f"node-v{line}/approve", {"key": key, "ok": False})
         node.server.send_one(f"node-v{line}/approve", {"key": key, "ok": True})
         runs = node.server.runs(event_id)
-        return runs[0] if runs and runs[0]["status"] in ("Completed", "Failed") else None
+        return runs[0] if runs and runs[0]["status"] in TERMINAL else None
 
     run = wait_for(resumed, 60.0, "the odd-steps run to end", interval=0.5)
 

@@ -50,7 +50,7 @@ export function coreFunctions(client, prefix) {
           record("step", { fn: "parallel", step: name, key });
           return name.toUpperCase();
         });
-      const [a, b, c] = await Promise.all([branch("a", 600), branch("b", 300), branch("c", 0)]);
+      const [a, b, c] = await Promise.all([branch("a", 1600), branch("b", 800), branch("c", 0)]);
       const d = await step.run("d", () => {
         record("step", { fn: "parallel", step: "d", key });
         return a + b + c + "D";
