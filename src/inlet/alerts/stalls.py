@@ -8,6 +8,8 @@
 - ``events.no_runs``: events arrived for a function's trigger in the last ``window`` and
   it skipped them all (paused, a flow-control gate, a false expression), starting no run.
   It names the event, how many were skipped and why; it clears when a run starts.
+  Skipped ``inngest/`` events do not count: an ``onFailure`` handler skips the failures
+  of every other function.
 """
 
 from __future__ import annotations
@@ -30,6 +32,8 @@ from inlet.alerts.rules import (
 from inlet.model import Attempt, Function
 from inlet.store.stalls import QuietRun, SkipTally
 
+INTERNAL_EVENTS = "inngest/"
+"""The prefix of the events inlet and the SDKs emit (``inngest/function.failed``...)."""
 PENDING = {
     "": "nothing is queued for it",
     "due": "its next call has been due since then",
@@ -107,6 +111,9 @@ def no_runs(
             firing_since, now - rules.window
         )
         return Clear(EVENTS_NO_RUNS, slug) if started else None
+    # An onFailure handler skips every other function's failure (its expression names its
+    # own): the inngest/ events' skips are the normal case, never news.
+    skipped = [t for t in skipped if not t.event_name.startswith(INTERNAL_EVENTS)]
     count = sum(t.count for t in skipped)
     if count < max(rules.min_events, 1):
         return None
