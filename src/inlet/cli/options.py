@@ -299,8 +299,9 @@ _SERVER_OPTIONS = [
         multiple=True,
         envvar="INLET_ALERT_WEBHOOK",
         show_envvar=True,
-        help="POST alerts (a function failing, the queue late, an app unreachable) to this "
-        "URL (repeatable; env: space-separated). hooks.slack.com URLs, or any URL prefixed "
+        help="POST alerts (a function failing, the queue late, an app unreachable, a run "
+        "stalled, events starting no run) to this URL (repeatable; env: space-separated). "
+        "hooks.slack.com URLs, or any URL prefixed "
         "slack+, get Slack's format; others a JSON body.",
     ),
     click.option(
