@@ -39,6 +39,7 @@ FUNCTIONS = [
     "parallel-flaky",
     "doomed",
     "invokes-doomed",
+    "step-gives-up",
     "catcher",
     "odd-steps",
     "slow-child",
@@ -327,6 +328,20 @@ def test_an_invoked_function_that_fails_throws_its_error_in_the_caller(
 
     assert run["status"] == "Completed", node.server.history(run["run_id"])
     assert run["output"] == {"caught": {"name": "URIError", "message": f"doomed {key}"}}
+
+
+def test_a_non_retriable_error_in_a_step_is_not_retried_and_reaches_the_function(
+    node: Node, line: str
+) -> None:
+    event_id, key = node.send(line, "step-gives-up")
+
+    run = node.run_of(event_id)
+
+    assert run["status"] == "Completed", node.server.history(run["run_id"])
+    assert run["output"] == {"caught": {"message": f"no point retrying {key}"}}
+    assert node.records.count("step", fn="step-gives-up", key=key) == 1
+    outcomes = [r["outcome"] for r in node.server.history(run["run_id"])]
+    assert outcomes == ["step_failed", "completed"], outcomes
 
 
 def test_a_step_that_exhausts_its_retries_throws_its_error_in_the_function(

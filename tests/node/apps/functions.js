@@ -265,6 +265,26 @@ export function coreFunctions(client, prefix) {
     },
   );
 
+  // A NonRetriableError thrown inside a step: no retry of the step, and the function
+  // sees it like any step error.
+  const stepGivesUp = define(
+    client,
+    { id: "step-gives-up", retries: 3 },
+    { event: ev("step-gives-up") },
+    async ({ event, step }) => {
+      const key = keyOf(event);
+      try {
+        await step.run("give-up", () => {
+          record("step", { fn: "step-gives-up", step: "give-up", key });
+          throw new sdk.NonRetriableError(`no point retrying ${key}`);
+        });
+        return { caught: null };
+      } catch (err) {
+        return { caught: { message: err?.message } };
+      }
+    },
+  );
+
   const withFailure = define(
     client,
     {
@@ -340,7 +360,7 @@ export function coreFunctions(client, prefix) {
       const key = keyOf(event);
       await step.run("hold", async () => {
         record("step", { fn: "single", step: "hold", key });
-        await new Promise((resolve) => setTimeout(resolve, 1500));
+        await new Promise((resolve) => setTimeout(resolve, 2500));
         return key;
       });
       return { key };
@@ -375,6 +395,7 @@ export function coreFunctions(client, prefix) {
     parallelFlaky,
     doomed,
     invokesDoomed,
+    stepGivesUp,
     catcher,
     oddSteps,
     slowChild,
