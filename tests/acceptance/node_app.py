@@ -54,7 +54,9 @@ def require_node(deno: bool = False) -> None:
 
 @dataclass
 class NodeApp:
-    """One TypeScript SDK app: ``line`` picks the SDK, ``app_set`` its functions."""
+    """One TypeScript SDK app: ``line`` picks the SDK, ``app_set`` its functions, and
+    ``runtime`` how it is served: ``node`` (``app.js``, ``node:http``), ``node-fetch``
+    (``edge.js`` under Node), ``deno`` (``edge.js`` under Deno) or ``hono`` (``hono.js``)."""
 
     log_dir: Path = field(repr=False)
     record_file: Path = field(repr=False)
@@ -84,8 +86,8 @@ class NodeApp:
                 "--allow-write",
                 str(APPS_DIR / "edge.js"),
             ]
-        script = "edge.js" if self.runtime == "node-fetch" else "app.js"
-        return ["node", str(APPS_DIR / script)]
+        scripts = {"node": "app.js", "node-fetch": "edge.js", "hono": "hono.js"}
+        return ["node", str(APPS_DIR / scripts[self.runtime])]
 
     def start(self, timeout: float = READY_TIMEOUT, signed_only: bool = False) -> None:
         env = _clean_env(

@@ -1,10 +1,12 @@
 """Several runtimes and two languages on one server, as the seed systems deploy them.
 
-One ``inlet dev`` on SQLite syncs four endpoints:
+One ``inlet dev`` on SQLite syncs five endpoints:
 
 - ``seeds-edge``: the fetch-style handler (``inngest/edge``, SDK v4) under Deno, serving the
   cron and the bridge functions, as a Deno function on an edge platform does;
 - ``seeds-embed``: the ``node:http`` adapter (SDK v3) under Node, serving the embeddings work;
+- ``seeds-hono``: a Hono app (``inngest/hono``, SDK v4) on Node, standing in for the seeds'
+  framework service, whose function starts the pipeline;
 - ``poly-ts`` (the same fetch-style handler, SDK v4, under Node behind a ``node:http``
   bridge) and ``poly-py`` (the Python SDK): each invokes a function of the other, and a
   Python step sends an event a TypeScript function consumes.
@@ -31,6 +33,7 @@ pytestmark = [pytest.mark.acceptance, pytest.mark.timeout(120)]
 
 EDGE = ["seeds-edge-nightly", "seeds-edge-bridge", "seeds-edge-bridge-back"]
 EMBED = ["seeds-embed-embed"]
+HONO = ["seeds-hono-generate"]
 POLY = ["poly-ts-square", "poly-ts-caller", "poly-ts-from-python"]
 PY = ["poly-py-double", "poly-py-caller", "poly-py-emitter"]
 
@@ -59,12 +62,14 @@ def mixed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Mixed]:
         url = f"http://127.0.0.1:{port}"
         edge = stack.node_app("4", "seeds-edge", dev_env(url), "seeds-edge", runtime="deno")
         embed = stack.node_app("3", "seeds-embed", dev_env(url), "seeds-node")
+        hono = stack.node_app("4", "seeds-hono", dev_env(url), "seeds-hono", runtime="hono")
         poly_ts = stack.node_app("4", "poly-ts", dev_env(url), "polyglot", runtime="node-fetch")
         poly_py = stack.python_app("polyglot_app:app", url)
-        apps = {"seeds-edge": edge.url, "seeds-embed": embed.url, "poly-ts": poly_ts.url}
+        apps = {"seeds-edge": edge.url, "seeds-embed": embed.url, "seeds-hono": hono.url}
+        apps["poly-ts"] = poly_ts.url
         apps["poly-py"] = poly_py.url
         server = stack.server(list(apps.values()), port=port)
-        server.wait_functions(EDGE + EMBED + POLY + PY)
+        server.wait_functions(EDGE + EMBED + HONO + POLY + PY)
         yield Mixed(stack, server, apps)
     finally:
         stack.close()
@@ -81,6 +86,7 @@ def test_each_function_is_registered_at_the_endpoint_that_serves_it(mixed: Mixed
     for app_id, slugs in (
         ("seeds-edge", EDGE),
         ("seeds-embed", EMBED),
+        ("seeds-hono", HONO),
         ("poly-ts", POLY),
         ("poly-py", PY),
     ):
@@ -142,6 +148,22 @@ def test_an_event_sent_from_a_python_step_runs_a_typescript_function(mixed: Mixe
     assert received["data"] == {"key": key, "lang": "python"}
     (consumer,) = mixed.server.runs_for_event(sent_id)
     assert consumer["function_id"] == "poly-ts-from-python", consumer
+
+
+def test_the_framework_app_starts_the_pipeline_across_three_endpoints(mixed: Mixed) -> None:
+    key = uuid.uuid4().hex
+    event_id = mixed.server.send_one("seeds/generate.requested", {"key": key})
+
+    generate = mixed.run_of(event_id)
+    assert generate["function_id"] == "seeds-hono-generate", generate
+    assert generate["status"] == "Completed", generate
+    (back,) = mixed.wait_record("step", "the pipeline to come back", fn="bridge-back", key=key)
+
+    assert back["data"] == {"key": key, "vector": [3, 6]}, back
+    apps = [
+        mixed.records.find("step", fn=f, key=key)[0]["app"] for f in ("generate", "bridge", "embed")
+    ]
+    assert apps == ["seeds-hono", "seeds-edge", "seeds-embed"], apps
 
 
 def test_the_cron_on_the_edge_endpoint_runs_there(mixed: Mixed) -> None:

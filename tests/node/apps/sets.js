@@ -61,6 +61,25 @@ function seedsNode(client) {
   return [embed];
 }
 
+// The framework app of the seeds: it generates a document and hands it to the bridge.
+function seedsHono(client) {
+  const generate = define(
+    client,
+    { id: "generate" },
+    { event: "seeds/generate.requested" },
+    async ({ event, step }) => {
+      const key = keyOf(event);
+      const text = await step.run("write", () => {
+        record("step", { fn: "generate", step: "write", key, app: "seeds-hono" });
+        return `seed ${key} text`;
+      });
+      await step.sendEvent("created", { name: "seeds/doc.created", data: { key, text } });
+      return { runtime, text };
+    },
+  );
+  return [generate];
+}
+
 // The TypeScript half of the polyglot case; the Python half is tests/node/apps/polyglot_app.py.
 function polyglot(client) {
   const square = define(client, { id: "square" }, { event: "poly/ts.square" }, async ({ event, step }) => {
@@ -93,9 +112,11 @@ export async function functionsFor(set, client, prefix) {
       return seedsEdge(client);
     case "seeds-node":
       return seedsNode(client);
+    case "seeds-hono":
+      return seedsHono(client);
     case "polyglot":
       return polyglot(client);
     default:
-      throw new Error(`APP_SET=${set} is not a function set; expected core, seeds-edge, seeds-node or polyglot`);
+      throw new Error(`APP_SET=${set} is not a function set; expected core, seeds-edge, seeds-node, seeds-hono or polyglot`);
   }
 }
