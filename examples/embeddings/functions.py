@@ -18,16 +18,11 @@ import inngest
 
 from .config import Config
 from .model import Embedder, EmbeddingError
+from .seed import BRIDGE_EVENTS
 from .store import Store
 
 BATCH_SIZE = 20
 COMPUTE_REQUESTED = "embeddings/compute.requested"
-BRIDGED_EVENTS = (
-    "embedding/issue.generate",
-    "embedding/pr.generate",
-    "embedding/batch.process",
-    "similarity/repository.recalculate",
-)
 METRICS_KEPT = datetime.timedelta(days=30)
 
 log = logging.getLogger("embeddings")
@@ -153,7 +148,7 @@ def build(
 
     return [
         compute_embeddings,
-        *(bridge(name) for name in BRIDGED_EVENTS),
+        *(bridge(name) for name in BRIDGE_EVENTS),
         aggregate_metrics,
         cleanup_metrics,
     ]

@@ -18,6 +18,13 @@ import urllib.request
 from typing import Any
 
 REPOS = ("acme/web", "acme/api", "acme/mobile", "acme/infra")
+BRIDGE_EVENTS = (
+    "embedding/issue.generate",
+    "embedding/pr.generate",
+    "embedding/batch.process",
+    "similarity/repository.recalculate",
+)
+"""The product's own events that the bridge functions turn into compute requests."""
 
 ANCHORS: list[dict[str, Any]] = [
     {
