@@ -114,6 +114,34 @@ async def test_the_alerts_page_lists_firing_and_resolved_alerts_newest_first(dev
     assert 'data-alert="al-1"' in resolved and 'data-alert="al-2"' not in resolved
 
 
+SLACK = "https://hooks.slack.com/services/T000/B000/secret-part"
+HOOK = "http://127.0.0.1:9/hook?token=secret-token"
+
+
+async def test_each_alert_says_where_its_news_stands_at_each_webhook_without_its_secret(
+    dev: Dash,
+) -> None:
+    await dev.store.fire(failing("al-3", NOW - 60), [SLACK, HOOK], NOW - 60)
+    slack, hook = await dev.store.due_deliveries(NOW, 10)
+    await dev.store.mark_delivered(slack.id, NOW - 50)
+    await dev.store.mark_failed(hook.id, "HTTP 503 from the receiver", NOW + 120)
+
+    page = (await dev.client.get("/ui/alerts")).text
+    body = (await dev.client.get("/v1/alerts")).json()["data"]
+
+    assert 'data-delivery="delivered"' in page and 'data-delivery="retrying"' in page
+    assert "Slack https://hooks.slack.com/…" in page and "webhook http://127.0.0.1:9/…" in page
+    assert "HTTP 503 from the receiver" in page and "next in 2 min" in page
+    [alert] = body
+    assert [(d["target"], d["attempts"], d["last_error"]) for d in alert["deliveries"]] == [
+        ("Slack https://hooks.slack.com/…", 1, None),
+        ("webhook http://127.0.0.1:9/…", 1, "HTTP 503 from the receiver"),
+    ]
+    assert alert["deliveries"][0]["next_at"] is None
+    for shown in (page, str(body)):
+        assert "secret" not in shown
+
+
 async def test_an_alert_about_events_that_start_no_run_links_to_them(dev: Dash) -> None:
     summary = {"message": "3 events started no run", "function": "app-a", "event": "app/x"}
     await dev.store.fire(Alert("al-4", "events.no_runs", "app-a", "firing", NOW, summary), [], NOW)

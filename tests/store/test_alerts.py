@@ -108,3 +108,20 @@ async def test_alerts_are_listed_newest_first_and_by_state(store: Store, state: 
     expected = ["fn-2", "fn-0"] if state == "firing" else ["fn-1"]
     assert [a.subject for a in listed] == expected
     assert [a.subject for a in await store.list_alerts(limit=2)] == ["fn-2", "fn-1"]
+
+
+async def test_the_deliveries_of_alerts_say_where_each_stands(store: Store) -> None:
+    assert await store.fire(alert(1), HOOKS, NOW)
+    assert await store.fire(alert(2, subject="app-other"), HOOKS[:1], NOW)
+    first, second = await store.due_deliveries(NOW, 2)
+    assert await store.mark_delivered(first.id, NOW + 1)
+    assert await store.mark_failed(second.id, "HTTP 500", NOW + 30)
+
+    rows = await store.alert_deliveries([alert(1).id, "01NOSUCHALERT"])
+    assert [(d.target, d.kind, d.attempts, d.delivered_at, d.last_error) for d in rows] == [
+        (HOOKS[0], "fired", 1, NOW + 1, None),
+        (HOOKS[1], "fired", 1, None, "HTTP 500"),
+    ]
+    assert rows[1].next_at == NOW + 30
+    assert {d.alert_id for d in await store.alert_deliveries([alert(2).id])} == {alert(2).id}
+    assert await store.alert_deliveries([]) == []

@@ -38,6 +38,16 @@ def url_of(target: str) -> str:
     return target.removeprefix(SLACK_PREFIX)
 
 
+def shown(target: str) -> str:
+    """A target as the dashboard and the API show it: the kind and the host, never the
+    path or query, where webhook URLs keep their secret (Slack's do)."""
+    parts = urlsplit(url_of(target))
+    host = parts.hostname or "?"
+    where = f"{host}:{parts.port}" if parts.port else host
+    hidden = "/…" if parts.path.strip("/") or parts.query else ""
+    return f"{'Slack' if is_slack(target) else 'webhook'} {parts.scheme}://{where}{hidden}"
+
+
 def state_of(delivery: Delivery) -> str:
     return "firing" if delivery.kind == "fired" else "resolved"
 

@@ -2,22 +2,35 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import Response
 
+from inlet.alerts.deliver import shown
 from inlet.api import params
 from inlet.api.render import iso, wrapped
 from inlet.clock import Clock
 from inlet.errors import BadRequest
 from inlet.store import Store
-from inlet.store.alerts import ALERT_STATES, Alert, AlertState
+from inlet.store.alerts import ALERT_STATES, Alert, AlertState, DeliveryState
 
 MAX_ALERTS = 500
 
 
-def alert_v1(alert: Alert) -> dict[str, Any]:
+def delivery_v1(row: DeliveryState) -> dict[str, Any]:
+    return {
+        "target": shown(row.target),
+        "kind": row.kind,
+        "attempts": row.attempts,
+        "delivered_at": iso(row.delivered_at),
+        "next_at": None if row.delivered_at is not None else iso(row.next_at),
+        "last_error": row.last_error,
+    }
+
+
+def alert_v1(alert: Alert, deliveries: Sequence[DeliveryState] = ()) -> dict[str, Any]:
     summary = dict(alert.summary)
     return {
         "id": alert.id,
@@ -33,6 +46,7 @@ def alert_v1(alert: Alert) -> dict[str, Any]:
         "run_id": summary.get("run_id"),
         "run_url": summary.get("run_url"),
         "summary": summary,
+        "deliveries": [delivery_v1(row) for row in deliveries],
     }
 
 
@@ -57,4 +71,9 @@ class AlertsAPI:
         alerts = await self._store.list_alerts(
             state, params.limit(query, default=50, maximum=MAX_ALERTS)
         )
-        return wrapped([alert_v1(a) for a in alerts], self._clock.now())
+        rows = await self._store.alert_deliveries([a.id for a in alerts])
+        by_alert: dict[str, list[DeliveryState]] = {}
+        for row in rows:
+            by_alert.setdefault(row.alert_id, []).append(row)
+        body = [alert_v1(a, by_alert.get(a.id, ())) for a in alerts]
+        return wrapped(body, self._clock.now())

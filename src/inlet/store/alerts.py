@@ -52,6 +52,21 @@ class Delivery:
     last_error: str | None = None
 
 
+@dataclass(frozen=True, slots=True)
+class DeliveryState:
+    """Where one outbox row stands, for people: delivered, or how many attempts failed and
+    why, and when the next one is due."""
+
+    id: str
+    alert_id: str
+    kind: DeliveryKind
+    target: str
+    attempts: int
+    next_at: float
+    delivered_at: float | None
+    last_error: str | None
+
+
 def delivery_id(alert_id: str, kind: DeliveryKind, index: int) -> str:
     return f"{alert_id}.{kind}.{index}"
 
@@ -154,6 +169,26 @@ class MemoryAlerts:
         row.last_error = error
         row.next_at = next_at
         return True
+
+    async def alert_deliveries(self, alert_ids: Sequence[str]) -> list[DeliveryState]:
+        wanted = set(alert_ids)
+        rows = sorted(
+            (row for row in self._outbox.values() if row.alert_id in wanted),
+            key=lambda row: (row.alert_id, row.id),
+        )
+        return [
+            DeliveryState(
+                row.id,
+                row.alert_id,
+                row.kind,
+                row.target,
+                row.attempts,
+                row.next_at,
+                row.delivered_at,
+                row.last_error,
+            )
+            for row in rows
+        ]
 
     async def list_alerts(self, state: AlertState | None = None, limit: int = 50) -> list[Alert]:
         found = [a for a in self._alerts.values() if state is None or a.state == state]

@@ -32,7 +32,7 @@ from inlet.model import (
     RunState,
     SkipRecord,
 )
-from inlet.store.alerts import Alert, AlertState, Delivery
+from inlet.store.alerts import Alert, AlertState, Delivery, DeliveryState
 from inlet.store.metadata import MetadataUpdate, RunMetadata
 from inlet.store.operations import BulkOp
 from inlet.store.queries import ReadModel
@@ -277,6 +277,10 @@ class Store(StallReads, WaitReads, ReadModel):
     @abc.abstractmethod
     async def mark_failed(self, delivery_id: str, error: str, next_at: float) -> bool:
         """Record a failed attempt and when to try again; False once it was delivered."""
+
+    @abc.abstractmethod
+    async def alert_deliveries(self, alert_ids: Sequence[str]) -> list[DeliveryState]:
+        """The outbox rows of these alerts, delivered or not, by alert then row id."""
 
     @abc.abstractmethod
     async def list_alerts(self, state: AlertState | None = None, limit: int = 50) -> list[Alert]:

@@ -6,7 +6,7 @@ Both read ``store.list_alerts``, as ``GET /v1/alerts`` does: one read a page."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Final
 
@@ -14,6 +14,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from inlet.alerts.deliver import shown
 from inlet.alerts.rules import (
     APP_UNREACHABLE,
     EVENTS_NO_RUNS,
@@ -23,7 +24,7 @@ from inlet.alerts.rules import (
 )
 from inlet.clock import Clock
 from inlet.store import Store
-from inlet.store.alerts import ALERT_STATES, Alert, AlertState
+from inlet.store.alerts import ALERT_STATES, Alert, AlertState, DeliveryState
 from inlet.ui import views
 from inlet.ui.guard import PRINCIPAL, STREAM
 from inlet.ui.render import COUNTED, FIRING, html
@@ -38,6 +39,29 @@ RULES: Final = {
     EVENTS_NO_RUNS: "Events start no run",
 }
 """Each rule's name for people; a rule not listed shows as it is."""
+
+
+@dataclass(frozen=True, slots=True)
+class DeliveryView:
+    target: str
+    kind: str
+    state: str
+    """``delivered``, or ``retrying`` after failed attempts, or ``pending``."""
+    detail: str
+
+
+def delivery_view(row: DeliveryState, now: float) -> DeliveryView:
+    if row.delivered_at is not None:
+        tries = "" if row.attempts <= 1 else f" after {row.attempts} attempts"
+        return DeliveryView(
+            shown(row.target), row.kind, "delivered", f"{views.ago(row.delivered_at, now)}{tries}"
+        )
+    if row.attempts:
+        due = "now" if row.next_at <= now else f"in {views.duration(row.next_at - now)}"
+        error = f": {row.last_error}" if row.last_error else ""
+        detail = f"{row.attempts} failed attempts{error}; next {due}"
+        return DeliveryView(shown(row.target), row.kind, "retrying", detail)
+    return DeliveryView(shown(row.target), row.kind, "pending", "not sent yet")
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,6 +81,7 @@ class AlertView:
     fired_ago: str
     resolved: str
     lasted: str
+    deliveries: tuple[DeliveryView, ...] = ()
 
 
 def _text(summary: Mapping[str, Any], key: str) -> str:
@@ -73,7 +98,7 @@ def _names(value: Any) -> tuple[str, ...]:
     return ()
 
 
-def alert_view(alert: Alert, now: float) -> AlertView:
+def alert_view(alert: Alert, now: float, deliveries: Sequence[DeliveryState] = ()) -> AlertView:
     summary = alert.summary
     ended = alert.resolved_at if alert.resolved_at is not None else now
     return AlertView(
@@ -92,6 +117,7 @@ def alert_view(alert: Alert, now: float) -> AlertView:
         fired_ago=views.ago(alert.fired_at, now),
         resolved=views.when(alert.resolved_at) if alert.resolved_at is not None else "",
         lasted=views.duration(max(0.0, ended - alert.fired_at)),
+        deliveries=tuple(delivery_view(row, now) for row in deliveries),
     )
 
 
@@ -105,13 +131,16 @@ class AlertPages:
         state: AlertState | None = next((s for s in ALERT_STATES if s == raw), None)
         now = self._clock.now()
         alerts = await self._store.list_alerts(state, SHOWN)
+        by_alert: dict[str, list[DeliveryState]] = {}
+        for row in await self._store.alert_deliveries([a.id for a in alerts]):
+            by_alert.setdefault(row.alert_id, []).append(row)
         return html(
             request,
             "alerts.html",
             section="alerts",
             state=state or "",
             states=[("", "All"), ("firing", "Firing"), ("resolved", "Resolved")],
-            alerts=[alert_view(a, now) for a in alerts],
+            alerts=[alert_view(a, now, by_alert.get(a.id, ())) for a in alerts],
             shown=SHOWN,
         )
 

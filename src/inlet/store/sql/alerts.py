@@ -4,7 +4,7 @@ the statements of ``alerts.sql``, each verb one transaction of the store thread.
 from __future__ import annotations
 
 import abc
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from types import MappingProxyType
 from typing import Any, TypeVar
 
@@ -15,11 +15,12 @@ from inlet.store.alerts import (
     AlertState,
     Delivery,
     DeliveryKind,
+    DeliveryState,
     alert_state,
     delivery_id,
     delivery_kind,
 )
-from inlet.store.sql.tx import Cursor
+from inlet.store.sql.tx import Connection, Cursor
 
 T = TypeVar("T")
 
@@ -52,7 +53,13 @@ def _delivery_from(row: Sequence[Any]) -> Delivery:
 
 
 class SqlAlerts:
-    """Needs the store's ``_call`` (reads), ``_write`` (writes) and ``_x``."""
+    """Needs the store's ``_call`` (reads), ``_write`` (writes), ``_x``, ``_q`` and ``_conn``."""
+
+    _q: Mapping[str, str]
+
+    @property
+    @abc.abstractmethod
+    def _conn(self) -> Connection: ...
 
     @abc.abstractmethod
     async def _call(self, fn: Callable[..., T], *args: Any) -> T: ...
@@ -105,6 +112,19 @@ class SqlAlerts:
 
     def _changed(self, name: str, args: Sequence[Any]) -> bool:
         return self._x(name, args).rowcount > 0
+
+    async def alert_deliveries(self, alert_ids: Sequence[str]) -> list[DeliveryState]:
+        ids = list(dict.fromkeys(alert_ids))
+        if not ids:
+            return []
+        return await self._call(self._alert_deliveries, ids)
+
+    def _alert_deliveries(self, ids: list[str]) -> list[DeliveryState]:
+        sql = self._q["alert_deliveries"].replace("{marks}", ",".join("?" * len(ids)))
+        return [
+            DeliveryState(row_id, alert_id, delivery_kind(kind), *rest)
+            for row_id, alert_id, kind, *rest in self._conn.execute(sql, ids).fetchall()
+        ]
 
     async def list_alerts(self, state: AlertState | None = None, limit: int = 50) -> list[Alert]:
         if state is None:

@@ -37,3 +37,8 @@ FROM alerts ORDER BY fired_at DESC, id DESC LIMIT ?
 -- name: list_alerts_in
 SELECT id, rule, subject, state, fired_at, resolved_at, summary
 FROM alerts WHERE state = ? ORDER BY fired_at DESC, id DESC LIMIT ?
+
+-- name: alert_deliveries
+-- {marks} is one ? per alert id.
+SELECT id, alert_id, kind, target, attempts, next_at, delivered_at, last_error
+FROM alert_outbox WHERE alert_id IN ({marks}) ORDER BY alert_id, id

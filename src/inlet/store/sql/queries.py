@@ -141,6 +141,7 @@ NAMES: Final = frozenset(
         "mark_failed",
         "list_alerts",
         "list_alerts_in",
+        "alert_deliveries",
         "quiet_runs",
         "skip_tally",
         "app_errors_since",
