@@ -23,7 +23,7 @@ from pydantic import BaseModel, Field
 from . import config as config_lib
 from .functions import build
 from .model import Embedder, HostedEmbeddings, LocalModel
-from .store import Item, Store
+from .store import Item, Store, open_database
 
 PAGE = Path(__file__).with_name("page.html")
 
@@ -51,7 +51,7 @@ def _item(item: Item, distance: float | None = None) -> dict[str, Any]:
 
 
 def create_app(config: config_lib.Config) -> fastapi.FastAPI:
-    store = Store(config.database, config.dimensions)
+    store = Store(open_database(config.database, config.dimensions))
     model: Embedder = (
         HostedEmbeddings(config.hosted, config.dimensions) if config.hosted else LocalModel()
     )

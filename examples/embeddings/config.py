@@ -51,7 +51,12 @@ def load(env: Mapping[str, str] = os.environ) -> Config:
         "set it to a SQLite file path (e.g. .inlet/embeddings.db) or a postgresql:// URL",
     )
     if env.get("INNGEST_DEV", "").strip() in ("", "0", "false"):
-        for name in ("INNGEST_SIGNING_KEY", "INNGEST_EVENT_KEY", "INNGEST_API_BASE_URL"):
+        for name in (
+            "INNGEST_SIGNING_KEY",
+            "INNGEST_EVENT_KEY",
+            "INNGEST_API_BASE_URL",
+            "INNGEST_EVENT_API_BASE_URL",
+        ):
             _required(
                 env,
                 name,

@@ -14,6 +14,7 @@ import argparse
 import json
 import random
 import sys
+import urllib.error
 import urllib.request
 from typing import Any
 
@@ -176,8 +177,11 @@ def _post(url: str, body: Any) -> Any:
     request = urllib.request.Request(
         url, data=json.dumps(body).encode(), headers={"Content-Type": "application/json"}
     )
-    with urllib.request.urlopen(request, timeout=30) as resp:
-        return json.loads(resp.read())
+    try:
+        with urllib.request.urlopen(request, timeout=30) as resp:
+            return json.loads(resp.read())
+    except urllib.error.URLError as exc:
+        sys.exit(f"seed: POST {url} failed ({exc}); is that server running at that address?")
 
 
 def seed(app_url: str, inlet_url: str, event_key: str, count: int) -> dict[str, Any]:

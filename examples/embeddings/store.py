@@ -1,76 +1,74 @@
-"""The example's database: issues and pull requests, their vectors, jobs and metrics.
+"""The example's data: issues and pull requests, their vectors, jobs and workspace metrics.
 
-SQLite with the sqlite-vec extension (a ``vec0`` table of ``float[384]``, cosine distance).
-Python builds without extension loading (pyenv's, for one) use the ``pysqlite3`` wheel,
-which bundles a SQLite that loads extensions. Every write is one transaction: a batch's
-vectors and its job's progress commit together or not at all.
+One implementation over two databases: SQLite with sqlite-vec (``vectors_sqlite.py``, the
+default) and PostgreSQL with pgvector (``vectors_postgres.py``, for a postgresql:// URL).
+Each write is one transaction: a batch's vectors and its job's progress commit together
+or not at all.
 """
 
 from __future__ import annotations
 
-import contextlib
-import sqlite3
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
-from typing import Any
-
-import sqlite_vec
+from typing import Any, Protocol
 
 Vector = list[float]
 
-SCHEMA = """
-create table if not exists items (
-    id integer primary key,
-    repo text not null,
-    kind text not null check (kind in ('issue', 'pr')),
-    number integer not null,
-    title text not null,
-    body text not null,
-    embedded_at real,
-    unique (repo, kind, number)
-);
-create table if not exists jobs (
-    id integer primary key,
-    run_id text not null unique,
-    reason text not null,
-    status text not null,
-    processed integer not null default 0,
-    total integer not null,
-    error text,
-    created_at real not null,
-    updated_at real not null
-);
-create table if not exists job_batches (
-    job_id integer not null references jobs (id),
-    batch integer not null,
-    items integer not null,
-    primary key (job_id, batch)
-);
-create table if not exists workspace_metrics (
-    id integer primary key,
-    repo text not null,
-    issues integer not null,
-    prs integer not null,
-    embedded integer not null,
-    computed_at real not null
-);
-"""
+SCHEMA = [
+    """create table if not exists items (
+        id {identity},
+        repo text not null,
+        kind text not null check (kind in ('issue', 'pr')),
+        number integer not null,
+        title text not null,
+        body text not null,
+        embedded_at double precision,
+        unique (repo, kind, number)
+    )""",
+    """create table if not exists jobs (
+        id {identity},
+        run_id text not null unique,
+        reason text not null,
+        status text not null,
+        processed integer not null default 0,
+        total integer not null,
+        error text,
+        created_at double precision not null,
+        updated_at double precision not null
+    )""",
+    """create table if not exists job_batches (
+        job_id bigint not null references jobs (id),
+        batch integer not null,
+        items integer not null,
+        primary key (job_id, batch)
+    )""",
+    """create table if not exists workspace_metrics (
+        id {identity},
+        repo text not null,
+        issues integer not null,
+        prs integer not null,
+        embedded integer not null,
+        computed_at double precision not null
+    )""",
+]
+JOB_COLUMNS = "id, run_id, reason, status, processed, total, error"
 
 
-def _connect(path: str) -> sqlite3.Connection:
-    module: Any = sqlite3
-    if not hasattr(sqlite3.Connection, "enable_load_extension"):
-        from pysqlite3 import dbapi2
+class Database(Protocol):
+    """What the store needs of a database: SQL with ``?`` placeholders, and vectors."""
 
-        module = dbapi2
-    db: sqlite3.Connection = module.connect(path, timeout=30.0, isolation_level=None)
-    db.enable_load_extension(True)
-    sqlite_vec.load(db)
-    db.enable_load_extension(False)
-    db.row_factory = module.Row
-    db.execute("pragma journal_mode = wal")
-    return db
+    placeholder: str
+
+    def close(self) -> None: ...
+    def transaction(self) -> AbstractContextManager[None]: ...
+    def query(self, sql: str, params: Sequence[Any] = ()) -> list[dict[str, Any]]: ...
+    def write(self, sql: str, params: Sequence[Any] = ()) -> int: ...
+    def write_many(self, sql: str, rows: Sequence[Sequence[Any]]) -> None: ...
+    def put_vector(self, item_id: int, vector: Vector) -> None: ...
+    def nearest(self, vector: Vector, k: int) -> list[tuple[int, float]]: ...
+    def vector(self, item_id: int) -> Vector | None: ...
 
 
 @dataclass(frozen=True)
@@ -102,63 +100,70 @@ class Job:
         return f"Progress: {self.processed}/{self.total}"
 
 
+def open_database(url: str, dimensions: int) -> Database:
+    """A postgresql:// URL opens PostgreSQL with pgvector; anything else is a SQLite file."""
+    if url.startswith(("postgresql://", "postgres://")):
+        from .vectors_postgres import PgvectorDatabase
+
+        return PgvectorDatabase(url, dimensions, SCHEMA)
+    from .vectors_sqlite import SqliteVecDatabase
+
+    return SqliteVecDatabase(url, dimensions, SCHEMA)
+
+
 class Store:
-    def __init__(self, path: str, dimensions: int) -> None:
-        self.dimensions = dimensions
-        self._db = _connect(path)
-        self._db.executescript(SCHEMA)
-        self._db.execute(
-            "create virtual table if not exists item_vectors using vec0("
-            f"embedding float[{dimensions}] distance_metric=cosine)"
-        )
+    def __init__(self, db: Database) -> None:
+        self._db = db
 
     def close(self) -> None:
         self._db.close()
 
-    @contextlib.contextmanager
-    def _transaction(self) -> Iterator[sqlite3.Connection]:
-        self._db.execute("begin immediate")
-        try:
-            yield self._db
-        except BaseException:
-            self._db.execute("rollback")
-            raise
-        self._db.execute("commit")
+    def _sql(self, sql: str) -> str:
+        return sql.replace("?", self._db.placeholder)
+
+    def _query(self, sql: str, *params: Any) -> list[dict[str, Any]]:
+        return self._db.query(self._sql(sql), params)
+
+    def _write(self, sql: str, *params: Any) -> int:
+        return self._db.write(self._sql(sql), params)
 
     # --- items ---------------------------------------------------------------------------
 
     def add_items(self, items: Sequence[dict[str, Any]]) -> int:
         """Insert issues and PRs; an item already there (repo, kind, number) is skipped."""
-        with self._transaction() as db:
-            before = db.total_changes
-            db.executemany(
-                "insert or ignore into items (repo, kind, number, title, body) "
-                "values (:repo, :kind, :number, :title, :body)",
-                items,
+        rows = [(i["repo"], i["kind"], i["number"], i["title"], i["body"]) for i in items]
+        with self._db.transaction():
+            before = self.counts()["items"]
+            self._db.write_many(
+                self._sql(
+                    "insert into items (repo, kind, number, title, body) "
+                    "values (?, ?, ?, ?, ?) on conflict do nothing"
+                ),
+                rows,
             )
-            return db.total_changes - before
+            return self.counts()["items"] - before
 
     def items(self, ids: Sequence[int]) -> list[Item]:
+        if not ids:
+            return []
         marks = ",".join("?" * len(ids))
-        rows = self._db.execute(
+        rows = self._query(
             f"select id, repo, kind, number, title, body from items where id in ({marks}) "
             "order by id",
-            list(ids),
+            *ids,
         )
-        return [Item(**dict(r)) for r in rows]
+        return [Item(**row) for row in rows]
 
     def item(self, item_id: int) -> Item | None:
         found = self.items([item_id])
         return found[0] if found else None
 
     def needing_embedding(self) -> list[int]:
-        rows = self._db.execute("select id from items where embedded_at is null order by id")
+        rows = self._query("select id from items where embedded_at is null order by id")
         return [int(r["id"]) for r in rows]
 
     def counts(self) -> dict[str, int]:
-        row = self._db.execute(
-            "select count(*) as items, count(embedded_at) as embedded from items"
-        ).fetchone()
+        (row,) = self._query("select count(*) as items, count(embedded_at) as embedded from items")
         return {"items": int(row["items"]), "embedded": int(row["embedded"])}
 
     # --- vectors -------------------------------------------------------------------------
@@ -169,111 +174,96 @@ class Store:
         A step retried after its commit (its answer lost) finds its batch recorded and
         counts nothing twice."""
         now = time.time()
-        with self._transaction() as db:
+        with self._db.transaction():
             for item_id, vector in vectors.items():
-                db.execute("delete from item_vectors where rowid = ?", (item_id,))
-                db.execute(
-                    "insert into item_vectors (rowid, embedding) values (?, ?)",
-                    (item_id, sqlite_vec.serialize_float32(vector)),
-                )
-                db.execute("update items set embedded_at = ? where id = ?", (now, item_id))
-            inserted = db.execute(
-                "insert or ignore into job_batches (job_id, batch, items) values (?, ?, ?)",
-                (job_id, batch, len(vectors)),
-            ).rowcount
+                self._db.put_vector(item_id, vector)
+                self._write("update items set embedded_at = ? where id = ?", now, item_id)
+            inserted = self._write(
+                "insert into job_batches (job_id, batch, items) values (?, ?, ?) "
+                "on conflict do nothing",
+                job_id,
+                batch,
+                len(vectors),
+            )
             if inserted:
-                db.execute(
+                self._write(
                     "update jobs set processed = processed + ?, updated_at = ? where id = ?",
-                    (len(vectors), now, job_id),
+                    len(vectors),
+                    now,
+                    job_id,
                 )
         job = self.job(job_id)
         assert job is not None
         return job
 
     def similar(self, vector: Vector, k: int) -> list[tuple[Item, float]]:
-        rows = self._db.execute(
-            "select rowid, distance from item_vectors where embedding match ? and k = ? "
-            "order by distance",
-            (sqlite_vec.serialize_float32(vector), k),
-        ).fetchall()
-        items = {i.id: i for i in self.items([int(r["rowid"]) for r in rows])}
-        return [(items[int(r["rowid"])], float(r["distance"])) for r in rows]
+        nearest = self._db.nearest(vector, k)
+        items = {i.id: i for i in self.items([item_id for item_id, _ in nearest])}
+        return [(items[item_id], distance) for item_id, distance in nearest]
 
     def vector(self, item_id: int) -> Vector | None:
-        row = self._db.execute(
-            "select vec_to_json(embedding) as v from item_vectors where rowid = ?", (item_id,)
-        ).fetchone()
-        if row is None:
-            return None
-        import json
-
-        vector: Vector = json.loads(row["v"])
-        return vector
+        return self._db.vector(item_id)
 
     # --- jobs ----------------------------------------------------------------------------
 
     def start_job(self, run_id: str, reason: str, total: int) -> Job:
         """The job of this run, created once: a retried step finds the same row."""
         now = time.time()
-        with self._transaction() as db:
-            db.execute(
-                "insert or ignore into jobs (run_id, reason, status, total, created_at, "
-                "updated_at) values (?, ?, 'running', ?, ?, ?)",
-                (run_id, reason, total, now, now),
+        with self._db.transaction():
+            self._write(
+                "insert into jobs (run_id, reason, status, total, created_at, updated_at) "
+                "values (?, ?, 'running', ?, ?, ?) on conflict do nothing",
+                run_id,
+                reason,
+                total,
+                now,
+                now,
             )
         job = self._job_where("run_id = ?", run_id)
         assert job is not None
         return job
 
     def finish_job(self, job_id: int, status: str, error: str | None = None) -> Job | None:
-        with self._transaction() as db:
-            db.execute(
-                "update jobs set status = ?, error = ?, updated_at = ? where id = ?",
-                (status, error, time.time(), job_id),
-            )
+        self._write(
+            "update jobs set status = ?, error = ?, updated_at = ? where id = ?",
+            status,
+            error,
+            time.time(),
+            job_id,
+        )
         return self.job(job_id)
 
     def fail_run_job(self, run_id: str, error: str) -> Job | None:
-        with self._transaction() as db:
-            db.execute(
-                "update jobs set status = 'failed', error = ?, updated_at = ? "
-                "where run_id = ? and status = 'running'",
-                (error, time.time(), run_id),
-            )
+        self._write(
+            "update jobs set status = 'failed', error = ?, updated_at = ? "
+            "where run_id = ? and status = 'running'",
+            error,
+            time.time(),
+            run_id,
+        )
         return self._job_where("run_id = ?", run_id)
 
     def job(self, job_id: int) -> Job | None:
         return self._job_where("id = ?", job_id)
 
     def jobs(self, limit: int = 50) -> list[Job]:
-        rows = self._db.execute(
-            "select id, run_id, reason, status, processed, total, error from jobs "
-            "order by id desc limit ?",
-            (limit,),
-        )
-        return [Job(**dict(r)) for r in rows]
+        rows = self._query(f"select {JOB_COLUMNS} from jobs order by id desc limit ?", limit)
+        return [Job(**row) for row in rows]
 
     def _job_where(self, where: str, value: object) -> Job | None:
-        row = self._db.execute(
-            f"select id, run_id, reason, status, processed, total, error from jobs where {where}",
-            (value,),
-        ).fetchone()
-        return Job(**dict(row)) if row else None
+        rows = self._query(f"select {JOB_COLUMNS} from jobs where {where}", value)
+        return Job(**rows[0]) if rows else None
 
     # --- workspace metrics ---------------------------------------------------------------
 
     def aggregate_metrics(self) -> int:
-        now = time.time()
-        with self._transaction() as db:
-            return db.execute(
-                "insert into workspace_metrics (repo, issues, prs, embedded, computed_at) "
-                "select repo, sum(kind = 'issue'), sum(kind = 'pr'), count(embedded_at), ? "
-                "from items group by repo",
-                (now,),
-            ).rowcount
+        return self._write(
+            "insert into workspace_metrics (repo, issues, prs, embedded, computed_at) "
+            "select repo, sum(case when kind = 'issue' then 1 else 0 end), "
+            "sum(case when kind = 'pr' then 1 else 0 end), count(embedded_at), ? "
+            "from items group by repo",
+            time.time(),
+        )
 
     def delete_metrics_before(self, cutoff: float) -> int:
-        with self._transaction() as db:
-            return db.execute(
-                "delete from workspace_metrics where computed_at < ?", (cutoff,)
-            ).rowcount
+        return self._write("delete from workspace_metrics where computed_at < ?", cutoff)

@@ -106,6 +106,13 @@ class ExampleStack(Stack):
     def __init__(self, tmp_path: Path) -> None:
         super().__init__(tmp_path)
         self.examples: list[ExampleApp] = []
+        self.helpers: list[ManagedProcess] = []
+
+    def helper(self, name: str, argv: list[str]) -> ManagedProcess:
+        """Another process of the test (a database server), stopped after the apps."""
+        process = ManagedProcess(name, argv, _clean_env({}), self.log_dir)
+        self.helpers.append(process)
+        return process
 
     def example(self, name: str, module: str, python: str, env: dict[str, str]) -> ExampleApp:
         app = ExampleApp(self, name, module, python, env)
@@ -114,13 +121,17 @@ class ExampleStack(Stack):
 
     def log_sections(self) -> Iterator[tuple[str, str]]:
         yield from super().log_sections()
-        for app in self.examples:
-            yield from app.process.logs()
+        for process in [*(app.process for app in self.examples), *self.helpers]:
+            yield from process.logs()
 
     def close(self) -> None:
         for app in reversed(self.examples):
             app.stop()
-        super().close()
+        try:
+            super().close()
+        finally:
+            for process in self.helpers:
+                process.stop()
 
 
 @pytest.hookimpl(wrapper=True, tryfirst=True)

