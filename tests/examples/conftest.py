@@ -72,6 +72,8 @@ class ExampleApp:
     python: str
     env: dict[str, str]
     port: int = field(default_factory=free_port)
+    ready: tuple[int, ...] = (200,)
+    """The statuses of an unsigned GET of /api/inngest that mean up (401 in production)."""
     process: ManagedProcess = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
@@ -92,7 +94,7 @@ class ExampleApp:
 
         def ready() -> bool:
             self.process.assert_running()
-            return httpx.get(self.serve_url, timeout=5.0).status_code == 200
+            return httpx.get(self.serve_url, timeout=5.0).status_code in self.ready
 
         wait_for(ready, timeout, f"{self.name} to answer GET {self.serve_url}")
 

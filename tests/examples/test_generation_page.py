@@ -6,6 +6,7 @@ and the page says so."""
 from __future__ import annotations
 
 import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -70,7 +71,7 @@ def test_generate_shows_in_progress_then_completed_with_the_seeds(
     app = example.example(
         "app-generation",
         "examples.generation.app:app",
-        str(ROOT / ".venv" / "bin" / "python"),
+        sys.executable,
         {
             "INNGEST_DEV": f"http://127.0.0.1:{port}",
             "GENERATION_DATABASE": str(tmp_path / "g.db"),
@@ -108,7 +109,7 @@ def test_generate_shows_in_progress_then_completed_with_the_seeds(
 
 
 def test_a_half_configured_endpoint_stops_the_app_naming_the_missing_variable() -> None:
-    argv = [str(ROOT / ".venv" / "bin" / "python"), "-m", "uvicorn"]
+    argv = [sys.executable, "-m", "uvicorn"]
     argv += ["examples.generation.app:app", "--port", str(free_port())]
     env = _clean_env({"INNGEST_DEV": "http://127.0.0.1:9", "GENERATION_API_URL": "http://x"})
     done = subprocess.run(argv, cwd=ROOT, env=env, capture_output=True, text=True, timeout=60)
