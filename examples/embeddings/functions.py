@@ -67,7 +67,7 @@ def build(
             inngest.TriggerCron(cron="*/15 * * * *"),
             inngest.TriggerEvent(event=COMPUTE_REQUESTED),
         ],
-        # One run at a time: the model has the CPU to itself, batch by batch.
+        # One call in flight at a time across all runs: the model has the CPU to itself.
         concurrency=[inngest.Concurrency(limit=1)],
         retries=3,
         on_failure=mark_job_failed,

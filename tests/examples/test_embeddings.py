@@ -24,7 +24,8 @@ from .conftest import ExampleApp, ExampleStack, seed
 
 ANCHORS, BRIDGE_EVENTS, items = seed.ANCHORS, seed.BRIDGE_EVENTS, seed.items
 
-pytestmark = [pytest.mark.acceptance, pytest.mark.slow]
+# Generous: the first test of a fresh machine waits for the example's venv to be made.
+pytestmark = [pytest.mark.acceptance, pytest.mark.slow, pytest.mark.timeout(600)]
 
 COMPUTE = "embeddings-compute-embeddings"
 SEEDED = 300

@@ -32,7 +32,7 @@ def example(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[ExampleS
         stack.close()
 
 
-@pytest.mark.timeout(240)
+@pytest.mark.timeout(600)
 def test_both_examples_run_against_inlet_start_with_keys(
     example: ExampleStack, tmp_path: Path, embeddings_python: Path
 ) -> None:
