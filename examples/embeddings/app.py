@@ -21,9 +21,9 @@ from fastapi.responses import FileResponse
 from pydantic import BaseModel, Field
 
 from . import config as config_lib
-from .functions import build
+from .functions import COMPUTE_REQUESTED, build
 from .model import Embedder, HostedEmbeddings, LocalModel
-from .store import Item, Store, open_database
+from .store import Item, Job, Store, open_database
 
 PAGE = Path(__file__).with_name("page.html")
 
@@ -86,7 +86,8 @@ def create_app(config: config_lib.Config) -> fastapi.FastAPI:
         vector = store.vector(item_id)
         if vector is None:
             raise fastapi.HTTPException(
-                409, f"item {item_id} has no embedding yet; send {COMPUTE} and wait for it"
+                409,
+                f"item {item_id} has no embedding yet; send {COMPUTE_REQUESTED} and wait for it",
             )
         found = store.similar(vector, k + 1)
         results = [_item(i, d) for i, d in found if i.id != item_id][:k]
@@ -117,10 +118,7 @@ def create_app(config: config_lib.Config) -> fastapi.FastAPI:
     return app
 
 
-COMPUTE = "embeddings/compute.requested"
-
-
-def _job(job: Any) -> dict[str, Any]:
+def _job(job: Job) -> dict[str, Any]:
     return {
         "id": job.id,
         "run_id": job.run_id,

@@ -15,6 +15,7 @@ from collections.abc import Callable
 
 from inlet.clock import Clock
 from inlet.config import Settings
+from inlet.executor import gateway
 from inlet.executor.transport import Transport
 from inlet.metrics import Metrics, call_error_kind
 from inlet.model import Attempt, Finish, ItemKind, Outcome, QueueItem, RunStatus
@@ -240,6 +241,7 @@ class Executor:
                     started_at=started,
                     exists=lambda slug: registry.get(slug) is not None,
                     response_keys=self._response_keys,
+                    gateway=await gateway.resolve(reply, self._response_keys),
                 ),
                 reply,
                 now=self._clock.now(),

@@ -29,33 +29,21 @@ from inlet.model import (
     RunState,
     RunStatus,
 )
-from inlet.protocol.signing import verify
-from inlet.steps import waits
+from inlet.steps import defer, waits
 from inlet.steps.backoff import RetryPolicy, clamp_retry_after
 from inlet.steps.finish import standard_error
-from inlet.steps.ops import STEP_DONE, STEP_RAISED, WAITING, Op
+from inlet.steps.ops import GATEWAYS, LAZY, STEP_DONE, STEP_RAISED, WAITING, Op
+from inlet.steps.reply import (
+    Reply,
+    decode_ops,
+    decode_output,
+    excerpt,
+    signature_problem,
+    try_json,
+    unwrap_stream,
+)
 
-ERROR_EXCERPT = 300
-
-
-@dataclass(frozen=True, slots=True)
-class Reply:
-    """What came back from one call request. ``status`` 0: no HTTP response at all."""
-
-    status: int
-    headers: Mapping[str, str] = field(default_factory=dict)
-    """Lower-cased names."""
-    body: bytes = b""
-    error: str | None = None
-    """Why there is no response (connection refused, timeout...)."""
-
-    @property
-    def sdk(self) -> str | None:
-        return self.headers.get("x-inngest-sdk")
-
-    @property
-    def no_retry(self) -> bool:
-        return self.headers.get("x-inngest-no-retry", "").strip().lower() == "true"
+__all__ = ["Call", "Limits", "Reply", "interpret"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,14 +65,31 @@ class Call:
     """Whether a function is registered (the target of an invoke)."""
     response_keys: tuple[str, ...] = ()
     """The keys an SDK signs its reply with (``inlet start``); empty: not checked (dev)."""
+    gateway: Mapping[str, dict[str, Any]] = field(default_factory=dict)
+    """The opcode each ``Gateway``/``AIGateway`` step of the reply stands for, its HTTP
+    call made (``steps/gateway.py``), by step id."""
 
 
 def interpret(
     call: Call, reply: Reply, *, now: float, jitter: float, retry: RetryPolicy, limits: Limits
 ) -> Outcome:
-    """Turn an app's reply into the commands that record it."""
-    unsigned = _signature_problem(reply, call.response_keys)
-    reply = _unwrap_stream(reply)
+    """Turn an app's reply into the commands that record it. A run that ends starts the
+    deferred runs it recorded (``steps/defer.py``)."""
+    outcome = _interpret(call, reply, now=now, jitter=jitter, retry=retry, limits=limits)
+    if outcome.finish is None or outcome.finish.status not in (
+        RunStatus.COMPLETED,
+        RunStatus.FAILED,
+    ):
+        return outcome
+    started = defer.scheduled(call.state, outcome.memos, now)
+    return replace(outcome, events=(*outcome.events, *started)) if started else outcome
+
+
+def _interpret(
+    call: Call, reply: Reply, *, now: float, jitter: float, retry: RetryPolicy, limits: Limits
+) -> Outcome:
+    unsigned = signature_problem(reply, call.response_keys)
+    reply = unwrap_stream(reply)
     attempt = Attempt(
         run_id=call.item.run_id,
         item_id=call.item.id,
@@ -103,7 +108,7 @@ def interpret(
         reason = (
             f"response did not come from an Inngest SDK (HTTP {reply.status} without an "
             f"X-Inngest-SDK header): is {call.function.url.split('?')[0]} the app's serve "
-            f"endpoint? Body: {_excerpt(reply.body)}"
+            f"endpoint? Body: {excerpt(reply.body)}"
         )
         return _failed_call(call, attempt, reply, reason, now, jitter, retry)
     if unsigned is not None:
@@ -115,9 +120,9 @@ def interpret(
     version = _request_version(call, reply)
     if reply.status == 200:
         try:
-            output = _decode_output(reply.body)
+            output = decode_output(reply.body)
         except orjson.JSONDecodeError:
-            reason = f"the SDK answered 200 with a body that is not JSON: {_excerpt(reply.body)}"
+            reason = f"the SDK answered 200 with a body that is not JSON: {excerpt(reply.body)}"
             return _failed_call(call, attempt, reply, reason, now, jitter, retry)
         return Outcome(
             attempt=replace(attempt, outcome="completed", output=output),
@@ -126,13 +131,13 @@ def interpret(
         )
     if reply.status == 206:
         try:
-            ops = _decode_ops(reply.body)
+            ops = decode_ops(reply.body)
         except (orjson.JSONDecodeError, ValueError) as exc:
             reason = f"the SDK answered 206 with opcodes that cannot be read ({exc})"
             return _failed_call(call, attempt, reply, reason, now, jitter, retry)
         outcome = _opcodes(call, attempt, reply, ops, now, jitter, retry, limits)
         return replace(outcome, request_version=version)
-    body = _try_json(reply.body)
+    body = try_json(reply.body)
     reason = _error_text(body, reply)
     outcome = _failed_call(call, attempt, reply, reason, now, jitter, retry, error_body=body)
     return replace(outcome, request_version=version)
@@ -164,6 +169,14 @@ def _opcodes(
         kind = str(op.get("op", ""))
         step_id = str(op.get("id", ""))
         name = str(op.get("displayName") or op.get("name") or step_id)
+        if kind in GATEWAYS:
+            # The server made the call: the step is what came of it (steps/gateway.py).
+            op = call.gateway.get(step_id) or {
+                **op,
+                "op": Op.STEP_ERROR,
+                "error": {"name": "GatewayError", "message": "the HTTP call was not made"},
+            }
+            kind = str(op["op"])
         if kind in STEP_DONE:
             value = {"data": op.get("data")}
             size = len(orjson.dumps(value))
@@ -213,6 +226,16 @@ def _opcodes(
             outputs.append(data)
         elif kind == Op.DISCOVERY_REQUEST:
             discover = True
+        elif kind in LAZY:
+            try:
+                memo = defer.memo_of(op, call.state, memos)
+            except defer.DeferRejected as exc:
+                return _fail(attempt, str(exc), "failed")
+            if memo is not None:
+                memos.append(memo)
+            # Alone in a reply (the SDKs send them along with another opcode), they still
+            # need a discovery to move the run on.
+            discover = discover or all(o.get("op") in LAZY for o in ops)
         elif kind == Op.STEP_NOT_FOUND:
             errors.append(f"step {step_id} not found by the SDK")
             retry_at = now + retry.delay(call.item.attempt, jitter)
@@ -229,15 +252,19 @@ def _opcodes(
     memos.extend(effects.memos)
     enqueue.extend(effects.enqueue)
     discover = discover or effects.discover
-    if retry_at is not None and not memos and not enqueue and not effects.listeners:
+    # Defers ride along with a step: they neither make a reply parallel nor stop a retry.
+    steps = [o for o in ops if o.get("op") not in LAZY] or ops
+    stepped = [m for m in memos if m.op not in LAZY]
+    if retry_at is not None and not stepped and not enqueue and not effects.listeners:
         return Outcome(
             attempt=replace(
                 attempt,
                 outcome="retry",
                 error="; ".join(errors),
-                name=attempt.name or str(ops[0].get("displayName") or ""),
-                op_step=_single_step(ops),
+                name=attempt.name or str(steps[0].get("displayName") or ""),
+                op_step=_single_step(steps),
             ),
+            memos=tuple(memos),
             retry_at=retry_at,
         )
     if discover:
@@ -245,8 +272,8 @@ def _opcodes(
         # asks for the discovery that moves the function on.
         join = call.item.kind is ItemKind.STEP and call.item.join
         enqueue.append(NewItem(ItemKind.DISCOVERY, STEP_DISCOVERY, now, after_join=join))
-    force_plan = True if len(ops) > 1 else None
-    if planned and call.item.kind is ItemKind.DISCOVERY and len(ops) == 1:
+    force_plan = True if len(steps) > 1 else None
+    if planned and call.item.kind is ItemKind.DISCOVERY and len(steps) == 1:
         force_plan = None
     version = call.state.run.request_version
     if version == -1:
@@ -255,17 +282,17 @@ def _opcodes(
         # Request version 2 returns to inline execution once a parallel group is done
         # (Go resets ForceStepPlan at the join); version 1 SDKs keep planning every step.
         force_plan = False
-    label = "planned" if planned and not memos else ("step" if not errors else "step_failed")
-    if not memos and not planned and (effects.listeners or effects.enqueue):
+    label = "planned" if planned and not stepped else ("step" if not errors else "step_failed")
+    if not stepped and not planned and (effects.listeners or effects.enqueue):
         label = "waiting"
-    names = ", ".join(str(op.get("displayName") or op.get("name") or op.get("id")) for op in ops)
+    names = ", ".join(str(op.get("displayName") or op.get("name") or op.get("id")) for op in steps)
     return Outcome(
         attempt=replace(
             attempt,
             outcome=label,
             output=outputs[0] if len(outputs) == 1 else None,
             name=attempt.name or names,
-            op_step=_single_step(ops),
+            op_step=_single_step(steps),
             error="; ".join(errors) or None,
         ),
         memos=tuple(memos),
@@ -374,7 +401,7 @@ def _error_text(body: JSON, reply: Reply) -> str:
     if isinstance(body, dict):
         err = _sdk_error(body)
         return f"HTTP {reply.status}: {err['name']}: {err['message']}"
-    return f"HTTP {reply.status}: {_excerpt(reply.body)}"
+    return f"HTTP {reply.status}: {excerpt(reply.body)}"
 
 
 def _request_version(call: Call, reply: Reply) -> int | None:
@@ -400,81 +427,3 @@ def _retry_after(value: str, now: float) -> float | None:
         return email.utils.parsedate_to_datetime(value).timestamp()
     except (TypeError, ValueError):
         return None
-
-
-def _signature_problem(reply: Reply, keys: tuple[str, ...]) -> str | None:
-    """Why ``reply`` is not signed by an SDK holding one of ``keys``, or ``None``.
-
-    An SDK signs its reply with the key that verified the request: HMAC-SHA256 over the
-    body bytes as sent, then the header's ``t`` (docs/protocol.md §4.2). A streamed reply
-    (201) is signed before its body exists, so it cannot be checked.
-    """
-    if not keys or reply.error is not None or reply.status == 201:
-        return None
-    header = reply.headers.get("x-inngest-signature")
-    what = f"the app's response (HTTP {reply.status})"
-    if not header:
-        return (
-            f"{what} has no X-Inngest-Signature header, and inlet start trusts only signed "
-            "responses: it came from something other than an SDK holding this server's "
-            "signing key (a proxy, or an app without INNGEST_SIGNING_KEY). "
-            f"Body: {_excerpt(reply.body)}"
-        )
-    if not verify(header, reply.body, keys, 0.0, max_skew=None):
-        return (
-            f"{what} has an X-Inngest-Signature that no configured signing key produces: "
-            "the app holds another key (give it the server's as INNGEST_SIGNING_KEY) or "
-            "the response was altered on the way"
-        )
-    return None
-
-
-def _unwrap_stream(reply: Reply) -> Reply:
-    """A streamed answer is 201 + keep-alive spaces + ``{status, headers, body}`` (§5.7)."""
-    if reply.status != 201 or reply.error is not None:
-        return reply
-    try:
-        envelope = orjson.loads(reply.body.lstrip())
-    except orjson.JSONDecodeError:
-        return reply
-    if not isinstance(envelope, dict) or "status" not in envelope:
-        return reply
-    headers = dict(reply.headers)
-    for k, v in (envelope.get("headers") or {}).items():
-        headers[str(k).lower()] = str(v)
-    body = envelope.get("body")
-    raw = body.encode() if isinstance(body, str) else orjson.dumps(body)
-    return Reply(status=int(envelope["status"]), headers=headers, body=raw)
-
-
-def _decode_output(body: bytes) -> JSON:
-    if not body.strip():
-        return None
-    value = orjson.loads(body)
-    if isinstance(value, str) and value.lstrip().startswith("{"):
-        try:
-            return orjson.loads(value)
-        except orjson.JSONDecodeError:
-            return value
-    return value
-
-
-def _decode_ops(body: bytes) -> list[dict[str, Any]]:
-    value = orjson.loads(body) if body.strip() else []
-    if isinstance(value, dict):
-        value = [value]
-    if not isinstance(value, list) or not all(isinstance(op, dict) for op in value):
-        raise ValueError("expected an array of opcode objects")
-    return value
-
-
-def _try_json(body: bytes) -> JSON:
-    try:
-        return orjson.loads(body) if body.strip() else None
-    except orjson.JSONDecodeError:
-        return None
-
-
-def _excerpt(body: bytes) -> str:
-    text = body[:ERROR_EXCERPT].decode("utf-8", "replace")
-    return repr(text) + ("..." if len(body) > ERROR_EXCERPT else "")

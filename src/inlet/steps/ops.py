@@ -26,6 +26,14 @@ class Op(StrEnum):
     INVOKE_FUNCTION = "InvokeFunction"
     RUN_COMPLETE = "RunComplete"
     DISCOVERY_REQUEST = "DiscoveryRequest"
+    DEFER_ADD = "DeferAdd"
+    """``defer()``: start a deferred child run once this run ends (``steps/defer.py``)."""
+    DEFER_ABORT = "DeferAbort"
+    """A defer added earlier is not to start after all."""
+    GATEWAY = "Gateway"
+    """``step.fetch``: the server makes the HTTP call and memoises the response."""
+    AI_GATEWAY = "AIGateway"
+    """``step.ai.infer``: the same, for a model provider's inference API."""
 
 
 STEP_DONE = frozenset({Op.STEP_RUN, Op.STEP})
@@ -34,6 +42,10 @@ STEP_RAISED = frozenset({Op.STEP_ERROR, Op.STEP_FAILED})
 """A step that raised."""
 WAITING = frozenset({Op.SLEEP, Op.WAIT_FOR_EVENT, Op.INVOKE_FUNCTION})
 """Opcodes that park the step until a timer or an event resolves it."""
+LAZY = frozenset({Op.DEFER_ADD, Op.DEFER_ABORT})
+"""Opcodes that ride along with another (no step of their own to plan or run)."""
+GATEWAYS = frozenset({Op.GATEWAY, Op.AI_GATEWAY})
+"""Opcodes whose HTTP call the server makes."""
 STEP_MEMOS = frozenset({Op.STEP_RUN, Op.STEP, Op.STEP_FAILED})
 """Memo ops of a step that ran; any other memo resolves a parked step, whose listener and
 timer then go."""

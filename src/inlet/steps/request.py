@@ -8,6 +8,8 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from inlet.model import JSON, Function, QueueItem, RunState
 from inlet.protocol.jcs import canonical
+from inlet.steps import defer
+from inlet.steps.ops import LAZY
 
 
 @dataclass(frozen=True, slots=True)
@@ -23,7 +25,7 @@ def build(
     """The canonical (JCS) body for ``item``; events and memos travel out of band
     (``use_api``) when they would make the body larger than the threshold."""
     events = [e.to_wire() for e in state.events]
-    steps: dict[str, JSON] = {m.step_id: m.value for m in state.memos}
+    steps: dict[str, JSON] = {m.step_id: m.value for m in state.memos if m.op not in LAZY}
     body = _body(state, item, function, events, steps, use_api=False)
     data = canonical(body)
     use_api = len(data) > use_api_threshold
@@ -46,11 +48,12 @@ def _body(
     use_api: bool,
 ) -> dict[str, JSON]:
     run = state.run
-    stack = [m.step_id for m in state.memos]
+    stack = [m.step_id for m in state.memos if m.op not in LAZY]
     return {
         "event": events[0] if events else {"name": "", "data": {}, "id": "", "ts": 0, "user": {}},
         "events": events,
         "steps": steps,
+        "defers": defer.prior(state.memos),
         "ctx": {
             "run_id": run.id,
             "attempt": item.attempt,

@@ -28,7 +28,9 @@ from inlet.protocol.duration import parse_time_or_duration
 from inlet.steps.finish import FINISHED
 from inlet.steps.ops import Op
 
-MAX_SLEEP = 366 * 24 * 60 * 60.0
+MAX_SLEEP = 365 * 24 * 60 * 60.0
+"""The longest sleep or wait timeout: one year, as in Inngest (inngest/inngest#4628), which
+fails the run rather than shorten what the function asked for."""
 DEFAULT_INVOKE_TIMEOUT = 365 * 24 * 60 * 60.0
 INVOKED = "inngest/function.invoked"
 """The event ``step.invoke`` sends; it starts exactly the function it names."""
@@ -71,8 +73,7 @@ def sleep(op: dict[str, Any], now: float, effects: Effects) -> None:
         wake = parse_time_or_duration(raw, now)
     except InvalidValue as exc:
         raise OpRejected(f"sleep {name!r}: {exc.message}") from None
-    if wake - now > MAX_SLEEP:
-        raise OpRejected(f"sleep {name!r} until {raw!r} is longer than the maximum of one year")
+    _within_a_year("sleep", name, raw, wake, now)
     effects.enqueue.append(
         NewItem(
             ItemKind.TIMER,
@@ -97,6 +98,7 @@ def wait_for_event(op: dict[str, Any], state: RunState, now: float, effects: Eff
         expires = parse_time_or_duration(timeout, now) if timeout else now
     except InvalidValue as exc:
         raise OpRejected(f"wait {name!r}: timeout {exc.message}") from None
+    _within_a_year("wait", name, timeout, expires, now)
     expression = _interpolated(opts.get("if"), state, name)
     effects.listeners.append(
         Listener(
@@ -177,6 +179,9 @@ def invoke(op: dict[str, Any], state: RunState, now: float, exists: bool, effect
             v=payload.get("v") if isinstance(payload.get("v"), str) else None,
             user=user if isinstance(user, dict) else {},
             received_at=now,
+            # The SDK's own (TS v4 stamps meta.propagated_sessions here): the child's
+            # event carries it as a sent event would.
+            meta=meta if isinstance(meta := payload.get("meta"), dict) else None,
         )
     )
     effects.listeners.append(
@@ -200,6 +205,16 @@ def invoke(op: dict[str, Any], state: RunState, now: float, exists: bool, effect
             payload={"memo": {"error": INVOKE_TIMEOUT_ERROR}, "op": Op.INVOKE_FUNCTION},
         )
     )
+
+
+def _within_a_year(what: str, name: str, raw: JSON, until: float, now: float) -> None:
+    if until - now > MAX_SLEEP:
+        days = (until - now) / 86400
+        raise OpRejected(
+            f"{what} {name!r}: {raw!r} is {days:.0f} days away, longer than the maximum of one "
+            "year (365 days, as in Inngest); sleep or wait in shorter steps, or schedule the "
+            "work with an event sent later"
+        )
 
 
 def invoke_result(finished: Event) -> JSON:
