@@ -2,8 +2,10 @@
 
 It speaks the call protocol as ``docs/protocol.md`` and ``inlet.steps.machine`` read it:
 200 with the function's result, 206 with one opcode (``StepRun``, ``StepError`` or
-``StepFailed``, ``StepPlanned``, ``Sleep``, ``WaitForEvent``, ``InvokeFunction``), and an
-error status with ``X-Inngest-No-Retry`` or ``Retry-After`` when the function raises.
+``StepFailed``, ``StepPlanned``, ``Sleep``, ``WaitForEvent``, ``InvokeFunction``,
+``Gateway``) after the ``DeferAdd``/``DeferAbort`` of ``Context.defer`` (and the result in a
+``RunComplete`` after them, as TS v4 does, when the function returns with defers to send),
+and an error status with ``X-Inngest-No-Retry`` or ``Retry-After`` when the function raises.
 Each execution replays the function from the top, returning memoised results, as the SDKs
 do. It is deliberately small (no parallel steps, no ``send_event``, no signatures): it
 makes the server's time behaviour testable without processes, and proves nothing about
@@ -113,6 +115,23 @@ class Step:
             raise op from None
         raise self._op("StepRun", step_id, name, data=value)
 
+    async def fetch(
+        self,
+        url: str,
+        *,
+        method: str = "GET",
+        headers: Mapping[str, str] | None = None,
+        body: str | None = None,
+    ) -> dict[str, Any]:
+        """``step.fetch``: the server makes the call; returns ``{status_code, headers,
+        body}`` as the TS SDK reads it, or raises ``StepError`` if no response came."""
+        name = f"step.fetch: {urlsplit(url).hostname}"
+        step_id, memo = self._lookup(name)
+        if memo is _NEW:
+            opts = {"url": url, "method": method, "headers": dict(headers or {}), "body": body}
+            raise self._op("Gateway", step_id, name, opts=opts)
+        return dict(_unwrap(memo))
+
     async def sleep(self, name: str, seconds: float) -> None:
         step_id, memo = self._lookup(name)
         if memo is _NEW:
@@ -184,10 +203,41 @@ class Context:
     attempt: int
     max_attempts: int
     step: Step = field(init=False)
+    prior_defers: Mapping[str, Any] = field(default_factory=dict)
+    """The call request's ``defers``: what the server already recorded."""
+    lazy: list[dict[str, Any]] = field(default_factory=list)
+    """``DeferAdd``/``DeferAbort`` ops to send with this execution's reply."""
 
     @property
     def final_attempt(self) -> bool:
         return self.attempt + 1 >= self.max_attempts
+
+    def defer(
+        self, defer_id: str, function_slug: str, data: Mapping[str, Any], meta: Any = None
+    ) -> Callable[[], None]:
+        """Have ``function_slug`` (a function triggered by ``inngest/deferred.schedule``)
+        run once this run ends, as TS v4's ``defer()`` does: a ``DeferAdd`` sent with the
+        reply unless the server already has it. Returns the handle's ``abort``."""
+        hashed = hashlib.sha1(defer_id.encode()).hexdigest()
+        if hashed not in self.prior_defers:
+            opts: dict[str, Any] = {"fn_slug": function_slug, "input": dict(data)}
+            if meta is not None:
+                opts["meta"] = meta
+            self.lazy.append({"op": "DeferAdd", "id": hashed, "name": defer_id, "opts": opts})
+
+        def abort() -> None:
+            prior = self.prior_defers.get(hashed)
+            if isinstance(prior, dict) and prior.get("abortable") is False:
+                return
+            abort_id = hashlib.sha1(f"{hashed}:abort".encode()).hexdigest()
+            self.lazy[:] = [op for op in self.lazy if op["id"] != hashed]
+            if hashed in self.prior_defers:
+                opts = {"target_hashed_id": hashed, "fn_slug": function_slug, "id": defer_id}
+                self.lazy.append(
+                    {"op": "DeferAbort", "id": abort_id, "name": defer_id, "opts": opts}
+                )
+
+        return abort
 
 
 Handler = Callable[[Context], Awaitable[Any]]
@@ -329,6 +379,7 @@ class FakeSDK:
             run_id=str(call.get("run_id", "")),
             attempt=int(call.get("attempt", 0)),
             max_attempts=int(call.get("max_attempts", 1)),
+            prior_defers=dict(request.get("defers") or {}),
         )
         plan = bool(call.get("disable_immediate_execution"))
         target = None if step_id == "step" else step_id
@@ -338,7 +389,7 @@ class FakeSDK:
         try:
             result = await fn.handler(ctx)
         except _Reply as reply:
-            return 206, [reply.op], reply.headers
+            return 206, [*ctx.lazy, reply.op], reply.headers
         except NonRetriableError as exc:
             return 400, _error(exc), {"x-inngest-no-retry": "true"}
         except RetryAfterError as exc:
@@ -346,4 +397,8 @@ class FakeSDK:
             return 500, _error(exc), {"retry-after": _iso(now + exc.seconds)}
         except Exception as exc:
             return 500, _error(exc), {"x-inngest-no-retry": "false"}
+        if ctx.lazy:
+            # As TS v4 and Python 0.5.20 do with defers still to send: the result travels
+            # in a RunComplete after them.
+            return 206, [*ctx.lazy, {"op": "RunComplete", "id": "complete", "data": result}], {}
         return 200, result, {}
