@@ -12,6 +12,7 @@ from typing import Any
 import orjson
 import pytest
 
+from inlet.executor import step_metadata
 from inlet.model import (
     Event,
     Function,
@@ -28,6 +29,7 @@ from inlet.steps.backoff import RetryPolicy
 from inlet.steps.machine import Call, Limits, Reply, interpret
 from inlet.steps.ops import Op
 from inlet.steps.request import build
+from inlet.store.metadata import MetadataUpdate
 
 NOW = 1_800_000_000.0
 FIXED = RetryPolicy(5.0)
@@ -325,3 +327,21 @@ def test_an_invoke_carries_the_payloads_meta_to_the_child_event() -> None:
     c = replace(call(), exists=lambda slug: True)
     (event,) = run(c, op).events
     assert event.meta == {"propagated_sessions": [{"id": "s"}]}
+
+
+def test_metadata_riding_on_a_step_opcode_becomes_store_updates() -> None:
+    op = {
+        **STEP,
+        "metadata": [
+            {"kind": "userland.progress", "scope": "step", "op": "merge", "values": {"p": 1}},
+            {"kind": "userland.run", "scope": "run", "op": "set", "values": {"r": 2}},
+            {"kind": "", "scope": "step", "op": "merge", "values": {}},  # malformed: left out
+        ],
+    }
+    updates = step_metadata.updates_in(reply(206, [op]), ())
+    assert updates == [
+        MetadataUpdate("userland.progress", "merge", {"p": 1}, "s1"),
+        MetadataUpdate("userland.run", "set", {"r": 2}, ""),
+    ]
+    assert step_metadata.updates_in(reply(206, [op]), ("signkey",)) == []  # unsigned
+    assert step_metadata.updates_in(reply(206, [STEP]), ()) == []

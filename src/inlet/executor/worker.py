@@ -15,7 +15,7 @@ from collections.abc import Callable
 
 from inlet.clock import Clock
 from inlet.config import Settings
-from inlet.executor import gateway
+from inlet.executor import gateway, step_metadata
 from inlet.executor.transport import Transport
 from inlet.metrics import Metrics, call_error_kind
 from inlet.model import Attempt, Finish, ItemKind, Outcome, QueueItem, RunStatus
@@ -253,6 +253,8 @@ class Executor:
         if not await self._applier.complete(claim, outcome, self._clock.now()):
             log.warning("executor.lease_lost", extra={"item": item.id, "run_id": item.run_id})
             return
+        if reply is not None and (updates := step_metadata.updates_in(reply, self._response_keys)):
+            await self._store.update_metadata(item.run_id, updates, self._clock.now())
         self._log(outcome, item.run_id)
         self._count(state.run.function_slug, outcome, reply)
 
