@@ -9,6 +9,7 @@ child's event, the deferred run's event and an event sent from a step.
 
 from __future__ import annotations
 
+import json
 import threading
 import uuid
 from collections.abc import Iterator
@@ -27,7 +28,7 @@ pytestmark = [pytest.mark.acceptance, pytest.mark.timeout(120)]
 
 APP = "newest"
 SCHEDULE = "inngest/deferred.schedule"
-FUNCTIONS = ["scorer", "deferrer", "child", "with-sessions", "fetcher", "described"]
+FUNCTIONS = ["scorer", "deferrer", "child", "with-sessions", "fetcher", "inferrer", "described"]
 
 
 class NewestApp(NodeApp):
@@ -43,7 +44,17 @@ class Site(BaseHTTPRequestHandler):
     def do_POST(self) -> None:
         body = self.rfile.read(int(self.headers.get("content-length") or 0)).decode()
         text = f"{self.command} {self.headers.get('x-from')} {body}".encode()
-        self.send_response(200 if self.path == "/hello" else 404)
+        status = 200 if self.path == "/hello" else 404
+        if self.path == "/v1/chat/completions":
+            # An OpenAI-compatible model: says what it was asked, with which key.
+            asked = json.loads(body)
+            answer = {
+                "model": asked.get("model"),
+                "auth": self.headers.get("authorization"),
+                "choices": [{"message": {"role": "assistant", "content": "hello"}}],
+            }
+            text, status = json.dumps(answer).encode(), 200
+        self.send_response(status)
         self.send_header("x-site", "local")
         self.send_header("content-length", str(len(text)))
         self.end_headers()
@@ -142,6 +153,17 @@ def test_step_fetch_is_made_by_the_server_and_the_function_reads_the_response(
     run, _ = newest.start("fetch", url=f"http://127.0.0.1:{free_port()}/refused")
     output = newest.server.run(run["run_id"])["output"]
     assert "the request failed" in output["message"], output
+
+
+def test_step_ai_infer_is_posted_by_the_server_with_the_key_and_its_answer_returned(
+    newest: Newest,
+) -> None:
+    run, _ = newest.start("infer", base_url=f"{newest.site}/v1/")
+    assert run["status"] == "Completed", run
+    output = newest.server.run(run["run_id"])["output"]
+    assert output["model"] == "local-model", output
+    assert output["auth"] == "Bearer sk-local"
+    assert output["choices"][0]["message"]["content"] == "hello"
 
 
 def test_metadata_set_inside_a_step_is_kept_with_the_run(newest: Newest) -> None:

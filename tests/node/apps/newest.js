@@ -1,5 +1,5 @@
 // The newest SDK features on inngest@4 (4.24), served by the node:http adapter at /api/inngest:
-// defer() and its deferred function, step.fetch, inngest.metadata inside step.run, and
+// defer() and its deferred function, step.fetch, step.ai.infer, inngest.metadata inside step.run, and
 // event meta (sessions) carried through an invoke, a defer and a step.sendEvent.
 //
 // Environment: PORT, APP_ID, ACCEPT_RECORD_FILE, plus the SDK's own INNGEST_* variables.
@@ -96,6 +96,25 @@ const fetcher = client.createFunction(
   },
 );
 
+const inferrer = client.createFunction(
+  { id: "inferrer", triggers: [{ event: "newest/infer" }], retries: 0, ...plain },
+  async ({ event, step }) => {
+    const model = step.ai.models.openai({
+      model: "local-model",
+      baseUrl: event.data.base_url,
+      apiKey: "sk-local",
+    });
+    try {
+      return await step.ai.infer("ask", {
+        model,
+        body: { messages: [{ role: "user", content: "hi" }] },
+      });
+    } catch (err) {
+      return { error: err?.name ?? "Error", message: String(err?.message ?? err) };
+    }
+  },
+);
+
 const described = client.createFunction(
   { id: "described", triggers: [{ event: "newest/metadata" }], ...plain },
   async ({ event, step }) => {
@@ -109,7 +128,7 @@ const described = client.createFunction(
 
 const handler = serve({
   client,
-  functions: [scorer, deferrer, child, withSessions, fetcher, described],
+  functions: [scorer, deferrer, child, withSessions, fetcher, inferrer, described],
 });
 http.createServer(handler).listen(port, "127.0.0.1", () => {
   record("ready", { app: appId, port });
