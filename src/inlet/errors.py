@@ -103,6 +103,26 @@ class Conflict(InletError):
     http_status = 409
 
 
+class StaleDispatch(Conflict):
+    """The call this request speaks for is no longer the current one."""
+
+    code = "stale_dispatch"
+
+
+class PayloadTooLarge(InletError):
+    """The request body is over a size limit."""
+
+    code = "payload_too_large"
+    http_status = 413
+
+
+class Unsupported(InletError):
+    """Inlet does not offer this."""
+
+    code = "not_supported"
+    http_status = 501
+
+
 class StoreError(InletError):
     """The store failed."""
 

@@ -21,6 +21,7 @@ from inlet.alerts.service import AlertService
 from inlet.api.alerts import AlertsAPI
 from inlet.api.apps import AppsAPI
 from inlet.api.auth import TokenAuth
+from inlet.api.checkpoint import CheckpointAPI
 from inlet.api.doctor import DoctorAPI
 from inlet.api.errors import HANDLERS
 from inlet.api.events import EventsAPI
@@ -211,6 +212,7 @@ def create_app(
         ),
         operations=OperationsAPI(server.rerunner, server.pauser, server.bulk, server.clock),
         alerts=AlertsAPI(server.store, server.clock),
+        checkpoint=CheckpointAPI(settings, server.store, server.clock),
         health_checks=HealthAPI(
             server.store,
             server.clock,

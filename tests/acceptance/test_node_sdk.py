@@ -4,8 +4,9 @@ One ``inlet dev`` on SQLite and two Node apps (``node-v3``, ``node-v4``; the sam
 ``tests/node/apps/functions.js``) serve the whole module: each test sends events named for
 one app and reads what its step bodies journalled, so the apps start once per SDK line.
 Every step body records the test's unique key, so "ran once" is a count of journal lines.
-The apps get nothing but the SDK's own environment variables (``INNGEST_DEV``), and the
-server never sends ``ctx.fn_id``, so v4 runs one step per request (no checkpointing).
+The apps get nothing but the SDK's own environment variables (``INNGEST_DEV``). The server
+sends ``ctx.fn_id``, so v4 runs several steps in one request and checkpoints them
+(``tests/acceptance/test_checkpoint_node.py``); v3 runs one step per request.
 """
 
 from __future__ import annotations
@@ -124,14 +125,17 @@ def test_three_steps_each_run_once_and_every_call_grows_the_stack(node: Node, li
     for step in ("one", "two", "three"):
         assert node.records.count("step", fn="multi", step=step, key=key) == 1, step
     calls = node.calls(run["run_id"])
+    assert all(c["has_fn_id"] for c in calls), calls
+    if line == "4":
+        # v4 checkpoints: one request runs the three steps.
+        assert [c["stack"] for c in calls] == [[]], calls
+        return
     assert [c["stack"] for c in calls] == [
         [],
         [sha1_hex("one")],
         [sha1_hex("one"), sha1_hex("two")],
         [sha1_hex("one"), sha1_hex("two"), sha1_hex("three")],
     ], calls
-    # No fn_id: the SDK's checkpointing stays off until the server serves it.
-    assert not any(c["has_fn_id"] for c in calls), calls
     assert {c["version"] for c in calls[1:]} == {calls[-1]["version"]}, calls
     assert calls[-1]["version"] in (1, 2), calls
 
@@ -152,7 +156,8 @@ def test_parallel_steps_run_once_and_the_stack_lists_them_in_completion_order(
     calls = node.calls(run["run_id"])
     final = calls[-1]["stack"]
     assert final[:3] == [sha1_hex("c"), sha1_hex("b"), sha1_hex("a")], final
-    assert final[3:] == [sha1_hex("d")], final
+    # v4 runs "d" in the last request and checkpoints it: no request comes after it.
+    assert final[3:] == ([sha1_hex("d")] if line == "3" else []), final
     # Request version 1 (v3) keeps planning each step after a parallel group, so "d" gets
     # a call of its own; version 2 (v4) goes back to running it inline in the discovery.
     version = 1 if line == "3" else 2

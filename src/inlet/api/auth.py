@@ -46,6 +46,7 @@ OPEN_ROUTES: Final = (
     re.compile(r"/fn/register"),
     re.compile(r"/v0/runs/[^/]+/(batch|actions)"),
     re.compile(r"/v1/runs/[^/]+/metadata"),
+    re.compile(r"/v1/checkpoint(/[^/]+/(async|steps))?"),
     # The dashboard checks its own session cookie (ui/guard.py).
     re.compile(r"/ui(/.*)?"),
 )

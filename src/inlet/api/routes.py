@@ -12,6 +12,7 @@ from starlette.routing import Route
 
 from inlet.api.alerts import AlertsAPI
 from inlet.api.apps import AppsAPI
+from inlet.api.checkpoint import CheckpointAPI
 from inlet.api.doctor import DoctorAPI
 from inlet.api.events import EventsAPI
 from inlet.api.functions import FunctionsAPI
@@ -44,6 +45,7 @@ def routes(
     metrics: MetricsAPI,
     doctor: DoctorAPI,
     alerts: AlertsAPI,
+    checkpoint: CheckpointAPI,
 ) -> list[Route]:
     # Every /v1, /e and /health route is described in api/openapi.json, and
     # tests/integration/test_openapi.py fails when the two disagree.
@@ -79,6 +81,10 @@ def routes(
         Route("/v1/runs/{run_id}/history", runs.history, methods=["GET"]),
         Route("/v1/runs/{run_id}/rerun", operations.rerun, methods=["POST"]),
         Route("/v1/runs/{run_id}/metadata", sdk.update_metadata, methods=["POST"]),
+        # TS v4 checkpointing (api/checkpoint.py); the other two serve durable endpoints.
+        Route("/v1/checkpoint/{run_id}/async", checkpoint.save_async, methods=["POST"]),
+        Route("/v1/checkpoint/{run_id}/steps", checkpoint.durable_endpoint, methods=["POST"]),
+        Route("/v1/checkpoint", checkpoint.durable_endpoint, methods=["POST"]),
         Route("/v1/bulk", operations.list_bulk, methods=["GET"]),
         Route("/v1/bulk", operations.create_bulk, methods=["POST"]),
         Route("/v1/bulk/{op_id}", operations.get_bulk, methods=["GET"]),

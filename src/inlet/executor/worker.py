@@ -226,7 +226,11 @@ class Executor:
             )
         else:
             request = build(
-                state, item, function, use_api_threshold=self._settings.use_api_threshold
+                state,
+                item,
+                function,
+                use_api_threshold=self._settings.use_api_threshold,
+                lease=claim.lease,
             )
             reply = await self._transport.post(
                 request.url,

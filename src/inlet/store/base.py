@@ -32,6 +32,7 @@ from inlet.model import (
     RunState,
     SkipRecord,
 )
+from inlet.steps.checkpoint import Checkpoint, StateLimits, Verdict
 from inlet.store.alerts import Alert, AlertState, Delivery, DeliveryState
 from inlet.store.metadata import MetadataUpdate, RunMetadata
 from inlet.store.operations import BulkOp
@@ -176,6 +177,12 @@ class Store(StallReads, WaitReads, ReadModel):
         A memo recorded for a waiting step (sleep, wait, invoke) also removes that step's
         listener and timer; a finished run loses its items and listeners. The outcome's
         events, runs, resumes and cancellations are applied as by ``ingest``."""
+
+    @abc.abstractmethod
+    async def checkpoint(self, cp: Checkpoint, limits: StateLimits, now: float) -> Verdict:
+        """Record the steps a call in flight ran (TS v4 checkpointing) as its 206 reply
+        would, and set its item's attempt back to 0, atomically, if the call's lease still
+        holds the item and the run goes on (``inlet.store.engine.checkpoint``)."""
 
     @abc.abstractmethod
     async def revive(self, run_id: str, now: float) -> bool:

@@ -31,9 +31,11 @@ from inlet.model import (
     SkipRecord,
     StoredMemo,
 )
+from inlet.steps.checkpoint import Checkpoint, StateLimits, Verdict
 from inlet.store.alerts import MemoryAlerts
 from inlet.store.base import Claim, IngestResult, Store
 from inlet.store.engine import apply, queue
+from inlet.store.engine import checkpoint as engine_checkpoint
 from inlet.store.engine.tx import Due, GateState, Keys, RunRow, Tx
 from inlet.store.memory_metadata import MemoryMetadata
 from inlet.store.memory_reads import MemoryReads
@@ -197,6 +199,13 @@ class MemoryTx:
         slot.lease = None
         slot.item = replace(slot.item, due_at=due, attempt=slot.item.attempt + 1)
         slot.rank = slot.orank = rank
+        return True
+
+    def reset_attempt(self, item_id: str, lease: str, run_id: str) -> bool:
+        slot = self.rows.queue.get(item_id)
+        if slot is None or slot.lease != lease or slot.item.run_id != run_id:
+            return False
+        slot.item = replace(slot.item, attempt=0)
         return True
 
     def consume_item(self, item_id: str, lease: str) -> bool:
@@ -375,6 +384,9 @@ class MemoryStore(
         held = apply.complete(tx, claim, outcome, now, key_ttl)
         self._counted(tx.tally)
         return held
+
+    async def checkpoint(self, cp: Checkpoint, limits: StateLimits, now: float) -> Verdict:
+        return engine_checkpoint.checkpoint(self._write_tx(), cp, limits, now)
 
     async def extend_leases(self, claims: Sequence[Claim], lease_until: float) -> None:
         for claim in claims:

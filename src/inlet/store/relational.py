@@ -31,8 +31,10 @@ from inlet.model import (
     Resume,
     SkipRecord,
 )
+from inlet.steps.checkpoint import Checkpoint, StateLimits, Verdict
 from inlet.store.base import Claim, IngestResult, Store
 from inlet.store.engine import apply
+from inlet.store.engine import checkpoint as engine_checkpoint
 from inlet.store.engine import queue as engine_queue
 from inlet.store.sql import queries
 from inlet.store.sql.alerts import SqlAlerts
@@ -257,6 +259,9 @@ class RelationalStore(
     ) -> tuple[bool, Tally]:
         tx = self._tx()
         return apply.complete(tx, claim, outcome, now, key_ttl), tx.tally
+
+    async def checkpoint(self, cp: Checkpoint, limits: StateLimits, now: float) -> Verdict:
+        return await self._write(lambda: engine_checkpoint.checkpoint(self._tx(), cp, limits, now))
 
     async def extend_leases(self, claims: Sequence[Claim], lease_until: float) -> None:
         await self._write(self._extend_leases, list(claims), lease_until)

@@ -141,6 +141,10 @@ class Tx(Protocol):
         """Release a leased item to be called again at ``due`` (one attempt more); False
         if ``lease`` no longer holds it."""
 
+    def reset_attempt(self, item_id: str, lease: str, run_id: str) -> bool:
+        """Set the leased item's attempt back to 0 (a checkpoint: its call moved on);
+        False if ``lease`` no longer holds it or it is not ``run_id``'s."""
+
     def consume_item(self, item_id: str, lease: str) -> bool:
         """Delete a leased item; False if ``lease`` no longer holds it."""
 

@@ -41,6 +41,7 @@ NAMES: Final = frozenset(
         "reschedule_start",
         "retry_item",
         "consume_item",
+        "reset_attempt",
         "delete_item",
         "leased_items",
         "drop_run_items",

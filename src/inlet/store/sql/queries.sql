@@ -118,6 +118,9 @@ WHERE run_id = ? AND kind = 'discovery' AND lease IS NULL AND parked IS NULL
 UPDATE queue SET due_at = ?, rank = ?, orank = ?, attempt = attempt + 1, lease = NULL
 WHERE id = ? AND lease = ?
 
+-- name: reset_attempt
+UPDATE queue SET attempt = 0 WHERE id = ? AND lease = ? AND run_id = ?
+
 -- name: consume_item
 DELETE FROM queue WHERE id = ? AND lease = ?
 

@@ -247,6 +247,9 @@ class SqlTx:
     def retry_item(self, item_id: str, lease: str, due: float, rank: float) -> bool:
         return bool(self._x("retry_item", (due, rank, rank, item_id, lease)).rowcount)
 
+    def reset_attempt(self, item_id: str, lease: str, run_id: str) -> bool:
+        return bool(self._x("reset_attempt", (item_id, lease, run_id)).rowcount)
+
     def consume_item(self, item_id: str, lease: str) -> bool:
         return bool(self._x("consume_item", (item_id, lease)).rowcount)
 
