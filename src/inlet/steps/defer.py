@@ -1,4 +1,4 @@
-"""Deferred runs: ``DeferAdd`` and ``DeferAbort`` (docs/protocol.md §6.5). Pure.
+"""Deferred runs: ``DeferAdd`` and ``DeferAbort`` (docs/protocol.md §6.4). Pure.
 
 A function calls ``defer(id, {function, data})`` to have another function (one made with
 ``createDefer``, triggered by ``inngest/deferred.schedule`` where

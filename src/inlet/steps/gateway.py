@@ -1,6 +1,6 @@
 """``step.fetch`` (``Gateway``) and ``step.ai.infer`` (``AIGateway``): the HTTP call an
 opcode asks the server to make, and the opcode its result stands for (docs/protocol.md
-§6.6). Pure: ``executor/gateway.py`` makes the call.
+§6.5). Pure: ``executor/gateway.py`` makes the call.
 
 The server, not the app, makes these requests, from the server's own network position:
 an app on a laptop can reach through Inlet whatever Inlet can reach. Only ``http`` and
