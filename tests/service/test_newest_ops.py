@@ -7,6 +7,7 @@ response too slow the step's error."""
 from __future__ import annotations
 
 import asyncio
+import hashlib
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -18,6 +19,10 @@ from inlet.testing import Context, FakeClock, FakeSDK, InletTest, StepError
 from ports import free_port
 
 SCHEDULE = "inngest/deferred.schedule"
+
+
+def sha1(text: str) -> str:
+    return hashlib.sha1(text.encode()).hexdigest()
 
 
 def deferring_app(clock: FakeClock, seen: list[dict[str, Any]]) -> FakeSDK:
@@ -62,6 +67,7 @@ async def test_a_defer_starts_once_when_its_parent_ends_and_an_aborted_one_never
         assert (await inlet.run(parent["run_id"]))["status"] == "Completed"
         assert (await inlet.run(forgetful["run_id"]))["status"] == "Completed"
         schedules = await inlet.events(SCHEDULE)
+        actions = (await inlet.http.get(f"/v0/runs/{parent['run_id']}/actions")).json()
 
     assert sorted(e["data"]["n"] for e in seen) == [1, 3], seen
     by_n = {e["data"]["n"]: e for e in seen}
@@ -72,6 +78,8 @@ async def test_a_defer_starts_once_when_its_parent_ends_and_an_aborted_one_never
     }
     assert by_n[1]["meta"] == {"sessions": {"chat": "c-1"}}
     assert len(schedules) == 2, schedules
+    # What an SDK fetches for a large run (use_api) holds the steps, not the defers.
+    assert set(actions) == {sha1("a"), sha1("b")}, actions
 
 
 @pytest.fixture

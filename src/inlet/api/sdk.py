@@ -18,6 +18,7 @@ from inlet.clock import Clock
 from inlet.config import Settings
 from inlet.errors import BadRequest, Forbidden, NotFound, Unauthorized
 from inlet.protocol.signing import bearer_matches
+from inlet.steps.ops import LAZY
 from inlet.store import Store
 from inlet.sync.syncer import Syncer
 
@@ -60,7 +61,8 @@ class SdkAPI:
         state = await self._store.run_state(request.path_params["run_id"])
         if state is None:
             return json_response({"error": "run not found", "status": 404}, 404)
-        return json_response({m.step_id: m.value for m in state.memos})
+        # Defers are not step results: the call request lists them in ``defers``.
+        return json_response({m.step_id: m.value for m in state.memos if m.op not in LAZY})
 
     async def update_metadata(self, request: Request) -> Response:
         self._check_bearer(request)
