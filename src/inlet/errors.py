@@ -116,13 +116,6 @@ class PayloadTooLarge(InletError):
     http_status = 413
 
 
-class Unsupported(InletError):
-    """Inlet does not offer this."""
-
-    code = "not_supported"
-    http_status = 501
-
-
 class StoreError(InletError):
     """The store failed."""
 

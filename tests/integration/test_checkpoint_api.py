@@ -2,7 +2,7 @@
 its steps are recorded as a 206 reply would record them and the call's attempt is reset;
 a dispatch that is no longer current gets 409, an opcode that is not a finished step 400,
 a step or body over the call reply's limits 413, a missing or wrong signing key 401 in
-``inlet start``. The durable-endpoint routes answer 501."""
+``inlet start``. The durable-endpoint routes answer 404 saying Inlet does not offer them."""
 
 from __future__ import annotations
 
@@ -218,9 +218,9 @@ async def test_an_unknown_run_gets_404(dev: InFlight) -> None:
 
 
 @pytest.mark.parametrize("path", ["/v1/checkpoint", "/v1/checkpoint/01RUN/steps"])
-async def test_the_durable_endpoint_routes_answer_501_saying_so(dev: InFlight, path: str) -> None:
+async def test_the_durable_endpoint_routes_answer_404_saying_so(dev: InFlight, path: str) -> None:
     resp = await dev.client.post(path, json={})
-    assert resp.status_code == 501, resp.text
+    assert resp.status_code == 404, resp.text
     assert "durable endpoints" in resp.json()["error"]
 
 

@@ -10,7 +10,7 @@ retries, then returns the steps in its 206 reply as without checkpointing.
 
 ``/v1/checkpoint`` (a new run) and ``/v1/checkpoint/{run_id}/steps`` serve the SDK's
 durable endpoints (functions run inside an app's own HTTP handler), which Inlet does not
-offer: they answer 501 saying so. Like the other SDK routes, all of them check the
+offer: they answer 404 saying so. Like the other SDK routes, all of them check the
 signing key (or its fallback) as a bearer when one is set.
 """
 
@@ -31,7 +31,6 @@ from inlet.errors import (
     PayloadTooLarge,
     StaleDispatch,
     Unauthorized,
-    Unsupported,
 )
 from inlet.protocol.signing import bearer_matches
 from inlet.steps.checkpoint import StateLimits, Verdict, parse
@@ -92,7 +91,7 @@ class CheckpointAPI:
 
     async def durable_endpoint(self, request: Request) -> Response:
         self._check_bearer(request)
-        raise Unsupported(
+        raise NotFound(
             f"{request.url.path} serves the SDK's durable endpoints (a function run inside "
             "the app's own HTTP handler), which Inlet does not offer; serve the function "
             "with the SDK's serve() handler and send an event to run it"
