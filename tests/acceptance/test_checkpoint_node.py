@@ -69,7 +69,9 @@ def dev(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[NodeStack, I
             app.start()
         server.process.argv += [arg for app in apps for arg in ("-u", app.url)]
         server.start()
-        server.wait_functions(f"checkpoint-v{line}-{fn}" for line in LINES for fn in ("on", "off"))
+        server.wait_functions(
+            f"checkpoint-v{line}-{fn}" for line in LINES for fn in ("on", "off", "short")
+        )
         yield stack, server
     finally:
         stack.close()
@@ -110,6 +112,24 @@ def test_checkpointing_on_and_off_complete_with_the_same_outputs_each_step_once(
     else:
         # v3 never checkpoints: one request per step, as before.
         assert len(runs["on"][1]) == STEPS + 1, runs["on"][1]
+
+
+def test_a_request_past_its_max_runtime_hands_over_and_the_run_goes_on(
+    dev: tuple[NodeStack, InletServer], request: pytest.FixtureRequest
+) -> None:
+    stack, server = dev
+    request.node.stash[STACK_KEY] = stack
+    event_id, key = _send(server, "4", "short")
+    (run,) = server.runs_for_event(event_id)
+
+    assert run["status"] == "Completed", server.history(run["run_id"])
+    assert run["output"] == EXPECTED
+    assert _step_counts(stack.records, "short", key) == [1] * STEPS
+    # 10 steps of 120 ms and a request given up after 400 ms: several requests, most
+    # steps still checkpointed.
+    calls = stack.records.find("call", run_id=run["run_id"])
+    checkpoints = stack.records.find("checkpoint", run_id=run["run_id"], status=200)
+    assert len(calls) > 2 and len(checkpoints) >= STEPS // 2, (calls, checkpoints)
 
 
 def test_a_checkpoint_for_a_dispatch_that_is_not_current_is_refused_with_409(

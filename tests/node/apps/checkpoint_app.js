@@ -21,7 +21,7 @@ const stepMs = Number(process.env.STEP_MS || 0);
 
 const pause = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 
-function stepsFunction(client, id, options) {
+function stepsFunction(client, id, options, ms = stepMs) {
   return define(client, { id, ...options }, { event: `${appId}/${id}` }, async ({ event, step }) => {
     const key = String(event.data?.key ?? "");
     let total = Number(event.data?.start ?? 0);
@@ -29,7 +29,7 @@ function stepsFunction(client, id, options) {
     for (let i = 1; i <= steps; i++) {
       total = await step.run(`step-${i}`, async () => {
         record("step", { fn: id, step: i, key });
-        if (stepMs) await pause(stepMs);
+        if (ms) await pause(ms);
         return total + i;
       });
       outputs.push(total);
@@ -65,6 +65,8 @@ const client = newClient(appId);
 const functions = [
   stepsFunction(client, "on", {}),
   stepsFunction(client, "off", { checkpointing: false }),
+  // The SDK gives a request up after maxRuntime and answers with the steps it found next.
+  stepsFunction(client, "short", { checkpointing: { maxRuntime: 400 } }, 120),
 ];
 const { serve } = await loadAdapter("node");
 const handler = serve({ client, functions });
