@@ -1,10 +1,11 @@
 """The newest SDK features with the real ``inngest@4`` (4.24) against the real server
-(``tests/node/apps/newest.js``): ``defer()`` starts its deferred function once its parent
-ends and an aborted defer never; ``step.fetch`` is made by the server against a small HTTP
-server this test starts on 127.0.0.1; ``inngest.metadata.set()`` inside ``step.run``
-reaches the run's metadata through the step's opcode; and the sessions of a triggering
-event's ``meta`` reach, through the SDK's stamping and the server's keeping, the invoked
-child's event, the deferred run's event and an event sent from a step.
+(``tests/node/apps/newest.js``), with v4's checkpointing off and on: ``defer()`` starts its
+deferred function once its parent ends and an aborted defer never; ``step.fetch`` and
+``step.ai.infer`` are made by the server against a small HTTP server this test starts on
+127.0.0.1; ``inngest.metadata.set()`` inside ``step.run`` reaches the run's metadata through
+the step's opcode (or its checkpoint); and the sessions of a triggering event's ``meta``
+reach, through the SDK's stamping and the server's keeping, the invoked child's event, the
+deferred run's event and an event sent from a step.
 """
 
 from __future__ import annotations
@@ -87,9 +88,14 @@ class Newest:
         )
 
 
-@pytest.fixture(scope="module")
-def newest(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Newest]:
+@pytest.fixture(scope="module", params=[False, True], ids=["steps", "checkpointing"])
+def newest(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Newest]:
+    """The app with v4's checkpointing off (each step in a 206 reply) and on (steps sent to
+    /v1/checkpoint as they finish, the final reply holding what is left)."""
     require_node()
+    checkpointing: bool = request.param
     stack = NodeStack(tmp_path_factory.mktemp("newest"))
     site = ThreadingHTTPServer(("127.0.0.1", free_port()), Site)
     thread = threading.Thread(target=site.serve_forever, daemon=True)
@@ -102,7 +108,7 @@ def newest(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Newest]:
             record_file=stack.records.path,
             line="4",
             app_id=APP,
-            env=dev_env(url),
+            env={**dev_env(url), "NEWEST_CHECKPOINTING": "1" if checkpointing else "0"},
         )
         stack.node_apps.append(app)
         app.start()

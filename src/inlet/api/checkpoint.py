@@ -32,6 +32,7 @@ from inlet.errors import (
     StaleDispatch,
     Unauthorized,
 )
+from inlet.executor.step_metadata import updates_of
 from inlet.protocol.signing import bearer_matches
 from inlet.steps.checkpoint import StateLimits, Verdict, parse
 from inlet.store import Store
@@ -86,6 +87,9 @@ class CheckpointAPI:
                 f"of state or {self._limits.max_steps} steps (as in Inngest); return smaller "
                 "step results, or split the work across runs with step.invoke"
             )
+        if updates := updates_of(body["steps"]):
+            # inngest.metadata.set() inside a checkpointed step.run rides on its opcode.
+            await self._store.update_metadata(run_id, updates, now)
         log.debug("checkpoint.saved", extra={"run_id": run_id, "steps": len(cp.steps)})
         return json_response({})
 

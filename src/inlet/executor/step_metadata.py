@@ -32,6 +32,11 @@ def updates_in(reply: Reply, keys: tuple[str, ...]) -> list[MetadataUpdate]:
         ops = decode_ops(reply.body)
     except (orjson.JSONDecodeError, ValueError):
         return []
+    return updates_of(ops)
+
+
+def updates_of(ops: list[dict[str, Any]]) -> list[MetadataUpdate]:
+    """The metadata updates ``ops`` carry, in order (a reply's, or a checkpoint's steps)."""
     updates = []
     for op in ops:
         items = op.get("metadata")

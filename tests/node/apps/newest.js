@@ -1,10 +1,11 @@
-// The newest SDK features on inngest@4 (4.24), served by the node:http adapter at /api/inngest:
-// defer() and its deferred function, step.fetch, step.ai.infer, inngest.metadata inside step.run, and
-// event meta (sessions) carried through an invoke, a defer and a step.sendEvent.
+// The newest SDK features on inngest@4 (4.24), served by the node:http adapter at
+// /api/inngest: defer() and its deferred function, step.fetch, step.ai.infer,
+// inngest.metadata inside step.run, and event meta (sessions) carried through an invoke,
+// a defer and a step.sendEvent.
 //
 // Environment: PORT, APP_ID, ACCEPT_RECORD_FILE, plus the SDK's own INNGEST_* variables.
-// Checkpointing is off for these functions, so each step is reported in a 206 reply: the
-// path this app proves (tests/acceptance/test_checkpoint_node.py covers checkpointing).
+// NEWEST_CHECKPOINTING=1 keeps v4's default, checkpointing (steps reported to
+// /v1/checkpoint as they finish); otherwise it is off and each step comes in a 206 reply.
 
 import process from "node:process";
 
@@ -27,7 +28,7 @@ function record(kind, fields = {}) {
 }
 
 const client = new Inngest({ id: appId, middleware: [metadataMiddleware()] });
-const plain = { checkpointing: false };
+const plain = process.env.NEWEST_CHECKPOINTING === "1" ? {} : { checkpointing: false };
 
 const scorer = createDefer(client, { id: "scorer", ...plain }, async ({ event, parents }) => {
   record("deferred", {
