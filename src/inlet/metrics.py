@@ -94,6 +94,11 @@ def skip_reason(reason: str) -> str:
     return "other"
 
 
+UNREACHABLE: Final = frozenset({"timeout", "connection", "not_sdk", "signature"})
+"""The call error kinds that say the app is down or refuses this server, not that a step
+failed: the app's error (``app.unreachable``) notes them."""
+
+
 def call_error_kind(status: int, transport_error: str | None, sdk: bool, error: str) -> str | None:
     """Why a failed call request gave no usable answer, as a label: ``timeout``,
     ``too_large`` and ``connection`` (no HTTP response; the transport's messages),

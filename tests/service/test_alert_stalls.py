@@ -238,3 +238,44 @@ async def test_a_rules_file_tunes_the_rate_and_interval_turns_a_function_off_and
         await inlet.advance(60)
         (resolved,) = await alerts(inlet, "function.failing")
         assert resolved.state == "resolved", "3 of the last 4 completed: 75% > 50%"
+
+
+class Flaky(FakeSDK):
+    """An app whose every call is dropped while ``down``, as a crashed or unplugged host."""
+
+    down = False
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if self.down:
+            raise ConnectionResetError("connection reset by peer")
+        await super().__call__(scope, receive, send)
+
+
+async def test_an_app_whose_calls_get_no_answer_for_five_minutes_fires_and_a_sync_clears_it(
+    clock: FakeClock,
+) -> None:
+    sdk = Flaky("shop", clock=clock)
+
+    @sdk.function("charge", event="shop/charge", retries=20)
+    async def charge(ctx: Context) -> Any:
+        return await ctx.step.run("call", lambda: "ok")
+
+    async with InletTest(sdk, clock=clock) as inlet:
+        sdk.down = True
+        await inlet.send_one("shop/charge")
+        await inlet.advance(INTERVAL)
+        (app,) = await inlet.store.list_apps()
+        assert app.error is not None and "ConnectionResetError" in app.error
+        assert await alerts(inlet, "app.unreachable") == []  # not at the first failure
+
+        await inlet.advance(300)
+        (alert,) = await alerts(inlet, "app.unreachable")
+        assert alert.subject == app.url
+        assert "a call failed" in alert.summary["error"]
+        assert "unreachable or refuses this server" in alert.summary["message"]
+
+        sdk.down = False
+        await inlet.register(sdk)  # the sync loop reaching the app again
+        await inlet.advance(INTERVAL)
+        (resolved,) = await alerts(inlet, "app.unreachable")
+        assert resolved.state == "resolved"

@@ -302,8 +302,8 @@ def unreachable_app(app: App, since: float | None, now: float, rules: Late) -> D
         app.url,
         {
             "message": (
-                f"the app {app.app_id or app.url} cannot be synced, for {span(failing)} "
-                f"(since {when(now - failing)}): {error}"
+                f"the app {app.app_id or app.url} is unreachable or refuses this server, "
+                f"for {span(failing)} (since {when(now - failing)}): {error}"
             ),
             "app": app.url,
             "app_id": app.app_id,

@@ -17,7 +17,7 @@ from inlet.clock import Clock
 from inlet.config import Settings
 from inlet.executor import gateway, step_metadata
 from inlet.executor.transport import Transport
-from inlet.metrics import Metrics, call_error_kind
+from inlet.metrics import UNREACHABLE, Metrics, call_error_kind
 from inlet.model import Attempt, Finish, ItemKind, Outcome, QueueItem, RunStatus
 from inlet.protocol.signing import sign
 from inlet.runs.apply import Applier
@@ -260,12 +260,19 @@ class Executor:
         if reply is not None and (updates := step_metadata.updates_in(reply, self._response_keys)):
             await self._store.update_metadata(item.run_id, updates, self._clock.now())
         self._log(outcome, item.run_id)
-        self._count(state.run.function_slug, outcome, reply)
+        kind = self._count(state.run.function_slug, outcome, reply)
+        if kind in UNREACHABLE and function is not None:
+            # The app is down or refuses this server: its sync error says so (the sync loop
+            # tries it again, and clears it once it answers), and app.unreachable alerts if
+            # it lasts.
+            error = f"a call failed: {outcome.attempt.error or kind}"
+            await self._store.set_app_error(function.app_url, error, self._clock.now())
 
-    def _count(self, function: str, outcome: Outcome, reply: Reply | None) -> None:
+    def _count(self, function: str, outcome: Outcome, reply: Reply | None) -> str | None:
+        """Counts the call for /metrics and returns why it gave no usable answer, if so."""
         # How the run ended is counted by the store's tally: only if it had not ended.
         if reply is None:
-            return  # a timer fired, or the function is gone: no call was made
+            return None  # a timer fired, or the function is gone: no call was made
         attempt = outcome.attempt
         kind = None
         if attempt.outcome in ("retry", "failed"):
@@ -273,6 +280,7 @@ class Executor:
                 reply.status, reply.error, reply.sdk is not None, attempt.error or ""
             )
         self._metrics.call(function, attempt, kind)
+        return kind
 
     def _headers(self, run_id: str, item: QueueItem, body: bytes, version: int) -> dict[str, str]:
         headers = {
