@@ -23,6 +23,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from inlet.api.render import json_response
+from inlet.api.sdk import check_bearer
 from inlet.clock import Clock
 from inlet.config import Settings
 from inlet.errors import (
@@ -30,10 +31,8 @@ from inlet.errors import (
     NotFound,
     PayloadTooLarge,
     StaleDispatch,
-    Unauthorized,
 )
 from inlet.executor.step_metadata import updates_of
-from inlet.protocol.signing import bearer_matches
 from inlet.steps.checkpoint import StateLimits, Verdict, parse
 from inlet.store import Store
 
@@ -102,10 +101,4 @@ class CheckpointAPI:
         )
 
     def _check_bearer(self, request: Request) -> None:
-        keys = self._settings.signing_keys
-        if keys and not bearer_matches(request.headers.get("authorization"), keys):
-            raise Unauthorized(
-                "missing or wrong Authorization bearer: the SDK's signing key "
-                "(INNGEST_SIGNING_KEY) must be the server's --signing-key or "
-                "--signing-key-fallback"
-            )
+        check_bearer(self._settings, request)

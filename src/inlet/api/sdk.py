@@ -88,12 +88,17 @@ class SdkAPI:
             )
 
     def _check_bearer(self, request: Request) -> None:
-        # The fallback is accepted too: during a rotation apps still on the old key keep
-        # registering and fetching their runs' data.
-        keys = self._settings.signing_keys
-        if keys and not bearer_matches(request.headers.get("authorization"), keys):
-            raise Unauthorized(
-                "missing or wrong Authorization bearer: the SDK's signing key "
-                "(INNGEST_SIGNING_KEY) must be the server's --signing-key or "
-                "--signing-key-fallback"
-            )
+        check_bearer(self._settings, request)
+
+
+def check_bearer(settings: Settings, request: Request) -> None:
+    """Every route an SDK calls takes the signing key as a bearer when one is set. The
+    fallback is accepted too: during a rotation apps still on the old key keep registering,
+    fetching their runs' data and checkpointing."""
+    keys = settings.signing_keys
+    if keys and not bearer_matches(request.headers.get("authorization"), keys):
+        raise Unauthorized(
+            "missing or wrong Authorization bearer: the SDK's signing key "
+            "(INNGEST_SIGNING_KEY) must be the server's --signing-key or "
+            "--signing-key-fallback"
+        )

@@ -11,7 +11,7 @@ from typing import Any
 
 import orjson
 
-from inlet.steps.reply import Reply, decode_ops, signature_problem, unwrap_stream
+from inlet.steps.reply import Reply, trusted_ops
 from inlet.store.metadata import OPS, RUN, MetadataUpdate
 
 MAX_BYTES = 64 * 1024
@@ -23,16 +23,7 @@ log = logging.getLogger("inlet.executor")
 def updates_in(reply: Reply, keys: tuple[str, ...]) -> list[MetadataUpdate]:
     """The metadata updates the opcodes of a trusted 206 reply carry, in order. A malformed
     one is logged and left out: the step it rides on is still recorded."""
-    if signature_problem(reply, keys) is not None:
-        return []
-    reply = unwrap_stream(reply)
-    if reply.status != 206 or reply.error is not None or reply.sdk is None:
-        return []
-    try:
-        ops = decode_ops(reply.body)
-    except (orjson.JSONDecodeError, ValueError):
-        return []
-    return updates_of(ops)
+    return updates_of(trusted_ops(reply, keys))
 
 
 def updates_of(ops: list[dict[str, Any]]) -> list[MetadataUpdate]:

@@ -24,7 +24,7 @@ import orjson
 
 from inlet.model import JSON
 from inlet.steps.ops import GATEWAYS, Op
-from inlet.steps.reply import Reply, decode_ops, signature_problem, unwrap_stream
+from inlet.steps.reply import Reply, trusted_ops
 
 TIMEOUT = 60.0
 """Seconds a gateway call may take, connection included."""
@@ -59,16 +59,7 @@ class Response:
 def gateway_ops(reply: Reply, keys: tuple[str, ...]) -> list[dict[str, Any]]:
     """The ``Gateway`` and ``AIGateway`` opcodes of a 206 reply, whose calls the server is
     to make; none from a reply that is not trusted (unsigned where ``keys`` are set)."""
-    if signature_problem(reply, keys) is not None:
-        return []
-    reply = unwrap_stream(reply)
-    if reply.status != 206 or reply.error is not None or reply.sdk is None:
-        return []
-    try:
-        ops = decode_ops(reply.body)
-    except (orjson.JSONDecodeError, ValueError):
-        return []
-    return [op for op in ops if op.get("op") in GATEWAYS]
+    return [op for op in trusted_ops(reply, keys) if op.get("op") in GATEWAYS]
 
 
 def request_of(op: dict[str, Any]) -> Request | str:

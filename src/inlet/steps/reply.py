@@ -112,3 +112,18 @@ def try_json(body: bytes) -> JSON:
 def excerpt(body: bytes) -> str:
     text = body[:ERROR_EXCERPT].decode("utf-8", "replace")
     return repr(text) + ("..." if len(body) > ERROR_EXCERPT else "")
+
+
+def trusted_ops(reply: Reply, keys: tuple[str, ...]) -> list[dict[str, Any]]:
+    """The opcodes of a 206 reply the server may act on beside the step machine (metadata,
+    gateway calls): none from a reply that is not trusted (unsigned where ``keys`` are set),
+    not an SDK's, or not a list of opcodes."""
+    if signature_problem(reply, keys) is not None:
+        return []
+    reply = unwrap_stream(reply)
+    if reply.status != 206 or reply.error is not None or reply.sdk is None:
+        return []
+    try:
+        return decode_ops(reply.body)
+    except (orjson.JSONDecodeError, ValueError):
+        return []
