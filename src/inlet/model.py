@@ -43,8 +43,9 @@ class Event:
     user: dict[str, JSON] = field(default_factory=dict)
     received_at: float = 0.0
     meta: dict[str, JSON] | None = None
-    """What the SDK attached beside the payload (TS v4 and Python 0.5.20 sessions,
-    ``meta.propagated_sessions``): stored as sent and echoed back in call requests."""
+    """What the SDK attached beside the payload (TS v4 and Python 0.5.20 sessions):
+    stored, and echoed back in call requests, with its session layers folded into one
+    (``folded_meta``)."""
 
     def to_wire(self) -> dict[str, JSON]:
         """The event as the SDKs receive it in a call request."""
@@ -58,8 +59,35 @@ class Event:
         if self.v is not None:
             wire["v"] = self.v
         if self.meta is not None:
-            wire["meta"] = self.meta
+            wire["meta"] = folded_meta(self.meta)
         return wire
+
+
+def folded_meta(meta: dict[str, JSON]) -> dict[str, JSON]:
+    """``meta`` with its two session layers folded as Inngest does when it accepts an
+    event: ``sessions`` (the sender's own, a JSON merge patch, RFC 7386) applied over
+    ``propagated_sessions`` (stamped by the SDK from the run that sent the event). A
+    ``null`` session cuts the inherited one of its key, ``"sessions": null`` cuts them all;
+    the function then reads the result from ``meta.sessions`` (``ctx.sessions``)."""
+    manual, inherited = meta.get("sessions"), meta.get("propagated_sessions", {})
+    cuts = manual is None or (isinstance(manual, dict) and None in manual.values())
+    if "propagated_sessions" not in meta and not ("sessions" in meta and cuts):
+        return meta
+    if not isinstance(inherited, dict) or not isinstance(manual, dict | None):
+        return meta  # not layers an SDK writes: kept as sent
+    merged: dict[str, JSON] = dict(inherited)
+    if "sessions" in meta and manual is None:
+        merged = {}
+    elif manual is not None:
+        for key, value in manual.items():
+            if value is None:
+                merged.pop(key, None)
+            else:
+                merged[key] = value
+    folded = {k: v for k, v in meta.items() if k not in ("sessions", "propagated_sessions")}
+    if merged:
+        folded["sessions"] = merged
+    return folded
 
 
 @dataclass(frozen=True, slots=True)

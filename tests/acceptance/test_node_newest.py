@@ -192,8 +192,8 @@ def test_event_sessions_reach_the_invoked_child_the_deferred_run_and_a_sent_even
     assert run["status"] == "Completed", run
     (child,) = newest.wait_records("child", 1, key=key)
     (deferred,) = newest.wait_records("deferred", 1, key=key)
-    assert child["meta"]["propagated_sessions"] == {"chat": "c-7"}, child
-    assert deferred["meta"]["propagated_sessions"] == {"chat": "c-7"}, deferred
+    assert child["meta"] == {"sessions": {"chat": "c-7"}}, child
+    assert deferred["meta"] == {"sessions": {"chat": "c-7"}}, deferred
     sent = newest.server.http.get("/v1/events", params={"name": "newest/sent"}).json()["data"]
     (mine,) = [e for e in sent if e["data"].get("key") == key]
-    assert mine["meta"]["propagated_sessions"] == {"chat": "c-7"}, mine
+    assert mine["meta"] == {"sessions": {"chat": "c-7"}}, mine

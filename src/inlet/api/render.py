@@ -12,7 +12,7 @@ from starlette.responses import Response
 
 from inlet import __version__
 from inlet.config import Settings
-from inlet.model import App, Attempt, Event, Function, Run, RunStatus
+from inlet.model import App, Attempt, Event, Function, Run, RunStatus, folded_meta
 from inlet.runs.why import Why
 from inlet.store.queries import Bucket, EventDetail, FunctionStats, Page
 
@@ -142,7 +142,7 @@ def event_v1(event: Event) -> dict[str, Any]:
         "user": event.user,
         "ts": event.ts,
         "v": event.v,
-        "meta": event.meta,
+        "meta": None if event.meta is None else folded_meta(event.meta),
     }
 
 
