@@ -18,6 +18,7 @@ from inlet.config import Settings
 from inlet.model import App, Attempt, Function, Outcome, RunStatus, Trigger
 from inlet.protocol.signing import hashed_key
 from inlet.server import Server, create_app
+from inlet.steps import defer
 from inlet.steps.checkpoint import dispatch_id
 from inlet.store.base import Claim
 from inlet.store.memory import MemoryStore
@@ -106,6 +107,27 @@ async def test_each_step_is_saved_as_a_memo_with_its_history_row(dev: InFlight) 
         ("step", "one", 1, f"{'one':0>40}"),
         ("step", "two", {"b": 2}, f"{'two':0>40}"),
     ]
+
+
+async def test_a_defer_checkpointed_with_its_step_is_kept_and_starts_when_the_run_ends(
+    dev: InFlight,
+) -> None:
+    # TS v4 sends a defer() called inside a checkpointed step.run with that step.
+    add = {"id": "d" * 40, "op": "DeferAdd", "name": "foo", "opts": {"fn_slug": "app-foo"}}
+    resp = await dev.client.post(dev.path, json=dev.body(step_run("a", None), add))
+    assert resp.status_code == 200, resp.text
+
+    state = await dev.store.run_state(dev.run_id)
+    assert state is not None
+    assert [m.op for m in state.memos] == ["StepRun", "DeferAdd"]
+    assert defer.prior(state.memos) == {"d" * 40: {"abortable": True}}
+    [schedule] = defer.scheduled(state, [], NOW)
+    assert (schedule.name, schedule.data["_inngest"]) == (
+        "inngest/deferred.schedule",
+        {"fn_slug": "app-foo", "parent_fn_slug": "app-a", "parent_run_id": dev.run_id},
+    )
+    rows = await dev.store.history(dev.run_id)
+    assert [r.name for r in rows] == ["a"]
 
 
 async def test_a_checkpoint_sent_again_records_nothing_twice(dev: InFlight) -> None:

@@ -41,6 +41,7 @@ def test_a_step_run_becomes_the_memo_and_history_row_a_206_reply_would_make() ->
     assert (step.memo.name, step.memo.op) == ("Load it", "StepRun")
     assert step.size == len(orjson.dumps({"data": {"rows": 3}}))
     row = step.attempt
+    assert row is not None
     assert (row.outcome, row.op_step, row.output, row.item_id) == (
         "step",
         "f" * 40,
@@ -54,7 +55,28 @@ def test_a_step_without_timing_is_stamped_now() -> None:
     cp = parse(
         "01RUN", body({"id": "a", "op": "Step", "data": None}), now=NOW, max_step_output_bytes=99
     )
-    assert (cp.steps[0].attempt.started_at, cp.steps[0].attempt.ended_at) == (NOW, NOW)
+    row = cp.steps[0].attempt
+    assert row is not None and (row.started_at, row.ended_at) == (NOW, NOW)
+
+
+def test_a_defer_sent_with_the_steps_is_recorded_as_in_a_reply_without_a_history_row() -> None:
+    # TS v4 ships the defer() calls it buffered with the next checkpoint.
+    add = {"id": "d" * 40, "op": "DeferAdd", "name": "foo", "opts": {"fn_slug": "app-foo"}}
+    abort = {"id": "e" * 40, "op": "DeferAbort", "opts": {"target_hashed_id": "d" * 40}}
+    cp = parse("01RUN", body(add, abort), now=NOW, max_step_output_bytes=99)
+    [added, aborted] = cp.steps
+    assert (added.memo.op, added.memo.value) == (
+        "DeferAdd",
+        {"fn_slug": "app-foo", "status": "after_run", "input": None},
+    )
+    assert (aborted.memo.op, aborted.memo.value) == ("DeferAbort", {"target_hashed_id": "d" * 40})
+    assert (added.attempt, added.size, aborted.attempt, aborted.size) == (None, 0, None, 0)
+
+
+def test_a_malformed_defer_in_a_checkpoint_is_refused_naming_what_is_missing() -> None:
+    add = {"id": "d" * 40, "op": "DeferAdd", "name": "foo", "opts": {}}
+    with pytest.raises(BadRequest, match=r"DeferAdd 'foo' names no function: opts\.fn_slug"):
+        parse("01RUN", body(add), now=NOW, max_step_output_bytes=99)
 
 
 @pytest.mark.parametrize("op", ["Sleep", "InvokeFunction", "StepPlanned", "StepFailed", ""])

@@ -22,7 +22,8 @@ import orjson
 
 from inlet.errors import BadRequest, PayloadTooLarge
 from inlet.model import JSON, Attempt, Memo
-from inlet.steps.ops import STEP_DONE, Op
+from inlet.steps import defer
+from inlet.steps.ops import LAZY, STEP_DONE, Op
 
 SEPARATOR = "/"
 """Between the item id (a ULID) and its lease in ``qi_id``; neither contains it."""
@@ -35,10 +36,12 @@ def dispatch_id(item_id: str, lease: str) -> str:
 
 @dataclass(frozen=True, slots=True)
 class Step:
-    """One checkpointed step: its memo, its history row and the bytes it adds to the run."""
+    """One checkpointed step: its memo, its history row and the bytes it adds to the run.
+    A defer (``DeferAdd``/``DeferAbort``, which TS v4 sends with the steps it checkpoints)
+    has no history row and adds no bytes, as in a reply."""
 
     memo: Memo
-    attempt: Attempt
+    attempt: Attempt | None
     size: int
 
 
@@ -100,10 +103,16 @@ def _step(run_id: str, item_id: str, op: dict[str, Any], now: float, limit: int)
     kind = str(op.get("op", ""))
     step_id = op.get("id")
     name = str(op.get("displayName") or op.get("name") or step_id)
+    if kind in LAZY:
+        try:
+            return Step(memo=defer.record(op), attempt=None, size=0)
+        except defer.DeferRejected as exc:
+            raise BadRequest(f"{exc}; send the opcode as the SDK makes it") from None
     if kind not in STEP_DONE:
         raise BadRequest(
             f"opcode {kind!r} (step {name!r}) cannot be checkpointed: only {Op.STEP_RUN} "
-            "(a step that ran and returned) can; answer it in the call's 206 reply"
+            f"(a step that ran and returned), {Op.DEFER_ADD} and {Op.DEFER_ABORT} can; "
+            "answer it in the call's 206 reply"
         )
     if not isinstance(step_id, str) or not step_id:
         raise BadRequest(f"step {name!r} has no id (op {_excerpt(op)}); expected its hashed id")

@@ -43,6 +43,14 @@ class DeferRejected(Exception):
 def memo_of(op: dict[str, Any], state: RunState, pending: Iterable[Memo]) -> Memo | None:
     """The memo that records ``op`` (a ``DeferAdd`` or ``DeferAbort``), or ``None`` if
     the run already holds one under that step id (the SDK reported it again)."""
+    memo = record(op)
+    known = {m.step_id for m in state.memos} | {m.step_id for m in pending}
+    return None if memo.step_id in known else memo
+
+
+def record(op: dict[str, Any]) -> Memo:
+    """The memo that records ``op`` (a ``DeferAdd`` or ``DeferAbort``), whether it came in
+    a reply or in a checkpoint. Raises ``DeferRejected`` for a malformed opcode."""
     step_id = str(op.get("id") or "")
     name = str(op.get("displayName") or op.get("name") or step_id)
     kind = str(op.get("op"))
@@ -51,9 +59,6 @@ def memo_of(op: dict[str, Any], state: RunState, pending: Iterable[Memo]) -> Mem
         raise DeferRejected(f"{kind} {name!r} has no step id")
     if not isinstance(opts, dict):
         raise DeferRejected(f"{kind} {name!r} has no opts object (got {opts!r})")
-    known = {m.step_id for m in state.memos} | {m.step_id for m in pending}
-    if step_id in known:
-        return None
     if kind == Op.DEFER_ABORT:
         target = opts.get("target_hashed_id")
         if not isinstance(target, str) or not target:

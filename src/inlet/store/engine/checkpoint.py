@@ -39,7 +39,8 @@ def checkpoint(tx: Tx, cp: Checkpoint, limits: StateLimits, now: float) -> Verdi
     for seq, step in enumerate(fresh, start=run.step_count):
         memo = step.memo
         tx.insert_memo(run.id, StoredMemo(memo.step_id, memo.value, memo.name, memo.op, seq, now))
-        tx.record_attempt(step.attempt)
+        if step.attempt is not None:
+            tx.record_attempt(step.attempt)
     if fresh or run.status is RunStatus.QUEUED:
         tx.update_run(
             replace(
