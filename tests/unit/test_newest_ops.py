@@ -222,12 +222,24 @@ def test_an_inference_posts_its_body_with_the_providers_auth_header() -> None:
     request = gateway.request_of(INFER)
     assert isinstance(request, gateway.Request)
     assert request.method == "POST"
-    assert request.headers["authorization"] == "Bearer sk-1"
+    assert request.headers["Authorization"] == "Bearer sk-1"
     assert orjson.loads(request.body or b"") == {"model": "m", "messages": []}
     anthropic = {**INFER, "opts": {**INFER["opts"], "format": "anthropic"}}
     request = gateway.request_of(anthropic)
     assert isinstance(request, gateway.Request)
-    assert request.headers["x-api-key"] == "sk-1" and "authorization" not in request.headers
+    assert request.headers["X-Api-Key"] == "sk-1" and "Authorization" not in request.headers
+
+
+def test_an_inference_spells_header_names_as_inngests_gateway_does() -> None:
+    # inngest-py's ai_infer tests read the provider's headers case-sensitively.
+    opts = {**INFER["opts"], "format": "anthropic", "headers": {"x-my-header": "v"}}
+    request = gateway.request_of({**INFER, "opts": opts})
+    assert isinstance(request, gateway.Request)
+    assert request.headers == {
+        "Content-Type": "application/json",
+        "X-My-Header": "v",
+        "X-Api-Key": "sk-1",
+    }
 
 
 @pytest.mark.parametrize("url", ["file:///etc/passwd", "ftp://h/x", "http://", 7])

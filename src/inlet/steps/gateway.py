@@ -134,19 +134,25 @@ def resolved(
 
 
 def _ai_headers(opts: dict[str, Any], headers: dict[str, str]) -> dict[str, str]:
-    """The provider's auth header for ``auth_key``: Anthropic's ``x-api-key``, none for
-    Gemini (the key is in its URL) or Azure (its ``api-key`` header is already set), a
-    bearer token for the OpenAI-compatible rest."""
-    out = {"content-type": "application/json", **{k.lower(): v for k, v in headers.items()}}
+    """The provider's auth header for ``auth_key``: Anthropic's ``X-Api-Key``, none for
+    Gemini (the key is in its URL) or Azure (its ``Api-Key`` header is already set), a
+    bearer token for the OpenAI-compatible rest. Names are spelled as Inngest's gateway
+    sends them (``X-Api-Key``): case-insensitive in HTTP, but not to every test double."""
+    out = {"Content-Type": "application/json", **{_canonical(k): v for k, v in headers.items()}}
     key = opts.get("auth_key")
     fmt = opts.get("format")
-    if not isinstance(key, str) or not key or "authorization" in out:
+    if not isinstance(key, str) or not key or "Authorization" in out:
         return out
     if fmt == "anthropic":
-        out.setdefault("x-api-key", key)
+        out.setdefault("X-Api-Key", key)
     elif fmt not in ("gemini", "azure-openai"):
-        out["authorization"] = f"Bearer {key}"
+        out["Authorization"] = f"Bearer {key}"
     return out
+
+
+def _canonical(name: str) -> str:
+    """``x-api-key`` as ``X-Api-Key``: each hyphenated part capitalised."""
+    return "-".join(part[:1].upper() + part[1:].lower() for part in name.split("-"))
 
 
 def _http_url(url: str) -> bool:
