@@ -5,6 +5,7 @@ Python SDK ignores error statuses, so a silent 200 would lose the data unseen); 
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -16,6 +17,7 @@ from inlet.config import Settings
 from inlet.model import App, Function, Trigger
 from inlet.protocol.signing import hashed_key
 from inlet.server import Server, create_app
+from inlet.steps.checkpoint import dispatch_id
 from inlet.store.memory import MemoryStore
 
 NOW = 1_800_000_000.0
@@ -128,3 +130,44 @@ async def test_inlet_start_takes_the_signing_key_as_bearer_and_no_api_token() ->
         assert (await client.post(path, json=body, headers=wrong)).status_code == 401
         signed = {"Authorization": f"Bearer {hashed_key(SIGNING_KEY)}"}
         assert (await client.post(path, json=body, headers=signed)).status_code == 200
+
+
+TRACE = """query ($runId: String!) { run(runID: $runId) { trace(preview: true) {
+  name stepID metadata { scope kind values updatedAt }
+  childrenSpans { name stepID metadata { scope kind values } } } } }"""
+
+
+async def test_the_trace_shows_run_metadata_on_the_run_and_step_metadata_on_its_step() -> None:
+    # inngest-js's scoring tests read scores from the trace's spans, as its dev server
+    # shows them; a step is named by the id the user gave it, its span by the hashed id.
+    store = MemoryStore()
+    app = create_app(Settings(database_url="memory://", discovery=False), store=store)
+    await store.open()
+    fn = Function("app-a", APP, "a", f"{APP}?fnId=app-a", (Trigger(event="app/x"),))
+    await store.save_app(App(APP, "app"), [fn])
+    await app.state.server.reload_functions()
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://inlet") as client:
+        [event_id] = (await client.post("/e/any", json={"name": "app/x"})).json()["ids"]
+        [run] = await store.runs_for_event(event_id)
+        [claim] = await store.claim(NOW, 1, NOW + 30, "worker-a")
+        hashed = hashlib.sha1(b"my-step").hexdigest()
+        step = {"id": hashed, "op": "StepRun", "name": "my-step", "data": None}
+        checkpoint = {"qi_id": dispatch_id(claim.item.id, claim.lease), "steps": [step]}
+        saved = await client.post(f"/v1/checkpoint/{run.id}/async", json=checkpoint)
+        assert saved.status_code == 200, saved.text
+        path = f"/v1/runs/{run.id}/metadata"
+        assert (await client.post(path, json=score(run.id, "run_score", 1))).status_code == 200
+        step_score = score(run.id, "step_score", 0, step_id="my-step")
+        assert (await client.post(path, json=step_score)).status_code == 200
+
+        reply = await client.post("/v0/gql", json={"query": TRACE, "variables": {"runId": run.id}})
+    await store.close()
+    trace = reply.json()["data"]["run"]["trace"]
+    assert [(m["scope"], m["kind"], m["values"]) for m in trace["metadata"]] == [
+        ("run", "inngest.score", {"run_score": {"value": 1}})
+    ]
+    [span] = [s for s in trace["childrenSpans"] if s["stepID"] == hashed]
+    assert span["metadata"] == [
+        {"scope": "step", "kind": "inngest.score", "values": {"step_score": {"value": 0}}}
+    ]

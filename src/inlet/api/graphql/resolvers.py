@@ -11,7 +11,8 @@ events of every run an event started are one ``run_states`` read.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable, Sequence
+import hashlib
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any, Generic, TypeVar
 
 import graphql
@@ -22,6 +23,7 @@ from inlet.api.render import iso
 from inlet.model import Event, Function, Run, RunState, RunStatus
 from inlet.scheduler.service import SCHEDULED
 from inlet.store import Store
+from inlet.store.metadata import RunMetadata
 
 INTERNAL_EVENT_PREFIX = "inngest/"
 MAX_EVENTS = 1000
@@ -307,10 +309,49 @@ class Resolvers:
         history = await self._store.history(run_id)
         function = self._function_of(state.run.function_slug)
         name = function.name if function is not None else state.run.function_slug
-        return _span_fields(build_trace(state, history, name), run_id)
+        trace = build_trace(state, history, name)
+        metadata = _metadata_by_span(trace, await self._store.run_metadata(run_id))
+        return _span_fields(trace, run_id, metadata)
 
 
-def _span_fields(span: Span, run_id: str) -> Fields:
+def _metadata_by_span(root: Span, rows: Sequence[RunMetadata]) -> dict[str, list[Fields]]:
+    """A run's metadata (``POST /v1/runs/{id}/metadata``, step opcodes) by the span it
+    belongs to: the run's own on the root span (``""``), a step's on that step's span. A
+    step is named by its hashed id (opcodes) or the id the user gave it (the API, e.g.
+    ``client.score({stepId})``), whose SHA-1 is the hashed id."""
+    spans: list[Span] = []
+    stack = [root]
+    while stack:
+        span = stack.pop()
+        spans.append(span)
+        stack.extend(span.children)
+    out: dict[str, list[Fields]] = {}
+    for row in rows:
+        key = "" if not row.step_id else _span_of(spans, row.step_id)
+        if key is None:
+            continue
+        scope = "run" if key == "" else "step"
+        out.setdefault(key, []).append(
+            {
+                "scope": scope,
+                "kind": row.kind,
+                "values": dict(row.values),
+                "updatedAt": iso(row.updated_at),
+            }
+        )
+    return out
+
+
+def _span_of(spans: Sequence[Span], step_id: str) -> str | None:
+    hashed = hashlib.sha1(step_id.encode()).hexdigest()  # how the SDKs hash a step id
+    for wanted in (step_id, hashed):
+        for span in spans:
+            if span.step_id == wanted:
+                return wanted
+    return None
+
+
+def _span_fields(span: Span, run_id: str, metadata: Mapping[str, list[Fields]]) -> Fields:
     duration = None
     if span.started_at is not None and span.ended_at is not None:
         duration = round((span.ended_at - span.started_at) * 1000)
@@ -326,7 +367,7 @@ def _span_fields(span: Span, run_id: str) -> Fields:
         "queuedAt": iso(span.queued_at),
         "startedAt": iso(span.started_at),
         "endedAt": iso(span.ended_at),
-        "childrenSpans": [_span_fields(c, run_id) for c in span.children],
+        "childrenSpans": [_span_fields(c, run_id, metadata) for c in span.children],
         "stepOp": span.step_op,
         "stepID": span.step_id,
         "stepType": span.step_type,
@@ -334,7 +375,7 @@ def _span_fields(span: Span, run_id: str) -> Fields:
         "parentSpanID": span.parent_span_id,
         "isUserland": False,
         "debugPaused": False,
-        "metadata": [],
+        "metadata": metadata.get("" if span.is_root else span.step_id or "-", []),
     }
 
 
