@@ -15,7 +15,7 @@ import pytest
 
 from inlet.clock import FakeClock
 from inlet.config import Settings
-from inlet.model import App, Attempt, Function, Outcome, RunStatus, Trigger
+from inlet.model import App, Attempt, Finish, Function, Outcome, RunStatus, Trigger
 from inlet.protocol.signing import hashed_key
 from inlet.server import Server, create_app
 from inlet.steps import defer
@@ -121,13 +121,19 @@ async def test_a_defer_checkpointed_with_its_step_is_kept_and_starts_when_the_ru
     assert state is not None
     assert [m.op for m in state.memos] == ["StepRun", "DeferAdd"]
     assert defer.prior(state.memos) == {"d" * 40: {"abortable": True}}
-    [schedule] = defer.scheduled(state, [], NOW)
-    assert (schedule.name, schedule.data["_inngest"]) == (
-        "inngest/deferred.schedule",
-        {"fn_slug": "app-foo", "parent_fn_slug": "app-a", "parent_run_id": dev.run_id},
-    )
     rows = await dev.store.history(dev.run_id)
     assert [r.name for r in rows] == ["a"]
+    # The call's reply ends the run; its state was read before the checkpoint, so the
+    # reply's outcome names no deferred run: the store starts it from what it recorded.
+    done = Attempt.of(dev.claim.item, NOW, "completed")
+    ended = Outcome(attempt=done, finish=Finish(RunStatus.COMPLETED))
+    assert await dev.store.complete(dev.claim, ended, NOW, 60)
+    [schedule] = await dev.store.list_events("inngest/deferred.schedule", 10)
+    assert schedule.data["_inngest"] == {
+        "fn_slug": "app-foo",
+        "parent_fn_slug": "app-a",
+        "parent_run_id": dev.run_id,
+    }
 
 
 async def test_a_checkpoint_sent_again_records_nothing_twice(dev: InFlight) -> None:

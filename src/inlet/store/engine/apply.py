@@ -22,10 +22,13 @@ from inlet.model import (
     NewRun,
     Outcome,
     Resume,
+    Run,
+    RunState,
     RunStatus,
     SkipRecord,
     StoredMemo,
 )
+from inlet.steps import defer
 from inlet.steps.ops import STEP_MEMOS
 from inlet.store.base import Claim, IngestResult
 from inlet.store.engine import history
@@ -157,6 +160,9 @@ def complete(tx: Tx, claim: Claim, outcome: Outcome, now: float, key_ttl: float)
             run, step_count=run.step_count + added, state_size=run.state_size + outcome.state_bytes
         )
     finish = outcome.finish
+    events = outcome.events
+    if finish is not None and finish.status in (RunStatus.COMPLETED, RunStatus.FAILED):
+        events = (*events, *_checkpointed_defers(tx, run, events, now))
     if finish is not None:
         drop_run_work(tx, run.id, now)
         run = replace(
@@ -175,7 +181,16 @@ def complete(tx: Tx, claim: Claim, outcome: Outcome, now: float, key_ttl: float)
                 if early is not None:
                     found = Resume(listener.id, run.id, listener.step_id, early.to_wire())
                     resume(tx, found, now)
-    if outcome.events or outcome.runs or outcome.resumes or outcome.cancels:
-        emitted = Batch(outcome.events, outcome.runs, outcome.resumes, outcome.cancels)
+    if events or outcome.runs or outcome.resumes or outcome.cancels:
+        emitted = Batch(events, outcome.runs, outcome.resumes, outcome.cancels)
         ingest(tx, emitted, now, key_ttl)
     return True
+
+
+def _checkpointed_defers(tx: Tx, run: Run, started: Sequence[Event], now: float) -> list[Event]:
+    """The deferred runs of an ending run that ``interpret`` could not see: defers that
+    came in a checkpoint while the call was out (its state was read before). Each start
+    event's id is derived from the run and the defer, so one already started is left out."""
+    known = {event.internal_id for event in started}
+    state = RunState(run=run, events=(), memos=tuple(tx.memos(run.id)))
+    return [e for e in defer.scheduled(state, (), now) if e.internal_id not in known]
