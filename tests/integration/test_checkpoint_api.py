@@ -7,7 +7,7 @@ a step or body over the call reply's limits 413, a missing or wrong signing key 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import httpx
@@ -134,6 +134,28 @@ async def test_a_defer_checkpointed_with_its_step_is_kept_and_starts_when_the_ru
         "parent_fn_slug": "app-a",
         "parent_run_id": dev.run_id,
     }
+
+
+async def test_a_defer_aborted_in_a_checkpoint_does_not_start_though_the_reply_named_it(
+    dev: InFlight,
+) -> None:
+    add = {"id": "d" * 40, "op": "DeferAdd", "name": "foo", "opts": {"fn_slug": "app-foo"}}
+    abort = {"id": "e" * 40, "op": "DeferAbort", "opts": {"target_hashed_id": "d" * 40}}
+    assert (await dev.client.post(dev.path, json=dev.body(add))).status_code == 200
+    assert (await dev.client.post(dev.path, json=dev.body(abort))).status_code == 200
+    # interpret() saw neither checkpoint's state and might have named the start event.
+    state = await dev.store.run_state(dev.run_id)
+    assert state is not None
+    stale = replace(state, memos=tuple(m for m in state.memos if m.op == "DeferAdd"))
+    done = Attempt.of(dev.claim.item, NOW, "completed")
+    ended = Outcome(
+        attempt=done,
+        finish=Finish(RunStatus.COMPLETED),
+        events=tuple(defer.scheduled(stale, [], NOW)),
+    )
+    assert ended.events
+    assert await dev.store.complete(dev.claim, ended, NOW, 60)
+    assert await dev.store.list_events("inngest/deferred.schedule", 10) == []
 
 
 async def test_a_checkpoint_sent_again_records_nothing_twice(dev: InFlight) -> None:

@@ -162,7 +162,7 @@ def complete(tx: Tx, claim: Claim, outcome: Outcome, now: float, key_ttl: float)
     finish = outcome.finish
     events = outcome.events
     if finish is not None and finish.status in (RunStatus.COMPLETED, RunStatus.FAILED):
-        events = (*events, *_checkpointed_defers(tx, run, events, now))
+        events = (*(e for e in events if e.name != defer.SCHEDULE), *_defers(tx, run, now))
     if finish is not None:
         drop_run_work(tx, run.id, now)
         run = replace(
@@ -187,10 +187,8 @@ def complete(tx: Tx, claim: Claim, outcome: Outcome, now: float, key_ttl: float)
     return True
 
 
-def _checkpointed_defers(tx: Tx, run: Run, started: Sequence[Event], now: float) -> list[Event]:
-    """The deferred runs of an ending run that ``interpret`` could not see: defers that
-    came in a checkpoint while the call was out (its state was read before). Each start
-    event's id is derived from the run and the defer, so one already started is left out."""
-    known = {event.internal_id for event in started}
-    state = RunState(run=run, events=(), memos=tuple(tx.memos(run.id)))
-    return [e for e in defer.scheduled(state, (), now) if e.internal_id not in known]
+def _defers(tx: Tx, run: Run, now: float) -> list[Event]:
+    """The deferred runs an ending run starts, from every defer and abort it recorded.
+    Read here, not taken from the reply's outcome: ``interpret`` saw the state read before
+    the call, which lacks what the call's checkpoints recorded while it was out."""
+    return defer.scheduled(RunState(run=run, events=(), memos=tuple(tx.memos(run.id))), (), now)
