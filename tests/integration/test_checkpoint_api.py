@@ -20,6 +20,7 @@ from inlet.protocol.signing import hashed_key
 from inlet.server import Server, create_app
 from inlet.steps import defer
 from inlet.steps.checkpoint import dispatch_id
+from inlet.steps.defer import SCHEDULE
 from inlet.store.base import Claim
 from inlet.store.memory import MemoryStore
 
@@ -37,6 +38,7 @@ class InFlight:
     store: MemoryStore
     run_id: str
     claim: Claim
+    server: Server
 
     @property
     def path(self) -> str:
@@ -63,7 +65,14 @@ async def in_flight(settings: Settings) -> AsyncIterator[InFlight]:
     app = create_app(settings, store=store, clock=FakeClock(NOW))
     await store.open()
     fn = Function("app-a", APP, "a", f"{APP}?fnId=app-a", (Trigger(event="app/x"),))
-    await store.save_app(App(APP, "app"), [fn])
+    deferred = Function(
+        "app-foo",
+        APP,
+        "foo",
+        f"{APP}?fnId=app-foo",
+        (Trigger(SCHEDULE, expression="event.data._inngest.fn_slug == 'app-foo'"),),
+    )
+    await store.save_app(App(APP, "app"), [fn, deferred])
     server: Server = app.state.server
     await server.reload_functions()
     transport = httpx.ASGITransport(app=app)
@@ -73,7 +82,7 @@ async def in_flight(settings: Settings) -> AsyncIterator[InFlight]:
         [event_id] = sent.json()["ids"]
         [run] = await store.runs_for_event(event_id)
         [claim] = await store.claim(NOW, 1, NOW + LEASE, "worker-a")
-        yield InFlight(client, store, run.id, claim)
+        yield InFlight(client, store, run.id, claim, server)
     await store.close()
 
 
@@ -124,16 +133,18 @@ async def test_a_defer_checkpointed_with_its_step_is_kept_and_starts_when_the_ru
     rows = await dev.store.history(dev.run_id)
     assert [r.name for r in rows] == ["a"]
     # The call's reply ends the run; its state was read before the checkpoint, so the
-    # reply's outcome names no deferred run: the store starts it from what it recorded.
+    # reply's outcome names no deferred run: it is started from what the store recorded.
     done = Attempt.of(dev.claim.item, NOW, "completed")
     ended = Outcome(attempt=done, finish=Finish(RunStatus.COMPLETED))
-    assert await dev.store.complete(dev.claim, ended, NOW, 60)
-    [schedule] = await dev.store.list_events("inngest/deferred.schedule", 10)
+    assert await dev.server.applier.complete(dev.claim, ended, NOW)
+    [schedule] = await dev.store.list_events(SCHEDULE, 10)
     assert schedule.data["_inngest"] == {
         "fn_slug": "app-foo",
         "parent_fn_slug": "app-a",
         "parent_run_id": dev.run_id,
     }
+    [child] = await dev.store.runs_for_event(schedule.internal_id)
+    assert child.function_slug == "app-foo"
 
 
 async def test_a_defer_aborted_in_a_checkpoint_does_not_start_though_the_reply_named_it(
@@ -154,8 +165,8 @@ async def test_a_defer_aborted_in_a_checkpoint_does_not_start_though_the_reply_n
         events=tuple(defer.scheduled(stale, [], NOW)),
     )
     assert ended.events
-    assert await dev.store.complete(dev.claim, ended, NOW, 60)
-    assert await dev.store.list_events("inngest/deferred.schedule", 10) == []
+    assert await dev.server.applier.complete(dev.claim, ended, NOW)
+    assert await dev.store.list_events(SCHEDULE, 10) == []
 
 
 async def test_a_checkpoint_sent_again_records_nothing_twice(dev: InFlight) -> None:

@@ -18,8 +18,9 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import replace
 
-from inlet.model import Cancellation, Event, NewRun, Outcome, RunState
+from inlet.model import Cancellation, Event, NewRun, Outcome, RunState, RunStatus
 from inlet.runs.router import Routed, Router
+from inlet.steps import defer
 from inlet.steps.finish import for_finish
 from inlet.store import IngestResult, Store
 from inlet.store.base import Claim
@@ -111,6 +112,8 @@ class Applier:
         events = list(outcome.events)
         if outcome.finish is not None and claim.state is not None:
             events.extend(for_finish(claim.state, outcome.finish, now))
+            if outcome.finish.status in (RunStatus.COMPLETED, RunStatus.FAILED):
+                events = await self._defers_of_ending(claim.state.run.id, outcome, events, now)
         if events:
             routed = await self._route(events, now)
             outcome = replace(
@@ -126,6 +129,20 @@ class Applier:
         ):
             self._wake()
         return applied
+
+    async def _defers_of_ending(
+        self, run_id: str, outcome: Outcome, events: list[Event], now: float
+    ) -> list[Event]:
+        """``events`` with the deferred runs of a run that ends, read again from the store:
+        the outcome was interpreted against the state read before the call, which lacks
+        the defers and aborts its checkpoints recorded (TS v4) while it was out."""
+        fresh = await self._store.run_state(run_id)
+        if fresh is None:
+            return events
+        kept = [e for e in events if e.name != defer.SCHEDULE]
+        # A defer both checkpointed and in the reply is one event (its id is derived).
+        started = {e.internal_id: e for e in defer.scheduled(fresh, outcome.memos, now)}
+        return [*kept, *started.values()]
 
     async def _route(self, events: Sequence[Event], now: float) -> Routed:
         # No events (a bare cancellation) need no look at the listeners.

@@ -22,13 +22,10 @@ from inlet.model import (
     NewRun,
     Outcome,
     Resume,
-    Run,
-    RunState,
     RunStatus,
     SkipRecord,
     StoredMemo,
 )
-from inlet.steps import defer
 from inlet.steps.ops import STEP_MEMOS
 from inlet.store.base import Claim, IngestResult
 from inlet.store.engine import history
@@ -160,9 +157,6 @@ def complete(tx: Tx, claim: Claim, outcome: Outcome, now: float, key_ttl: float)
             run, step_count=run.step_count + added, state_size=run.state_size + outcome.state_bytes
         )
     finish = outcome.finish
-    events = outcome.events
-    if finish is not None and finish.status in (RunStatus.COMPLETED, RunStatus.FAILED):
-        events = (*(e for e in events if e.name != defer.SCHEDULE), *_defers(tx, run, now))
     if finish is not None:
         drop_run_work(tx, run.id, now)
         run = replace(
@@ -181,14 +175,7 @@ def complete(tx: Tx, claim: Claim, outcome: Outcome, now: float, key_ttl: float)
                 if early is not None:
                     found = Resume(listener.id, run.id, listener.step_id, early.to_wire())
                     resume(tx, found, now)
-    if events or outcome.runs or outcome.resumes or outcome.cancels:
-        emitted = Batch(events, outcome.runs, outcome.resumes, outcome.cancels)
+    if outcome.events or outcome.runs or outcome.resumes or outcome.cancels:
+        emitted = Batch(outcome.events, outcome.runs, outcome.resumes, outcome.cancels)
         ingest(tx, emitted, now, key_ttl)
     return True
-
-
-def _defers(tx: Tx, run: Run, now: float) -> list[Event]:
-    """The deferred runs an ending run starts, from every defer and abort it recorded.
-    Read here, not taken from the reply's outcome: ``interpret`` saw the state read before
-    the call, which lacks what the call's checkpoints recorded while it was out."""
-    return defer.scheduled(RunState(run=run, events=(), memos=tuple(tx.memos(run.id))), (), now)
