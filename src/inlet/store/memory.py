@@ -28,6 +28,7 @@ from inlet.model import (
     Resume,
     Run,
     RunFlow,
+    RunStatus,
     SkipRecord,
     StoredMemo,
 )
@@ -36,7 +37,7 @@ from inlet.store.alerts import MemoryAlerts
 from inlet.store.base import Claim, IngestResult, Store
 from inlet.store.engine import apply, queue
 from inlet.store.engine import checkpoint as engine_checkpoint
-from inlet.store.engine.tx import Due, GateState, Keys, RunRow, Tx
+from inlet.store.engine.tx import Due, GateState, Keys, Lease, Loaded, RunRow, Tx
 from inlet.store.memory_metadata import MemoryMetadata
 from inlet.store.memory_reads import MemoryReads
 from inlet.store.memory_retention import MemoryRetention
@@ -76,6 +77,9 @@ class MemoryTx:
 
     # Run keys and flow-control state
 
+    def lock_keys(self, names: Sequence[str]) -> None:
+        pass  # one transaction at a time
+
     def function_paused(self, function_slug: str) -> bool:
         return function_slug in self.rows.paused
 
@@ -112,6 +116,17 @@ class MemoryTx:
 
     def run(self, run_id: str) -> RunRow | None:
         return self.rows.runs.get(run_id)
+
+    def run_states(self, run_ids: Sequence[str]) -> Mapping[str, Loaded]:
+        rows = ((run_id, self.rows.runs.get(run_id)) for run_id in run_ids)
+        return {run_id: (row, self.memos(run_id)) for run_id, row in rows if row is not None}
+
+    def start_runs(self, run_ids: Sequence[str], at: float) -> None:
+        for run_id in run_ids:
+            row = self.rows.runs[run_id]
+            if row.run.status is RunStatus.QUEUED:
+                started = replace(row.run, status=RunStatus.RUNNING, started_at=at)
+                self.rows.runs[run_id] = replace(row, run=started)
 
     def update_run(self, run: Run) -> None:
         row = self.rows.runs[run.id]
@@ -274,13 +289,14 @@ class MemoryTx:
         slot.rank = queue.PARKED
         slot.item = replace(slot.item, due_at=queue.PARKED)
 
-    def lease(self, item_id: str, lease: str, until: float, keys: Keys) -> None:
-        slot = self.rows.queue[item_id]
-        slot.lease = lease
-        slot.item = replace(slot.item, due_at=until)
-        slot.rank = until
-        if keys:
-            self.rows.inflight[item_id] = keys
+    def lease(self, leases: Sequence[Lease]) -> None:
+        for item_id, lease, until, keys in leases:
+            slot = self.rows.queue[item_id]
+            slot.lease = lease
+            slot.item = replace(slot.item, due_at=until)
+            slot.rank = until
+            if keys:
+                self.rows.inflight[item_id] = keys
 
     def note_due(self, due: float, now: float) -> None:
         pass

@@ -4,10 +4,17 @@ The domain verbs are the shared SQL logic (``relational``); this module supplies
 shared database needs on top:
 
 - Writes: each process still groups its writes into one transaction on its store thread
-  (group commit; PostgreSQL manages ~3.5k commits/s from one connection). Write
-  transactions of all processes are serialized by one advisory transaction lock, which
-  gives the shared logic exactly the isolation SQLite's single writer gives it (flow
-  control's read-modify-write of limits, a parallel group's join, a wait resolved once).
+  (group commit; PostgreSQL manages ~3.5k commits/s from one connection). Transactions of
+  different processes run side by side (READ COMMITTED); what SQLite's single writer gave
+  the shared logic for free is kept by locks on what a transaction changes: a run's row
+  before its state is read to be changed (a step's memo, a parallel group's join, a wait
+  resolved once), locked for the whole batch when it begins in one order (by id); and a
+  transaction-scoped advisory lock per flow-control key (a concurrency key's slots, a
+  throttle's, rate limit's, debounce's or batch's state, a singleton) before its
+  read-modify-write: a key whose state has no row yet is locked all the same, and nothing
+  is written for it. Unique keys do the rest (an event, a run's key, a memo). A batch that
+  deadlocks anyway (a cancellation reaching another run) is aborted by PostgreSQL and run
+  again (``Writer.ATTEMPTS``).
 - Claims read due items ``FOR UPDATE SKIP LOCKED``; a lease's expiry is its ``due_at``, so
   the work of a process that died comes due again when its leases run out.
 - Reads (the API, run state for the dashboard) use a connection pool, not the store thread.
@@ -41,9 +48,16 @@ from inlet.store.writer import Session
 
 log = logging.getLogger("inlet.store")
 
-WRITE_LOCK = 0x1A1E7
-"""The advisory lock every write transaction takes (one writer at a time, as in SQLite)."""
 MIGRATE_LOCK = 0x1A1E8
+KEY_LOCKS = 0x1A1E9
+"""The class of the two-key advisory locks on flow-control keys (a key space apart from
+the one-key locks of migrations and leaders)."""
+LOCK_RUNS = "SELECT 1 FROM runs WHERE id = ANY(?) ORDER BY id FOR NO KEY UPDATE"
+LOCK_KEYS = (
+    "SELECT pg_advisory_xact_lock(?::int4, k) FROM unnest(?::int4[]) WITH ORDINALITY AS t(k, n) "
+    "ORDER BY n"
+)
+RETRIABLE = (psycopg.errors.DeadlockDetected, psycopg.errors.SerializationFailure)
 WORK_CHANNEL = "inlet_work"
 FUNCTIONS_CHANNEL = "inlet_functions"
 NOTIFY_HORIZON = 1.0
@@ -185,6 +199,13 @@ def migrate(url: str) -> tuple[int, int]:
             conn.execute("SELECT pg_advisory_unlock(%s)", (MIGRATE_LOCK,))
 
 
+def key_lock(name: str) -> int:
+    """A flow-control key's advisory lock (an int4; two names sharing one only wait for
+    each other)."""
+    crc = zlib.crc32(name.encode())
+    return crc - (1 << 32) if crc >= 1 << 31 else crc
+
+
 def redacted(url: str) -> str:
     """The URL without its password, for messages (``inlet.redact``)."""
     return redact(url)
@@ -199,16 +220,12 @@ class _Transactions:
     def ready(self) -> None:
         self._store._ensure_connected()
 
-    def begin(self) -> None:
+    def begin(self, runs: Sequence[str]) -> None:
         db = self._store._writes
         db.execute("BEGIN")
-        try:
-            db.execute("SELECT pg_advisory_xact_lock(?)", (WRITE_LOCK,))
-        except BaseException:
-            with contextlib.suppress(Exception):
-                db.execute("ROLLBACK")
-            raise
         db.start_pipeline()
+        if runs:  # in one order (the ids sorted), so two batches never wait in a cycle
+            db.execute(LOCK_RUNS, (list(runs),))
 
     def commit(self) -> None:
         store = self._store
@@ -226,6 +243,9 @@ class _Transactions:
         db = self._store._writes
         db.end_pipeline(check=False)
         db.execute("ROLLBACK")
+
+    def retriable(self, exc: BaseException) -> bool:
+        return isinstance(exc, RETRIABLE)
 
 
 class PostgresStore(RelationalStore):
@@ -388,6 +408,19 @@ class PostgresStore(RelationalStore):
 
     def _noted_functions(self) -> None:
         self._functions_changed = True
+
+    def lock_keys(self, db: Connection, names: Sequence[str]) -> None:
+        if names:  # sorted: every transaction takes its keys in one order
+            db.execute(LOCK_KEYS, (KEY_LOCKS, sorted({key_lock(name) for name in names})))
+
+    def id_list(self, ids: Sequence[str]) -> Any:
+        return list(ids)
+
+    def write_rows(self, db: Connection, sql: str, rows: list[tuple[Any, ...]]) -> None:
+        # postgres.sql's text of every statement written this way takes a column per
+        # array: one statement for all the rows, where executemany sends one per row.
+        if rows:
+            db.execute(sql, [list(column) for column in zip(*rows, strict=True)])
 
     async def release_all(self) -> int:
         # Other processes may hold leases right now: they are never dropped here. A

@@ -19,6 +19,8 @@ from collections.abc import Callable, Mapping, Sequence
 from importlib import resources
 from typing import Any, TypeVar
 
+import orjson
+
 from inlet.errors import StoreError
 from inlet.metrics import Tally
 from inlet.model import (
@@ -115,6 +117,17 @@ class RelationalStore(
     def _noted_functions(self) -> None:
         """An app's functions were stored."""
 
+    def lock_keys(self, db: Connection, names: Sequence[str]) -> None:
+        """Hold the named keys until the transaction ends: nothing to do where one
+        process writes at a time (SQLite's single writer)."""
+
+    def id_list(self, ids: Sequence[str]) -> Any:
+        return orjson.dumps(list(ids)).decode()  # json_each's one parameter
+
+    def write_rows(self, db: Connection, sql: str, rows: list[tuple[Any, ...]]) -> None:
+        if rows:
+            db.executemany(sql, rows)
+
     _errors: tuple[type[BaseException], ...] = ()
     """The driver's errors, reported as ``StoreError``."""
 
@@ -164,11 +177,23 @@ class RelationalStore(
         """Run a write on the store thread, in a transaction it may share with others."""
         return await self._submit(fn, args, write=True)
 
-    async def _submit(self, fn: Callable[..., T], args: tuple[Any, ...], *, write: bool) -> T:
+    async def _write_runs(self, runs: Sequence[str], fn: Callable[..., T], *args: Any) -> T:
+        """A write that changes ``runs``: their rows are locked when its transaction begins
+        (on a shared database; with every other run of the batch, in one order)."""
+        return await self._submit(fn, args, write=True, runs=tuple(runs))
+
+    async def _submit(
+        self,
+        fn: Callable[..., T],
+        args: tuple[Any, ...],
+        *,
+        write: bool,
+        runs: tuple[str, ...] = (),
+    ) -> T:
         if self._writer is None:
             raise StoreError(f"the {self.name} store is not open")
         future: asyncio.Future[T] = asyncio.get_running_loop().create_future()
-        self._writer.jobs.put((fn, args, future, write))
+        self._writer.jobs.put((fn, args, future, write, runs))
         try:
             return await future
         except self._errors as exc:
@@ -218,7 +243,8 @@ class RelationalStore(
         skips: Sequence[SkipRecord] = (),
     ) -> IngestResult:
         batch = apply.Batch(list(events), list(runs), list(resumes), list(cancels), list(skips))
-        result, tally = await self._write(self._ingest, batch, now, key_ttl)
+        changed = [r.run_id for r in resumes] + [c.run_id for c in cancels]
+        result, tally = await self._write_runs(changed, self._ingest, batch, now, key_ttl)
         self._counted(tally)
         return result
 
@@ -228,7 +254,7 @@ class RelationalStore(
         return apply.ingest(tx, batch, now, key_ttl), tx.tally
 
     async def revive(self, run_id: str, now: float) -> bool:
-        return await self._write(self._revive, run_id, now)
+        return await self._write_runs((run_id,), self._revive, run_id, now)
 
     def _revive(self, run_id: str, now: float) -> bool:
         return apply.revive(self._tx(), run_id, now)
@@ -250,7 +276,8 @@ class RelationalStore(
         return engine_queue.claim(tx, now, limit, lease_until, lease, timers), tx.tally
 
     async def complete(self, claim: Claim, outcome: Outcome, now: float, key_ttl: float) -> bool:
-        held, tally = await self._write(self._complete, claim, outcome, now, key_ttl)
+        runs = (claim.item.run_id,)
+        held, tally = await self._write_runs(runs, self._complete, claim, outcome, now, key_ttl)
         self._counted(tally)
         return held
 
@@ -261,7 +288,9 @@ class RelationalStore(
         return apply.complete(tx, claim, outcome, now, key_ttl), tx.tally
 
     async def checkpoint(self, cp: Checkpoint, limits: StateLimits, now: float) -> Verdict:
-        return await self._write(lambda: engine_checkpoint.checkpoint(self._tx(), cp, limits, now))
+        return await self._write_runs(
+            (cp.run_id,), lambda: engine_checkpoint.checkpoint(self._tx(), cp, limits, now)
+        )
 
     async def extend_leases(self, claims: Sequence[Claim], lease_until: float) -> None:
         await self._write(self._extend_leases, list(claims), lease_until)
@@ -281,6 +310,8 @@ class RelationalStore(
         return await self._write(self._save_app, app, list(functions))
 
     def _save_app(self, app: App, functions: list[Function]) -> bool:
+        # Two processes syncing one app at once would each delete the other's functions.
+        self.lock_keys(self._conn, [f"app:{app.url}"])
         row = self._x("save_app_checksum", (app.url,)).fetchone()
         self._x(
             "save_app",

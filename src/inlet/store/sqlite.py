@@ -14,6 +14,7 @@ import fcntl
 import logging
 import os
 import sqlite3
+from collections.abc import Sequence
 from pathlib import Path
 
 from inlet.errors import DatabaseLocked, SchemaMismatch
@@ -35,7 +36,8 @@ class _Transactions:
     def ready(self) -> None:
         pass
 
-    def begin(self) -> None:
+    def begin(self, runs: Sequence[str]) -> None:
+        # One writer at a time (IMMEDIATE takes the file's write lock): no row locks needed.
         self._db.execute("BEGIN IMMEDIATE")
 
     def commit(self) -> None:
@@ -43,6 +45,9 @@ class _Transactions:
 
     def rollback(self) -> None:
         self._db.execute("ROLLBACK")
+
+    def retriable(self, exc: BaseException) -> bool:
+        return False
 
 
 class SQLiteStore(RelationalStore):

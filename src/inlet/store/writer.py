@@ -10,11 +10,11 @@ import asyncio
 import contextlib
 import queue
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any, Protocol
 
-Job = tuple[Callable[..., Any], tuple[Any, ...], "asyncio.Future[Any]", bool]
-"""(function, arguments, future for the result, whether it writes)."""
+Job = tuple[Callable[..., Any], tuple[Any, ...], "asyncio.Future[Any]", bool, tuple[str, ...]]
+"""(function, arguments, future for the result, whether it writes, the runs it changes)."""
 Result = tuple["asyncio.Future[Any]", Any, BaseException | None]
 
 
@@ -24,11 +24,18 @@ class Session(Protocol):
     def ready(self) -> None:
         """Before each batch: make sure the connection is usable (reconnect if it broke)."""
 
-    def begin(self) -> None: ...
+    def begin(self, runs: Sequence[str]) -> None:
+        """Start a write transaction that will change ``runs`` (a shared database locks
+        their rows now, in one fixed order, so that two batches never wait on each other
+        in a cycle)."""
 
     def commit(self) -> None: ...
 
     def rollback(self) -> None: ...
+
+    def retriable(self, exc: BaseException) -> bool:
+        """Whether ``exc`` aborted the transaction for another's sake (a deadlock, a
+        serialization failure), so that running it again can succeed."""
 
 
 class Writer(threading.Thread):
@@ -41,6 +48,8 @@ class Writer(threading.Thread):
     """
 
     MAX_BATCH = 256
+    ATTEMPTS = 5
+    """A transaction aborted as retriable runs at most this many times."""
 
     def __init__(self, loop: asyncio.AbstractEventLoop, name: str) -> None:
         super().__init__(name=name, daemon=True)
@@ -72,51 +81,59 @@ class Writer(threading.Thread):
             try:
                 session.ready()
             except Exception as exc:  # the database is away: every job hears why
-                return [(future, None, exc) for _, _, future, _ in batch]
+                return [(job[2], None, exc) for job in batch]
         if session is None or not any(job[3] for job in batch) or len(batch) == 1:
             return self._run_alone(batch)
         # One transaction for the whole batch. A job that fails would leave the others'
         # changes half made, so then the batch is rolled back and every job runs again in
         # a transaction of its own; nothing has been answered yet, so nobody can tell.
-        try:
-            session.begin()
-        except Exception:
-            self._undo(session)
-            return self._run_alone(batch)
-        results: list[Result] = []
-        for fn, args, future, _ in batch:
+        runs = sorted({run for job in batch for run in job[4]})
+        for _ in range(self.ATTEMPTS):
             try:
-                results.append((future, fn(*args), None))
-            except BaseException:
+                return self._together(session, batch, runs)
+            except BaseException as exc:
                 self._undo(session)
-                return self._run_alone(batch)
-        try:
-            session.commit()
-        except Exception:
-            self._undo(session)
-            return self._run_alone(batch)
+                if not session.retriable(exc):
+                    break
+        return self._run_alone(batch)
+
+    @staticmethod
+    def _together(session: Session, batch: list[Job], runs: list[str]) -> list[Result]:
+        session.begin(runs)
+        results: list[Result] = [(future, fn(*args), None) for fn, args, future, _, _ in batch]
+        session.commit()
         return results
 
     def _run_alone(self, batch: list[Job]) -> list[Result]:
         """Each job in its own transaction (reads in none)."""
         session = self.session
         results: list[Result] = []
-        for fn, args, future, write in batch:
+        for fn, args, future, write, runs in batch:
             try:
                 if write and session is not None:
-                    session.begin()
-                    try:
-                        value = fn(*args)
-                        session.commit()
-                    except BaseException:
-                        self._undo(session)
-                        raise
+                    value = self._alone(session, fn, args, sorted(set(runs)))
                 else:
                     value = fn(*args)
                 results.append((future, value, None))
             except BaseException as exc:  # delivered to the awaiting coroutine
                 results.append((future, None, exc))
         return results
+
+    def _alone(
+        self, session: Session, fn: Callable[..., Any], args: tuple[Any, ...], runs: list[str]
+    ) -> Any:
+        for attempt in range(1, self.ATTEMPTS + 1):
+            try:
+                session.begin(runs)
+                value = fn(*args)
+                session.commit()
+            except BaseException as exc:
+                self._undo(session)
+                if attempt < self.ATTEMPTS and session.retriable(exc):
+                    continue
+                raise
+            return value
+        raise AssertionError("unreachable")
 
     @staticmethod
     def _undo(session: Session) -> None:

@@ -139,6 +139,7 @@ def _rate_limit(ctx: _Ctx) -> Admission | None:
     if rate is None:
         return None
     slug = ctx.new.function_slug
+    ctx.tx.lock_keys([gate_lock(slug, "rate_limit", rate.key)])
     state = ctx.tx.gate(slug, "rate_limit", rate.key)
     decision, tat = gates.rate_limit_gate(state.tat if state else None, ctx.now, rate)
     if isinstance(decision, Skip):
@@ -148,8 +149,14 @@ def _rate_limit(ctx: _Ctx) -> Admission | None:
     return None
 
 
+def gate_lock(slug: str, gate: str, key: str) -> str:
+    """The lock name of a gate's state for one key (held across its read-modify-write)."""
+    return f"{gate}:{slug}:{key}"
+
+
 def _pending(tx: Tx, slug: str, gate: str, key: str) -> tuple[GateState, RunRow] | None:
     """The run a debounce or batch is collecting into, while it has not started."""
+    tx.lock_keys([gate_lock(slug, gate, key)])
     state = tx.gate(slug, gate, key)
     if state is None or state.run_id is None:
         return None
@@ -269,6 +276,7 @@ def _singleton(ctx: _Ctx) -> Admission | None:
     flow = ctx.new.flow
     if flow.singleton is None:
         return None
+    ctx.tx.lock_keys([gate_lock(ctx.new.function_slug, "singleton", flow.singleton)])
     active = ctx.tx.active_singleton(ctx.new.function_slug, flow.singleton)
     decision = gates.singleton_gate(active, flow.singleton_mode)
     if isinstance(decision, Skip):
@@ -291,6 +299,7 @@ def _throttle(ctx: _Ctx) -> Admission | None:
     if rate is None:
         return None
     slug = ctx.new.function_slug
+    ctx.tx.lock_keys([gate_lock(slug, "throttle", rate.key)])
     state = ctx.tx.gate(slug, "throttle", rate.key)
     decision, tat = gates.throttle_gate(state.tat if state else None, ctx.now, rate)
     ctx.tx.set_gate(slug, "throttle", rate.key, GateState(tat=tat))

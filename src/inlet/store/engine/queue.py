@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
 
 from inlet.flow.concurrency import Candidate
@@ -11,7 +11,7 @@ from inlet.ids import new_ulid
 from inlet.metrics import CONCURRENCY
 from inlet.model import ItemKind, NewItem, QueueItem, RunState, RunStatus
 from inlet.store.base import Claim
-from inlet.store.engine.tx import Due, RunRow, Tx
+from inlet.store.engine.tx import Due, Loaded, RunRow, Tx
 
 PARKED = 1e15
 """due_at and rank of an item parked behind a full concurrency key: never due by time."""
@@ -40,11 +40,20 @@ def enqueue(tx: Tx, row: RunRow | None, run_id: str, new: NewItem, now: float) -
     tx.enqueue(item, new.due_at - priority, keys)
 
 
+def slot_lock(key: str) -> str:
+    """The lock name of a concurrency key's slots: held by a claim counting them and by a
+    release unparking the next item, so that no item stays parked behind a freed slot."""
+    return f"concurrency:{key}"
+
+
 def release(tx: Tx, item_ids: Sequence[str], now: float) -> None:
     """The calls ``item_ids`` are over: free their keys' slots and let the item parked
     longest on each key come due."""
     for item_id in item_ids:
-        for key in tx.release_slots(item_id):
+        keys = tx.release_slots(item_id)
+        if keys:
+            tx.lock_keys([slot_lock(key) for key in keys])
+        for key in keys:
             tx.note_due(now, now)
             tx.unpark_oldest(key, now)
 
@@ -75,39 +84,67 @@ def claim(
     up to ``limit`` due calls that fit their concurrency limits; park the calls held back
     by a full key. ``leases`` makes each lease's fencing token."""
     chosen = tx.due_timers(now, timers) if timers else []
+    parked: list[Due] = []
     if limit:
         taken = {due.item.id for due in chosen}
         rows = [due for due in tx.due_items(now, limit * 2) if due.item.id not in taken]
-        chosen.extend(_admit(tx, rows, limit, now))
-    return [_lease(tx, due, now, lease_until, leases()) for due in chosen]
+        picked, parked = _admit(tx, rows, limit, now)
+        chosen.extend(picked)
+    if not chosen and not parked:
+        return []
+    held = [(due, leases()) for due in chosen]
+    if held:
+        tx.lease([(due.item.id, lease, lease_until, due.keys) for due, lease in held])
+    # The claimed runs' state in one read, unlocked: a run another process changes
+    # meanwhile is as if claimed a moment before that change.
+    loaded = tx.run_states(sorted({due.item.run_id for due in [*chosen, *parked]}))
+    for due in parked:
+        found = loaded.get(due.item.run_id)
+        if found is not None:
+            tx.tally.delay(found[0].run.function_slug, CONCURRENCY)
+    # The first call starting is what timeouts.start measures.
+    starting = {
+        due.item.run_id
+        for due in chosen
+        if due.item.kind is not ItemKind.TIMER
+        and due.item.run_id in loaded
+        and loaded[due.item.run_id][0].run.status is RunStatus.QUEUED
+    }
+    if starting:
+        tx.start_runs(sorted(starting), now)
+    return [_claim(tx, due, lease, loaded, starting, now) for due, lease in held]
 
 
-def _admit(tx: Tx, rows: list[Due], limit: int, now: float) -> list[Due]:
+def _admit(tx: Tx, rows: list[Due], limit: int, now: float) -> tuple[list[Due], list[Due]]:
+    """The rows that may be called now, and those parked behind a full key."""
     if not any(due.keys for due in rows):
-        return rows[:limit]
+        return rows[:limit], []
     keys = sorted({key for due in rows for key, _ in due.keys})
+    tx.lock_keys([slot_lock(key) for key in keys])  # before counting: limits hold in total
     candidates = [Candidate(due.item.id, due.keys) for due in rows]
     picked, parked = concurrency_gate(candidates, tx.in_flight(keys, now), limit)
-    run_of = {due.item.id: due.item.run_id for due in rows}
     for item_id, key in parked.items():
         tx.park(item_id, key)
-        row = tx.run(run_of[item_id])
-        if row is not None:
-            tx.tally.delay(row.run.function_slug, CONCURRENCY)
-    return [due for due in rows if due.item.id in picked]
+    return [due for due in rows if due.item.id in picked], [
+        due for due in rows if due.item.id in parked
+    ]
 
 
-def _lease(tx: Tx, due: Due, now: float, lease_until: float, lease: str) -> Claim:
+def _claim(
+    tx: Tx,
+    due: Due,
+    lease: str,
+    loaded: Mapping[str, Loaded],
+    starting: set[str],
+    now: float,
+) -> Claim:
     item = due.item
-    tx.lease(item.id, lease, lease_until, due.keys)
-    state = run_state(tx, item.run_id)
-    if (
-        state is not None
-        and state.run.status is RunStatus.QUEUED
-        and item.kind is not ItemKind.TIMER
-    ):
-        # The first call starting is what timeouts.start measures.
-        run = replace(state.run, status=RunStatus.RUNNING, started_at=now)
-        tx.update_run(run)
-        state = replace(state, run=run)
-    return Claim(item, lease, state)
+    found = loaded.get(item.run_id)
+    if found is None:
+        return Claim(item, lease, None)
+    row, memos = found
+    run = row.run
+    if run.id in starting:
+        run = replace(run, status=RunStatus.RUNNING, started_at=now)
+    events = tuple(e for e in (tx.event(i) for i in run.event_ids) if e is not None)
+    return Claim(item, lease, RunState(run=run, events=events, memos=memos))

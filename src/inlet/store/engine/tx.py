@@ -5,6 +5,10 @@ completion) once. Each backend fills this protocol: the SQL backends with named 
 (``inlet.store.sql``), ``MemoryStore`` with dicts. A ``Tx`` is only ever used inside one
 transaction, on one thread; it decides nothing (every rule lives in the engine), so two
 backends cannot drift apart.
+
+Several processes may write one database at once (PostgreSQL). What a transaction reads
+in order to change it is locked first: a run by :meth:`Tx.run`, a flow-control key's
+state by :meth:`Tx.lock_keys`; with one writer at a time (SQLite, memory) both are free.
 """
 
 from __future__ import annotations
@@ -18,6 +22,8 @@ from inlet.model import Attempt, Event, Listener, QueueItem, Run, RunFlow, Store
 
 Keys = tuple[tuple[str, int], ...]
 """A run's concurrency keys with their limits: ``((key, limit), ...)``."""
+Lease = tuple[str, str, float, Keys]
+"""An item leased: ``(item id, lease, until, the concurrency keys it holds)``."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -27,6 +33,10 @@ class RunRow:
     run: Run
     priority: float = 0.0
     keys: Keys = ()
+
+
+Loaded = tuple[RunRow, tuple[StoredMemo, ...]]
+"""A run with its memos in order, as a claim loads it."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,6 +83,11 @@ class Tx(Protocol):
 
     # Run keys and flow-control state
 
+    def lock_keys(self, names: Sequence[str]) -> None:
+        """Hold the named keys (a concurrency key's slots, a gate's state, a singleton)
+        until the transaction ends; another process's transaction locking one of them
+        waits until then. A no-op where one transaction writes at a time."""
+
     def function_paused(self, function_slug: str) -> bool:
         """Whether the function is paused (it starts no run while it is)."""
 
@@ -95,7 +110,15 @@ class Tx(Protocol):
     def insert_run(self, run: Run, flow: RunFlow) -> None:
         """A new run, linked to each of its events."""
 
-    def run(self, run_id: str) -> RunRow | None: ...
+    def run(self, run_id: str) -> RunRow | None:
+        """The run, to be changed: its row stays locked until the transaction ends."""
+
+    def run_states(self, run_ids: Sequence[str]) -> Mapping[str, Loaded]:
+        """The runs with their memos in order, read together without locking them (what a
+        claim hands its calls); missing runs are left out."""
+
+    def start_runs(self, run_ids: Sequence[str], at: float) -> None:
+        """Mark the runs that are still queued as running since ``at``."""
 
     def update_run(self, run: Run) -> None:
         """Write the run's status, times, output, error and counters (not its events)."""
@@ -170,8 +193,8 @@ class Tx(Protocol):
     def park(self, item_id: str, key: str) -> None:
         """Hold the item back, not due by time, until a slot of ``key`` frees."""
 
-    def lease(self, item_id: str, lease: str, until: float, keys: Keys) -> None:
-        """Lease the item until ``until``, holding a slot of each of ``keys``."""
+    def lease(self, leases: Sequence[Lease]) -> None:
+        """Lease each item until its time, holding a slot of each of its keys."""
 
     def note_due(self, due: float, now: float) -> None:
         """Work due at ``due`` was queued (a shared backend may wake other processes)."""

@@ -18,9 +18,10 @@ from inlet.store.engine.tx import Tx
 def resume(tx: Tx, resume: Resume, now: float) -> bool:
     """Resolve a waiting step with ``resume.memo``. Applies only if it removes its
     listener (so two events never resolve one wait) and the run has not ended."""
+    # The run first: every transaction changing a run locks its row before its listeners.
+    row = tx.run(resume.run_id)
     if not tx.take_listener(resume.listener_id):
         return False
-    row = tx.run(resume.run_id)
     if row is None or row.run.status.ended:
         return False
     run = row.run

@@ -1,6 +1,8 @@
 -- PostgreSQL's own text for names in the shared files (queries.sql, reads.sql,
 -- access.sql). Claims lock the rows they read, and skip rows another process has
--- locked: two processes never lease one item.
+-- locked: two processes never lease one item. A run read to be changed is locked until
+-- the transaction ends. Lists are arrays (`= ANY(?)`), and the statements written for
+-- many rows at once (`write_rows`) take each column as an array: one statement per batch.
 
 -- name: due_timers
 SELECT id, run_id, kind, step_id, due_at, attempt, join_, name, payload, ckeys FROM queue
@@ -18,3 +20,42 @@ SELECT id FROM runs
 WHERE id ILIKE ? ESCAPE '\' OR function_slug ILIKE ? ESCAPE '\'
     OR convert_from(output, 'UTF8') ILIKE ? ESCAPE '\'
     OR convert_from(error, 'UTF8') ILIKE ? ESCAPE '\'
+
+-- name: lock_run_row
+SELECT id, function_slug, event_ids, status, created_at, started_at, ended_at, output,
+    error, request_version, force_plan, state_size, step_count, priority, ckeys
+FROM runs WHERE id = ? FOR NO KEY UPDATE
+
+-- name: run_exists
+-- Only read before a run's metadata is changed: the row stays locked until then.
+SELECT 1 FROM runs WHERE id = ? FOR NO KEY UPDATE
+
+-- name: runs_by_ids
+SELECT id, function_slug, event_ids, status, created_at, started_at, ended_at, output,
+    error, request_version, force_plan, state_size, step_count, priority, ckeys
+FROM runs WHERE id = ANY(?::text[])
+
+-- name: memos_of_runs
+SELECT run_id, step_id, value, name, op, seq, recorded_at FROM memos
+WHERE run_id = ANY(?::text[]) ORDER BY run_id, seq
+
+-- name: start_runs
+UPDATE runs SET status = 'RUNNING', started_at = ?
+WHERE id = ANY(?::text[]) AND status = 'QUEUED'
+
+-- name: lease
+UPDATE queue SET lease = v.lease, due_at = v.until, rank = v.rank
+FROM unnest(?::text[], ?::float8[], ?::float8[], ?::text[]) AS v(lease, until, rank, id)
+WHERE queue.id = v.id
+
+-- name: hold_slot
+INSERT INTO inflight (key, item_id) SELECT * FROM unnest(?::text[], ?::text[])
+ON CONFLICT DO NOTHING
+
+-- name: link_event
+INSERT INTO event_runs (event_id, run_id) SELECT * FROM unnest(?::text[], ?::text[])
+ON CONFLICT DO NOTHING
+
+-- name: unlink_event
+DELETE FROM event_runs e USING unnest(?::text[], ?::text[]) AS v(event_id, run_id)
+WHERE e.event_id = v.event_id AND e.run_id = v.run_id

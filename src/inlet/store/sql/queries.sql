@@ -58,6 +58,26 @@ SELECT id, function_slug, event_ids, status, created_at, started_at, ended_at, o
     error, request_version, force_plan, state_size, step_count, priority, ckeys
 FROM runs WHERE id = ?
 
+-- name: lock_run_row
+-- The run read to be changed (postgres.sql locks the row).
+SELECT id, function_slug, event_ids, status, created_at, started_at, ended_at, output,
+    error, request_version, force_plan, state_size, step_count, priority, ckeys
+FROM runs WHERE id = ?
+
+-- name: runs_by_ids
+-- A `{ids}` list is one parameter: a JSON array here, an array on PostgreSQL.
+SELECT id, function_slug, event_ids, status, created_at, started_at, ended_at, output,
+    error, request_version, force_plan, state_size, step_count, priority, ckeys
+FROM runs WHERE id IN (SELECT value FROM json_each(?))
+
+-- name: memos_of_runs
+SELECT run_id, step_id, value, name, op, seq, recorded_at FROM memos
+WHERE run_id IN (SELECT value FROM json_each(?)) ORDER BY run_id, seq
+
+-- name: start_runs
+UPDATE runs SET status = 'RUNNING', started_at = ?
+WHERE id IN (SELECT value FROM json_each(?)) AND status = 'QUEUED'
+
 -- name: update_run
 UPDATE runs SET status = ?, started_at = ?, ended_at = ?, output = ?, error = ?,
     request_version = ?, force_plan = ?, step_count = ?, state_size = ?
@@ -163,6 +183,7 @@ WHERE i.key IN ({marks}) AND q.lease IS NOT NULL AND q.due_at > ? GROUP BY i.key
 UPDATE queue SET parked = ?, due_at = ?, rank = ? WHERE id = ?
 
 -- name: lease
+-- Run once per row (lease, until, until, id); postgres.sql's text takes them all at once.
 UPDATE queue SET lease = ?, due_at = ?, rank = ? WHERE id = ?
 
 -- name: hold_slot

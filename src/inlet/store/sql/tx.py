@@ -17,7 +17,7 @@ from inlet.expr import index_value
 from inlet.metrics import Tally
 from inlet.model import Attempt, Event, Listener, QueueItem, Run, RunFlow, StoredMemo
 from inlet.store.engine.queue import PARKED
-from inlet.store.engine.tx import Due, GateState, Keys, RunRow
+from inlet.store.engine.tx import Due, GateState, Keys, Lease, Loaded, RunRow
 from inlet.store.sql.rows import (
     dumps,
     event_from,
@@ -64,6 +64,15 @@ class Hooks(Protocol):
 
     def noted_due(self, due: float, now: float) -> None: ...
 
+    def lock_keys(self, db: Connection, names: Sequence[str]) -> None: ...
+
+    def id_list(self, ids: Sequence[str]) -> Any:
+        """``ids`` as the one parameter a ``{ids}`` list query takes."""
+
+    def write_rows(self, db: Connection, sql: str, rows: list[tuple[Any, ...]]) -> None:
+        """Run ``sql`` once per row, or once for all rows where the dialect's text takes
+        each column as an array."""
+
 
 class SqlTx:
     """``inlet.store.engine.tx.Tx`` over a connection and a dialect's named queries."""
@@ -94,6 +103,9 @@ class SqlTx:
         self._x("insert_skip", (event_id, function_slug, reason, now))
 
     # Run keys and flow-control state
+
+    def lock_keys(self, names: Sequence[str]) -> None:
+        self.hooks.lock_keys(self.db, names)
 
     def function_paused(self, function_slug: str) -> bool:
         return self._x("function_paused", (function_slug,)).fetchone() is not None
@@ -137,13 +149,33 @@ class SqlTx:
         )
         if flow.priority < 0:
             self.hooks.note_delay(self.db, -flow.priority)
-        self.db.executemany(self.q["link_event"], [(e, run.id) for e in run.event_ids])
+        self.hooks.write_rows(self.db, self.q["link_event"], [(e, run.id) for e in run.event_ids])
 
     def run(self, run_id: str) -> RunRow | None:
-        row = self._x("run_row", (run_id,)).fetchone()
+        row = self._x("lock_run_row", (run_id,)).fetchone()
         if row is None:
             return None
         return RunRow(run_from(row), row[13], keys_from(row[14]))
+
+    def run_states(self, run_ids: Sequence[str]) -> Mapping[str, Loaded]:
+        if not run_ids:
+            return {}
+        ids = self.hooks.id_list(run_ids)
+        memo_rows = self._x("memos_of_runs", (ids,))
+        run_rows = self._x("runs_by_ids", (ids,))  # sent before the memos are read: one trip
+        memos: dict[str, list[StoredMemo]] = {}
+        for r in memo_rows:
+            memos.setdefault(r[0], []).append(
+                StoredMemo(r[1], orjson.loads(r[2]), r[3], r[4], r[5], r[6])
+            )
+        found: dict[str, Loaded] = {}
+        for row in run_rows:
+            run = RunRow(run_from(row), row[13], keys_from(row[14]))
+            found[row[0]] = (run, tuple(memos.get(row[0], ())))
+        return found
+
+    def start_runs(self, run_ids: Sequence[str], at: float) -> None:
+        self._x("start_runs", (at, self.hooks.id_list(run_ids)))
 
     def update_run(self, run: Run) -> None:
         self._x(
@@ -165,8 +197,8 @@ class SqlTx:
     def set_run_events(self, run_id: str, event_ids: Sequence[str], dropped: Sequence[str]) -> None:
         self._x("set_run_events", (dumps(list(event_ids)), run_id))
         if dropped:
-            self.db.executemany(self.q["unlink_event"], [(e, run_id) for e in dropped])
-        self.db.executemany(self.q["link_event"], [(e, run_id) for e in event_ids])
+            self.hooks.write_rows(self.db, self.q["unlink_event"], [(e, run_id) for e in dropped])
+        self.hooks.write_rows(self.db, self.q["link_event"], [(e, run_id) for e in event_ids])
 
     def active_singleton(self, function_slug: str, key: str) -> str | None:
         row = self._x("active_singleton", (function_slug, key)).fetchone()
@@ -285,10 +317,12 @@ class SqlTx:
     def park(self, item_id: str, key: str) -> None:
         self._x("park", (key, PARKED, PARKED, item_id))
 
-    def lease(self, item_id: str, lease: str, until: float, keys: Keys) -> None:
-        self._x("lease", (lease, until, until, item_id))
-        if keys:
-            self.db.executemany(self.q["hold_slot"], [(key, item_id) for key, _ in keys])
+    def lease(self, leases: Sequence[Lease]) -> None:
+        rows = [(lease, until, until, item_id) for item_id, lease, until, _ in leases]
+        self.hooks.write_rows(self.db, self.q["lease"], rows)
+        slots = [(key, item_id) for item_id, _, _, keys in leases for key, _ in keys]
+        if slots:
+            self.hooks.write_rows(self.db, self.q["hold_slot"], slots)
 
     def note_due(self, due: float, now: float) -> None:
         self.hooks.noted_due(due, now)
