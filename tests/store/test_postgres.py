@@ -1,13 +1,30 @@
 """What only a shared PostgreSQL store does: wake other processes, elect one leader, let
-two processes claim without taking the same item."""
+two processes claim without taking the same item, write different runs at the same time,
+and keep flow-control limits in total."""
 
 from __future__ import annotations
 
 import asyncio
+import threading
 from collections.abc import AsyncIterator
+from dataclasses import replace
 
 import pytest
 
+from inlet.model import (
+    Attempt,
+    Event,
+    Finish,
+    ItemKind,
+    Memo,
+    NewItem,
+    NewRun,
+    Outcome,
+    Rate,
+    RunFlow,
+    RunStatus,
+)
+from inlet.store.base import Claim
 from inlet.store.postgres import PostgresStore, migrate
 
 from .test_contract import DAY, NOW, event, new_run
@@ -112,3 +129,112 @@ async def test_reads_recover_when_every_pooled_connection_was_terminated(pg_url:
             assert len(runs) == 1
     finally:
         await store.close()
+
+
+async def _hold_run(
+    store: PostgresStore, run_id: str
+) -> tuple[asyncio.Task[None], threading.Event]:
+    """A write transaction of ``store`` that locks ``run_id`` and stays open until the
+    returned event is set (as a slow batch of that process would)."""
+    holding, release = threading.Event(), threading.Event()
+
+    def hold() -> None:
+        assert store._tx().run(run_id) is not None  # locks the run's row
+        holding.set()
+        assert release.wait(20), "the test never let the transaction end"
+
+    task = asyncio.create_task(store._write_runs((run_id,), hold))
+    assert await asyncio.to_thread(holding.wait, 10), "the holding transaction never began"
+    return task, release
+
+
+def _step(claim: Claim, step: str) -> Outcome:
+    memo = Memo(step, {"data": step}, step, "StepRun")
+    attempt = Attempt(claim.item.run_id, claim.item.id, step, 0, NOW, NOW, "step", 206)
+    return Outcome(
+        attempt=attempt, memos=(memo,), enqueue=(NewItem(ItemKind.DISCOVERY, "step", NOW),)
+    )
+
+
+async def test_write_transactions_of_two_processes_on_different_runs_overlap(
+    two: tuple[PostgresStore, PostgresStore],
+) -> None:
+    """Process a holds a write transaction open on run 1; process b commits a step of run
+    2 meanwhile (one global write lock would make it wait for a), while b's step of run 1
+    waits for a's transaction to end (the run's row lock)."""
+    a, b = two
+    events = [event(1), event(2)]
+    await a.ingest(events, [new_run(n, ev) for n, ev in enumerate(events, 1)], NOW, DAY)
+    claims = {c.item.run_id: c for c in await b.claim(NOW, 10, NOW + 30, "b")}
+    first, second = new_run(1, events[0]).id, new_run(2, events[1]).id
+    held, release = await _hold_run(a, first)
+    try:
+        assert await asyncio.wait_for(
+            b.complete(claims[second], _step(claims[second], "s"), NOW, DAY), 5
+        )
+        blocked = asyncio.create_task(
+            b.complete(claims[first], _step(claims[first], "s"), NOW, DAY)
+        )
+        await asyncio.sleep(0.5)
+        assert not held.done() and not blocked.done(), "run 1's write went past its lock"
+    finally:
+        release.set()
+    await held
+    assert await asyncio.wait_for(blocked, 10)
+    for run_id in (first, second):
+        state = await a.run_state(run_id)
+        assert state is not None and [m.step_id for m in state.memos] == ["s"]
+
+
+def _limited(n: int, ev: Event, flow: RunFlow) -> NewRun:
+    return replace(new_run(n, ev), flow=flow)
+
+
+async def test_a_concurrency_limit_holds_in_total_when_two_processes_claim_at_once(
+    two: tuple[PostgresStore, PostgresStore],
+) -> None:
+    a, b = two
+    flow = RunFlow(concurrency=(("fn:limited", 3),))
+    events = [event(n) for n in range(1, 13)]
+    await a.ingest(events, [_limited(n, ev, flow) for n, ev in enumerate(events, 1)], NOW, DAY)
+    in_flight: dict[str, Claim] = {}
+    done: list[str] = []
+    for _ in range(30):
+        got = await asyncio.gather(a.claim(NOW, 4, NOW + 60, "a"), b.claim(NOW, 4, NOW + 60, "b"))
+        in_flight.update({c.item.id: c for batch in got for c in batch})
+        assert len(in_flight) <= 3, f"{len(in_flight)} calls of a key limited to 3 in flight"
+        if not in_flight:
+            break
+        # Both processes complete one call each at the same time, freeing slots.
+        ending = list(in_flight.values())[:2]
+        finished = await asyncio.gather(
+            *(
+                store.complete(claim, _finish(claim), NOW, DAY)
+                for store, claim in zip((a, b), ending, strict=False)
+            )
+        )
+        assert all(finished)
+        for claim in ending:
+            del in_flight[claim.item.id]
+            done.append(claim.item.run_id)
+    assert sorted(done) == sorted(new_run(n, ev).id for n, ev in enumerate(events, 1))
+
+
+def _finish(claim: Claim) -> Outcome:
+    attempt = Attempt(claim.item.run_id, claim.item.id, "step", 0, NOW, NOW, "ok", 200)
+    return Outcome(attempt=attempt, finish=Finish(RunStatus.COMPLETED, output={"ok": True}))
+
+
+async def test_a_rate_limit_holds_in_total_when_two_processes_admit_at_once(
+    two: tuple[PostgresStore, PostgresStore],
+) -> None:
+    a, b = two
+    flow = RunFlow(rate_limit=Rate("user-1", 1, 60.0))
+    events = [event(n) for n in range(1, 21)]
+    results = await asyncio.gather(
+        *(
+            (a if n % 2 else b).ingest([ev], [_limited(n, ev, flow)], NOW, DAY)
+            for n, ev in enumerate(events, 1)
+        )
+    )
+    assert sum(len(r.run_ids) for r in results) == 1
