@@ -1,4 +1,4 @@
-"""Scale-out: three ``inlet`` processes on one PostgreSQL database behave as one server.
+"""Scale-out: several ``inlet`` processes on one PostgreSQL database behave as one server.
 
 1,000 three-step runs are sent round-robin to the three processes; the process that is
 most likely the cron leader (the first one started) is SIGKILLed halfway. Every run
@@ -96,26 +96,52 @@ def _scale_out(stack: Stack) -> None:
         assert len(stack.records.find("tick", event_id=fire["id"])) == 1, fire
 
 
-@pytest.mark.timeout(300)
-def test_a_concurrency_limit_holds_in_total_across_processes(tmp_path: Path, pg_url: str) -> None:
+PROCESSES = 4
+THREE_RUNS = 24
+
+
+@pytest.mark.timeout(600)
+def test_concurrency_limits_hold_in_total_across_four_processes(
+    tmp_path: Path, pg_url: str
+) -> None:
+    """Four processes, each accepting a share of the events and free to run its own: a
+    limit of 1 never lets two step bodies overlap, a limit of 3 never lets four, and
+    every run completes with its step run exactly once."""
     migrate(pg_url)
     stack = Stack(tmp_path, pg_url)
     try:
-        ports = [free_port() for _ in range(2)]
+        ports = [free_port() for _ in range(PROCESSES)]
         app = stack.app("apps.flow_app:app", server_url=f"http://127.0.0.1:{ports[0]}")
         servers = [stack.server([app.url], port=port) for port in ports]
         for server in servers:
-            server.wait_functions(["accept-flow-serial"])
-        key = uuid.uuid4().hex
+            server.wait_functions(["accept-flow-serial", "accept-flow-three-at-once"])
+        serial_key, three_key = uuid.uuid4().hex, uuid.uuid4().hex
         ids: list[str] = []
-        for i in range(8):  # alternate: each process accepts half and could run its own
-            ids += servers[i % 2].send({"name": "flow/serial", "data": {"key": key, "i": i}})
+        for i in range(THREE_RUNS):  # round robin: every process accepts a share
+            target = servers[i % PROCESSES]
+            ids += target.send({"name": "flow/three-at-once", "data": {"key": three_key, "i": i}})
+            if i < 8:
+                ids += target.send({"name": "flow/serial", "data": {"key": serial_key, "i": i}})
         for n, event_id in enumerate(ids):
-            (run,) = servers[(n + 1) % 2].runs_for_event(event_id, timeout=120)
+            (run,) = servers[(n + 1) % PROCESSES].runs_for_event(event_id, timeout=240)
             assert run["status"] == "Completed", run
-        spans = sorted(stack.records.find("span", fn="serial", key=key), key=lambda r: r["t_start"])
-        assert len(spans) == 8, spans
-        for before, after in itertools.pairwise(spans):
-            assert after["t_start"] >= before["t_end"], f"step bodies overlap: {before} {after}"
+        for fn, key, runs, limit in (
+            ("serial", serial_key, 8, 1),
+            ("three-at-once", three_key, THREE_RUNS, 3),
+        ):
+            spans = stack.records.find("span", fn=fn, key=key)
+            per_run = sorted(span["data"]["i"] for span in spans)
+            assert per_run == list(range(runs)), f"{fn}: step bodies ran {per_run}"
+            assert _most_at_once(spans) <= limit, f"{fn}: more than {limit} bodies overlapped"
     finally:
         stack.close()
+
+
+def _most_at_once(spans: list[dict[str, Any]]) -> int:
+    """The most step bodies in progress at one instant (an end before a start at a tie)."""
+    edges = sorted([(s["t_start"], 1) for s in spans] + [(s["t_end"], -1) for s in spans])
+    running = most = 0
+    for _, change in edges:
+        running += change
+        most = max(most, running)
+    return most

@@ -25,6 +25,7 @@ client = inngest.Inngest(
 
 # How long the bodies of the concurrency functions hold their call in flight.
 SERIAL_HOLD_SECONDS = 0.4
+THREE_HOLD_SECONDS = 0.3
 PER_USER_HOLD_SECONDS = 1.0
 THROTTLE_PERIOD_SECONDS = 2.0
 DEBOUNCE_PERIOD_SECONDS = 2.0
@@ -64,6 +65,15 @@ async def _span(fn: str, ctx: inngest.Context, hold: float) -> dict[str, Any]:
 )
 async def serial(ctx: inngest.Context) -> dict[str, Any]:
     return await _span("serial", ctx, SERIAL_HOLD_SECONDS)
+
+
+@client.create_function(
+    fn_id="three-at-once",
+    concurrency=[inngest.Concurrency(limit=3)],
+    trigger=inngest.TriggerEvent(event="flow/three-at-once"),
+)
+async def three_at_once(ctx: inngest.Context) -> dict[str, Any]:
+    return await _span("three-at-once", ctx, THREE_HOLD_SECONDS)
 
 
 @client.create_function(
@@ -199,6 +209,7 @@ async def singleton_cancel(ctx: inngest.Context) -> dict[str, Any]:
 
 FUNCTIONS = [
     serial,
+    three_at_once,
     per_user,
     throttled,
     rate_limited,
