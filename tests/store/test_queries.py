@@ -34,7 +34,13 @@ def numbered(sql: str) -> str:
 
 @pytest.mark.parametrize("dialect", queries.DIALECTS)
 def test_every_dialect_defines_every_name_and_nothing_else(dialect: str) -> None:
-    assert queries.load(dialect).keys() == queries.NAMES
+    defined = queries.load(dialect).keys()
+    assert defined - queries.COMBINED == queries.NAMES
+
+
+def test_postgres_combines_a_lease_check_with_its_history_row_and_stores_events_at_once() -> None:
+    assert queries.load("postgres").keys() >= queries.COMBINED
+    assert not queries.load("sqlite").keys() & queries.COMBINED
 
 
 def test_a_query_defined_twice_is_refused_by_name() -> None:

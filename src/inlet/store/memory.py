@@ -57,11 +57,13 @@ class MemoryTx:
 
     # Events
 
-    def insert_event(self, event: Event) -> bool:
-        if event.internal_id in self.rows.events:
-            return False
-        self.rows.events[event.internal_id] = event
-        return True
+    def insert_events(self, events: Sequence[Event]) -> list[str]:
+        fresh = []
+        for event in events:
+            if event.internal_id not in self.rows.events:
+                self.rows.events[event.internal_id] = event
+                fresh.append(event.internal_id)
+        return fresh
 
     def event(self, internal_id: str) -> Event | None:
         return self.rows.events.get(internal_id)
@@ -207,10 +209,13 @@ class MemoryTx:
             slot.item = replace(slot.item, due_at=due)
             slot.rank = slot.orank = rank
 
-    def retry_item(self, item_id: str, lease: str, due: float, rank: float) -> bool:
+    def retry_item(
+        self, item_id: str, lease: str, due: float, rank: float, attempt: Attempt
+    ) -> bool:
         slot = self.rows.queue.get(item_id)
         if slot is None or slot.lease != lease:
             return False
+        self.record_attempt(attempt)
         slot.lease = None
         slot.item = replace(slot.item, due_at=due, attempt=slot.item.attempt + 1)
         slot.rank = slot.orank = rank
@@ -223,10 +228,11 @@ class MemoryTx:
         slot.item = replace(slot.item, attempt=0)
         return True
 
-    def consume_item(self, item_id: str, lease: str) -> bool:
+    def consume_item(self, item_id: str, lease: str, attempt: Attempt) -> bool:
         slot = self.rows.queue.get(item_id)
         if slot is None or slot.lease != lease:
             return False
+        self.record_attempt(attempt)
         self.delete_item(item_id)
         return True
 

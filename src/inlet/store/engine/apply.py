@@ -68,7 +68,7 @@ def ingest(tx: Tx, batch: Batch, now: float, key_ttl: float) -> IngestResult:
 
 
 def _ingest(tx: Tx, batch: Batch, now: float, key_ttl: float, work: deque[Work]) -> IngestResult:
-    new_events = [e.internal_id for e in batch.events if tx.insert_event(e)]
+    new_events = tx.insert_events(batch.events) if batch.events else []
     fresh = set(new_events)
     for skip in batch.skips:
         if skip.event_id in fresh:
@@ -123,16 +123,16 @@ def complete(tx: Tx, claim: Claim, outcome: Outcome, now: float, key_ttl: float)
     row = tx.run(item.run_id)
     priority = row.priority if row is not None else 0.0
     # The write that consumes the item is also the lease check: no row, no lease.
+    attempt = outcome.attempt
     if outcome.retry_at is not None:
         rank = outcome.retry_at - (0.0 if item.kind is ItemKind.TIMER else priority)
-        held = tx.retry_item(item.id, claim.lease, outcome.retry_at, rank)
+        held = tx.retry_item(item.id, claim.lease, outcome.retry_at, rank, attempt)
     else:
-        held = tx.consume_item(item.id, claim.lease)
+        held = tx.consume_item(item.id, claim.lease, attempt)
     if not held:
         return False
     if row is None or row.keys:
         release(tx, [item.id], now)  # only calls of runs with concurrency keys hold slots
-    tx.record_attempt(outcome.attempt)
     if row is None or row.run.status.ended:
         tx.delete_item(item.id)
         return True

@@ -70,8 +70,8 @@ class Tx(Protocol):
 
     # Events
 
-    def insert_event(self, event: Event) -> bool:
-        """Store ``event``; False if its internal id is stored already."""
+    def insert_events(self, events: Sequence[Event]) -> list[str]:
+        """Store the events; the internal ids of those that were not stored already."""
 
     def event(self, internal_id: str) -> Event | None: ...
 
@@ -160,16 +160,20 @@ class Tx(Protocol):
     def reschedule_start(self, run_id: str, due: float, rank: float) -> None:
         """Move the run's waiting (unleased, unparked) discovery to ``due``."""
 
-    def retry_item(self, item_id: str, lease: str, due: float, rank: float) -> bool:
-        """Release a leased item to be called again at ``due`` (one attempt more); False
-        if ``lease`` no longer holds it."""
+    def retry_item(
+        self, item_id: str, lease: str, due: float, rank: float, attempt: Attempt
+    ) -> bool:
+        """Release a leased item to be called again at ``due`` (one attempt more) and record
+        the ``attempt`` that ended; False, recording nothing, if ``lease`` no longer holds
+        it (the lease check and the history row are one write where the dialect can)."""
 
     def reset_attempt(self, item_id: str, lease: str, run_id: str) -> bool:
         """Set the leased item's attempt back to 0 (a checkpoint: its call moved on);
         False if ``lease`` no longer holds it or it is not ``run_id``'s."""
 
-    def consume_item(self, item_id: str, lease: str) -> bool:
-        """Delete a leased item; False if ``lease`` no longer holds it."""
+    def consume_item(self, item_id: str, lease: str, attempt: Attempt) -> bool:
+        """Delete a leased item and record the ``attempt`` that ended; False, recording
+        nothing, if ``lease`` no longer holds it."""
 
     def delete_item(self, item_id: str) -> None: ...
 

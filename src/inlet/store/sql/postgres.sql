@@ -59,3 +59,28 @@ ON CONFLICT DO NOTHING
 -- name: unlink_event
 DELETE FROM event_runs e USING unnest(?::text[], ?::text[]) AS v(event_id, run_id)
 WHERE e.event_id = v.event_id AND e.run_id = v.run_id
+
+-- name: insert_events
+INSERT INTO events (internal_id, name, body, received_at)
+SELECT * FROM unnest(?::text[], ?::text[], ?::bytea[], ?::float8[])
+ON CONFLICT DO NOTHING RETURNING internal_id
+
+-- name: consume_item_recorded
+-- The lease check and the attempt's history row in one statement: no row, no lease.
+WITH held AS (DELETE FROM queue WHERE id = ? AND lease = ? RETURNING id)
+INSERT INTO attempts (run_id, item_id, step_id, attempt, started_at, ended_at, outcome,
+    status_code, name, output, error, op_step, due_at)
+SELECT ?::text, ?::text, ?::text, ?::int4, ?::float8, ?::float8, ?::text, ?::int4, ?::text,
+    ?::bytea, ?::text, ?::text, ?::float8
+FROM held
+
+-- name: retry_item_recorded
+WITH held AS (
+    UPDATE queue SET due_at = ?, rank = ?, orank = ?, attempt = attempt + 1, lease = NULL
+    WHERE id = ? AND lease = ? RETURNING id
+)
+INSERT INTO attempts (run_id, item_id, step_id, attempt, started_at, ended_at, outcome,
+    status_code, name, output, error, op_step, due_at)
+SELECT ?::text, ?::text, ?::text, ?::int4, ?::float8, ?::float8, ?::text, ?::int4, ?::text,
+    ?::bytea, ?::text, ?::text, ?::float8
+FROM held

@@ -200,6 +200,11 @@ def _text(file: str) -> str:
     return entry.read_text() if entry.is_file() else ""
 
 
+COMBINED: Final = frozenset(["insert_events", "consume_item_recorded", "retry_item_recorded"])
+"""What a dialect may do in one statement where the others take one per row or two
+(``SqlTx`` uses them where they are defined)."""
+
+
 @functools.cache
 def load(dialect: str) -> MappingProxyType[str, str]:
     """The queries of ``dialect``: the shared ones with the dialect's replacements."""
@@ -216,7 +221,7 @@ def load(dialect: str) -> MappingProxyType[str, str]:
     missing = NAMES - queries.keys()
     if missing:
         raise StoreError(f"the {dialect} queries lack {sorted(missing)}")
-    unknown = queries.keys() - NAMES
+    unknown = queries.keys() - NAMES - COMBINED
     if unknown:
         raise StoreError(f"the {dialect} queries define unused {sorted(unknown)}")
     return MappingProxyType(queries)

@@ -74,24 +74,53 @@ class Hooks(Protocol):
         each column as an array."""
 
 
+def attempt_row(a: Attempt) -> tuple[Any, ...]:
+    return (
+        a.run_id,
+        a.item_id,
+        a.step_id,
+        a.attempt,
+        a.started_at,
+        a.ended_at,
+        a.outcome,
+        a.status_code,
+        a.name,
+        None if a.output is None else dumps(a.output),
+        a.error,
+        a.op_step,
+        a.due_at,
+    )
+
+
 class SqlTx:
     """``inlet.store.engine.tx.Tx`` over a connection and a dialect's named queries."""
 
-    __slots__ = ("db", "hooks", "q", "tally")
+    __slots__ = ("db", "hooks", "paused", "q", "tally")
 
     def __init__(self, db: Connection, q: Mapping[str, str], hooks: Hooks) -> None:
         self.db = db
         self.q = q
         self.hooks = hooks
         self.tally = Tally()
+        self.paused: dict[str, bool] = {}
+        """Functions looked up in this transaction (an ingest asks once per run)."""
 
     def _x(self, name: str, args: Sequence[Any] = ()) -> Cursor:
         return self.db.execute(self.q[name], args)
 
     # Events
 
-    def insert_event(self, event: Event) -> bool:
-        return bool(self._x("insert_event", event_row(event)).rowcount)
+    def insert_events(self, events: Sequence[Event]) -> list[str]:
+        if "insert_events" in self.q:  # the dialect stores them all in one statement
+            columns = [list(column) for column in zip(*map(event_row, events), strict=True)]
+            stored = {row[0] for row in self._x("insert_events", columns)}
+            fresh = []
+            for event in events:  # in order, each once
+                if event.internal_id in stored:
+                    stored.discard(event.internal_id)
+                    fresh.append(event.internal_id)
+            return fresh
+        return [e.internal_id for e in events if self._x("insert_event", event_row(e)).rowcount]
 
     def event(self, internal_id: str) -> Event | None:
         return self.hooks.cached_event(self.db, internal_id)
@@ -108,7 +137,11 @@ class SqlTx:
         self.hooks.lock_keys(self.db, names)
 
     def function_paused(self, function_slug: str) -> bool:
-        return self._x("function_paused", (function_slug,)).fetchone() is not None
+        paused = self.paused.get(function_slug)
+        if paused is None:
+            row = self._x("function_paused", (function_slug,)).fetchone()
+            paused = self.paused[function_slug] = row is not None
+        return paused
 
     def reserve_key(
         self, function_slug: str, key: str, run_id: str, now: float, until: float
@@ -215,24 +248,7 @@ class SqlTx:
         return bool(self._x("insert_memo", (*args, memo.recorded_at)).rowcount)
 
     def record_attempt(self, a: Attempt) -> None:
-        self._x(
-            "record_attempt",
-            (
-                a.run_id,
-                a.item_id,
-                a.step_id,
-                a.attempt,
-                a.started_at,
-                a.ended_at,
-                a.outcome,
-                a.status_code,
-                a.name,
-                None if a.output is None else dumps(a.output),
-                a.error,
-                a.op_step,
-                a.due_at,
-            ),
-        )
+        self._x("record_attempt", attempt_row(a))
 
     # Listeners
 
@@ -276,14 +292,27 @@ class SqlTx:
     def reschedule_start(self, run_id: str, due: float, rank: float) -> None:
         self._x("reschedule_start", (due, rank, rank, run_id))
 
-    def retry_item(self, item_id: str, lease: str, due: float, rank: float) -> bool:
-        return bool(self._x("retry_item", (due, rank, rank, item_id, lease)).rowcount)
+    def retry_item(
+        self, item_id: str, lease: str, due: float, rank: float, attempt: Attempt
+    ) -> bool:
+        return self._recorded("retry_item", (due, rank, rank, item_id, lease), attempt)
 
     def reset_attempt(self, item_id: str, lease: str, run_id: str) -> bool:
         return bool(self._x("reset_attempt", (item_id, lease, run_id)).rowcount)
 
-    def consume_item(self, item_id: str, lease: str) -> bool:
-        return bool(self._x("consume_item", (item_id, lease)).rowcount)
+    def consume_item(self, item_id: str, lease: str, attempt: Attempt) -> bool:
+        return self._recorded("consume_item", (item_id, lease), attempt)
+
+    def _recorded(self, name: str, args: tuple[Any, ...], attempt: Attempt) -> bool:
+        """A lease-checked write and, if the lease held, the attempt's history row: one
+        statement where the dialect has ``<name>_recorded`` (postgres.sql), else two."""
+        combined = f"{name}_recorded"
+        if combined in self.q:
+            return bool(self._x(combined, (*args, *attempt_row(attempt))).rowcount)
+        if not self._x(name, args).rowcount:
+            return False
+        self.record_attempt(attempt)
+        return True
 
     def delete_item(self, item_id: str) -> None:
         self._x("delete_item", (item_id,))
