@@ -10,8 +10,11 @@ WHERE kind = 'timer' AND due_at <= ? ORDER BY due_at, id LIMIT ?
 FOR UPDATE SKIP LOCKED
 
 -- name: due_items
+-- Other processes may have queued items delayed by a priority: the largest delay is read
+-- here, not by a statement of its own.
 SELECT id, run_id, kind, step_id, due_at, attempt, join_, name, payload, ckeys FROM queue
-WHERE rank <= ? AND due_at <= ? ORDER BY rank, id LIMIT ?
+WHERE rank <= ? + (SELECT max_delay FROM queue_horizon WHERE id = 1) AND due_at <= ?
+ORDER BY rank, id LIMIT ?
 FOR UPDATE SKIP LOCKED
 
 -- name: runs_matching_text
@@ -84,3 +87,9 @@ INSERT INTO attempts (run_id, item_id, step_id, attempt, started_at, ended_at, o
 SELECT ?::text, ?::text, ?::text, ?::int4, ?::float8, ?::float8, ?::text, ?::int4, ?::text,
     ?::bytea, ?::text, ?::text, ?::float8
 FROM held
+
+-- name: drop_run_work
+-- A run that ended: its items and listeners in one statement; the items that were leased.
+WITH items AS (DELETE FROM queue WHERE run_id = ? RETURNING id, lease),
+    gone AS (DELETE FROM listeners WHERE run_id = ?)
+SELECT id FROM items WHERE lease IS NOT NULL

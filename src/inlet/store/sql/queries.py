@@ -200,7 +200,9 @@ def _text(file: str) -> str:
     return entry.read_text() if entry.is_file() else ""
 
 
-COMBINED: Final = frozenset(["insert_events", "consume_item_recorded", "retry_item_recorded"])
+COMBINED: Final = frozenset(
+    ["insert_events", "consume_item_recorded", "retry_item_recorded", "drop_run_work"]
+)
 """What a dialect may do in one statement where the others take one per row or two
 (``SqlTx`` uses them where they are defined)."""
 
