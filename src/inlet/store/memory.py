@@ -94,6 +94,11 @@ class MemoryTx:
         self.rows.keys[(function_slug, key)] = (run_id, until)
         return True
 
+    def reserve_keys(
+        self, keys: Sequence[tuple[str, str, str]], now: float, until: float
+    ) -> list[bool]:
+        return [self.reserve_key(slug, key, run_id, now, until) for slug, key, run_id in keys]
+
     def key_holder(self, function_slug: str, key: str) -> str | None:
         held = self.rows.keys.get((function_slug, key))
         return None if held is None else held[0]
@@ -115,6 +120,10 @@ class MemoryTx:
             self.rows.singletons[run.id] = flow.singleton
         for event_id in run.event_ids:
             self.rows.event_runs.setdefault(event_id, []).append(run.id)
+
+    def insert_runs(self, runs: Sequence[tuple[Run, RunFlow]]) -> None:
+        for run, flow in runs:
+            self.insert_run(run, flow)
 
     def run(self, run_id: str) -> RunRow | None:
         return self.rows.runs.get(run_id)
@@ -197,6 +206,10 @@ class MemoryTx:
         if (item.kind, item.step_id) not in per_run:
             per_run[(item.kind, item.step_id)] = item.id
             self.rows.queue[item.id] = Slot(item, rank, rank, keys)
+
+    def enqueue_many(self, items: Sequence[tuple[QueueItem, float, Keys]]) -> None:
+        for item, rank, keys in items:
+            self.enqueue(item, rank, keys)
 
     def _unparked_discoveries(self, run_id: str) -> Iterable[Slot]:
         for (kind, _), item_id in self.rows.run_items.get(run_id, {}).items():

@@ -3,7 +3,7 @@ debounce or batch, by the gates of ``inlet.flow.gates`` in their declared order.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 
 import orjson
@@ -28,7 +28,7 @@ from inlet.model import (
 )
 from inlet.steps import finish as finishing
 from inlet.steps.waits import invoke_refused
-from inlet.store.engine.queue import enqueue, run_state
+from inlet.store.engine.queue import enqueue, queued, run_state
 from inlet.store.engine.tx import GateState, RunRow, Tx
 from inlet.store.operations import PAUSED
 
@@ -87,14 +87,54 @@ def create_run(
     return Admission(created=True)
 
 
-def insert_run(tx: Tx, new: NewRun, due: float, now: float) -> None:
-    run = Run(
+def create_plain_runs(tx: Tx, runs: Sequence[NewRun], now: float, key_ttl: float) -> set[str]:
+    """Create together the runs that need nothing but their unique key (no flow gate, no
+    memos, timers or listeners: most runs), one write per table; the ids created. A run
+    left out (its function paused, its key taken, a key it shares with an earlier run of
+    the batch) goes through :func:`create_run`, which records why."""
+    seen: set[tuple[str, str]] = set()
+    plain = []
+    for new in runs:
+        pair = (new.function_slug, new.key)
+        if pair in seen:
+            continue
+        seen.add(pair)
+        gated = new.flow.gated or new.memos or new.timers or new.listeners
+        if not gated and not tx.function_paused(new.function_slug):
+            plain.append(new)
+    if len(plain) < 2:
+        return set()
+    held = tx.reserve_keys([(n.function_slug, n.key, n.id) for n in plain], now, now + key_ttl)
+    fresh = [new for new, ok in zip(plain, held, strict=True) if ok]
+    created = [(new, _queued_run(new, now)) for new in fresh]
+    tx.insert_runs([(run, new.flow) for new, run in created])
+    tx.enqueue_many(
+        [
+            queued(
+                tx,
+                RunRow(run, new.flow.priority, new.flow.concurrency),
+                run.id,
+                NewItem(ItemKind.DISCOVERY, "step", new.due_at),
+                now,
+            )
+            for new, run in created
+        ]
+    )
+    return {new.id for new in fresh}
+
+
+def _queued_run(new: NewRun, now: float) -> Run:
+    return Run(
         id=new.id,
         function_slug=new.function_slug,
         event_ids=new.event_ids,
         status=RunStatus.QUEUED,
         created_at=now,
     )
+
+
+def insert_run(tx: Tx, new: NewRun, due: float, now: float) -> None:
+    run = _queued_run(new, now)
     tx.insert_run(run, new.flow)
     if new.memos:
         for memo in new.memos:

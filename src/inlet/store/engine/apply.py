@@ -29,7 +29,7 @@ from inlet.model import (
 from inlet.steps.ops import STEP_MEMOS
 from inlet.store.base import Claim, IngestResult
 from inlet.store.engine import history
-from inlet.store.engine.admit import create_run
+from inlet.store.engine.admit import create_plain_runs, create_run
 from inlet.store.engine.queue import drop_run_work, enqueue, release
 from inlet.store.engine.tx import Tx
 from inlet.store.engine.waits import early_event, resume
@@ -75,7 +75,11 @@ def _ingest(tx: Tx, batch: Batch, now: float, key_ttl: float, work: deque[Work])
             tx.insert_skip(skip.event_id, skip.function_slug, skip.reason, now)
             tx.tally.skip(skip.function_slug, skip.reason)
     created = []
+    together = create_plain_runs(tx, batch.runs, now, key_ttl)
     for new in batch.runs:
+        if new.id in together:
+            created.append(new.id)
+            continue
         admission = create_run(tx, new, now, key_ttl, fresh, lambda c: cancel(tx, c, now, work))
         if admission.created:
             created.append(new.id)

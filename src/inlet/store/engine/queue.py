@@ -11,7 +11,7 @@ from inlet.ids import new_ulid
 from inlet.metrics import CONCURRENCY
 from inlet.model import ItemKind, NewItem, QueueItem, RunState, RunStatus
 from inlet.store.base import Claim
-from inlet.store.engine.tx import Due, Loaded, RunRow, Tx
+from inlet.store.engine.tx import Due, Keys, Loaded, RunRow, Tx
 
 PARKED = 1e15
 """due_at and rank of an item parked behind a full concurrency key: never due by time."""
@@ -23,6 +23,13 @@ def enqueue(tx: Tx, row: RunRow | None, run_id: str, new: NewItem, now: float) -
     joins a parallel group (``after_join``) is made once no branch of the group is out."""
     if new.after_join and tx.has_branch(run_id):
         return
+    tx.enqueue(*queued(tx, row, run_id, new, now))
+
+
+def queued(
+    tx: Tx, row: RunRow | None, run_id: str, new: NewItem, now: float
+) -> tuple[QueueItem, float, Keys]:
+    """The item ``new`` becomes, with its rank and the keys its call will hold."""
     priority, keys = (row.priority, row.keys) if row is not None else (0.0, ())
     if new.kind is ItemKind.TIMER:
         priority, keys = 0.0, ()
@@ -37,7 +44,7 @@ def enqueue(tx: Tx, row: RunRow | None, run_id: str, new: NewItem, now: float) -
         payload=new.payload,
     )
     tx.note_due(new.due_at, now)
-    tx.enqueue(item, new.due_at - priority, keys)
+    return item, new.due_at - priority, keys
 
 
 def slot_lock(key: str) -> str:

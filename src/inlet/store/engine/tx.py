@@ -97,6 +97,11 @@ class Tx(Protocol):
         """Hold ``(function, key)`` for ``run_id`` until ``until``; False while another
         holder's time has not run out at ``now``."""
 
+    def reserve_keys(
+        self, keys: Sequence[tuple[str, str, str]], now: float, until: float
+    ) -> list[bool]:
+        """:meth:`reserve_key` for each ``(function, key, run id)`` (the pairs distinct)."""
+
     def key_holder(self, function_slug: str, key: str) -> str | None: ...
 
     def gate(self, function_slug: str, gate: str, key: str) -> GateState | None: ...
@@ -109,6 +114,9 @@ class Tx(Protocol):
 
     def insert_run(self, run: Run, flow: RunFlow) -> None:
         """A new run, linked to each of its events."""
+
+    def insert_runs(self, runs: Sequence[tuple[Run, RunFlow]]) -> None:
+        """:meth:`insert_run` for each (one write per table where the dialect can)."""
 
     def run(self, run_id: str) -> RunRow | None:
         """The run, to be changed: its row stays locked until the transaction ends."""
@@ -156,6 +164,9 @@ class Tx(Protocol):
     def enqueue(self, item: QueueItem, rank: float, keys: Keys) -> None:
         """Queue ``item`` ranked at ``rank``, unless the run has one of that kind and step
         already."""
+
+    def enqueue_many(self, items: Sequence[tuple[QueueItem, float, Keys]]) -> None:
+        """:meth:`enqueue` for each ``(item, rank, keys)``."""
 
     def reschedule_start(self, run_id: str, due: float, rank: float) -> None:
         """Move the run's waiting (unleased, unparked) discovery to ``due``."""

@@ -93,3 +93,28 @@ FROM held
 WITH items AS (DELETE FROM queue WHERE run_id = ? RETURNING id, lease),
     gone AS (DELETE FROM listeners WHERE run_id = ?)
 SELECT id FROM items WHERE lease IS NOT NULL
+
+-- name: reserve_keys
+-- reserve_key for many runs (their pairs distinct); the runs that hold their key now.
+INSERT INTO run_keys (function_slug, key, run_id, expires_at)
+SELECT * FROM unnest(?::text[], ?::text[], ?::text[], ?::float8[])
+ON CONFLICT (function_slug, key) DO UPDATE SET
+    run_id = excluded.run_id, expires_at = excluded.expires_at
+WHERE run_keys.expires_at <= ?
+RETURNING run_id
+
+-- name: insert_run
+INSERT INTO runs (id, function_slug, event_ids, status, created_at, priority, ckeys,
+    singleton_key)
+SELECT * FROM unnest(?::text[], ?::text[], ?::bytea[], ?::text[], ?::float8[],
+    ?::float8[], ?::bytea[], ?::text[])
+
+-- name: enqueue
+INSERT INTO queue (id, run_id, kind, step_id, due_at, attempt, join_, name, payload, rank,
+    orank, ckeys)
+SELECT v.id, v.run_id, v.kind, v.step_id, v.due_at, 0, v.join_, v.name, v.payload, v.rank,
+    v.orank, v.ckeys
+FROM unnest(?::text[], ?::text[], ?::text[], ?::text[], ?::float8[], ?::int4[], ?::text[],
+    ?::bytea[], ?::float8[], ?::float8[], ?::bytea[])
+    AS v(id, run_id, kind, step_id, due_at, join_, name, payload, rank, orank, ckeys)
+ON CONFLICT DO NOTHING

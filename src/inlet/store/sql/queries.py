@@ -201,7 +201,13 @@ def _text(file: str) -> str:
 
 
 COMBINED: Final = frozenset(
-    ["insert_events", "consume_item_recorded", "retry_item_recorded", "drop_run_work"]
+    [
+        "insert_events",
+        "consume_item_recorded",
+        "retry_item_recorded",
+        "drop_run_work",
+        "reserve_keys",
+    ]
 )
 """What a dialect may do in one statement where the others take one per row or two
 (``SqlTx`` uses them where they are defined)."""

@@ -149,6 +149,16 @@ class SqlTx:
         args = (function_slug, key, run_id, until, now)
         return bool(self._x("reserve_key", args).rowcount)
 
+    def reserve_keys(
+        self, keys: Sequence[tuple[str, str, str]], now: float, until: float
+    ) -> list[bool]:
+        if "reserve_keys" in self.q:  # the dialect takes them all in one statement
+            slugs, names, runs = ([k[i] for k in keys] for i in range(3))
+            args = (slugs, names, runs, [float(until)] * len(keys), now)
+            reserved = {row[0] for row in self._x("reserve_keys", args)}
+            return [run_id in reserved for _, _, run_id in keys]
+        return [self.reserve_key(slug, key, run_id, now, until) for slug, key, run_id in keys]
+
     def key_holder(self, function_slug: str, key: str) -> str | None:
         row = self._x("key_holder", (function_slug, key)).fetchone()
         return None if row is None else str(row[0])
@@ -167,22 +177,30 @@ class SqlTx:
     # Runs
 
     def insert_run(self, run: Run, flow: RunFlow) -> None:
-        self._x(
-            "insert_run",
+        self.insert_runs([(run, flow)])
+
+    def insert_runs(self, runs: Sequence[tuple[Run, RunFlow]]) -> None:
+        if not runs:
+            return
+        rows = [
             (
                 run.id,
                 run.function_slug,
                 dumps(list(run.event_ids)),
                 run.status.value,
-                run.created_at,
-                flow.priority,
+                float(run.created_at),
+                float(flow.priority),
                 keys_blob(flow.concurrency),
                 flow.singleton,
-            ),
-        )
-        if flow.priority < 0:
-            self.hooks.note_delay(self.db, -flow.priority)
-        self.hooks.write_rows(self.db, self.q["link_event"], [(e, run.id) for e in run.event_ids])
+            )
+            for run, flow in runs
+        ]
+        self.hooks.write_rows(self.db, self.q["insert_run"], rows)
+        delay = max(-flow.priority for _, flow in runs)
+        if delay > 0:
+            self.hooks.note_delay(self.db, delay)
+        links = [(e, run.id) for run, _ in runs for e in run.event_ids]
+        self.hooks.write_rows(self.db, self.q["link_event"], links)
 
     def run(self, run_id: str) -> RunRow | None:
         row = self._x("lock_run_row", (run_id,)).fetchone()
@@ -272,22 +290,26 @@ class SqlTx:
     # The queue
 
     def enqueue(self, item: QueueItem, rank: float, keys: Keys) -> None:
-        self._x(
-            "enqueue",
+        self.enqueue_many([(item, rank, keys)])
+
+    def enqueue_many(self, items: Sequence[tuple[QueueItem, float, Keys]]) -> None:
+        rows = [
             (
                 item.id,
                 item.run_id,
                 item.kind.value,
                 item.step_id,
-                item.due_at,
+                float(item.due_at),
                 int(item.join),
                 item.name,
                 None if item.payload is None else dumps(item.payload),
-                rank,
-                rank,
+                float(rank),
+                float(rank),
                 keys_blob(keys),
-            ),
-        )
+            )
+            for item, rank, keys in items
+        ]
+        self.hooks.write_rows(self.db, self.q["enqueue"], rows)
 
     def reschedule_start(self, run_id: str, due: float, rank: float) -> None:
         self._x("reschedule_start", (due, rank, rank, run_id))
