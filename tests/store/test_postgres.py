@@ -238,3 +238,21 @@ async def test_a_rate_limit_holds_in_total_when_two_processes_admit_at_once(
         )
     )
     assert sum(len(r.run_ids) for r in results) == 1
+
+
+async def test_reading_a_run_does_not_wait_for_a_transaction_changing_it(
+    two: tuple[PostgresStore, PostgresStore],
+) -> None:
+    a, b = two
+    ev = event(1)
+    run_id = (await a.ingest([ev], [new_run(1, ev)], NOW, DAY)).run_ids[0]
+    held, release = await _hold_run(a, run_id)
+    try:
+        state = await asyncio.wait_for(b.run_state(run_id), 5)
+        assert state is not None and state.run.id == run_id and state.pending_items == 1
+        assert [s.run.id for s in await asyncio.wait_for(b.run_states([run_id, "none"]), 5)] == [
+            run_id
+        ]
+    finally:
+        release.set()
+    await held

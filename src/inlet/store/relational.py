@@ -214,10 +214,10 @@ class RelationalStore(
 
     def cached_event(self, db: Connection, internal_id: str) -> Event | None:
         # Events never change once stored, and every call of a run needs its events. Only
-        # the store thread keeps them (reads of a shared backend run on pool threads, which
-        # go to the database), so the cache needs no lock.
+        # the store thread fills the cache, so it needs no lock; the reads of a shared
+        # backend, on pool threads, look in it too (a dict's get is atomic).
         owner = threading.current_thread() is self._writer
-        cached = self._events.get(internal_id) if owner else None
+        cached = self._events.get(internal_id)
         if cached is not None:
             return cached
         row = db.execute(self._q["event"], (internal_id,)).fetchone()

@@ -118,3 +118,6 @@ FROM unnest(?::text[], ?::text[], ?::text[], ?::text[], ?::float8[], ?::int4[], 
     ?::bytea[], ?::float8[], ?::float8[], ?::bytea[])
     AS v(id, run_id, kind, step_id, due_at, join_, name, payload, rank, orank, ckeys)
 ON CONFLICT DO NOTHING
+
+-- name: pending_counts
+SELECT run_id, count(*) FROM queue WHERE run_id = ANY(?::text[]) GROUP BY run_id

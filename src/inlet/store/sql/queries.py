@@ -88,6 +88,7 @@ NAMES: Final = frozenset(
         "distinct_paths",
         "listeners_at",
         "pending_count",
+        "pending_counts",
         "next_due",
         "extend_lease",
         "release_all_slots",

@@ -244,6 +244,10 @@ SELECT path FROM paths WHERE path IS NOT NULL
 SELECT id, run_id, kind, event, expression, index_path, index_value, step_id, expires_at
 FROM listeners WHERE event = ? AND index_path = ? AND index_value = ?
 
+-- name: pending_counts
+SELECT run_id, count(*) FROM queue WHERE run_id IN (SELECT value FROM json_each(?))
+GROUP BY run_id
+
 -- name: pending_count
 SELECT count(*) FROM queue WHERE run_id = ?
 

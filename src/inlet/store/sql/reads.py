@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import abc
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import replace
 from typing import Any, TypeVar
 
 import orjson
@@ -23,7 +22,6 @@ from inlet.model import (
     SkipRecord,
     Trigger,
 )
-from inlet.store.engine import queue as engine_queue
 from inlet.store.queries import (
     MAX_EVENT_PAGE,
     MAX_STATS_RUNS,
@@ -80,6 +78,9 @@ class SqlReads(SqlStalls, SqlOutcomes, ReadModel):
 
     @abc.abstractmethod
     def cached_event(self, db: Connection, internal_id: str) -> Event | None: ...
+
+    @abc.abstractmethod
+    def id_list(self, ids: Sequence[str]) -> Any: ...
 
     def _listened(self, names: set[str]) -> bool:
         """Whether some listener may wait for one of ``names`` (True when unsure)."""
@@ -292,18 +293,35 @@ class SqlReads(SqlStalls, SqlOutcomes, ReadModel):
         return await self._call(self._run_state, run_id)
 
     def _run_state(self, run_id: str) -> RunState | None:
-        state = engine_queue.run_state(self._tx(), run_id)
-        if state is None:
-            return None
-        pending = self._x("pending_count", (run_id,)).fetchone()[0]
-        return replace(state, pending_items=pending)
+        found = self._run_states([run_id])
+        return found[0] if found else None
 
     async def run_states(self, run_ids: Sequence[str]) -> list[RunState]:
         return await self._call(self._run_states, list(run_ids))
 
     def _run_states(self, run_ids: list[str]) -> list[RunState]:
-        found = [self._run_state(run_id) for run_id in run_ids]
-        return [state for state in found if state is not None]
+        # Read, not locked (the engine's run() locks a run it is about to change); three
+        # statements for any number of runs.
+        tx = self._tx()
+        loaded = tx.run_states(run_ids)
+        if not loaded:
+            return []
+        ids = self.id_list(list(loaded))
+        pending = dict(self._x("pending_counts", (ids,)).fetchall())
+        states = []
+        for run_id in run_ids:
+            found = loaded.get(run_id)
+            if found is None:
+                continue
+            (row, memos), events = found, []
+            for event_id in row.run.event_ids:
+                event = tx.event(event_id)
+                if event is not None:
+                    events.append(event)
+            states.append(
+                RunState(row.run, tuple(events), memos, pending_items=pending.get(run_id, 0))
+            )
+        return states
 
     async def history(self, run_id: str) -> list[Attempt]:
         return await self._call(self._history, run_id)
