@@ -256,3 +256,35 @@ async def test_reading_a_run_does_not_wait_for_a_transaction_changing_it(
     finally:
         release.set()
     await held
+
+
+async def test_parallel_steps_of_one_run_completed_at_once_by_two_processes_join_once(
+    two: tuple[PostgresStore, PostgresStore],
+) -> None:
+    """Each of 10 runs has two parallel steps, claimed and completed at the same moment by
+    the two processes (and, within a process, in one batch): both memos are kept, the
+    step count is 2, and the join queues exactly one discovery."""
+    a, b = two
+    events = [event(n) for n in range(1, 11)]
+    await a.ingest(events, [new_run(n, ev) for n, ev in enumerate(events, 1)], NOW, DAY)
+    plan = (NewItem(ItemKind.STEP, "p1", NOW), NewItem(ItemKind.STEP, "p2", NOW))
+    for claim in await a.claim(NOW, 20, NOW + 30, "a"):
+        attempt = Attempt(claim.item.run_id, claim.item.id, "step", 0, NOW, NOW, "plan", 206)
+        assert await a.complete(claim, Outcome(attempt=attempt, enqueue=plan), NOW, DAY)
+    steps = await a.claim(NOW, 40, NOW + 30, "a")
+    assert len(steps) == 20
+    join = NewItem(ItemKind.DISCOVERY, "step", NOW, after_join=True)
+
+    def branch(claim: Claim) -> Outcome:
+        step = claim.item.step_id
+        attempt = Attempt(claim.item.run_id, claim.item.id, step, 0, NOW, NOW, "step", 206)
+        memo = Memo(step, {"data": step}, step, "StepRun")
+        return Outcome(attempt=attempt, memos=(memo,), enqueue=(join,), state_bytes=5)
+
+    done = await asyncio.gather(
+        *((a if c.item.step_id == "p1" else b).complete(c, branch(c), NOW, DAY) for c in steps)
+    )
+    assert all(done)
+    states = await a.run_states([new_run(n, ev).id for n, ev in enumerate(events, 1)])
+    assert [sorted(m.step_id for m in s.memos) for s in states] == [["p1", "p2"]] * 10
+    assert {(s.run.step_count, s.run.state_size, s.pending_items) for s in states} == {(2, 10, 1)}

@@ -52,7 +52,11 @@ MIGRATE_LOCK = 0x1A1E8
 KEY_LOCKS = 0x1A1E9
 """The class of the two-key advisory locks on flow-control keys (a key space apart from
 the one-key locks of migrations and leaders)."""
-LOCK_RUNS = "SELECT 1 FROM runs WHERE id = ANY(?) ORDER BY id FOR NO KEY UPDATE"
+LOCK_RUNS = (
+    "SELECT id, function_slug, event_ids, status, created_at, started_at, ended_at, output, "
+    "error, request_version, force_plan, state_size, step_count, priority, ckeys "
+    "FROM runs WHERE id = ANY(?) ORDER BY id FOR NO KEY UPDATE"
+)
 LOCK_KEYS = (
     "SELECT pg_advisory_xact_lock(?::int4, k) FROM unnest(?::int4[]) WITH ORDINALITY AS t(k, n) "
     "ORDER BY n"
@@ -224,8 +228,13 @@ class _Transactions:
         db = self._store._writes
         db.execute("BEGIN")
         db.start_pipeline()
+        store = self._store
+        store._locked.clear()
+        store._locking = None
         if runs:  # in one order (the ids sorted), so two batches never wait in a cycle
-            db.execute(LOCK_RUNS, (list(runs),))
+            # The rows come back with their locks: the job that changes a run reads it
+            # here, not with a statement of its own (read when first needed: no trip).
+            store._locking = db.execute(LOCK_RUNS, (list(runs),))
 
     def commit(self) -> None:
         store = self._store
@@ -240,6 +249,8 @@ class _Transactions:
 
     def rollback(self) -> None:
         self._store._wake_due = self._store._functions_changed = False
+        self._store._locked.clear()
+        self._store._locking = None
         db = self._store._writes
         db.end_pipeline(check=False)
         db.execute("ROLLBACK")
@@ -264,6 +275,10 @@ class PostgresStore(RelationalStore):
         self._local = threading.local()
         self._wake_due = False
         self._functions_changed = False
+        self._locking: Cursor | None = None
+        self._locked: dict[str, tuple[Any, ...]] = {}
+        """The rows of the runs the current transaction locked when it began, until a job
+        reads or changes them (or a job that named no runs starts: it may change any)."""
         self._was_down = False
         self._watcher: threading.Thread | None = None
         self._watching = threading.Event()
@@ -414,6 +429,20 @@ class PostgresStore(RelationalStore):
 
     def id_list(self, ids: Sequence[str]) -> Any:
         return list(ids)
+
+    def locked_run(self, run_id: str) -> tuple[Any, ...] | None:
+        if self._locking is not None:
+            self._locked = {row[0]: row for row in self._locking}
+            self._locking = None
+        return self._locked.pop(run_id, None)
+
+    def forget_runs(self, run_ids: Sequence[str] | None = None) -> None:
+        if run_ids is None:
+            self._locking = None
+            self._locked.clear()
+        else:
+            for run_id in run_ids:
+                self._locked.pop(run_id, None)
 
     def write_rows(self, db: Connection, sql: str, rows: list[tuple[Any, ...]]) -> None:
         # postgres.sql's text of every statement written this way takes a column per

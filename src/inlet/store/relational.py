@@ -121,6 +121,14 @@ class RelationalStore(
         """Hold the named keys until the transaction ends: nothing to do where one
         process writes at a time (SQLite's single writer)."""
 
+    def locked_run(self, run_id: str) -> tuple[Any, ...] | None:
+        """The run's row as its transaction locked it when it began (then forgotten), if
+        the backend reads rows with their locks; None to read it now."""
+        return None
+
+    def forget_runs(self, run_ids: Sequence[str] | None = None) -> None:
+        """The runs (every run with None) may have changed since their rows were locked."""
+
     def id_list(self, ids: Sequence[str]) -> Any:
         return orjson.dumps(list(ids)).decode()  # json_each's one parameter
 
@@ -193,11 +201,17 @@ class RelationalStore(
         if self._writer is None:
             raise StoreError(f"the {self.name} store is not open")
         future: asyncio.Future[T] = asyncio.get_running_loop().create_future()
+        if write and not runs:  # it may change any run: none locked before it is current
+            fn, args = self._changing_any, (fn, args)
         self._writer.jobs.put((fn, args, future, write, runs))
         try:
             return await future
         except self._errors as exc:
             raise StoreError(f"{self.name} error: {exc}") from exc
+
+    def _changing_any(self, fn: Callable[..., T], args: tuple[Any, ...]) -> T:
+        self.forget_runs()
+        return fn(*args)
 
     @property
     def _conn(self) -> Connection:

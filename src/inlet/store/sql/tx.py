@@ -66,6 +66,10 @@ class Hooks(Protocol):
 
     def lock_keys(self, db: Connection, names: Sequence[str]) -> None: ...
 
+    def locked_run(self, run_id: str) -> tuple[Any, ...] | None: ...
+
+    def forget_runs(self, run_ids: Sequence[str] | None = None) -> None: ...
+
     def id_list(self, ids: Sequence[str]) -> Any:
         """``ids`` as the one parameter a ``{ids}`` list query takes."""
 
@@ -203,7 +207,7 @@ class SqlTx:
         self.hooks.write_rows(self.db, self.q["link_event"], links)
 
     def run(self, run_id: str) -> RunRow | None:
-        row = self._x("lock_run_row", (run_id,)).fetchone()
+        row = self.hooks.locked_run(run_id) or self._x("lock_run_row", (run_id,)).fetchone()
         if row is None:
             return None
         return RunRow(run_from(row), row[13], keys_from(row[14]))
@@ -226,9 +230,11 @@ class SqlTx:
         return found
 
     def start_runs(self, run_ids: Sequence[str], at: float) -> None:
+        self.hooks.forget_runs(run_ids)
         self._x("start_runs", (at, self.hooks.id_list(run_ids)))
 
     def update_run(self, run: Run) -> None:
+        self.hooks.forget_runs((run.id,))
         self._x(
             "update_run",
             (
@@ -246,6 +252,7 @@ class SqlTx:
         )
 
     def set_run_events(self, run_id: str, event_ids: Sequence[str], dropped: Sequence[str]) -> None:
+        self.hooks.forget_runs((run_id,))
         self._x("set_run_events", (dumps(list(event_ids)), run_id))
         if dropped:
             self.hooks.write_rows(self.db, self.q["unlink_event"], [(e, run_id) for e in dropped])
