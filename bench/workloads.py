@@ -1,0 +1,172 @@
+"""`bench/run`'s workloads on `bench/suite_app.py`: unloaded latency, W2 fan-out, W3
+timers, W4 ingest. Each takes a started `Stack` and returns its figures as a dict whose
+keys are the ones the table, the JSON and the peers share (`latency_p50_ms`, ...).
+
+Times are `time.time()` on this machine, read by this script (sends) and by the app
+(what a function saw), so both clocks are the same clock.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from typing import Any
+
+import aiohttp
+from procs import BenchError, get_json, nearest_rank, post_events, wait_quiet
+from stack import Stack
+
+Figures = dict[str, float | int | None]
+
+POLL_S = 0.002  # latency: how often the app's record of one run is read
+DEADLINE_S = 120.0  # the longest any wait for the app may take
+
+
+def ms(values: list[float], q: float) -> float | None:
+    p = nearest_rank(values, q)
+    return None if p is None else p * 1000
+
+
+async def settle(stack: Stack) -> None:
+    """Until the inlet processes use (almost) no CPU, at most 3 s: the last workload's
+    tail must not be measured as this one's."""
+    for child in stack.inlets:
+        await asyncio.to_thread(wait_quiet, child.proc.pid)
+
+
+async def poll(
+    what: str, check: Any, stack: Stack, deadline_s: float = DEADLINE_S, every: float = 0.05
+) -> Any:
+    """`await check()` until it returns something other than None; fail at the deadline."""
+    end = time.monotonic() + deadline_s
+    while True:
+        for child in stack.children:
+            child.check_alive()
+        if (value := await check()) is not None:
+            return value
+        if time.monotonic() >= end:
+            raise BenchError(f"timed out after {deadline_s:.0f} s waiting for {what}")
+        await asyncio.sleep(every)
+
+
+async def latency(session: aiohttp.ClientSession, stack: Stack, runs: int) -> Figures:
+    """One 3-step run at a time: send → the app's end of the function (the call whose
+    answer completes the run), 5 warm-up runs first."""
+    ep = stack.ep
+    samples: list[float] = []
+    for i in range(-5, runs):
+        sent = time.time()
+        await post_events(session, ep, [{"name": "suite/chain", "data": {"i": i}}])
+
+        async def ended(i: int = i) -> float | None:
+            body = await get_json(session, f"{ep.app}/chain/{i}")
+            value = body.get("ended_at")
+            return float(value) if isinstance(value, int | float) else None
+
+        end = await poll(f"run {i} of the latency workload", ended, stack, 30, POLL_S)
+        if i >= 0:
+            samples.append(end - sent)
+    return {
+        "runs": runs,
+        "latency_p50_ms": ms(samples, 50),
+        "latency_p99_ms": ms(samples, 99),
+        "latency_max_ms": ms(samples, 100),
+    }
+
+
+async def fan_out(session: aiohttp.ClientSession, stack: Stack, children: int) -> Figures:
+    """W2: one run whose step sends `children` events, each starting a 1-step run; time
+    from sending the parent's event to the app's end of the last child."""
+    ep = stack.ep
+    await settle(stack)
+    cpu0, sent = stack.inlet_cpu(), time.time()
+    await post_events(session, ep, [{"name": "suite/fan", "data": {"n": children}}])
+
+    async def all_done() -> float | None:
+        body = await get_json(session, f"{ep.app}/fan")
+        return float(body["last"]) if body["done"] >= children else None
+
+    last = await poll(f"{children} fan-out children", all_done, stack, DEADLINE_S, 0.02)
+    cpu = stack.inlet_cpu() - cpu0
+    return {
+        "children": children,
+        "fan_out_s": last - sent,
+        "cpu_us_per_run": cpu / (children + 1) * 1e6,
+    }
+
+
+async def timers(
+    session: aiohttp.ClientSession, stack: Stack, runs: int, spread_s: float, sleep_s: float
+) -> Figures:
+    """W3: `runs` runs sleeping `sleep_s` then a step, their events spread evenly over
+    `spread_s`. Lateness = the step's start at the app (t1) - (tp + sleep), tp being when
+    the body reached the sleep in the call answered with the Sleep opcode (the SDK sends
+    the wake-up time as tp + sleep)."""
+    ep = stack.ep
+    await settle(stack)
+    start = time.monotonic()
+    for i in range(runs):
+        due = start + spread_s * i / max(runs, 1)
+        if (pause := due - time.monotonic()) > 0:
+            await asyncio.sleep(pause)
+        await post_events(
+            session, ep, [{"name": "suite/sleep", "data": {"i": i, "sleep_s": sleep_s}}]
+        )
+
+    async def all_done() -> bool | None:
+        body = await get_json(session, f"{ep.app}/sleeps/count")
+        return True if body["done"] >= runs else None
+
+    await poll(f"{runs} sleeping runs", all_done, stack, sleep_s + DEADLINE_S, 0.1)
+    body = await get_json(session, f"{ep.app}/sleeps")
+    late = [r["t1"] - r["tp"] - r["sleep_s"] for r in body["runs"] if r.get("tp") is not None]
+    if len(late) < runs:
+        raise BenchError(f"timers: {len(late)} of {runs} runs recorded their sleep")
+    return {
+        "runs": runs,
+        "lateness_p50_ms": ms(late, 50),
+        "lateness_p99_ms": ms(late, 99),
+        "lateness_max_ms": ms(late, 100),
+    }
+
+
+async def ingest(
+    session: aiohttp.ClientSession, stack: Stack, singles: int, batches: int, clients: int
+) -> Figures:
+    """W4: `singles` one-event requests from `clients` concurrent keep-alive clients, then
+    `batches` requests of 100 events, one at a time per client; every event starts one run
+    of the 10 listening functions (each matches its own `data.fn`). events/s = events /
+    (first request sent → last answer); the runs execute meanwhile and afterwards, and each
+    phase waits for them to end (outside its window)."""
+    figures: Figures = {}
+    done = 0
+    for phase, requests, size in (("single", singles, 1), ("batch", batches, 100)):
+        await settle(stack)
+
+        async def client(c: int, queue: list[int], size: int = size) -> None:
+            eps = stack.eps
+            while queue:
+                n = queue.pop()
+                events = [
+                    {"name": "suite/ingest", "data": {"fn": (n * size + j) % 10}}
+                    for j in range(size)
+                ]
+                await post_events(session, eps[(c + n) % len(eps)], events)
+
+        cpu0, t0 = stack.inlet_cpu(), time.perf_counter()
+        queue = list(range(requests))
+        await asyncio.gather(*(client(c, queue) for c in range(clients)))
+        wall = time.perf_counter() - t0
+        cpu = stack.inlet_cpu() - cpu0
+        events = requests * size
+        done += events
+        figures[f"{phase}_events_per_s"] = events / wall
+        figures[f"{phase}_requests_per_s"] = requests / wall
+        figures[f"{phase}_cpu_us_per_event"] = cpu / events * 1e6
+
+        async def all_ran(target: int = done) -> bool | None:
+            body = await get_json(session, f"{stack.ep.app}/ingest")
+            return True if body["done"] >= target else None
+
+        await poll(f"the runs of {done} ingested events", all_ran, stack, DEADLINE_S * 3, 0.2)
+    return figures
