@@ -121,3 +121,19 @@ ON CONFLICT DO NOTHING
 
 -- name: pending_counts
 SELECT run_id, count(*) FROM queue WHERE run_id = ANY(?::text[]) GROUP BY run_id
+
+-- name: runs_with_memos
+-- runs_by_ids, memos_of_runs and pending_counts in one statement: each run's memos as
+-- arrays in their order.
+SELECT r.id, r.function_slug, r.event_ids, r.status, r.created_at, r.started_at,
+    r.ended_at, r.output, r.error, r.request_version, r.force_plan, r.state_size,
+    r.step_count, r.priority, r.ckeys,
+    m.steps, m.vals, m.names, m.ops, m.seqs, m.ats,
+    (SELECT count(*) FROM queue q WHERE q.run_id = r.id)
+FROM runs r LEFT JOIN LATERAL (
+    SELECT array_agg(step_id ORDER BY seq) AS steps, array_agg(value ORDER BY seq) AS vals,
+        array_agg(name ORDER BY seq) AS names, array_agg(op ORDER BY seq) AS ops,
+        array_agg(seq ORDER BY seq) AS seqs, array_agg(recorded_at ORDER BY seq) AS ats
+    FROM memos WHERE memos.run_id = r.id
+) m ON true
+WHERE r.id = ANY(?::text[])

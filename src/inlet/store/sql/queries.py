@@ -208,6 +208,7 @@ COMBINED: Final = frozenset(
         "retry_item_recorded",
         "drop_run_work",
         "reserve_keys",
+        "runs_with_memos",
     ]
 )
 """What a dialect may do in one statement where the others take one per row or two

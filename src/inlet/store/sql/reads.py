@@ -303,11 +303,11 @@ class SqlReads(SqlStalls, SqlOutcomes, ReadModel):
         # Read, not locked (the engine's run() locks a run it is about to change); three
         # statements for any number of runs.
         tx = self._tx()
-        loaded = tx.run_states(run_ids)
+        loaded, pending = tx.run_states_pending(run_ids)
         if not loaded:
             return []
-        ids = self.id_list(list(loaded))
-        pending = dict(self._x("pending_counts", (ids,)).fetchall())
+        if pending is None:
+            pending = dict(self._x("pending_counts", (self.id_list(list(loaded)),)).fetchall())
         states = []
         for run_id in run_ids:
             found = loaded.get(run_id)

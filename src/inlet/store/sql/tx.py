@@ -213,9 +213,28 @@ class SqlTx:
         return RunRow(run_from(row), row[13], keys_from(row[14]))
 
     def run_states(self, run_ids: Sequence[str]) -> Mapping[str, Loaded]:
+        return self.run_states_pending(run_ids)[0]
+
+    def run_states_pending(
+        self, run_ids: Sequence[str]
+    ) -> tuple[dict[str, Loaded], dict[str, int] | None]:
+        """The runs with their memos, and how many queue items each has where the dialect
+        reads them all in one statement (``runs_with_memos``); None: ask separately."""
         if not run_ids:
-            return {}
+            return {}, None
         ids = self.hooks.id_list(run_ids)
+        if "runs_with_memos" in self.q:
+            loaded: dict[str, Loaded] = {}
+            pending: dict[str, int] = {}
+            for row in self._x("runs_with_memos", (ids,)):
+                columns = [column or () for column in row[15:21]]
+                kept = tuple(
+                    StoredMemo(step, orjson.loads(value), name, op, seq, at)
+                    for step, value, name, op, seq, at in zip(*columns, strict=True)
+                )
+                loaded[row[0]] = (RunRow(run_from(row), row[13], keys_from(row[14])), kept)
+                pending[row[0]] = row[21]
+            return loaded, pending
         memo_rows = self._x("memos_of_runs", (ids,))
         run_rows = self._x("runs_by_ids", (ids,))  # sent before the memos are read: one trip
         memos: dict[str, list[StoredMemo]] = {}
@@ -227,7 +246,7 @@ class SqlTx:
         for row in run_rows:
             run = RunRow(run_from(row), row[13], keys_from(row[14]))
             found[row[0]] = (run, tuple(memos.get(row[0], ())))
-        return found
+        return found, None
 
     def start_runs(self, run_ids: Sequence[str], at: float) -> None:
         self.hooks.forget_runs(run_ids)
