@@ -92,8 +92,33 @@ def table(medians: dict[str, Figures], backend: str, repeats: int) -> list[str]:
             continue
         value = fmt(row.get(key), spec)
         lines.append(f"| {workload} | {label} | {value} | {target(workload, key, backend, row)} |")
+    lines.extend(backlog_rows(medians.get("W5")))
     notes = sorted({n for row in medians.values() for n in row.get("notes") or []})
     lines.extend(f"note: {n}" for n in notes)
+    return lines
+
+
+def backlog_rows(row: Figures | None) -> list[str]:
+    """W5: claim latency and memory at each backlog level; the target is the largest
+    level within 20% of the smallest."""
+    if not row:
+        return []
+    levels = sorted(int(k.rsplit("_", 1)[1]) for k in row if k.startswith("rss_mb_at_"))
+    lines = []
+    for key, label, spec in (
+        ("claim_p50_ms", "claim latency p50, ms", ".1f"),
+        ("claim_p99_ms", "claim latency p99, ms", ".1f"),
+        ("rss_mb", "server RSS, MB", ".0f"),
+    ):
+        first = row.get(f"{key}_at_{levels[0]}")
+        for level in levels:
+            value = row.get(f"{key}_at_{level}")
+            goal = ""
+            if level == levels[-1] and len(levels) > 1 and key != "claim_p99_ms":
+                ok = isinstance(value, int | float) and isinstance(first, int | float)
+                met = ok and value <= first * 1.2
+                goal = f"<= 1.2 x at {levels[0]:,} {'met' if met else 'MISSED'}"
+            lines.append(f"| W5 | {label} at {level:,} queued | {fmt(value, spec)} | {goal} |")
     return lines
 
 

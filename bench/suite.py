@@ -15,6 +15,8 @@ Workloads (default sizes as the issue states them; `--scale` multiplies W2-W5's)
   W3       300 runs sleeping 2 s then a step, spread over 10 s: wake-up lateness
   W4       events/s, single-event requests (32 keep-alive clients) and batches of 100,
            10 functions listening
+  W5       a backlog of 1,000, 10,000 then 100,000 queued runs (a function throttled to
+           one start per 24 h): claim latency of a probe run and server memory at each
 Every server (Inlet, the apps, PostgreSQL) listens on 127.0.0.1 and is stopped by its
 PID, also on failure and Ctrl-C. bench/README.md says how to read the figures.
 """
@@ -47,7 +49,7 @@ from stack import Stack, database_url, start_stack
 
 REPO = Path(__file__).resolve().parent.parent
 PEERS = REPO / "bench" / "peers" / "run"
-WORKLOADS = ("W1", "W1-TS", "latency", "W2", "W3", "W4")
+WORKLOADS = ("W1", "W1-TS", "latency", "W2", "W3", "W4", "W5")
 SUITE_SLUGS = ("bench-suite-chain", "bench-suite-sleeper", "bench-suite-listen-9")
 PEER_NAMES = ("dbos-sqlite", "dbos-postgres", "celery")
 PEER_WORKLOADS = {"W1": "w1", "W3": "w3", "latency": "latency"}
@@ -104,7 +106,7 @@ def parse_options(argv: list[str] | None = None) -> Options:
         help="runs of W1 and W1-TS (1000); the latency workload runs min(N, 200)",
     )
     p.add_argument(
-        "--scale", type=float, default=1.0, help="multiplies the sizes of W2, W3 and W4 (1.0)"
+        "--scale", type=float, default=1.0, help="multiplies the sizes of W2, W3, W4 and W5 (1.0)"
     )
     p.add_argument("--repeat", type=int, default=3, help="repeats; the table shows medians (3)")
     p.add_argument(
@@ -179,7 +181,8 @@ async def w1(opts: Options, index: int, cluster: pg.Cluster | None) -> Figures:
 async def suite_workloads(
     opts: Options, index: int, cluster: pg.Cluster | None, tmp: Path
 ) -> dict[str, Figures]:
-    """latency, W2, W3 and W4 on one stack: bench/suite_app.py and fresh database."""
+    """latency, W2, W3, W4 and W5 on one stack (bench/suite_app.py, a fresh database), in
+    that order: W5 leaves its backlog queued."""
     logs = opts.log_dir / f"suite-{index}" if opts.log_dir else tmp
     logs.mkdir(parents=True, exist_ok=True)
     url = database_url(opts.backend, cluster, f"suite{index}", tmp)
@@ -201,6 +204,9 @@ async def suite_workloads(
             if "W4" in opts.only:
                 singles, batches = opts.scaled(4000), opts.scaled(200)
                 out["W4"] = await workloads.ingest(session, stack, singles, batches, 32)
+            if "W5" in opts.only:
+                levels = [opts.scaled(n) for n in (1_000, 10_000, 100_000)]
+                out["W5"] = await workloads.backlog(session, stack, levels, 20)
     except BaseException:
         stack.stop()
         for child in stack.children:
@@ -223,7 +229,7 @@ async def one_repeat(opts: Options, index: int, cluster: pg.Cluster | None) -> d
             opts.backend, cluster, f"ts{index}", tmp
         )
         out["W1-TS"] = await ts_chain.run(opts.runs, opts.processes, url_of, opts.log_dir)
-    if any(w in opts.only for w in ("latency", "W2", "W3", "W4")):
+    if any(w in opts.only for w in ("latency", "W2", "W3", "W4", "W5")):
         with tempfile.TemporaryDirectory(prefix="inlet-bench-suite-") as tmp:
             out.update(await suite_workloads(opts, index, cluster, Path(tmp)))
     return out

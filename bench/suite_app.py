@@ -16,6 +16,8 @@ benchmark reads back, so that it waits on the app instead of polling the server:
   step that records `time.time()` as it starts (`t1`). The body notes when it first
   reached the sleep (`tp`: the call whose answer is the Sleep opcode; the SDK sends the
   wake-up time as that moment + the sleep). `GET /sleeps` lists them.
+- `backlog` (`suite/backlog`): throttled to 1 run start per 24 h, so all but its first
+  run stay queued with their start delayed (W5's backlog); its body does nothing.
 - `listen-0` … `listen-9` (`suite/ingest`, each with the expression
   `event.data.fn == k`): every event starts exactly one of them, a run with no steps that
   counts itself (`GET /ingest`).
@@ -48,6 +50,7 @@ class _Records:
 
     def __init__(self) -> None:
         self.chain_done: dict[int, float] = {}
+        self.chain_first: dict[int, float] = {}
         self.fan_done: dict[str, float] = {}
         self.sleep_reached: dict[str, float] = {}
         self.sleeps: dict[str, dict[str, Any]] = {}
@@ -61,6 +64,11 @@ async def _step(n: int) -> int:
     return n
 
 
+async def _first(i: int) -> int:
+    records.chain_first.setdefault(i, time.time())
+    return 1
+
+
 async def _now() -> float:
     return time.time()
 
@@ -68,7 +76,7 @@ async def _now() -> float:
 @client.create_function(fn_id="chain", trigger=inngest.TriggerEvent(event="suite/chain"))
 async def chain(ctx: inngest.Context) -> dict[str, Any]:
     i = _int(ctx.event.data.get("i"))
-    a = await ctx.step.run("one", _step, 1)
+    a = await ctx.step.run("one", _first, i)
     b = await ctx.step.run("two", _step, 2)
     c = await ctx.step.run("three", _step, 3)
     # Reached only by the call in which all three steps are memoised: the one that ends it.
@@ -105,6 +113,15 @@ async def sleeper(ctx: inngest.Context) -> dict[str, Any]:
     return {"i": i}
 
 
+@client.create_function(
+    fn_id="backlog",
+    trigger=inngest.TriggerEvent(event="suite/backlog"),
+    throttle=inngest.Throttle(limit=1, period=timedelta(hours=24)),
+)
+async def backlog(ctx: inngest.Context) -> None:
+    return None
+
+
 def _listener(k: int) -> inngest.Function[Any]:
     trigger = inngest.TriggerEvent(event="suite/ingest", expression=f"event.data.fn == {k}")
 
@@ -118,12 +135,12 @@ def _listener(k: int) -> inngest.Function[Any]:
 listeners = [_listener(k) for k in range(LISTENERS)]
 
 app = fastapi.FastAPI()
-inngest.fast_api.serve(app, client, [chain, fan_parent, fan_child, sleeper, *listeners])
+inngest.fast_api.serve(app, client, [chain, fan_parent, fan_child, sleeper, backlog, *listeners])
 
 
 @app.get("/chain/{i}")
-async def chain_done(i: int) -> dict[str, float | None]:
-    return {"ended_at": records.chain_done.get(i)}
+async def chain_times(i: int) -> dict[str, float | None]:
+    return {"first_step_at": records.chain_first.get(i), "ended_at": records.chain_done.get(i)}
 
 
 @app.get("/fan")

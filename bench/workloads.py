@@ -1,5 +1,5 @@
 """`bench/run`'s workloads on `bench/suite_app.py`: unloaded latency, W2 fan-out, W3
-timers, W4 ingest. Each takes a started `Stack` and returns its figures as a dict whose
+timers, W4 ingest, W5 backlog. Each takes a started `Stack` and returns its figures as a dict whose
 keys are the ones the table, the JSON and the peers share (`latency_p50_ms`, ...).
 
 Times are `time.time()` on this machine, read by this script (sends) and by the app
@@ -49,29 +49,72 @@ async def poll(
         await asyncio.sleep(every)
 
 
-async def latency(session: aiohttp.ClientSession, stack: Stack, runs: int) -> Figures:
-    """One 3-step run at a time: send → the app's end of the function (the call whose
-    answer completes the run), 5 warm-up runs first."""
+async def probe(
+    session: aiohttp.ClientSession, stack: Stack, first: int, runs: int
+) -> tuple[list[float], list[float]]:
+    """`runs` 3-step runs of `chain`, one at a time (event data `i` from `first` on): per
+    run, send → its first step body starts, and send → the app's end of the function."""
     ep = stack.ep
-    samples: list[float] = []
-    for i in range(-5, runs):
+    starts: list[float] = []
+    ends: list[float] = []
+    for i in range(first, first + runs):
         sent = time.time()
         await post_events(session, ep, [{"name": "suite/chain", "data": {"i": i}}])
 
-        async def ended(i: int = i) -> float | None:
+        async def ended(i: int = i) -> tuple[float, float] | None:
             body = await get_json(session, f"{ep.app}/chain/{i}")
-            value = body.get("ended_at")
-            return float(value) if isinstance(value, int | float) else None
+            start, end = body.get("first_step_at"), body.get("ended_at")
+            return None if end is None or start is None else (float(start), float(end))
 
-        end = await poll(f"run {i} of the latency workload", ended, stack, 30, POLL_S)
-        if i >= 0:
-            samples.append(end - sent)
+        start, end = await poll(f"chain run {i}", ended, stack, 30, POLL_S)
+        starts.append(start - sent)
+        ends.append(end - sent)
+    return starts, ends
+
+
+async def latency(session: aiohttp.ClientSession, stack: Stack, runs: int) -> Figures:
+    """One 3-step run at a time: send → the app's end of the function (the call whose
+    answer completes the run), after 5 warm-up runs."""
+    await probe(session, stack, -5, 5)
+    starts, ends = await probe(session, stack, 0, runs)
     return {
         "runs": runs,
-        "latency_p50_ms": ms(samples, 50),
-        "latency_p99_ms": ms(samples, 99),
-        "latency_max_ms": ms(samples, 100),
+        "latency_p50_ms": ms(ends, 50),
+        "latency_p99_ms": ms(ends, 99),
+        "latency_max_ms": ms(ends, 100),
+        "first_step_p50_ms": ms(starts, 50),
     }
+
+
+async def backlog(
+    session: aiohttp.ClientSession, stack: Stack, levels: list[int], probes: int
+) -> Figures:
+    """W5: grow a backlog of queued runs of `backlog` (throttled to one start per 24 h, so
+    every run after the first waits in the queue, its start delayed) through the event API
+    in batches of 1,000; at each level, once the server is quiet, `probes` 3-step runs of
+    another function one at a time: claim latency = send → its first step body starts at
+    the app; and the inlet processes' resident memory."""
+    figures: Figures = {}
+    queued = 0
+    base = 1_000_000
+    ids: list[str] = []
+    for level in levels:
+        while queued < level:
+            n = min(1000, level - queued)
+            ids = await post_events(session, stack.ep, [{"name": "suite/backlog"}] * n)
+            queued += n
+
+        async def created(last: str = ids[-1]) -> bool | None:
+            body = await get_json(session, f"{stack.ep.inlet}/v1/events/{last}/runs")
+            return True if body.get("data") else None
+
+        await poll(f"the run of backlog event {ids[-1]}", created, stack, DEADLINE_S, 0.2)
+        await settle(stack)
+        starts, _ = await probe(session, stack, base + level, probes)
+        figures[f"claim_p50_ms_at_{level}"] = ms(starts, 50)
+        figures[f"claim_p99_ms_at_{level}"] = ms(starts, 99)
+        figures[f"rss_mb_at_{level}"] = stack.inlet_rss_mb()
+    return figures
 
 
 async def fan_out(session: aiohttp.ClientSession, stack: Stack, children: int) -> Figures:
