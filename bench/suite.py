@@ -159,6 +159,7 @@ def w1_figures(r: steps.Result) -> Figures:
         "latency_p99_ms": r.latency_p99_ms,
         "cpu_us_per_step": r.server_cpu_us_per_step,
         "app_cpu_us_per_step": r.app_cpu_us_per_step,
+        "server_and_app_cpu_us_per_step": r.server_cpu_us_per_step + r.app_cpu_us_per_step,
         "db_cpu_us_per_step": r.pg_cpu_us_per_step,
         "statements_per_step": r.db_statements_per_step,
         "commits_per_step": r.db_commits_per_step,
