@@ -241,13 +241,24 @@ class MemoryTx:
         slot.item = replace(slot.item, attempt=0)
         return True
 
-    def consume_item(self, item_id: str, lease: str, attempt: Attempt) -> bool:
+    def consume_item(
+        self,
+        item_id: str,
+        lease: str,
+        attempt: Attempt,
+        run_id: str = "",
+        memos: Sequence[StoredMemo] = (),
+    ) -> int | None:
         slot = self.rows.queue.get(item_id)
         if slot is None or slot.lease != lease:
-            return False
+            return None
         self.record_attempt(attempt)
         self.delete_item(item_id)
-        return True
+        stored = 0
+        for memo in memos:
+            if self.insert_memo(run_id, replace(memo, seq=memos[0].seq + stored)):
+                stored += 1
+        return stored
 
     def delete_item(self, item_id: str) -> None:
         slot = self.rows.queue.pop(item_id, None)

@@ -107,6 +107,19 @@ def cancel(tx: Tx, cancellation: Cancellation, now: float, work: deque[Work]) ->
     return True
 
 
+def _numbered(outcome: Outcome, step_count: int, now: float) -> list[StoredMemo]:
+    """The outcome's memos as stored, numbered on from ``step_count``; a step's first
+    output only (a later one in the same outcome would not be stored either)."""
+    seen: set[str] = set()
+    memos: list[StoredMemo] = []
+    for memo in outcome.memos:
+        if memo.step_id not in seen:
+            seen.add(memo.step_id)
+            seq = step_count + len(memos)
+            memos.append(StoredMemo(memo.step_id, memo.value, memo.name, memo.op, seq, now))
+    return memos
+
+
 def revive(tx: Tx, run_id: str, now: float) -> bool:
     """Give a stuck run (not ended, nothing that moves it: see ``ReadModel.stuck_runs``) a
     discovery call due now, so the SDK carries it on from its memos. False, changing
@@ -126,28 +139,32 @@ def complete(tx: Tx, claim: Claim, outcome: Outcome, now: float, key_ttl: float)
     item = claim.item
     row = tx.run(item.run_id)
     priority = row.priority if row is not None else 0.0
-    # The write that consumes the item is also the lease check: no row, no lease.
+    alive = row is not None and not row.run.status.ended
+    # The write that consumes the item is also the lease check: no row, no lease. It
+    # records the attempt, and the memos of a run that goes on (a step's first output).
     attempt = outcome.attempt
+    added: int | None = None
     if outcome.retry_at is not None:
         rank = outcome.retry_at - (0.0 if item.kind is ItemKind.TIMER else priority)
         held = tx.retry_item(item.id, claim.lease, outcome.retry_at, rank, attempt)
     else:
-        held = tx.consume_item(item.id, claim.lease, attempt)
+        memos = _numbered(outcome, row.run.step_count, now) if row is not None and alive else ()
+        added = tx.consume_item(item.id, claim.lease, attempt, item.run_id, memos)
+        held = added is not None
     if not held:
         return False
     if row is None or row.keys:
         release(tx, [item.id], now)  # only calls of runs with concurrency keys hold slots
-    if row is None or row.run.status.ended:
+    if row is None or not alive:
         tx.delete_item(item.id)
         return True
     run = row.run
-    added = 0
+    if added is None:  # a retry's memos, one at a time
+        added = 0
+        for stored in _numbered(outcome, run.step_count, now):
+            if tx.insert_memo(run.id, replace(stored, seq=run.step_count + added)):
+                added += 1
     for memo in outcome.memos:
-        stored = StoredMemo(
-            memo.step_id, memo.value, memo.name, memo.op, run.step_count + added, now
-        )
-        if tx.insert_memo(run.id, stored):
-            added += 1
         if memo.op not in STEP_MEMOS:  # a step that ran has no listener or timer to clear
             tx.drop_step_waits(run.id, memo.step_id)
     if run.status is RunStatus.QUEUED and item.kind is not ItemKind.TIMER:

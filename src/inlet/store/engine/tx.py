@@ -182,9 +182,17 @@ class Tx(Protocol):
         """Set the leased item's attempt back to 0 (a checkpoint: its call moved on);
         False if ``lease`` no longer holds it or it is not ``run_id``'s."""
 
-    def consume_item(self, item_id: str, lease: str, attempt: Attempt) -> bool:
-        """Delete a leased item and record the ``attempt`` that ended; False, recording
-        nothing, if ``lease`` no longer holds it."""
+    def consume_item(
+        self,
+        item_id: str,
+        lease: str,
+        attempt: Attempt,
+        run_id: str = "",
+        memos: Sequence[StoredMemo] = (),
+    ) -> int | None:
+        """Delete a leased item, record the ``attempt`` that ended and store the run's
+        ``memos`` (those whose step has none yet, numbered on from the first's ``seq``):
+        how many were stored; None, changing nothing, if ``lease`` no longer holds it."""
 
     def delete_item(self, item_id: str) -> None: ...
 

@@ -68,15 +68,6 @@ INSERT INTO events (internal_id, name, body, received_at)
 SELECT * FROM unnest(?::text[], ?::text[], ?::bytea[], ?::float8[])
 ON CONFLICT DO NOTHING RETURNING internal_id
 
--- name: consume_item_recorded
--- The lease check and the attempt's history row in one statement: no row, no lease.
-WITH held AS (DELETE FROM queue WHERE id = ? AND lease = ? RETURNING id)
-INSERT INTO attempts (run_id, item_id, step_id, attempt, started_at, ended_at, outcome,
-    status_code, name, output, error, op_step, due_at)
-SELECT ?::text, ?::text, ?::text, ?::int4, ?::float8, ?::float8, ?::text, ?::int4, ?::text,
-    ?::bytea, ?::text, ?::text, ?::float8
-FROM held
-
 -- name: retry_item_recorded
 WITH held AS (
     UPDATE queue SET due_at = ?, rank = ?, orank = ?, attempt = attempt + 1, lease = NULL
@@ -137,3 +128,31 @@ FROM runs r LEFT JOIN LATERAL (
     FROM memos WHERE memos.run_id = r.id
 ) m ON true
 WHERE r.id = ANY(?::text[])
+
+-- name: consume_item_stored
+-- The lease check, the attempt's history row and the run's memos in one statement: the memos whose step has
+-- none yet, numbered on in order (what inserting them one at a time would store); the
+-- lease held (1 or 0) and how many memos were stored.
+WITH held AS (DELETE FROM queue WHERE id = ? AND lease = ? RETURNING id),
+    recorded AS (
+        INSERT INTO attempts (run_id, item_id, step_id, attempt, started_at, ended_at,
+            outcome, status_code, name, output, error, op_step, due_at)
+        SELECT ?::text, ?::text, ?::text, ?::int4, ?::float8, ?::float8, ?::text, ?::int4,
+            ?::text, ?::bytea, ?::text, ?::text, ?::float8
+        FROM held
+    ),
+    given AS (
+        SELECT m.step_id, m.value, m.name, m.op, m.n
+        FROM unnest(?::text[], ?::bytea[], ?::text[], ?::text[]) WITH ORDINALITY
+            AS m(step_id, value, name, op, n)
+        WHERE EXISTS (SELECT 1 FROM held) AND NOT EXISTS (
+            SELECT 1 FROM memos x WHERE x.run_id = ?::text AND x.step_id = m.step_id
+        )
+    ),
+    stored AS (
+        INSERT INTO memos (run_id, step_id, seq, value, name, op, recorded_at)
+        SELECT ?::text, step_id, ?::int4 + (row_number() OVER (ORDER BY n))::int4 - 1,
+            value, name, op, ?::float8
+        FROM given ON CONFLICT DO NOTHING RETURNING 1
+    )
+SELECT (SELECT count(*) FROM held), (SELECT count(*) FROM stored)

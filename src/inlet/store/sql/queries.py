@@ -204,11 +204,11 @@ def _text(file: str) -> str:
 COMBINED: Final = frozenset(
     [
         "insert_events",
-        "consume_item_recorded",
         "retry_item_recorded",
         "drop_run_work",
         "reserve_keys",
         "runs_with_memos",
+        "consume_item_stored",
     ]
 )
 """What a dialect may do in one statement where the others take one per row or two

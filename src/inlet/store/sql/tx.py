@@ -9,6 +9,7 @@ one; the rest are sent and forgotten.
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import replace
 from typing import Any, Protocol
 
 import orjson
@@ -348,8 +349,38 @@ class SqlTx:
     def reset_attempt(self, item_id: str, lease: str, run_id: str) -> bool:
         return bool(self._x("reset_attempt", (item_id, lease, run_id)).rowcount)
 
-    def consume_item(self, item_id: str, lease: str, attempt: Attempt) -> bool:
-        return self._recorded("consume_item", (item_id, lease), attempt)
+    def consume_item(
+        self,
+        item_id: str,
+        lease: str,
+        attempt: Attempt,
+        run_id: str = "",
+        memos: Sequence[StoredMemo] = (),
+    ) -> int | None:
+        if "consume_item_stored" in self.q:  # lease check, history row and memos at once
+            args = (item_id, lease, *attempt_row(attempt), *self._memo_columns(run_id, memos))
+            held, stored = self._x("consume_item_stored", args).fetchone()
+            return stored if held else None
+        if not self._recorded("consume_item", (item_id, lease), attempt):
+            return None
+        stored = 0
+        for memo in memos:
+            if self.insert_memo(run_id, replace(memo, seq=memos[0].seq + stored)):
+                stored += 1
+        return stored
+
+    @staticmethod
+    def _memo_columns(run_id: str, memos: Sequence[StoredMemo]) -> tuple[Any, ...]:
+        return (
+            [m.step_id for m in memos],
+            [dumps(m.value) for m in memos],
+            [m.name for m in memos],
+            [m.op for m in memos],
+            run_id,
+            run_id,
+            memos[0].seq if memos else 0,
+            float(memos[0].recorded_at) if memos else 0.0,
+        )
 
     def _recorded(self, name: str, args: tuple[Any, ...], attempt: Attempt) -> bool:
         """A lease-checked write and, if the lease held, the attempt's history row: one
