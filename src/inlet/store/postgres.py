@@ -30,12 +30,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import functools
 import logging
 import threading
 import time
 import zlib
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import psycopg
@@ -43,6 +42,7 @@ import psycopg_pool
 
 from inlet.errors import SchemaMismatch, StoreError
 from inlet.redact import redact
+from inlet.store.pg_adapter import Adapter
 from inlet.store.relational import Connection, Cursor, RelationalStore, T, migrations, statements
 from inlet.store.writer import Session
 
@@ -70,89 +70,6 @@ CONNECT_TIMEOUT = 5
 READ_ATTEMPTS = 3
 """A read is tried on up to this many pooled connections (dead ones after a restart)."""
 RECONNECT_PAUSE = 1.0
-
-
-@functools.lru_cache(maxsize=1024)
-def _translate(sql: str) -> bytes:
-    """sqlite3's ``?`` placeholders as psycopg's ``%s`` (and a literal ``%`` escaped); the
-    store's statements are a small set (a few vary in length), so each is translated once."""
-    return sql.replace("%", "%%").replace("?", "%s").encode()
-
-
-class _Result:
-    """A statement's cursor while its result may still be on its way (pipeline mode).
-
-    Fetching syncs the pipeline by itself; ``rowcount`` is only known once the result is
-    in, so asking for it syncs too. A statement nobody reads costs no round trip."""
-
-    __slots__ = ("_adapter", "_cur")
-
-    def __init__(self, cur: psycopg.Cursor[Any], adapter: _Adapter) -> None:
-        self._cur = cur
-        self._adapter = adapter
-
-    @property
-    def rowcount(self) -> int:
-        if self._cur.rowcount < 0:
-            self._adapter.sync()
-        return self._cur.rowcount
-
-    def fetchone(self) -> Any:
-        return self._cur.fetchone()
-
-    def fetchall(self) -> list[Any]:
-        return self._cur.fetchall()
-
-    def __iter__(self) -> Iterator[Any]:
-        return iter(self._cur)
-
-
-class _Adapter:
-    """A psycopg connection in the shape the shared logic uses (sqlite3's).
-
-    Inside a write transaction the connection is in pipeline mode: statements are sent
-    without waiting for their answers until one is needed, which saves most of a step's
-    round trips (a statement costs ~170 us of wall time alone, ~37 us pipelined, measured
-    here). An error then surfaces at the next sync, perhaps in another job of the batch; the
-    store thread replays a failed batch job by job, so each failure lands on its own job."""
-
-    def __init__(self, conn: psycopg.Connection[Any]) -> None:
-        self.conn = conn
-        self._pipeline: contextlib.AbstractContextManager[psycopg.Pipeline] | None = None
-        self._sync: Callable[[], None] | None = None
-
-    def start_pipeline(self) -> None:
-        manager = self.conn.pipeline()
-        self._sync = manager.__enter__().sync
-        self._pipeline = manager
-
-    def end_pipeline(self, *, check: bool) -> None:
-        """Leave pipeline mode: with ``check``, wait for every answer and raise the first
-        error; without, discard what is pending (the transaction is rolled back anyway)."""
-        manager, self._pipeline, self._sync = self._pipeline, None, None
-        if manager is None:
-            return
-        if check:
-            manager.__exit__(None, None, None)
-        else:
-            with contextlib.suppress(Exception):
-                manager.__exit__(None, None, None)
-
-    def sync(self) -> None:
-        if self._sync is not None:
-            self._sync()
-
-    def execute(self, sql: str, parameters: Sequence[Any] = (), /) -> Cursor:
-        if not parameters:
-            cur = self.conn.execute(sql.encode())
-        else:
-            cur = self.conn.execute(_translate(sql), parameters)
-        return cur if self._pipeline is None else _Result(cur, self)
-
-    def executemany(self, sql: str, parameters: Iterable[Sequence[Any]], /) -> Cursor:
-        cur = self.conn.cursor()
-        cur.executemany(_translate(sql), list(parameters))
-        return cur
 
 
 def connect(url: str) -> psycopg.Connection[Any]:
@@ -270,7 +187,7 @@ class PostgresStore(RelationalStore):
         self._url = url
         self._pool_size = pool_size
         self._pg: psycopg.Connection[Any] | None = None
-        self._adapter: _Adapter | None = None
+        self._adapter: Adapter | None = None
         self._pool: psycopg_pool.ConnectionPool[Any] | None = None
         self._local = threading.local()
         self._wake_due = False
@@ -311,7 +228,7 @@ class PostgresStore(RelationalStore):
                 f"run `inlet migrate --database-url {self.url}` first"
             )
         self._pg = conn
-        self._adapter = _Adapter(conn)
+        self._adapter = Adapter(conn)
         self._pool = psycopg_pool.ConnectionPool(
             self._url,
             min_size=1,
@@ -337,7 +254,7 @@ class PostgresStore(RelationalStore):
         except psycopg.OperationalError as exc:
             raise StoreError(f"PostgreSQL at {self.url} is unavailable: {exc}") from exc
         self._pg = pg
-        self._db = self._adapter = _Adapter(pg)
+        self._db = self._adapter = Adapter(pg)
         log.warning("store.reconnected", extra={"database": self.url})
         self._was_down = False
 
@@ -360,7 +277,7 @@ class PostgresStore(RelationalStore):
             self._led.clear()
 
     @property
-    def _writes(self) -> _Adapter:
+    def _writes(self) -> Adapter:
         """The store thread's connection."""
         if self._adapter is None:
             raise StoreError("the PostgreSQL store is not open")
@@ -389,7 +306,7 @@ class PostgresStore(RelationalStore):
         for attempt in range(READ_ATTEMPTS):
             try:
                 with pool.connection(timeout=CONNECT_TIMEOUT * 2) as conn:
-                    self._local.db = _Adapter(conn)
+                    self._local.db = Adapter(conn)
                     try:
                         return fn(*args)
                     finally:

@@ -1,0 +1,96 @@
+"""A psycopg connection in the shape the SQL store's shared logic uses (sqlite3's), with
+pipeline mode for write transactions."""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from typing import Any
+
+import psycopg
+
+from inlet.store.sql.tx import Cursor
+
+
+@functools.lru_cache(maxsize=1024)
+def translate(sql: str) -> bytes:
+    """sqlite3's ``?`` placeholders as psycopg's ``%s`` (and a literal ``%`` escaped); the
+    store's statements are a small set (a few vary in length), so each is translated once."""
+    return sql.replace("%", "%%").replace("?", "%s").encode()
+
+
+class Result:
+    """A statement's cursor while its result may still be on its way (pipeline mode).
+
+    Fetching syncs the pipeline by itself; ``rowcount`` is only known once the result is
+    in, so asking for it syncs too. A statement nobody reads costs no round trip."""
+
+    __slots__ = ("_adapter", "_cur")
+
+    def __init__(self, cur: psycopg.Cursor[Any], adapter: Adapter) -> None:
+        self._cur = cur
+        self._adapter = adapter
+
+    @property
+    def rowcount(self) -> int:
+        if self._cur.rowcount < 0:
+            self._adapter.sync()
+        return self._cur.rowcount
+
+    def fetchone(self) -> Any:
+        return self._cur.fetchone()
+
+    def fetchall(self) -> list[Any]:
+        return self._cur.fetchall()
+
+    def __iter__(self) -> Iterator[Any]:
+        return iter(self._cur)
+
+
+class Adapter:
+    """A psycopg connection in the shape the shared logic uses (sqlite3's).
+
+    Inside a write transaction the connection is in pipeline mode: statements are sent
+    without waiting for their answers until one is needed, which saves most of a step's
+    round trips (a statement costs ~170 us of wall time alone, ~37 us pipelined, measured
+    here). An error then surfaces at the next sync, perhaps in another job of the batch; the
+    store thread replays a failed batch job by job, so each failure lands on its own job."""
+
+    def __init__(self, conn: psycopg.Connection[Any]) -> None:
+        self.conn = conn
+        self._pipeline: contextlib.AbstractContextManager[psycopg.Pipeline] | None = None
+        self._sync: Callable[[], None] | None = None
+
+    def start_pipeline(self) -> None:
+        manager = self.conn.pipeline()
+        self._sync = manager.__enter__().sync
+        self._pipeline = manager
+
+    def end_pipeline(self, *, check: bool) -> None:
+        """Leave pipeline mode: with ``check``, wait for every answer and raise the first
+        error; without, discard what is pending (the transaction is rolled back anyway)."""
+        manager, self._pipeline, self._sync = self._pipeline, None, None
+        if manager is None:
+            return
+        if check:
+            manager.__exit__(None, None, None)
+        else:
+            with contextlib.suppress(Exception):
+                manager.__exit__(None, None, None)
+
+    def sync(self) -> None:
+        if self._sync is not None:
+            self._sync()
+
+    def execute(self, sql: str, parameters: Sequence[Any] = (), /) -> Cursor:
+        if not parameters:
+            cur = self.conn.execute(sql.encode())
+        else:
+            cur = self.conn.execute(translate(sql), parameters)
+        return cur if self._pipeline is None else Result(cur, self)
+
+    def executemany(self, sql: str, parameters: Iterable[Sequence[Any]], /) -> Cursor:
+        cur = self.conn.cursor()
+        cur.executemany(translate(sql), list(parameters))
+        return cur
