@@ -139,9 +139,10 @@ class MemoryTx:
                 started = replace(row.run, status=RunStatus.RUNNING, started_at=at)
                 self.rows.runs[run_id] = replace(row, run=started)
 
-    def update_run(self, run: Run) -> None:
+    def update_run(self, run: Run, then: Sequence[tuple[QueueItem, float, Keys]] = ()) -> None:
         row = self.rows.runs[run.id]
         self.rows.runs[run.id] = replace(row, run=replace(run, event_ids=row.run.event_ids))
+        self.enqueue_many(then)
 
     def set_run_events(self, run_id: str, event_ids: Sequence[str], dropped: Sequence[str]) -> None:
         row = self.rows.runs[run_id]

@@ -30,7 +30,7 @@ from inlet.steps.ops import STEP_MEMOS
 from inlet.store.base import Claim, IngestResult
 from inlet.store.engine import history
 from inlet.store.engine.admit import create_plain_runs, create_run
-from inlet.store.engine.queue import drop_run_work, enqueue, release
+from inlet.store.engine.queue import drop_run_work, enqueue, plan, release
 from inlet.store.engine.tx import Tx
 from inlet.store.engine.waits import early_event, resume
 
@@ -186,9 +186,7 @@ def complete(tx: Tx, claim: Claim, outcome: Outcome, now: float, key_ttl: float)
         tx.update_run(run)
         tx.tally.end(run.function_slug, finish.status)
     else:
-        tx.update_run(run)
-        for new in outcome.enqueue:
-            enqueue(tx, row, run.id, new, now)
+        tx.update_run(run, plan(tx, row, run.id, outcome.enqueue, now))
         for listener in outcome.listeners:
             tx.insert_listener(listener)
             if listener.kind is ListenerKind.WAIT:

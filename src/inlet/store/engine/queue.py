@@ -26,6 +26,24 @@ def enqueue(tx: Tx, row: RunRow | None, run_id: str, new: NewItem, now: float) -
     tx.enqueue(*queued(tx, row, run_id, new, now))
 
 
+def plan(
+    tx: Tx, row: RunRow, run_id: str, news: Sequence[NewItem], now: float
+) -> list[tuple[QueueItem, float, Keys]]:
+    """The items of ``news`` as :func:`enqueue` would queue them one after the other (an
+    ``after_join`` item only while no other branch is out, counting the earlier ones)."""
+    items: list[tuple[QueueItem, float, Keys]] = []
+    for new in news:
+        if new.after_join and (any(_branch(item) for item, _, _ in items) or tx.has_branch(run_id)):
+            continue
+        items.append(queued(tx, row, run_id, new, now))
+    return items
+
+
+def _branch(item: QueueItem) -> bool:
+    """What ``Tx.has_branch`` counts: any item but a run-timeout timer."""
+    return item.kind is not ItemKind.TIMER or not item.step_id.startswith("timeout:")
+
+
 def queued(
     tx: Tx, row: RunRow | None, run_id: str, new: NewItem, now: float
 ) -> tuple[QueueItem, float, Keys]:

@@ -128,8 +128,9 @@ class Tx(Protocol):
     def start_runs(self, run_ids: Sequence[str], at: float) -> None:
         """Mark the runs that are still queued as running since ``at``."""
 
-    def update_run(self, run: Run) -> None:
-        """Write the run's status, times, output, error and counters (not its events)."""
+    def update_run(self, run: Run, then: Sequence[tuple[QueueItem, float, Keys]] = ()) -> None:
+        """Write the run's status, times, output, error and counters (not its events), and
+        queue ``then`` as :meth:`enqueue_many` would (one write where the dialect can)."""
 
     def set_run_events(self, run_id: str, event_ids: Sequence[str], dropped: Sequence[str]) -> None:
         """The run now receives ``event_ids``; ``dropped`` events no longer start it."""

@@ -156,3 +156,19 @@ WITH held AS (DELETE FROM queue WHERE id = ? AND lease = ? RETURNING id),
         FROM given ON CONFLICT DO NOTHING RETURNING 1
     )
 SELECT (SELECT count(*) FROM held), (SELECT count(*) FROM stored)
+
+-- name: update_run_enqueue
+-- A run that goes on: its items queued (enqueue's columns) and its row written at once.
+WITH queued AS (
+    INSERT INTO queue (id, run_id, kind, step_id, due_at, attempt, join_, name, payload,
+        rank, orank, ckeys)
+    SELECT v.id, v.run_id, v.kind, v.step_id, v.due_at, 0, v.join_, v.name, v.payload,
+        v.rank, v.orank, v.ckeys
+    FROM unnest(?::text[], ?::text[], ?::text[], ?::text[], ?::float8[], ?::int4[],
+        ?::text[], ?::bytea[], ?::float8[], ?::float8[], ?::bytea[])
+        AS v(id, run_id, kind, step_id, due_at, join_, name, payload, rank, orank, ckeys)
+    ON CONFLICT DO NOTHING
+)
+UPDATE runs SET status = ?, started_at = ?, ended_at = ?, output = ?, error = ?,
+    request_version = ?, force_plan = ?, step_count = ?, state_size = ?
+WHERE id = ?

@@ -209,6 +209,7 @@ COMBINED: Final = frozenset(
         "reserve_keys",
         "runs_with_memos",
         "consume_item_stored",
+        "update_run_enqueue",
     ]
 )
 """What a dialect may do in one statement where the others take one per row or two

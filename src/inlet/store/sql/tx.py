@@ -97,6 +97,23 @@ def attempt_row(a: Attempt) -> tuple[Any, ...]:
     )
 
 
+def _queue_row(queued: tuple[QueueItem, float, Keys]) -> tuple[Any, ...]:
+    item, rank, keys = queued
+    return (
+        item.id,
+        item.run_id,
+        item.kind.value,
+        item.step_id,
+        float(item.due_at),
+        int(item.join),
+        item.name,
+        None if item.payload is None else dumps(item.payload),
+        float(rank),
+        float(rank),
+        keys_blob(keys),
+    )
+
+
 class SqlTx:
     """``inlet.store.engine.tx.Tx`` over a connection and a dialect's named queries."""
 
@@ -253,23 +270,26 @@ class SqlTx:
         self.hooks.forget_runs(run_ids)
         self._x("start_runs", (at, self.hooks.id_list(run_ids)))
 
-    def update_run(self, run: Run) -> None:
+    def update_run(self, run: Run, then: Sequence[tuple[QueueItem, float, Keys]] = ()) -> None:
         self.hooks.forget_runs((run.id,))
-        self._x(
-            "update_run",
-            (
-                run.status.value,
-                run.started_at,
-                run.ended_at,
-                None if run.output is None else dumps(run.output),
-                None if run.error is None else dumps(run.error),
-                run.request_version,
-                int(run.force_plan),
-                run.step_count,
-                run.state_size,
-                run.id,
-            ),
+        args = (
+            run.status.value,
+            run.started_at,
+            run.ended_at,
+            None if run.output is None else dumps(run.output),
+            None if run.error is None else dumps(run.error),
+            run.request_version,
+            int(run.force_plan),
+            run.step_count,
+            run.state_size,
+            run.id,
         )
+        if then and "update_run_enqueue" in self.q:  # the dialect does both at once
+            columns = [list(column) for column in zip(*map(_queue_row, then), strict=True)]
+            self._x("update_run_enqueue", (*columns, *args))
+            return
+        self._x("update_run", args)
+        self.enqueue_many(then)
 
     def set_run_events(self, run_id: str, event_ids: Sequence[str], dropped: Sequence[str]) -> None:
         self.hooks.forget_runs((run_id,))
@@ -320,23 +340,7 @@ class SqlTx:
         self.enqueue_many([(item, rank, keys)])
 
     def enqueue_many(self, items: Sequence[tuple[QueueItem, float, Keys]]) -> None:
-        rows = [
-            (
-                item.id,
-                item.run_id,
-                item.kind.value,
-                item.step_id,
-                float(item.due_at),
-                int(item.join),
-                item.name,
-                None if item.payload is None else dumps(item.payload),
-                float(rank),
-                float(rank),
-                keys_blob(keys),
-            )
-            for item, rank, keys in items
-        ]
-        self.hooks.write_rows(self.db, self.q["enqueue"], rows)
+        self.hooks.write_rows(self.db, self.q["enqueue"], [_queue_row(i) for i in items])
 
     def reschedule_start(self, run_id: str, due: float, rank: float) -> None:
         self._x("reschedule_start", (due, rank, rank, run_id))
