@@ -288,3 +288,31 @@ async def test_parallel_steps_of_one_run_completed_at_once_by_two_processes_join
     states = await a.run_states([new_run(n, ev).id for n, ev in enumerate(events, 1)])
     assert [sorted(m.step_id for m in s.memos) for s in states] == [["p1", "p2"]] * 10
     assert {(s.run.step_count, s.run.state_size, s.pending_items) for s in states} == {(2, 10, 1)}
+
+
+async def test_a_transaction_aborted_by_a_deadlock_runs_again(
+    two: tuple[PostgresStore, PostgresStore],
+) -> None:
+    """Two processes lock two runs in opposite orders (as cancellations reaching other runs
+    could): PostgreSQL aborts one of them, and its store thread runs it again."""
+    a, b = two
+    events = [event(1), event(2)]
+    await a.ingest(events, [new_run(n, ev) for n, ev in enumerate(events, 1)], NOW, DAY)
+    first, second = new_run(1, events[0]).id, new_run(2, events[1]).id
+    holding = {first: threading.Event(), second: threading.Event()}
+    calls: list[str] = []
+
+    def cross(store: PostgresStore, mine: str, theirs: str) -> str:
+        calls.append(mine)
+        tx = store._tx()
+        assert tx.run(mine) is not None
+        holding[mine].set()
+        assert holding[theirs].wait(10)
+        assert tx.run(theirs) is not None  # one of the two waits for the other: a cycle
+        return mine
+
+    done = await asyncio.wait_for(
+        asyncio.gather(a._write(cross, a, first, second), b._write(cross, b, second, first)), 30
+    )
+    assert list(done) == [first, second]
+    assert len(calls) == 3 and set(calls) == {first, second}  # one of them ran twice
