@@ -50,6 +50,7 @@ from stack import Stack, database_url, start_stack
 REPO = Path(__file__).resolve().parent.parent
 PEERS = REPO / "bench" / "peers" / "run"
 WORKLOADS = ("W1", "W1-TS", "latency", "W2", "W3", "W4", "W5")
+SUITE_WORKLOADS = ("latency", "W2", "W3", "W4")
 SUITE_SLUGS = ("bench-suite-chain", "bench-suite-sleeper", "bench-suite-listen-9")
 PEER_NAMES = ("dbos-sqlite", "dbos-postgres", "celery")
 PEER_WORKLOADS = {"W1": "w1", "W3": "w3", "latency": "latency"}
@@ -179,14 +180,18 @@ async def w1(opts: Options, index: int, cluster: pg.Cluster | None) -> Figures:
     return w1_figures(await steps.one_repeat(sopts, index, cluster))
 
 
-async def suite_workloads(
-    opts: Options, index: int, cluster: pg.Cluster | None, tmp: Path
+async def on_suite_stack(
+    opts: Options,
+    name: str,
+    cluster: pg.Cluster | None,
+    tmp: Path,
+    chosen: tuple[str, ...],
 ) -> dict[str, Figures]:
-    """latency, W2, W3, W4 and W5 on one stack (bench/suite_app.py, a fresh database), in
-    that order: W5 leaves its backlog queued."""
-    logs = opts.log_dir / f"suite-{index}" if opts.log_dir else tmp
+    """The chosen workloads, in order, on one stack: bench/suite_app.py and `inlet dev` on a
+    fresh database called `name`."""
+    logs = opts.log_dir / name if opts.log_dir else tmp / name
     logs.mkdir(parents=True, exist_ok=True)
-    url = database_url(opts.backend, cluster, f"suite{index}", tmp)
+    url = database_url(opts.backend, cluster, name, tmp)
     stack = Stack([], logs)
     out: dict[str, Figures] = {}
     try:
@@ -195,17 +200,17 @@ async def suite_workloads(
         async with aiohttp.ClientSession(connector=connector, timeout=timeout) as session:
             module = "bench.suite_app:app"
             await start_stack(session, module, SUITE_SLUGS, url, opts.processes, logs, stack)
-            if "latency" in opts.only:
+            if "latency" in chosen:
                 out["latency"] = await workloads.latency(session, stack, opts.latency_runs)
-            if "W2" in opts.only:
+            if "W2" in chosen:
                 out["W2"] = await workloads.fan_out(session, stack, opts.scaled(500))
-            if "W3" in opts.only:
+            if "W3" in chosen:
                 runs, spread = opts.scaled(300), 10.0 * min(opts.scale, 1.0)
                 out["W3"] = await workloads.timers(session, stack, runs, spread, 2.0)
-            if "W4" in opts.only:
+            if "W4" in chosen:
                 singles, batches = opts.scaled(4000), opts.scaled(200)
                 out["W4"] = await workloads.ingest(session, stack, singles, batches, 32)
-            if "W5" in opts.only:
+            if "W5" in chosen:
                 levels = [opts.scaled(n) for n in (1_000, 10_000, 100_000)]
                 out["W5"] = await workloads.backlog(session, stack, levels, 20)
     except BaseException:
@@ -230,9 +235,13 @@ async def one_repeat(opts: Options, index: int, cluster: pg.Cluster | None) -> d
             opts.backend, cluster, f"ts{index}", tmp
         )
         out["W1-TS"] = await ts_chain.run(opts.runs, opts.processes, url_of, opts.log_dir)
-    if any(w in opts.only for w in ("latency", "W2", "W3", "W4", "W5")):
-        with tempfile.TemporaryDirectory(prefix="inlet-bench-suite-") as tmp:
-            out.update(await suite_workloads(opts, index, cluster, Path(tmp)))
+    # W5 gets a stack of its own: its memory figures must not carry W4's runs, and its
+    # backlog stays queued.
+    for name, chosen in ((f"suite{index}", SUITE_WORKLOADS), (f"backlog{index}", ("W5",))):
+        if any(w in opts.only for w in chosen):
+            with tempfile.TemporaryDirectory(prefix="inlet-bench-suite-") as tmp:
+                mine = tuple(w for w in chosen if w in opts.only)
+                out.update(await on_suite_stack(opts, name, cluster, Path(tmp), mine))
     return out
 
 
