@@ -321,10 +321,13 @@ def main(argv: list[str] | None = None) -> int:
         f"{opts.repeat} repeat(s), {os.cpu_count()} CPUs, {load_average()} at the start"
     )
     try:
-        if opts.backend == "postgres" or (opts.peers and "W1" in opts.only):
+        # The peers' dbos-postgres gets a database of this server too.
+        if opts.backend == "postgres" or opts.peers:
             cluster = pg.Cluster()
             cluster.start()
-        repeats = asyncio.run(run_repeats(opts, cluster))
+        # Inlet uses the server only on --backend postgres.
+        inlet_cluster = cluster if opts.backend == "postgres" else None
+        repeats = asyncio.run(run_repeats(opts, inlet_cluster))
         peers, peers_missing = run_peers(opts, cluster) if opts.peers else ({}, None)
     except BenchError as exc:
         print(f"benchmark failed: {exc}", file=sys.stderr)
