@@ -46,7 +46,7 @@ def run(workload: str, runs: int) -> Figures:
         with log.open("wb") as out:
             worker = subprocess.Popen(
                 argv, cwd=HERE, env=os.environ.copy(), stdin=subprocess.DEVNULL,
-                stdout=out, stderr=subprocess.STDOUT,
+                stdout=out, stderr=subprocess.STDOUT, preexec_fn=services.die_with_parent,
             )  # fmt: skip
         try:
             for n in range(WARMUPS):  # the worker is up once a chain comes back

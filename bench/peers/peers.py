@@ -10,8 +10,11 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import signal
 import sys
 import time
+from types import FrameType
+from typing import NoReturn
 
 from figures import Figures
 from services import PeerError
@@ -20,6 +23,10 @@ PEERS = ("dbos-sqlite", "dbos-postgres", "celery")
 WORKLOADS = ("w1", "w3", "latency")
 DEFAULT_RUNS = {"w1": 1000, "w3": 300, "latency": 100}
 MAX_RUNS = 100_000
+# Every wait is bounded by one deadline for the whole command (SIGALRM), so a run that
+# never ends fails the command, stopping what it started, instead of hanging it.
+BASE_DEADLINE_S = 120
+DEADLINE_S_PER_RUN = 0.2
 
 
 def parse(argv: list[str]) -> argparse.Namespace:
@@ -71,8 +78,23 @@ def table(figures: Figures) -> str:
     return "\n".join(rows)
 
 
+def raise_on_signals(deadline_s: int) -> None:
+    """SIGALRM after `deadline_s` and SIGTERM raise PeerError in the main thread, so the
+    peer's servers are stopped by the `finally` blocks that started them."""
+
+    def interrupted(signum: int, frame: FrameType | None) -> NoReturn:
+        if signum == signal.SIGALRM:
+            raise PeerError(f"not done within its deadline of {deadline_s} s")
+        raise PeerError(f"stopped by {signal.Signals(signum).name}")
+
+    for signum in (signal.SIGALRM, signal.SIGTERM):
+        signal.signal(signum, interrupted)
+    signal.alarm(deadline_s)
+
+
 def main(argv: list[str]) -> int:
     args = parse(argv)
+    raise_on_signals(int(BASE_DEADLINE_S + DEADLINE_S_PER_RUN * args.runs))
     load = os.getloadavg()[0]
     started = time.monotonic()
     try:
@@ -98,4 +120,9 @@ def main(argv: list[str]) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main(sys.argv[1:]))
+    code = main(sys.argv[1:])
+    # The servers are stopped by now; skip the finalizers, which after a failure may try
+    # to reach them again (Celery's result consumer retries the stopped Redis).
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)

@@ -8,6 +8,7 @@ only), summed over a process and its descendants.
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import os
 import shutil
 import signal
@@ -22,6 +23,7 @@ from pathlib import Path
 HOST = "127.0.0.1"
 REPO = Path(__file__).resolve().parents[2]
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+PR_SET_PDEATHSIG = 1
 
 
 class PeerError(Exception):
@@ -77,6 +79,13 @@ def cpu_seconds(pid: int) -> float:
     return total / CLOCK_TICKS
 
 
+def die_with_parent() -> None:
+    """For Popen's preexec_fn: the child gets SIGTERM when this process dies, even by
+    SIGKILL (Linux prctl PR_SET_PDEATHSIG), so no server outlives a killed benchmark."""
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+
+
 def stop_pid(proc: subprocess.Popen[bytes], name: str) -> None:
     """SIGTERM, then SIGKILL after 10 s."""
     if proc.poll() is not None:
@@ -114,7 +123,9 @@ def redis_server(workdir: Path) -> Iterator[tuple[str, int]]:
     argv = [binary, "--bind", HOST, "--port", str(port), "--dir", str(workdir)]
     argv += ["--save", "", "--appendonly", "yes", "--appendfsync", "everysec"]
     argv += ["--daemonize", "no", "--logfile", str(log)]
-    proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL)
+    proc = subprocess.Popen(
+        argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, preexec_fn=die_with_parent
+    )
     try:
 
         def answers() -> bool:
