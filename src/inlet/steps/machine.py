@@ -35,9 +35,9 @@ from inlet.steps.finish import standard_error
 from inlet.steps.ops import GATEWAYS, LAZY, STEP_DONE, STEP_RAISED, WAITING, Op
 from inlet.steps.reply import (
     Reply,
-    decode_ops,
     decode_output,
     excerpt,
+    ops_of,
     signature_problem,
     try_json,
     unwrap_stream,
@@ -131,7 +131,7 @@ def _interpret(
         )
     if reply.status == 206:
         try:
-            ops = decode_ops(reply.body)
+            ops = ops_of(reply)
         except (orjson.JSONDecodeError, ValueError) as exc:
             reason = f"the SDK answered 206 with opcodes that cannot be read ({exc})"
             return _failed_call(call, attempt, reply, reason, now, jitter, retry)

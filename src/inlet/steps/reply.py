@@ -26,6 +26,10 @@ class Reply:
     body: bytes = b""
     error: str | None = None
     """Why there is no response (connection refused, timeout...)."""
+    worked_out: dict[object, Any] = field(default_factory=dict, compare=False, repr=False)
+    """What has been read from this reply (its signature checked, its stream unwrapped, its
+    opcodes decoded), kept so that the step machine, the gateway and step metadata,
+    which all read a 206 reply, check and decode it once between them."""
 
     @property
     def sdk(self) -> str | None:
@@ -45,6 +49,14 @@ def signature_problem(reply: Reply, keys: tuple[str, ...]) -> str | None:
     """
     if not keys or reply.error is not None or reply.status == 201:
         return None
+    key = ("signature", keys)
+    if key not in reply.worked_out:
+        reply.worked_out[key] = _signature_problem(reply, keys)
+    problem: str | None = reply.worked_out[key]
+    return problem
+
+
+def _signature_problem(reply: Reply, keys: tuple[str, ...]) -> str | None:
     header = reply.headers.get("x-inngest-signature")
     what = f"the app's response (HTTP {reply.status})"
     if not header:
@@ -67,6 +79,13 @@ def unwrap_stream(reply: Reply) -> Reply:
     """A streamed answer is 201 + keep-alive spaces + ``{status, headers, body}`` (§5.7)."""
     if reply.status != 201 or reply.error is not None:
         return reply
+    if "unwrapped" not in reply.worked_out:
+        reply.worked_out["unwrapped"] = _unwrap_stream(reply)
+    unwrapped: Reply = reply.worked_out["unwrapped"]
+    return unwrapped
+
+
+def _unwrap_stream(reply: Reply) -> Reply:
     try:
         envelope = orjson.loads(reply.body.lstrip())
     except orjson.JSONDecodeError:
@@ -102,6 +121,20 @@ def decode_ops(body: bytes) -> list[dict[str, Any]]:
     return value
 
 
+def ops_of(reply: Reply) -> list[dict[str, Any]]:
+    """``decode_ops`` of the reply's body, decoded on the first call only (the list is
+    shared: readers must not change it). Raises as ``decode_ops`` does, every time."""
+    if "ops" not in reply.worked_out:
+        try:
+            reply.worked_out["ops"] = decode_ops(reply.body)
+        except (orjson.JSONDecodeError, ValueError) as exc:
+            reply.worked_out["ops"] = exc
+    found: list[dict[str, Any]] | Exception = reply.worked_out["ops"]
+    if isinstance(found, Exception):
+        raise found
+    return found
+
+
 def try_json(body: bytes) -> JSON:
     try:
         return orjson.loads(body) if body.strip() else None
@@ -124,6 +157,6 @@ def trusted_ops(reply: Reply, keys: tuple[str, ...]) -> list[dict[str, Any]]:
     if reply.status != 206 or reply.error is not None or reply.sdk is None:
         return []
     try:
-        return decode_ops(reply.body)
+        return ops_of(reply)
     except (orjson.JSONDecodeError, ValueError):
         return []
