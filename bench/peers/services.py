@@ -185,7 +185,13 @@ def _postmaster_pid(url: str) -> int | None:
     try:
         with psycopg.connect(url, connect_timeout=5, autocommit=True) as conn:
             row = conn.execute("SHOW data_directory").fetchone()
+        if row is None:
+            return None
         first = (Path(str(row[0])) / "postmaster.pid").read_text().split("\n", 1)[0]
-    except (psycopg.Error, OSError, TypeError):
+        pid = int(first) if first.strip().isdigit() else None
+        # Only a live local postmaster: a server elsewhere may share the path.
+        if pid is None or not Path(f"/proc/{pid}/comm").read_text().startswith("postgres"):
+            return None
+    except (psycopg.Error, OSError):
         return None
-    return int(first) if first.strip().isdigit() else None
+    return pid
