@@ -10,11 +10,13 @@ locally, but fail under CI=true, so CI cannot pass without having run them.
 
 from __future__ import annotations
 
+import importlib
 import json
 import os
 import subprocess
 import sys
 from pathlib import Path
+from types import ModuleType
 
 import pytest
 
@@ -84,3 +86,30 @@ def test_bad_options_are_refused_naming_the_value_and_the_fix() -> None:
     )
     assert done.returncode == 2
     assert "--pg-url is for --peer dbos-postgres only, not celery" in done.stderr
+
+
+def peer_figures() -> ModuleType:
+    sys.path.insert(0, str(PEERS))
+    try:
+        return importlib.import_module("figures")  # stdlib only: no peers' venv needed
+    finally:
+        sys.path.remove(str(PEERS))
+
+
+def test_w1_figures_count_three_steps_per_run_over_first_start_to_last_end() -> None:
+    figures = peer_figures()
+    # Four runs started at 100.0-100.3 s, ended at 101.0-102.0 s: a 2 s wall.
+    out = figures.chain([100.0, 100.1, 100.2, 100.3], [101.0, 101.5, 101.6, 102.0], 0.024, None)
+    assert out["wall_s"] == pytest.approx(2.0)
+    assert out["runs_per_s"] == pytest.approx(2.0)
+    assert out["steps_per_s"] == pytest.approx(6.0)
+    assert out["cpu_us_per_step"] == pytest.approx(2000.0)  # 24 ms over 12 steps
+    assert out["latency_p50_ms"] == pytest.approx(1400.0)  # nearest rank: 2nd of 4
+    assert out["latency_p99_ms"] == pytest.approx(1700.0)
+    assert out["db_cpu_us_per_step"] is None
+
+
+def test_w3_lateness_is_step_start_minus_sleep_start_plus_two_seconds() -> None:
+    out = peer_figures().lateness([10.0, 20.0], [12.004, 22.030])
+    assert out["lateness_p50_ms"] == pytest.approx(4.0)
+    assert out["lateness_p99_ms"] == pytest.approx(30.0)
