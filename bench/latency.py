@@ -6,8 +6,11 @@ For each backend, a fresh `inlet dev` (a new SQLite file, or a new database of a
 PostgreSQL server, `bench/pg.py`) with `bench/suite_app.py`; 5 warm-up runs, then `--runs`
 runs of its `chain` function, each sent once the previous one ended. "end" and "first step"
 are the app's own timestamps of the function's end and of its first step body, so polling
-the app for them adds nothing to the figure. Prints p50/p99 per backend; the inlet logs are
-kept in `--log-dir` when given. Every process listens on 127.0.0.1 and is stopped by PID.
+the app for them adds nothing to the figure. Then the app's own floor: the same runs with
+this script playing the server (the 4 call requests of a run sent one after the other
+straight to the app, each with the memos so far), send of the first → the app's end. The
+latency minus that floor is what the server adds. Prints p50/p99 per backend; the inlet
+logs are kept in `--log-dir` when given. Every process listens on 127.0.0.1 and is stopped by PID.
 """
 
 from __future__ import annotations
@@ -15,16 +18,58 @@ from __future__ import annotations
 import argparse
 import asyncio
 import sys
+import time
 from pathlib import Path
+from typing import Any
 
 import aiohttp
 import pg
 import workloads
-from procs import BenchError, load_average
+from procs import BenchError, get_json, load_average, nearest_rank
 from stack import Stack, database_url, start_stack, temp_dir
 from suite import SUITE_SLUGS
 
 BACKENDS = ("sqlite", "postgres")
+
+
+CHAIN_URL = "/api/inngest?fnId=bench-suite-chain&stepId=step"
+
+
+async def app_floor(
+    session: aiohttp.ClientSession, stack: Stack, first: int, runs: int
+) -> list[float]:
+    """Per run: this script plays the server for one `chain` run, send of its first call →
+    the app's record of the function's end."""
+    out = []
+    for i in range(first, first + runs):
+        event = {"name": "suite/chain", "data": {"i": i}, "id": f"floor-{i}", "ts": 1, "user": {}}
+        steps: dict[str, Any] = {}
+        stack_ids: list[str] = []
+        sent = time.time()
+        for _ in range(5):
+            body = {
+                "event": event, "events": [event], "steps": steps, "version": -1,
+                "use_api": False,
+                "ctx": {
+                    "run_id": f"floor-{i}", "attempt": 0, "use_api": False,
+                    "disable_immediate_execution": False,
+                    "stack": {"stack": stack_ids, "current": len(stack_ids)},
+                },
+            }  # fmt: skip
+            async with session.post(stack.ep.app + CHAIN_URL, json=body) as resp:
+                payload = await resp.json(content_type=None)
+            if resp.status == 200:
+                break
+            if resp.status != 206:
+                raise BenchError(f"app floor: call -> {resp.status}: {str(payload)[:300]}")
+            for op in payload:
+                steps[op["id"]] = {"data": op.get("data")}
+                stack_ids.append(op["id"])
+        ended = (await get_json(session, f"{stack.ep.app}/chain/{i}")).get("ended_at")
+        if ended is None:
+            raise BenchError(f"app floor: run {i} reached no end of the function")
+        out.append(float(ended) - sent)
+    return out
 
 
 def parse(argv: list[str] | None) -> argparse.Namespace:
@@ -45,15 +90,20 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     return opts
 
 
-async def measure(backend: str, runs: int, logs: Path, cluster: pg.Cluster | None) -> dict:
-    logs.mkdir(parents=True, exist_ok=True)
+async def measure(
+    backend: str, runs: int, logs: Path, cluster: pg.Cluster | None
+) -> dict[str, Any]:
     url = database_url(backend, cluster, f"latency_{backend}", logs)
     stack = Stack([], logs)
     try:
         timeout = aiohttp.ClientTimeout(total=60)
         async with aiohttp.ClientSession(timeout=timeout) as session:
             await start_stack(session, "bench.suite_app:app", SUITE_SLUGS, url, 1, logs, stack)
-            return await workloads.latency(session, stack, runs)
+            figures = await workloads.latency(session, stack, runs)
+            floor = await app_floor(session, stack, 1_000_000, runs)
+            figures["app_floor_p50_ms"] = (nearest_rank(floor, 50) or 0.0) * 1000
+            figures["app_floor_p99_ms"] = (nearest_rank(floor, 99) or 0.0) * 1000
+            return figures
     finally:
         stack.stop()
 
@@ -61,12 +111,15 @@ async def measure(backend: str, runs: int, logs: Path, cluster: pg.Cluster | Non
 async def run(opts: argparse.Namespace, tmp: Path, cluster: pg.Cluster | None) -> None:
     for backend in opts.backends:
         logs = (opts.log_dir or tmp) / backend
+        logs.mkdir(parents=True, exist_ok=True)
         figures = await measure(backend, opts.runs, logs, cluster)
         print(
             f"{backend:8}  {figures['runs']} runs  "
             f"p50 {figures['latency_p50_ms']:.1f} ms  p99 {figures['latency_p99_ms']:.1f} ms  "
             f"max {figures['latency_max_ms']:.1f} ms  "
-            f"first step p50 {figures['first_step_p50_ms']:.1f} ms",
+            f"first step p50 {figures['first_step_p50_ms']:.1f} ms  "
+            f"app floor p50 {figures['app_floor_p50_ms']:.1f} ms "
+            f"p99 {figures['app_floor_p99_ms']:.1f} ms",
             flush=True,
         )
 
