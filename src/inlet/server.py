@@ -212,7 +212,7 @@ def create_app(
         ),
         operations=OperationsAPI(server.rerunner, server.pauser, server.bulk, server.clock),
         alerts=AlertsAPI(server.store, server.clock),
-        checkpoint=CheckpointAPI(settings, server.store, server.clock),
+        checkpoint=CheckpointAPI(settings, server.store, server.clock, server.reload_functions),
         health_checks=HealthAPI(
             server.store,
             server.clock,

@@ -8,20 +8,22 @@ Answers the SDK acts on: 200 saved; 409 a stale dispatch (the SDK stops the requ
 400 and 413 a checkpoint it cannot send again as it is. On any other failure the SDK
 retries, then returns the steps in its 206 reply as without checkpointing.
 
-``/v1/checkpoint`` (a new run) and ``/v1/checkpoint/{run_id}/steps`` serve the SDK's
-durable endpoints (functions run inside an app's own HTTP handler), which Inlet does not
-offer: they answer 404 saying so. Like the other SDK routes, all of them check the
-signing key (or its fallback) as a bearer when one is set.
+``/v1/checkpoint`` (a new run), ``/v1/checkpoint/{run_id}/steps`` and
+``/v1/http/runs/{run_id}/output`` serve the SDK's durable endpoints (functions run inside an
+app's own HTTP handler): ``inlet.api.endpoints``. Like the other SDK routes, the checkpoint
+routes check the signing key (or its fallback) as a bearer when one is set.
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Awaitable, Callable
 
 import orjson
 from starlette.requests import Request
 from starlette.responses import Response
 
+from inlet.api.endpoints import EndpointAPI
 from inlet.api.render import json_response
 from inlet.api.sdk import check_bearer
 from inlet.clock import Clock
@@ -40,13 +42,20 @@ log = logging.getLogger("inlet.api.checkpoint")
 
 
 class CheckpointAPI:
-    def __init__(self, settings: Settings, store: Store, clock: Clock) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        store: Store,
+        clock: Clock,
+        reload_functions: Callable[[], Awaitable[None]],
+    ) -> None:
         self._settings = settings
         self._store = store
         self._clock = clock
         self._limits = StateLimits(
             max_state_bytes=settings.max_state_bytes, max_steps=settings.max_steps_per_run
         )
+        self.endpoints = EndpointAPI(settings, store, clock, reload_functions)
 
     async def save_async(self, request: Request) -> Response:
         self._check_bearer(request)
@@ -91,14 +100,6 @@ class CheckpointAPI:
             await self._store.update_metadata(run_id, updates, now)
         log.debug("checkpoint.saved", extra={"run_id": run_id, "steps": len(cp.steps)})
         return json_response({})
-
-    async def durable_endpoint(self, request: Request) -> Response:
-        self._check_bearer(request)
-        raise NotFound(
-            f"{request.url.path} serves the SDK's durable endpoints (a function run inside "
-            "the app's own HTTP handler), which Inlet does not offer; serve the function "
-            "with the SDK's serve() handler and send an event to run it"
-        )
 
     def _check_bearer(self, request: Request) -> None:
         check_bearer(self._settings, request)

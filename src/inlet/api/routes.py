@@ -83,8 +83,13 @@ def routes(
         Route("/v1/runs/{run_id}/metadata", sdk.update_metadata, methods=["POST"]),
         # TS v4 checkpointing (api/checkpoint.py); the other two serve durable endpoints.
         Route("/v1/checkpoint/{run_id}/async", checkpoint.save_async, methods=["POST"]),
-        Route("/v1/checkpoint/{run_id}/steps", checkpoint.durable_endpoint, methods=["POST"]),
-        Route("/v1/checkpoint", checkpoint.durable_endpoint, methods=["POST"]),
+        Route(
+            "/v1/checkpoint/{run_id}/steps",
+            checkpoint.endpoints.report_steps,
+            methods=["POST"],
+        ),
+        Route("/v1/checkpoint", checkpoint.endpoints.new_run, methods=["POST"]),
+        Route("/v1/http/runs/{run_id}/output", checkpoint.endpoints.output, methods=["GET"]),
         Route("/v1/bulk", operations.list_bulk, methods=["GET"]),
         Route("/v1/bulk", operations.create_bulk, methods=["POST"]),
         Route("/v1/bulk/{op_id}", operations.get_bulk, methods=["GET"]),

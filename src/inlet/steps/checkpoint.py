@@ -99,6 +99,12 @@ def parse(
     return Checkpoint(run_id=run_id, item_id=item_id, lease=lease, steps=steps)
 
 
+def step_of(run_id: str, item_id: str, op: dict[str, Any], now: float, limit: int) -> Step:
+    """One reported ``StepRun`` (or defer) as it is recorded; ``BadRequest`` for another
+    opcode, ``PayloadTooLarge`` for an output over ``limit`` bytes."""
+    return _step(run_id, item_id, op, now, limit)
+
+
 def _step(run_id: str, item_id: str, op: dict[str, Any], now: float, limit: int) -> Step:
     kind = str(op.get("op", ""))
     step_id = op.get("id")

@@ -33,6 +33,7 @@ from inlet.model import (
     SkipRecord,
 )
 from inlet.steps.checkpoint import Checkpoint, StateLimits, Verdict
+from inlet.steps.endpoint import Report
 from inlet.store.alerts import Alert, AlertState, Delivery, DeliveryState
 from inlet.store.metadata import MetadataUpdate, RunMetadata
 from inlet.store.operations import BulkOp
@@ -183,6 +184,13 @@ class Store(StallReads, WaitReads, ReadModel):
         """Record the steps a call in flight ran (TS v4 checkpointing) as its 206 reply
         would, and set its item's attempt back to 0, atomically, if the call's lease still
         holds the item and the run goes on (``inlet.store.engine.checkpoint``)."""
+
+    @abc.abstractmethod
+    async def record_endpoint(
+        self, run_id: str, report: Report, limits: StateLimits, now: float
+    ) -> Verdict:
+        """Record what a durable endpoint reported for its run, atomically: its steps, and
+        its end or that it went async (``inlet.store.engine.endpoint``)."""
 
     @abc.abstractmethod
     async def revive(self, run_id: str, now: float) -> bool:

@@ -33,10 +33,12 @@ from inlet.model import (
     StoredMemo,
 )
 from inlet.steps.checkpoint import Checkpoint, StateLimits, Verdict
+from inlet.steps.endpoint import Report
 from inlet.store.alerts import MemoryAlerts
 from inlet.store.base import Claim, IngestResult, Store
 from inlet.store.engine import apply, queue
 from inlet.store.engine import checkpoint as engine_checkpoint
+from inlet.store.engine import endpoint as engine_endpoint
 from inlet.store.engine.tx import Due, GateState, Keys, Lease, Loaded, RunRow, Tx
 from inlet.store.memory_metadata import MemoryMetadata
 from inlet.store.memory_reads import MemoryReads
@@ -434,6 +436,14 @@ class MemoryStore(
 
     async def checkpoint(self, cp: Checkpoint, limits: StateLimits, now: float) -> Verdict:
         return engine_checkpoint.checkpoint(self._write_tx(), cp, limits, now)
+
+    async def record_endpoint(
+        self, run_id: str, report: Report, limits: StateLimits, now: float
+    ) -> Verdict:
+        tx = self._write_tx()
+        verdict = engine_endpoint.record(tx, run_id, report, limits, now)
+        self._counted(tx.tally)
+        return verdict
 
     async def extend_leases(self, claims: Sequence[Claim], lease_until: float) -> None:
         for claim in claims:

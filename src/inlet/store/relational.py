@@ -34,9 +34,11 @@ from inlet.model import (
     SkipRecord,
 )
 from inlet.steps.checkpoint import Checkpoint, StateLimits, Verdict
+from inlet.steps.endpoint import Report
 from inlet.store.base import Claim, IngestResult, Store
 from inlet.store.engine import apply
 from inlet.store.engine import checkpoint as engine_checkpoint
+from inlet.store.engine import endpoint as engine_endpoint
 from inlet.store.engine import queue as engine_queue
 from inlet.store.sql import queries
 from inlet.store.sql.alerts import SqlAlerts
@@ -305,6 +307,21 @@ class RelationalStore(
         return await self._write_runs(
             (cp.run_id,), lambda: engine_checkpoint.checkpoint(self._tx(), cp, limits, now)
         )
+
+    async def record_endpoint(
+        self, run_id: str, report: Report, limits: StateLimits, now: float
+    ) -> Verdict:
+        verdict, tally = await self._write_runs(
+            (run_id,), self._record_endpoint, run_id, report, limits, now
+        )
+        self._counted(tally)
+        return verdict
+
+    def _record_endpoint(
+        self, run_id: str, report: Report, limits: StateLimits, now: float
+    ) -> tuple[Verdict, Tally]:
+        tx = self._tx()
+        return engine_endpoint.record(tx, run_id, report, limits, now), tx.tally
 
     async def extend_leases(self, claims: Sequence[Claim], lease_until: float) -> None:
         await self._write(self._extend_leases, list(claims), lease_until)

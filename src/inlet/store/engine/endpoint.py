@@ -1,0 +1,62 @@
+"""Recording what a durable endpoint reports (``inlet.steps.endpoint``): the steps it ran
+inside its own request, and how its run ends or that it went async."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from inlet.model import RunStatus, StoredMemo
+from inlet.steps.checkpoint import StateLimits, Verdict
+from inlet.steps.endpoint import Report
+from inlet.store.engine.queue import drop_run_work
+from inlet.store.engine.tx import Tx
+
+
+def record(tx: Tx, run_id: str, report: Report, limits: StateLimits, now: float) -> Verdict:
+    """Record ``report``'s steps (a step recorded already is skipped, so a report sent
+    again records nothing twice); end the run if it finished, or make its waiting call due
+    now if the endpoint went async. Nothing changes for a run that has ended."""
+    row = tx.run(run_id)
+    if row is None:
+        return Verdict.MISSING
+    run = row.run
+    if run.status.ended:
+        return Verdict.STALE
+    known = {memo.step_id for memo in tx.memos(run.id)}
+    fresh = []
+    for step in report.steps:
+        if step.memo.step_id not in known:
+            known.add(step.memo.step_id)
+            fresh.append(step)
+    size = sum(step.size for step in fresh)
+    if (
+        run.state_size + size > limits.max_state_bytes
+        or run.step_count + len(fresh) > limits.max_steps
+    ):
+        return Verdict.OVER_LIMIT
+    for seq, step in enumerate(fresh, start=run.step_count):
+        memo = step.memo
+        tx.insert_memo(run.id, StoredMemo(memo.step_id, memo.value, memo.name, memo.op, seq, now))
+        if step.attempt is not None:
+            tx.record_attempt(step.attempt)
+    run = replace(
+        run,
+        status=RunStatus.RUNNING,
+        started_at=run.started_at or now,
+        step_count=run.step_count + len(fresh),
+        state_size=run.state_size + size,
+    )
+    finish = report.finish
+    if finish is not None:
+        drop_run_work(tx, run.id, now)
+        run = replace(
+            run, status=finish.status, output=finish.output, error=finish.error, ended_at=now
+        )
+        tx.update_run(run)
+        tx.tally.end(run.function_slug, finish.status)
+        return Verdict.SAVED
+    tx.update_run(run)
+    if report.wake:
+        tx.reschedule_start(run.id, now, now)
+        tx.note_due(now, now)
+    return Verdict.SAVED
