@@ -249,7 +249,9 @@ async def one_repeat(opts: Options, index: int, cluster: pg.Cluster | None) -> d
 # Peers
 
 
-def run_peers(opts: Options, cluster: pg.Cluster | None) -> tuple[dict[str, Figures], str | None]:
+def run_peers(
+    opts: Options, cluster: pg.Cluster | None, index: int
+) -> tuple[dict[str, Figures], str | None]:
     """bench/peers/run for each peer and each of W1, W3 and latency that was chosen:
     peer/workload -> its figures, and why nothing ran (None when something did)."""
     if not os.access(PEERS, os.X_OK):
@@ -266,7 +268,7 @@ def run_peers(opts: Options, cluster: pg.Cluster | None) -> tuple[dict[str, Figu
             argv = [str(PEERS), "--peer", peer, "--workload", PEER_WORKLOADS[workload]]
             argv += ["--runs", str(runs), "--json"]
             if peer == "dbos-postgres" and cluster is not None:
-                argv += ["--pg-url", cluster.server.create_database(f"peer_{len(results)}")]
+                argv += ["--pg-url", cluster.server.create_database(f"peer{index}_{len(results)}")]
             key = f"{peer}/{workload}"
             print(f"peer {key} ...", file=sys.stderr, flush=True)
             try:
@@ -304,12 +306,43 @@ def medians(repeats: list[dict[str, Figures]]) -> dict[str, Figures]:
     return out
 
 
-async def run_repeats(opts: Options, cluster: pg.Cluster | None) -> list[dict[str, Figures]]:
-    repeats = []
+@dataclass
+class Run:
+    """Every repeat's figures: Inlet's, and the peers' measured right after them."""
+
+    inlet: list[dict[str, Figures]]
+    peers: list[dict[str, Figures]]
+    peers_missing: str | None = None
+
+
+async def run_repeats(
+    opts: Options, inlet_cluster: pg.Cluster | None, peer_cluster: pg.Cluster | None
+) -> Run:
+    run = Run([], [])
     for i in range(opts.repeat):
         print(f"repeat {i + 1}/{opts.repeat}: {', '.join(opts.only)}", file=sys.stderr, flush=True)
-        repeats.append(await one_repeat(opts, i + 1, cluster))
-    return repeats
+        run.inlet.append(await one_repeat(opts, i + 1, inlet_cluster))
+        if opts.peers:
+            # In every repeat, so that Inlet and the peers see the same load.
+            peers, run.peers_missing = run_peers(opts, peer_cluster, i + 1)
+            run.peers.append(peers)
+    return run
+
+
+def peer_medians(repeats: list[dict[str, Figures]]) -> dict[str, Figures]:
+    """peer/workload -> the median of each numeric figure over the repeats (errors kept)."""
+    out: dict[str, Figures] = {}
+    for key in sorted({k for r in repeats for k in r}):
+        rows = [r[key] for r in repeats if key in r]
+        merged: Figures = {}
+        for name in sorted({n for row in rows for n in row}):
+            values = [v for row in rows if isinstance(v := row.get(name), int | float)]
+            if values:
+                merged[name] = statistics.median(values)
+            elif name == "error":
+                merged[name] = "; ".join(sorted({str(row[name]) for row in rows if name in row}))
+        out[key] = merged
+    return out
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -327,8 +360,7 @@ def main(argv: list[str] | None = None) -> int:
             cluster.start()
         # Inlet uses the server only on --backend postgres.
         inlet_cluster = cluster if opts.backend == "postgres" else None
-        repeats = asyncio.run(run_repeats(opts, inlet_cluster))
-        peers, peers_missing = run_peers(opts, cluster) if opts.peers else ({}, None)
+        run = asyncio.run(run_repeats(opts, inlet_cluster, cluster))
     except BenchError as exc:
         print(f"benchmark failed: {exc}", file=sys.stderr)
         return 1
@@ -340,12 +372,12 @@ def main(argv: list[str] | None = None) -> int:
             signal.signal(signal.SIGINT, signal.SIG_IGN)
             signal.signal(signal.SIGTERM, signal.SIG_IGN)
             cluster.stop()
-    table = medians(repeats)
+    table, peers = medians(run.inlet), peer_medians(run.peers)
     print(header)
     print(f"{load_average()} at the end")
     print("\n".join(report.table(table, opts.backend, opts.repeat)))
     if opts.peers:
-        print("\n".join(report.peer_table(table, peers, peers_missing)))
+        print("\n".join(report.peer_table(table, peers, run.peers_missing)))
     if opts.json:
         summary = {
             "backend": opts.backend,
@@ -354,9 +386,10 @@ def main(argv: list[str] | None = None) -> int:
             "scale": opts.scale,
             "load": load_average(),
             "median": table,
-            "repeats": repeats,
+            "repeats": run.inlet,
             "peers": peers,
-            "peers_missing": peers_missing,
+            "peer_repeats": run.peers,
+            "peers_missing": run.peers_missing,
         }
         print(json.dumps(summary))
     return 0
