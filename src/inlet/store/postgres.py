@@ -143,8 +143,9 @@ class _Transactions:
 
     def begin(self, runs: Sequence[str]) -> None:
         db = self._store._writes
-        db.execute("BEGIN")
+        # BEGIN goes in the pipeline with the batch's first statements: no round trip alone.
         db.start_pipeline()
+        db.execute("BEGIN")
         store = self._store
         store._locked.clear()
         store._locking = None
@@ -156,11 +157,13 @@ class _Transactions:
     def commit(self) -> None:
         store = self._store
         db = store._writes
-        db.end_pipeline(check=True)
+        # The NOTIFYs are sent in the pipeline (delivered at COMMIT all the same): one
+        # round trip fewer per transaction that wakes the workers.
         if store._wake_due:
             db.execute(f"NOTIFY {WORK_CHANNEL}")
         if store._functions_changed:
             db.execute(f"NOTIFY {FUNCTIONS_CHANNEL}")
+        db.end_pipeline(check=True)
         db.execute("COMMIT")
         store._wake_due = store._functions_changed = False
 
