@@ -21,6 +21,7 @@ from starlette.responses import Response
 
 from inlet.api.render import json_response
 from inlet.api.sdk import check_bearer
+from inlet.api.streams import StreamsAPI, stream_token
 from inlet.clock import Clock
 from inlet.config import Settings
 from inlet.errors import BadRequest, NotFound, PayloadTooLarge, Unauthorized
@@ -70,6 +71,7 @@ class EndpointAPI:
             max_state_bytes=settings.max_state_bytes, max_steps=settings.max_steps_per_run
         )
         self._secret = settings.signing_key or DEV_SECRET
+        self.streams = StreamsAPI(settings, self._secret)
 
     async def new_run(self, request: Request) -> Response:
         check_bearer(self._settings, request)
@@ -85,13 +87,14 @@ class EndpointAPI:
             if await self._store.save_app(new.app, [new.function]):
                 await self._reload_functions()  # the worker calls the endpoint from its copy
             self._saved.add(new.app.checksum)
-        due = now if new.report.wake else now + HOLD_SECONDS
+        # Made due later, not now even when the endpoint went async: recording the report
+        # makes it due, after its steps are stored (a call made before would not see them).
         run = NewRun(
             id=new.run_id,
             function_slug=new.function.slug,
             event_ids=(new.event.internal_id,),
             key=new.run_id,
-            due_at=due,
+            due_at=now + HOLD_SECONDS,
         )
         result = await self._store.ingest(
             [new.event], [run], now, self._settings.event_dedupe_seconds
@@ -110,8 +113,7 @@ class EndpointAPI:
                     "fn_id": new.function.slug,
                     "app_id": new.app.app_id,
                     "token": token,
-                    # Inlet has no realtime streams: the SDK requires a token all the same.
-                    "realtime_token": token,
+                    "realtime_token": stream_token(self._secret, new.run_id),
                 }
             }
         )

@@ -90,6 +90,8 @@ def routes(
         ),
         Route("/v1/checkpoint", checkpoint.endpoints.new_run, methods=["POST"]),
         Route("/v1/http/runs/{run_id}/output", checkpoint.endpoints.output, methods=["GET"]),
+        Route("/v1/realtime/publish/tee", checkpoint.endpoints.streams.publish, methods=["POST"]),
+        Route("/v1/realtime/sse", checkpoint.endpoints.streams.follow, methods=["GET"]),
         Route("/v1/bulk", operations.list_bulk, methods=["GET"]),
         Route("/v1/bulk", operations.create_bulk, methods=["POST"]),
         Route("/v1/bulk/{op_id}", operations.get_bulk, methods=["GET"]),

@@ -45,6 +45,9 @@ class Report:
     steps: tuple[Step, ...]
     finish: Finish | None
     wake: bool
+    retry: str | None = None
+    """Why a step failed, when that is why the endpoint went async: the request made the
+    step's first attempt, so the first call the server makes is its second."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -138,6 +141,7 @@ def parse_steps(
     steps: list[Step] = []
     finish: Finish | None = None
     wake = False
+    retry: str | None = None
     for op in raw:
         kind = str(op.get("op", ""))
         if kind in STEP_DONE or kind in LAZY:
@@ -146,7 +150,19 @@ def parse_steps(
             finish = Finish(RunStatus.COMPLETED, output=op.get("data"))
         else:
             wake = True  # the SDK went async: the server calls the endpoint to go on
-    return Report(tuple(steps), finish, wake and finish is None)
+            if kind == Op.STEP_ERROR and retry is None:
+                retry = _failure(op)
+    going_on = wake and finish is None
+    return Report(tuple(steps), finish, going_on, retry if going_on else None)
+
+
+def _failure(op: dict[str, Any]) -> str:
+    """``step: Name: message`` for a failed step's opcode, as the history shows it."""
+    step = op.get("displayName") or op.get("name") or op.get("id")
+    error = op.get("error")
+    if isinstance(error, dict):
+        return f"{step}: {error.get('name', 'Error')}: {error.get('message', '')}"
+    return f"{step}: {_short(error)}"
 
 
 def run_token(secret: str, run_id: str) -> str:

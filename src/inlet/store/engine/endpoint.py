@@ -5,10 +5,10 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from inlet.model import RunStatus, StoredMemo
+from inlet.model import STEP_DISCOVERY, Attempt, ItemKind, NewItem, RunStatus, StoredMemo
 from inlet.steps.checkpoint import StateLimits, Verdict
 from inlet.steps.endpoint import Report
-from inlet.store.engine.queue import drop_run_work
+from inlet.store.engine.queue import drop_run_work, queued, release
 from inlet.store.engine.tx import Tx
 
 
@@ -56,7 +56,21 @@ def record(tx: Tx, run_id: str, report: Report, limits: StateLimits, now: float)
         tx.tally.end(run.function_slug, finish.status)
         return Verdict.SAVED
     tx.update_run(run)
-    if report.wake:
+    if report.retry is not None:
+        # The request made the failed step's first attempt: record it as the call's
+        # attempt 0 that ended in a retry, so the server's first call is attempt 1.
+        release(tx, tx.drop_run_items(run.id), now)
+        item, rank, keys = queued(
+            tx, row, run.id, NewItem(ItemKind.DISCOVERY, STEP_DISCOVERY, now), now
+        )
+        tx.enqueue(item, rank, keys)
+        lease = f"endpoint-{item.id}"
+        tx.lease([(item.id, lease, now, keys)])
+        tx.retry_item(item.id, lease, now, rank, Attempt.of(item, now, "retry", report.retry))
+        if keys:
+            release(tx, [item.id], now)
+        tx.note_due(now, now)
+    elif report.wake:
         tx.reschedule_start(run.id, now, now)
         tx.note_due(now, now)
     return Verdict.SAVED
