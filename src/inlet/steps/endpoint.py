@@ -19,9 +19,10 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import orjson
 
@@ -163,6 +164,21 @@ def _failure(op: dict[str, Any]) -> str:
     if isinstance(error, dict):
         return f"{step}: {error.get('name', 'Error')}: {error.get('message', '')}"
     return f"{step}: {_short(error)}"
+
+
+def call_url(url: str, function: Function, events: Sequence[Event]) -> str:
+    """Where the server calls a durable endpoint: its URL with the query of the request
+    that started the run (the handler may read it on every call, as in the request), as
+    the Inngest dev server does; any other function's ``url`` as it is."""
+    if "durable_endpoint" not in function.config or not events:
+        return url
+    query = events[0].data.get("query_params")
+    if not isinstance(query, str) or not query:
+        return url
+    parts = urlsplit(url)
+    own = dict(parse_qsl(parts.query, keep_blank_values=True))
+    asked = [(k, v) for k, v in parse_qsl(query, keep_blank_values=True) if k not in own]
+    return urlunsplit(parts._replace(query=urlencode([*own.items(), *asked])))
 
 
 def run_token(secret: str, run_id: str) -> str:

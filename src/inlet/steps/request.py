@@ -8,7 +8,7 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from inlet.model import JSON, Function, QueueItem, RunState
 from inlet.protocol.jcs import canonical
-from inlet.steps import defer
+from inlet.steps import defer, endpoint
 from inlet.steps.checkpoint import dispatch_id
 from inlet.steps.ops import LAZY
 
@@ -43,7 +43,8 @@ def build(
         body = _body(state, item, function, events[:1], {}, use_api=True, lease=lease)
         body["events"] = []
         data = canonical(body)
-    return CallRequest(url=step_url(function.url, item.step_id), body=data, use_api=use_api)
+    url = endpoint.call_url(step_url(function.url, item.step_id), function, state.events)
+    return CallRequest(url=url, body=data, use_api=use_api)
 
 
 def _body(
