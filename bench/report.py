@@ -36,8 +36,10 @@ ROWS: tuple[tuple[str, str, str, str], ...] = (
     ("W3", "lateness_p99_ms", "wake-up lateness p99, ms", ".1f"),
     ("W4", "single_events_per_s", "single-event requests/s", ".0f"),
     ("W4", "single_cpu_us_per_event", "server CPU/event (single), µs", ".0f"),
+    ("W4", "single_client_cpu_us_per_event", "client CPU/event (single), µs", ".0f"),
     ("W4", "batch_events_per_s", "events/s in batches of 100", ".0f"),
     ("W4", "batch_cpu_us_per_event", "server CPU/event (batch), µs", ".0f"),
+    ("W4", "batch_client_cpu_us_per_event", "client CPU/event (batch), µs", ".0f"),
 )
 
 

@@ -13,7 +13,7 @@ import time
 from typing import Any
 
 import aiohttp
-from procs import BenchError, get_json, nearest_rank, post_events, wait_quiet
+from procs import BenchError, get_json, nearest_rank, post_events, self_cpu_seconds, wait_quiet
 from stack import Stack
 
 Figures = dict[str, float | int | None]
@@ -197,16 +197,18 @@ async def ingest(
                 ]
                 await post_events(session, eps[(c + n) % len(eps)], events)
 
-        cpu0, t0 = stack.inlet_cpu(), time.perf_counter()
+        cpu0, own0, t0 = stack.inlet_cpu(), self_cpu_seconds(), time.perf_counter()
         queue = list(range(requests))
         await asyncio.gather(*(client(c, queue) for c in range(clients)))
         wall = time.perf_counter() - t0
-        cpu = stack.inlet_cpu() - cpu0
+        cpu, own = stack.inlet_cpu() - cpu0, self_cpu_seconds() - own0
         events = requests * size
         done += events
         figures[f"{phase}_events_per_s"] = events / wall
         figures[f"{phase}_requests_per_s"] = requests / wall
         figures[f"{phase}_cpu_us_per_event"] = cpu / events * 1e6
+        # The clients share the cores with the server: their own cost, to judge the rate.
+        figures[f"{phase}_client_cpu_us_per_event"] = own / events * 1e6
 
         async def all_ran(target: int = done) -> bool | None:
             body = await get_json(session, f"{stack.ep.app}/ingest")
