@@ -157,14 +157,17 @@ class _Transactions:
     def commit(self) -> None:
         store = self._store
         db = store._writes
-        # The NOTIFYs are sent in the pipeline (delivered at COMMIT all the same): one
-        # round trip fewer per transaction that wakes the workers.
+        # The NOTIFYs (delivered at COMMIT all the same) and the COMMIT are sent in the
+        # pipeline: the transaction's last round trip is the one that checks every answer.
+        # An error before them aborts the transaction, so the COMMIT is skipped and
+        # end_pipeline raises it as before (then rollback's ROLLBACK finds no transaction,
+        # a warning only).
         if store._wake_due:
             db.execute(f"NOTIFY {WORK_CHANNEL}")
         if store._functions_changed:
             db.execute(f"NOTIFY {FUNCTIONS_CHANNEL}")
-        db.end_pipeline(check=True)
         db.execute("COMMIT")
+        db.end_pipeline(check=True)
         store._wake_due = store._functions_changed = False
 
     def rollback(self) -> None:
