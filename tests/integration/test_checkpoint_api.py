@@ -2,7 +2,7 @@
 its steps are recorded as a 206 reply would record them and the call's attempt is reset;
 a dispatch that is no longer current gets 409, an opcode that is not a finished step 400,
 a step or body over the call reply's limits 413, a missing or wrong signing key 401 in
-``inlet start``. The durable-endpoint routes answer 404 saying Inlet does not offer them."""
+``inlet start``. The durable-endpoint routes: ``test_endpoint_api.py``."""
 
 from __future__ import annotations
 
@@ -276,13 +276,6 @@ async def test_an_unknown_run_gets_404(dev: InFlight) -> None:
     body = {**dev.body(step_run("one", 1)), "run_id": "01NOSUCHRUN"}
     resp = await dev.client.post("/v1/checkpoint/01NOSUCHRUN/async", json=body)
     assert resp.status_code == 404, resp.text
-
-
-@pytest.mark.parametrize("path", ["/v1/checkpoint", "/v1/checkpoint/01RUN/steps"])
-async def test_the_durable_endpoint_routes_answer_404_saying_so(dev: InFlight, path: str) -> None:
-    resp = await dev.client.post(path, json={})
-    assert resp.status_code == 404, resp.text
-    assert "durable endpoints" in resp.json()["error"]
 
 
 async def test_inlet_start_takes_the_signing_key_as_bearer_and_no_api_token() -> None:

@@ -47,6 +47,10 @@ OPEN_ROUTES: Final = (
     re.compile(r"/v0/runs/[^/]+/(batch|actions)"),
     re.compile(r"/v1/runs/[^/]+/metadata"),
     re.compile(r"/v1/checkpoint(/[^/]+/(async|steps))?"),
+    re.compile(r"/v1/realtime/publish/tee"),
+    # A durable endpoint's client holds a token of its run instead (api/endpoints.py).
+    re.compile(r"/v1/http/runs/[^/]+/output"),
+    re.compile(r"/v1/realtime/sse"),
     # The dashboard checks its own session cookie (ui/guard.py).
     re.compile(r"/ui(/.*)?"),
 )

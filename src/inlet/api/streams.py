@@ -16,7 +16,7 @@ import asyncio
 import hashlib
 import hmac
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator
 from dataclasses import dataclass, field
 
 from starlette.requests import Request
@@ -58,7 +58,7 @@ class Broker:
         found.changed.set()
         found.changed = asyncio.Event()
 
-    async def follow(self, channel: str, deadline: float) -> AsyncIterator[bytes]:
+    async def follow(self, channel: str, deadline: float) -> AsyncGenerator[bytes]:
         """What was posted to ``channel``, then what is posted to it, with a heartbeat
         comment when it is quiet, until ``deadline`` (monotonic)."""
         found = self._channels.setdefault(channel, _Channel(touched=time.monotonic()))
