@@ -123,6 +123,29 @@ def test_an_invoke_emits_the_invoked_event_and_listens_for_the_childs_finish() -
     assert out.enqueue[0].payload["memo"]["error"]["name"] == "InngestInvokeTimeoutError"
 
 
+def test_an_invoke_timeout_longer_than_a_year_fails_the_run_like_a_long_sleep() -> None:
+    out = respond(
+        [
+            {
+                "id": "i",
+                "op": "InvokeFunction",
+                "displayName": "child",
+                "opts": {"function_id": "app-child", "timeout": "400d"},
+            }
+        ]
+    )
+    assert out.finish is not None and not out.events and not out.listeners
+    assert "invoke 'child': '400d' is 400 days away" in str(out.attempt.error)
+    assert "longer than the maximum of one year" in str(out.attempt.error)
+
+
+def test_an_invoke_timeout_of_exactly_a_year_is_accepted() -> None:
+    out = respond(
+        [{"id": "i", "op": "InvokeFunction", "opts": {"function_id": "c", "timeout": "365d"}}]
+    )
+    assert out.finish is None and out.listeners[0].expires_at == NOW + 365 * 86400
+
+
 def test_an_invoke_of_an_unknown_function_resolves_at_once_with_an_error() -> None:
     out = respond(
         [{"id": "i", "op": "InvokeFunction", "opts": {"function_id": "nope"}}], exists=False

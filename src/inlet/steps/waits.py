@@ -29,9 +29,9 @@ from inlet.steps.finish import FINISHED
 from inlet.steps.ops import Op
 
 MAX_SLEEP = 365 * 24 * 60 * 60.0
-"""The longest sleep or wait timeout: one year, as in Inngest (inngest/inngest#4628), which
-fails the run rather than shorten what the function asked for."""
-DEFAULT_INVOKE_TIMEOUT = 365 * 24 * 60 * 60.0
+"""The longest sleep, wait timeout or invoke timeout: one year, as in Inngest
+(inngest/inngest#4628), which fails the run rather than shorten what the function asked for."""
+DEFAULT_INVOKE_TIMEOUT = MAX_SLEEP
 INVOKED = "inngest/function.invoked"
 """The event ``step.invoke`` sends; it starts exactly the function it names."""
 INVOKE_TIMEOUT_ERROR = {
@@ -150,6 +150,7 @@ def invoke(op: dict[str, Any], state: RunState, now: float, exists: bool, effect
         expires = parse_time_or_duration(timeout, now) if timeout else now + DEFAULT_INVOKE_TIMEOUT
     except InvalidValue as exc:
         raise OpRejected(f"invoke {name!r}: timeout {exc.message}") from None
+    _within_a_year("invoke", name, timeout, expires, now)
     run = state.run
     correlation = f"{run.id}.{step_id}"
     payload = opts.get("payload") or {}
@@ -212,8 +213,8 @@ def _within_a_year(what: str, name: str, raw: JSON, until: float, now: float) ->
         days = (until - now) / 86400
         raise OpRejected(
             f"{what} {name!r}: {raw!r} is {days:.0f} days away, longer than the maximum of one "
-            "year (365 days, as in Inngest); sleep or wait in shorter steps, or schedule the "
-            "work with an event sent later"
+            "year (365 days, as in Inngest); sleep, wait or invoke with at most a year in one "
+            "step, or schedule the work with an event sent later"
         )
 
 
