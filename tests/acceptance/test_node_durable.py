@@ -11,13 +11,15 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterator
+from pathlib import Path
 
 import httpx
 import pytest
 
 from .conftest import STACK_KEY
 from .harness import TERMINAL, InletServer, wait_for
-from .node_app import APPS_DIR, NodeApp, NodeStack, dev_env, require_node
+from .node_app import APPS_DIR, NodeApp, NodeStack, dev_env, prod_env, require_node
+from .test_node_production import EVENT_KEY, SIGNING_KEY, _start_inlet
 
 pytestmark = [pytest.mark.acceptance, pytest.mark.timeout(120)]
 
@@ -146,3 +148,37 @@ def test_a_step_that_fails_in_the_request_is_retried_by_inlet_as_its_second_atte
     retried = [h for h in server.history(run_id) if h.get("outcome") == "retry"]
     assert [h["attempt"] for h in retried] == [0], server.history(run_id)
     assert "first attempt" in str(retried[0].get("error")), retried
+
+
+def test_in_inlet_start_the_endpoint_reports_with_its_key_and_takes_signed_calls(
+    tmp_path: Path, request: pytest.FixtureRequest
+) -> None:
+    require_node()
+    stack = NodeStack(tmp_path)
+    request.node.stash[STACK_KEY] = stack
+    try:
+        server = _start_inlet(stack)
+        app = DurableApp(
+            log_dir=stack.log_dir,
+            record_file=stack.records.path,
+            line="4",
+            app_id="durable-prod",
+            env=prod_env(server.url, SIGNING_KEY, EVENT_KEY),
+        )
+        stack.node_apps.append(app)
+        app.start()
+        key = uuid.uuid4().hex[:8]
+        resp = httpx.get(f"{app.base}/async", params={"key": key}, timeout=30.0)
+        assert resp.status_code == 302, resp.text
+        run_id = _run_id(stack, "/async")
+        # The redirect needs no API token: its own token is the credential.
+        output = httpx.get(resp.headers["location"], timeout=60.0)
+        assert output.status_code == 200 and output.json() == f"A-B-{key}", output.text
+        assert _ended(server, run_id)["status"] == "Completed", server.history(run_id)
+        for name in ("a", "b"):
+            assert stack.records.count("step", path="/async", step=name, key=key) == 1, name
+        # Nobody without the key reaches the endpoint's routes.
+        unsigned = httpx.post(f"{server.url}/v1/checkpoint", json={"run_id": "x"}, timeout=10.0)
+        assert unsigned.status_code == 401, unsigned.text
+    finally:
+        stack.close()
