@@ -20,6 +20,7 @@ from inlet.executor.transport import Transport
 from inlet.metrics import UNREACHABLE, Metrics, call_error_kind
 from inlet.model import Attempt, Finish, ItemKind, Outcome, QueueItem, RunStatus
 from inlet.protocol.signing import sign
+from inlet.protocol.traceparent import traceparent
 from inlet.runs.apply import Applier
 from inlet.runs.registry import Registry
 from inlet.steps import timers
@@ -291,6 +292,7 @@ class Executor:
             "X-Request-ID": f"{item.id}-{item.attempt}",
             "X-Inngest-Job-ID": item.id,
             "X-Inngest-Server-Kind": self._settings.server_kind,
+            "traceparent": traceparent(run_id, f"{item.id}-{item.attempt}"),
         }
         # Sent empty without a key, as Inngest's dev server does: a durable endpoint takes
         # a call with X-Run-ID and this header (even empty) as the server's, not a client's.

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Final, Literal
 
 from inlet.model import JSON
+from inlet.store.model_prices import with_estimated_cost
 
 Op = Literal["set", "merge"]
 
@@ -42,10 +43,14 @@ class RunMetadata:
 
 
 def apply(current: Mapping[str, JSON] | None, update: MetadataUpdate) -> dict[str, JSON]:
-    """The values after ``update``: replaced by a set, extended by a merge."""
+    """The values after ``update``: replaced by a set, extended by a merge. ``inngest.ai``
+    values get an ``estimated_cost`` if they name a priced model (``model_prices``)."""
     if update.op == "set" or current is None:
-        return dict(update.values)
-    return {**current, **update.values}
+        values = dict(update.values)
+    else:
+        values = {**current, **update.values}
+    with_estimated_cost(update.kind, values, update.values)
+    return values
 
 
 def fold(
