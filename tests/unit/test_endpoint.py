@@ -115,6 +115,9 @@ def test_a_token_opens_its_own_run_only() -> None:
     assert not token_valid("other", "01A", token)
     assert stream_channel("secret", stream_token("secret", "01A")) == "01A"
     assert stream_channel("secret", "01A." + "0" * 64) is None
+    # A token with characters no token has is refused, not an error.
+    assert not token_valid("secret", "01A", "é")
+    assert stream_channel("secret", "01A.é") is None
 
 
 async def test_a_late_reader_gets_what_was_posted_then_what_comes() -> None:

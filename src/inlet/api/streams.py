@@ -89,7 +89,13 @@ def stream_token(secret: str, run_id: str) -> str:
 def stream_channel(secret: str, token: str) -> str | None:
     """The run id ``token`` gives access to, or None."""
     run_id, _, _mac = token.partition(".")
-    return run_id if run_id and hmac.compare_digest(stream_token(secret, run_id), token) else None
+    if not run_id:
+        return None
+    return (
+        run_id
+        if hmac.compare_digest(stream_token(secret, run_id).encode(), token.encode())
+        else None
+    )
 
 
 class StreamsAPI:

@@ -34,6 +34,9 @@ from inlet.steps.ops import LAZY, STEP_DONE, Op
 EVENT_NAME = "http/run.started"
 """The event a durable endpoint's run is started by (``internalEvents.HttpRequest``)."""
 
+MAX_RETRIES = 20
+"""Inngest's ceiling on a function's retries."""
+
 ENDPOINT_ITEM = "endpoint"
 """The ``item_id`` of the history rows of steps run inside the endpoint's own request."""
 
@@ -94,6 +97,7 @@ def parse_new_run(
     retries = body.get("retries")
     if not isinstance(retries, int) or isinstance(retries, bool) or retries < 0:
         retries = 4
+    retries = min(retries, MAX_RETRIES)
     function = Function(
         slug=slug,
         app_url=url,
@@ -118,7 +122,7 @@ def parse_new_run(
         name=str(wire.get("name") or EVENT_NAME),
         data=data,
         id=str(wire.get("id") or internal_id),
-        ts=ts if isinstance(ts, int) and not isinstance(ts, bool) else int(now * 1000),
+        ts=ts if isinstance(ts, int) and 0 < ts < 2**53 else int(now * 1000),
         received_at=now,
     )
     report = parse_steps(run_id, body, now=now, max_step_output_bytes=max_step_output_bytes)
@@ -187,7 +191,8 @@ def run_token(secret: str, run_id: str) -> str:
 
 
 def token_valid(secret: str, run_id: str, token: str) -> bool:
-    return hmac.compare_digest(run_token(secret, run_id), token)
+    # Bytes: compare_digest refuses str with non-ASCII characters (a token from anyone).
+    return hmac.compare_digest(run_token(secret, run_id).encode(), token.encode())
 
 
 @dataclass(frozen=True, slots=True)
