@@ -270,3 +270,15 @@ def test_a_version_1_run_keeps_planning_after_a_parallel_group() -> None:
         ),
     )
     assert out.force_plan is None
+
+
+def test_a_sleep_planned_with_other_steps_marks_its_timer_as_joining_the_group() -> None:
+    group = [
+        {"id": "a", "op": "StepPlanned", "name": "a"},
+        {"id": "z", "op": "Sleep", "name": "z", "opts": {"duration": "1s"}},
+    ]
+    out = run(call(version=2), reply(206, group))
+    [timer] = [i for i in out.enqueue if i.kind is ItemKind.TIMER]
+    assert timer.payload == {"memo": None, "op": "Sleep", "joins_group": True}
+    alone = run(call(version=2), reply(206, [group[1]]))
+    assert alone.enqueue[0].payload == {"memo": None, "op": "Sleep"}

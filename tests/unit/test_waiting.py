@@ -154,6 +154,15 @@ def test_an_invoke_of_an_unknown_function_resolves_at_once_with_an_error() -> No
     assert out.enqueue[0].kind is ItemKind.DISCOVERY
 
 
+def test_the_call_after_a_sleep_that_joins_a_parallel_group_still_plans() -> None:
+    # Go resumes such a sleep by calling the app with the run's metadata as read before
+    # the join reset planning mode (executor.go, maybeResetForceStepPlan).
+    grouped = timers.fire(timer({"memo": None, "op": "Sleep", "joins_group": True}), state(), NOW)
+    assert grouped.force_plan is True and grouped.enqueue[0].after_join
+    alone = timers.fire(timer({"memo": None, "op": "Sleep"}), state(), NOW)
+    assert alone.force_plan is None
+
+
 def test_a_sleep_timer_records_a_null_memo_and_asks_for_discovery() -> None:
     out = timers.fire(timer({"memo": None, "op": "Sleep"}), state(), NOW)
     assert [(m.step_id, m.value, m.op) for m in out.memos] == [("s", None, "Sleep")]

@@ -165,6 +165,7 @@ def _opcodes(
     errors: list[str] = []
     outputs: list[JSON] = []
     effects = waits.Effects()
+    grouped = sum(1 for o in ops if o.get("op") not in LAZY) > 1
     for op in ops:
         kind = str(op.get("op", ""))
         step_id = str(op.get("id", ""))
@@ -211,7 +212,7 @@ def _opcodes(
         elif kind in WAITING:
             try:
                 if kind == Op.SLEEP:
-                    waits.sleep(op, now, effects)
+                    waits.sleep(op, now, effects, in_group=grouped)
                 elif kind == Op.WAIT_FOR_EVENT:
                     waits.wait_for_event(op, call.state, now, effects)
                 else:
@@ -281,6 +282,7 @@ def _opcodes(
     if discover and call.item.kind is ItemKind.STEP and version >= 2 and force_plan is None:
         # Request version 2 returns to inline execution once a parallel group is done
         # (Go resets ForceStepPlan at the join); version 1 SDKs keep planning every step.
+        # A sleep that joins the group last plans once more (steps/timers.py).
         force_plan = False
     label = "planned" if planned and not stepped else ("step" if not errors else "step_failed")
     if not stepped and not planned and (effects.listeners or effects.enqueue):

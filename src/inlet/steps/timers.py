@@ -24,6 +24,7 @@ from inlet.model import (
 )
 from inlet.steps.finish import standard_error
 from inlet.steps.ops import TIMER
+from inlet.steps.waits import JOINS_GROUP
 
 TIMEOUT_ERROR = "InngestTimeoutError"
 
@@ -46,6 +47,9 @@ def fire(item: QueueItem, state: RunState, now: float) -> Outcome:
         memos=(Memo(item.step_id, memo, item.name, op),),
         # A sleep or wait inside a parallel group joins it like a branch does.
         enqueue=(NewItem(ItemKind.DISCOVERY, STEP_DISCOVERY, now, after_join=True),),
+        # Go resumes a sleep by calling the app with the run's metadata as it read it
+        # before the join reset planning mode: the call after a group's sleep still plans.
+        force_plan=True if payload.get(JOINS_GROUP) else None,
     )
 
 

@@ -32,6 +32,8 @@ MAX_SLEEP = 365 * 24 * 60 * 60.0
 """The longest sleep, wait timeout or invoke timeout: one year, as in Inngest
 (inngest/inngest#4628), which fails the run rather than shorten what the function asked for."""
 DEFAULT_INVOKE_TIMEOUT = MAX_SLEEP
+JOINS_GROUP = "joins_group"
+"""In a sleep timer's payload: the sleep was one of a parallel group's steps."""
 INVOKED = "inngest/function.invoked"
 """The event ``step.invoke`` sends; it starts exactly the function it names."""
 INVOKE_TIMEOUT_ERROR = {
@@ -59,7 +61,9 @@ def listener_id(run_id: str, step_id: str) -> str:
     return f"{run_id}:{step_id}"
 
 
-def sleep(op: dict[str, Any], now: float, effects: Effects) -> None:
+def sleep(op: dict[str, Any], now: float, effects: Effects, in_group: bool = False) -> None:
+    """A timer at the wake time. One planned with other steps (``in_group``) says so in its
+    payload (``JOINS_GROUP``): the call after it still plans (``steps/timers.py``)."""
     opts = op.get("opts") or {}
     raw = (opts.get("duration") if isinstance(opts, dict) else None) or op.get("name")
     step_id, name = str(op.get("id", "")), _name(op)
@@ -80,7 +84,7 @@ def sleep(op: dict[str, Any], now: float, effects: Effects) -> None:
             step_id,
             max(wake, now),
             name=name,
-            payload={"memo": None, "op": Op.SLEEP},
+            payload={"memo": None, "op": Op.SLEEP} | ({JOINS_GROUP: True} if in_group else {}),
         )
     )
 
