@@ -322,6 +322,8 @@ async def run_repeats(
     for i in range(opts.repeat):
         print(f"repeat {i + 1}/{opts.repeat}: {', '.join(opts.only)}", file=sys.stderr, flush=True)
         run.inlet.append(await one_repeat(opts, i + 1, inlet_cluster))
+        # Each repeat's figures as soon as it ends, so an interrupted run leaves them.
+        print(f"repeat {i + 1}: {json.dumps(run.inlet[-1])}", file=sys.stderr, flush=True)
         if opts.peers:
             # In every repeat, so that Inlet and the peers see the same load.
             peers, run.peers_missing = run_peers(opts, peer_cluster, i + 1)
