@@ -19,7 +19,7 @@ import time
 from collections.abc import AsyncGenerator
 from dataclasses import dataclass, field
 
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response, StreamingResponse
 
 from inlet.api.render import json_response
@@ -109,9 +109,14 @@ class StreamsAPI:
         channel = request.query_params.get("channel", "")
         if not channel:
             raise BadRequest("channel= is missing; post to ?channel=<run id>")
-        async for chunk in request.stream():
-            if chunk:
-                self.broker.publish(channel, chunk, time.monotonic())
+        try:
+            async for chunk in request.stream():
+                if chunk:
+                    self.broker.publish(channel, chunk, time.monotonic())
+        except ClientDisconnect:
+            # The endpoint's call ended mid-post (the SDK stops streaming when its handler
+            # returns or dies): what arrived is kept, and nobody is left to answer.
+            return Response(status_code=204)
         return json_response({})
 
     async def follow(self, request: Request) -> Response:
