@@ -13,8 +13,6 @@ client's connection must reach the same one.
 from __future__ import annotations
 
 import asyncio
-import hashlib
-import hmac
 import time
 from collections.abc import AsyncGenerator
 from dataclasses import dataclass, field
@@ -26,6 +24,7 @@ from inlet.api.render import json_response
 from inlet.api.sdk import check_bearer
 from inlet.config import Settings
 from inlet.errors import BadRequest, Unauthorized
+from inlet.steps.endpoint import run_token, token_valid
 
 CHANNEL_TTL = 600.0
 """Seconds a channel nobody posts to is kept."""
@@ -82,20 +81,13 @@ class Broker:
 
 def stream_token(secret: str, run_id: str) -> str:
     """The token that lets a client follow ``run_id``'s stream: ``run_id.mac``."""
-    mac = hmac.new(secret.encode(), f"stream:{run_id}".encode(), hashlib.sha256).hexdigest()
-    return f"{run_id}.{mac}"
+    return f"{run_id}.{run_token(secret, run_id, 'stream')}"
 
 
 def stream_channel(secret: str, token: str) -> str | None:
     """The run id ``token`` gives access to, or None."""
-    run_id, _, _mac = token.partition(".")
-    if not run_id:
-        return None
-    return (
-        run_id
-        if hmac.compare_digest(stream_token(secret, run_id).encode(), token.encode())
-        else None
-    )
+    run_id, _, mac = token.partition(".")
+    return run_id if run_id and token_valid(secret, run_id, mac, "stream") else None
 
 
 class StreamsAPI:

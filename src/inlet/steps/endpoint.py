@@ -185,14 +185,16 @@ def call_url(url: str, function: Function, events: Sequence[Event]) -> str:
     return urlunsplit(parts._replace(query=urlencode([*own.items(), *asked])))
 
 
-def run_token(secret: str, run_id: str) -> str:
-    """The token that lets a client read ``run_id``'s output (and nothing else)."""
-    return hmac.new(secret.encode(), f"run:{run_id}".encode(), hashlib.sha256).hexdigest()
+def run_token(secret: str, run_id: str, purpose: str = "run") -> str:
+    """The token that lets a client do ``purpose`` with ``run_id`` (and nothing else):
+    read its output (``run``) or follow its stream (``stream``)."""
+    mac = hmac.new(secret.encode(), f"{purpose}:{run_id}".encode(), hashlib.sha256)
+    return mac.hexdigest()
 
 
-def token_valid(secret: str, run_id: str, token: str) -> bool:
+def token_valid(secret: str, run_id: str, token: str, purpose: str = "run") -> bool:
     # Bytes: compare_digest refuses str with non-ASCII characters (a token from anyone).
-    return hmac.compare_digest(run_token(secret, run_id).encode(), token.encode())
+    return hmac.compare_digest(run_token(secret, run_id, purpose).encode(), token.encode())
 
 
 @dataclass(frozen=True, slots=True)

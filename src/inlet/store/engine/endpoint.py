@@ -5,9 +5,10 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from inlet.model import STEP_DISCOVERY, Attempt, ItemKind, NewItem, RunStatus, StoredMemo
+from inlet.model import STEP_DISCOVERY, Attempt, ItemKind, NewItem, RunStatus
 from inlet.steps.checkpoint import StateLimits, Verdict
 from inlet.steps.endpoint import Report
+from inlet.store.engine.checkpoint import new_steps, write_steps
 from inlet.store.engine.queue import drop_run_work, queued, release
 from inlet.store.engine.tx import Tx
 
@@ -22,23 +23,11 @@ def record(tx: Tx, run_id: str, report: Report, limits: StateLimits, now: float)
     run = row.run
     if run.status.ended:
         return Verdict.STALE
-    known = {memo.step_id for memo in tx.memos(run.id)}
-    fresh = []
-    for step in report.steps:
-        if step.memo.step_id not in known:
-            known.add(step.memo.step_id)
-            fresh.append(step)
-    size = sum(step.size for step in fresh)
-    if (
-        run.state_size + size > limits.max_state_bytes
-        or run.step_count + len(fresh) > limits.max_steps
-    ):
+    found = new_steps(tx, run, report.steps, limits)
+    if found is None:
         return Verdict.OVER_LIMIT
-    for seq, step in enumerate(fresh, start=run.step_count):
-        memo = step.memo
-        tx.insert_memo(run.id, StoredMemo(memo.step_id, memo.value, memo.name, memo.op, seq, now))
-        if step.attempt is not None:
-            tx.record_attempt(step.attempt)
+    fresh, size = found
+    write_steps(tx, run, fresh, now)
     run = replace(
         run,
         status=RunStatus.RUNNING,
