@@ -54,6 +54,7 @@ SUITE_WORKLOADS = ("latency", "W2", "W3", "W4")
 SUITE_SLUGS = ("bench-suite-chain", "bench-suite-sleeper", "bench-suite-listen-9")
 PEER_NAMES = ("dbos-sqlite", "dbos-postgres", "celery")
 PEER_WORKLOADS = {"W1": "w1", "W3": "w3", "latency": "latency"}
+W5_PROBES = 100  # claim latency probes per backlog level, after 5 warm-ups
 
 Figures = dict[str, Any]
 
@@ -212,7 +213,7 @@ async def on_suite_stack(
                 out["W4"] = await workloads.ingest(session, stack, singles, batches, 32)
             if "W5" in chosen:
                 levels = [opts.scaled(n) for n in (1_000, 10_000, 100_000)]
-                out["W5"] = await workloads.backlog(session, stack, levels, 20)
+                out["W5"] = await workloads.backlog(session, stack, levels, W5_PROBES)
     except BaseException:
         stack.stop()
         for child in stack.children:
