@@ -193,6 +193,9 @@ class PostgresStore(RelationalStore):
         self._url = url
         self._pool_size = pool_size
         self._pg: psycopg.Connection[Any] | None = None
+        self._writer_pid = 0
+        """The backend of the store thread's connection: the NOTIFYs it sends are this
+        process's own, and the applier woke the executor for them already."""
         self._adapter: Adapter | None = None
         self._pool: psycopg_pool.ConnectionPool[Any] | None = None
         self._local = threading.local()
@@ -234,6 +237,7 @@ class PostgresStore(RelationalStore):
                 f"run `inlet migrate --database-url {self.url}` first"
             )
         self._pg = conn
+        self._writer_pid = conn.info.backend_pid
         self._adapter = Adapter(conn)
         self._pool = psycopg_pool.ConnectionPool(
             self._url,
@@ -260,6 +264,7 @@ class PostgresStore(RelationalStore):
         except psycopg.OperationalError as exc:
             raise StoreError(f"PostgreSQL at {self.url} is unavailable: {exc}") from exc
         self._pg = pg
+        self._writer_pid = pg.info.backend_pid
         self._db = self._adapter = Adapter(pg)
         log.warning("store.reconnected", extra={"database": self.url})
         self._was_down = False
@@ -399,6 +404,11 @@ class PostgresStore(RelationalStore):
                         loop.call_soon_threadsafe(deliver, WORK_CHANNEL)
                         loop.call_soon_threadsafe(deliver, FUNCTIONS_CHANNEL)
                     for note in conn.notifies(timeout=0.5):
+                        if note.channel == WORK_CHANNEL and note.pid == self._writer_pid:
+                            # Work this process queued: the applier woke the executor
+                            # when it committed. Waking it again here came a few ms
+                            # later and made it claim once more for nothing.
+                            continue
                         loop.call_soon_threadsafe(deliver, note.channel)
                 except (psycopg.Error, RuntimeError):
                     if conn is not None:

@@ -1,0 +1,54 @@
+"""What one process's step costs PostgreSQL's store beyond its statements: wake-ups of its
+own that it does not need, and round trips."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+
+import pytest
+
+from inlet.store.postgres import PostgresStore, migrate
+
+from .test_contract import DAY, NOW, event, new_run
+
+
+@pytest.fixture
+async def two(pg_url: str) -> AsyncIterator[tuple[PostgresStore, PostgresStore]]:
+    """Two stores on one database, as two inlet processes would have."""
+    migrate(pg_url)
+    a, b = PostgresStore(pg_url), PostgresStore(pg_url)
+    await a.open()
+    await b.open()
+    try:
+        yield a, b
+    finally:
+        await a.close()
+        await b.close()
+
+
+async def test_a_process_is_woken_by_another_s_queued_work_but_not_by_its_own(
+    two: tuple[PostgresStore, PostgresStore],
+) -> None:
+    # The applier wakes the executor when its own write commits: the NOTIFY that write
+    # sends is for the other processes. Delivered here too, it woke the executor a few ms
+    # later for a second claim that found nothing.
+    a, b = two
+    wakes: list[str] = []
+    woken = asyncio.Event()
+
+    def on_work() -> None:
+        wakes.append("work")
+        woken.set()
+
+    a.watch(on_work, lambda: None)
+    await asyncio.wait_for(woken.wait(), 5.0)  # the listener looks once when it connects
+    wakes.clear()
+    woken.clear()
+    mine, theirs = event(1), event(2)
+    await a.ingest([mine], [new_run(1, mine)], NOW, DAY)
+    await b.ingest([theirs], [new_run(2, theirs)], NOW, DAY)
+    # Notifications reach the listener in commit order: a's own came first, if at all.
+    await asyncio.wait_for(woken.wait(), 5.0)
+    await asyncio.sleep(0)
+    assert wakes == ["work"]
