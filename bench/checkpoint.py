@@ -20,10 +20,7 @@ import argparse
 import json
 import os
 import shutil
-import signal
-import socket
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -33,18 +30,12 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+from procs import free_port, spawn, supervised
 
 ROOT = Path(__file__).resolve().parent.parent
 NODE_DIR = ROOT / "tests" / "node"
 APP = NODE_DIR / "apps" / "checkpoint_app.js"
 APP_ID = "checkpoint-v4"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
 
 
 def wait(what: str, check: Any, timeout: float = 60.0, interval: float = 0.05) -> Any:
@@ -119,37 +110,23 @@ def main() -> None:
     inlet_argv = [sys.executable, "-m", "inlet", "dev", "--host", "127.0.0.1"]
     inlet_argv += ["--port", str(inlet_port), "--no-discovery", "-u", app_url]
     inlet_argv += ["--database-url", f"sqlite:///{tmp / 'inlet.db'}", "--log-level", "warning"]
-    children: list[subprocess.Popen[bytes]] = []
     try:
-        with (tmp / "app.log").open("wb") as log:
-            children.append(
-                subprocess.Popen(
-                    ["node", str(APP)], env=app_env, cwd=NODE_DIR, stdout=log, stderr=log
-                )
-            )
-        wait("the app", lambda: httpx.get(app_url, timeout=2).status_code == 200)
-        with (tmp / "inlet.log").open("wb") as log:
-            children.append(subprocess.Popen(inlet_argv, env=base_env, stdout=log, stderr=log))
-        with httpx.Client(base_url=inlet_url, timeout=10.0) as http:
-            wanted = (f"{APP_ID}-on", f"{APP_ID}-off")
-            wait("the app's functions", lambda: all(f in http.get("/dev").text for f in wanted))
-            for _ in range(args.warmup):
-                for fn in ("on", "off"):
-                    one_run(http, fn, journal)
-            results: dict[str, list[tuple[int, int, float]]] = {"on": [], "off": []}
-            for _ in range(args.runs):
-                for fn in ("on", "off"):
-                    results[fn].append(one_run(http, fn, journal))
+        with supervised() as children:
+            children.append(spawn("app", ["node", str(APP)], app_env, tmp / "app.log", NODE_DIR))
+            wait("the app", lambda: httpx.get(app_url, timeout=2).status_code == 200)
+            children.append(spawn("inlet", inlet_argv, base_env, tmp / "inlet.log", ROOT))
+            with httpx.Client(base_url=inlet_url, timeout=10.0) as http:
+                wanted = (f"{APP_ID}-on", f"{APP_ID}-off")
+                wait("the app's functions", lambda: all(f in http.get("/dev").text for f in wanted))
+                for _ in range(args.warmup):
+                    for fn in ("on", "off"):
+                        one_run(http, fn, journal)
+                results: dict[str, list[tuple[int, int, float]]] = {"on": [], "off": []}
+                for _ in range(args.runs):
+                    for fn in ("on", "off"):
+                        results[fn].append(one_run(http, fn, journal))
         report(results, args.steps)
     finally:
-        for child in reversed(children):
-            if child.poll() is None:
-                child.send_signal(signal.SIGTERM)
-                try:
-                    child.wait(timeout=10)
-                except subprocess.TimeoutExpired:
-                    child.kill()
-                    child.wait(timeout=10)
         shutil.rmtree(tmp, ignore_errors=True)
 
 

@@ -27,8 +27,19 @@ from pathlib import Path
 from typing import Any
 
 import aiohttp
-from procs import HOST, BenchError, Child, cpu_seconds, free_port, interrupt, spawn, tail
-from steps import chunks, get_json, percentile, quiesce, until
+from procs import (
+    BenchError,
+    Child,
+    chunks,
+    cpu_seconds,
+    get_json,
+    interrupt,
+    nearest_rank,
+    quiesce,
+    supervised,
+    until,
+)
+from stack import Stack, start_stack
 
 REPO = Path(__file__).resolve().parent.parent
 EVENT_KEY = "benchkey"
@@ -167,8 +178,8 @@ def summarise(
         runs_per_s=len(runs) / wall,
         send_s=max(sent.values()) - t0,
         server_cpu_us_per_run=cpu / len(runs) * 1e6,
-        run_wait_p50_ms=percentile(waits, 50) or 0.0,
-        run_wait_p99_ms=percentile(waits, 99) or 0.0,
+        run_wait_p50_ms=nearest_rank(waits, 50) or 0.0,
+        run_wait_p99_ms=nearest_rank(waits, 99) or 0.0,
         run_wait_max_ms=max(waits),
         key_wait_median_s=statistics.median(key_waits),
         key_wait_max_s=max(key_waits),
@@ -183,57 +194,25 @@ async def phase(opts: Options, name: str) -> Phase:
     with tempfile.TemporaryDirectory(prefix="inlet-bench-flow-") as tmp:
         logs = opts.log_dir or Path(tmp)
         logs.mkdir(parents=True, exist_ok=True)
-        inlet_port, app_port = free_port(), free_port()
-        inlet_url, app_url = f"http://{HOST}:{inlet_port}", f"http://{HOST}:{app_port}"
-        children: list[Child] = []
-        try:
-            app_env = {
-                **os.environ,
-                "INNGEST_DEV": inlet_url,
-                "BENCH_FLOW_LIMIT": str(opts.limit),
-                "BENCH_FLOW_STEP_MS": str(opts.step_ms),
-            }
-            argv = [
-                sys.executable, "-m", "uvicorn", "bench.flow_app:app",
-                "--host", HOST, "--port", str(app_port), "--loop", "uvloop",
-                "--http", "httptools", "--no-access-log", "--log-level", "warning",
-            ]  # fmt: skip
-            app = spawn("app", argv, app_env, logs / f"{name}-app.log", REPO)
-            children.append(app)
+        stack = Stack([], logs)
+        app_env = {"BENCH_FLOW_LIMIT": str(opts.limit), "BENCH_FLOW_STEP_MS": str(opts.step_ms)}
+        with supervised(stack.children) as children:
             connector = aiohttp.TCPConnector(limit=16)
             timeout = aiohttp.ClientTimeout(total=60)
             async with aiohttp.ClientSession(connector=connector, timeout=timeout) as session:
-
-                async def app_up() -> bool:
-                    async with session.get(f"{app_url}/api/inngest") as resp:
-                        return "X-Inngest-SDK" in resp.headers
-
-                await until("the app to answer", app_up, time.monotonic() + 30, 0.1, children)
-                pythonpath = os.pathsep.join(
-                    p for p in (str(REPO / "src"), os.environ.get("PYTHONPATH")) if p
-                )
-                argv = [
-                    sys.executable, "-m", "inlet", "dev", "--host", HOST,
-                    "--port", str(inlet_port),
-                    "--database-url", f"sqlite:///{Path(tmp) / 'inlet.db'}",
-                    "--no-discovery", "-u", f"{app_url}/api/inngest",
-                ]  # fmt: skip
-                inlet_env = {**os.environ, "PYTHONPATH": pythonpath}
-                inlet = spawn("inlet", argv, inlet_env, logs / f"{name}-inlet.log", REPO)
-                children.append(inlet)
-
-                async def synced() -> bool:
-                    async with session.get(f"{inlet_url}/dev") as resp:
-                        text = await resp.text()
-                        return resp.status == 200 and all(s in text for s in SLUGS)
-
-                await until("the app to be synced", synced, time.monotonic() + 30, 0.1, children)
+                url = f"sqlite:///{Path(tmp) / 'inlet.db'}"
+                await start_stack(
+                    session, "bench.flow_app:app", SLUGS, url, 1, logs, stack,
+                    prefix=f"{name}-", app_env=app_env,
+                )  # fmt: skip
+                ep, _, inlet = stack.pair()
+                inlet_url, app_url = ep.inlet, ep.app
 
                 warm = [(f"warm-{j % 4}", j) for j in range(WARMUP_RUNS)]
                 await send(session, inlet_url, event, warm)
                 deadline = time.monotonic() + 60
                 await wait_completed(session, app_url, name, WARMUP_RUNS, deadline, children)
-                await quiesce(inlet.proc.pid)
+                await quiesce([inlet])
 
                 events = workload(opts)
                 cpu0 = cpu_seconds(inlet.proc.pid)
@@ -241,7 +220,7 @@ async def phase(opts: Options, name: str) -> Phase:
                 target = WARMUP_RUNS + len(events)
                 deadline = time.monotonic() + opts.timeout
                 await wait_completed(session, app_url, name, target, deadline, children)
-                await quiesce(inlet.proc.pid)
+                await quiesce([inlet])
                 cpu = cpu_seconds(inlet.proc.pid) - cpu0
                 runs = [
                     r
@@ -249,15 +228,6 @@ async def phase(opts: Options, name: str) -> Phase:
                     if not str(r["k"]).startswith("warm-")
                 ]
             return summarise(name, sent, runs, cpu)
-        except BaseException:
-            for child in reversed(children):
-                child.stop()
-            for child in children:
-                print(tail(child.log), file=sys.stderr)
-            raise
-        finally:
-            for child in reversed(children):
-                child.stop()
 
 
 # ---------------------------------------------------------------------------------------

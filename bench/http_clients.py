@@ -44,7 +44,7 @@ from procs import (
     run_main,
     self_cpu_seconds,
     spawn,
-    tail,
+    supervised,
 )
 
 from inlet.executor.http import Client
@@ -213,16 +213,12 @@ async def one_repeat(index: int, args: argparse.Namespace, logs: Path) -> list[S
     url = f"http://{HOST}:{port}/"
     log = logs / f"server{index}.log"
     argv = [sys.executable, str(SCRIPT), "--serve", str(port)]
-    server = spawn("server", argv, dict(os.environ), log, REPO)
-    try:
+    with supervised() as children:
+        server = spawn("server", argv, dict(os.environ), log, REPO)
+        children.append(server)
         await wait_ready(url, server)
         order = CLIENTS[index % 3 :] + CLIENTS[: index % 3]
         samples = [await measure(name, url, server, args) for name in order]
-    except BaseException:
-        print(tail(log), file=sys.stderr)
-        raise
-    finally:
-        server.stop()
     samples.sort(key=lambda s: CLIENTS.index(s.client))
     for s in samples:
         print(
@@ -295,7 +291,7 @@ def main() -> int:
             "medians": medians(results),
         }
 
-    return run_main(lambda: run(args), summary if args.json else None)
+    return run_main(lambda: asyncio.run(run(args)), summary if args.json else None)
 
 
 if __name__ == "__main__":

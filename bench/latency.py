@@ -25,7 +25,8 @@ from typing import Any
 import aiohttp
 import pg
 import workloads
-from procs import BenchError, get_json, load_average, nearest_rank
+from app_alone import drive_one_run
+from procs import BenchError, get_json, load_average, nearest_rank, run_main, supervised
 from stack import Stack, database_url, start_stack, temp_dir
 from suite import SUITE_SLUGS
 
@@ -42,29 +43,8 @@ async def app_floor(
     the app's record of the function's end."""
     out = []
     for i in range(first, first + runs):
-        event = {"name": "suite/chain", "data": {"i": i}, "id": f"floor-{i}", "ts": 1, "user": {}}
-        steps: dict[str, Any] = {}
-        stack_ids: list[str] = []
         sent = time.time()
-        for _ in range(5):
-            body = {
-                "event": event, "events": [event], "steps": steps, "version": -1,
-                "use_api": False,
-                "ctx": {
-                    "run_id": f"floor-{i}", "attempt": 0, "use_api": False,
-                    "disable_immediate_execution": False,
-                    "stack": {"stack": stack_ids, "current": len(stack_ids)},
-                },
-            }  # fmt: skip
-            async with session.post(stack.ep.app + CHAIN_URL, json=body) as resp:
-                payload = await resp.json(content_type=None)
-            if resp.status == 200:
-                break
-            if resp.status != 206:
-                raise BenchError(f"app floor: call -> {resp.status}: {str(payload)[:300]}")
-            for op in payload:
-                steps[op["id"]] = {"data": op.get("data")}
-                stack_ids.append(op["id"])
+        await drive_one_run(session, stack.ep.app + CHAIN_URL, "suite/chain", i, f"floor-{i}", 3)
         ended = (await get_json(session, f"{stack.ep.app}/chain/{i}")).get("ended_at")
         if ended is None:
             raise BenchError(f"app floor: run {i} reached no end of the function")
@@ -95,7 +75,7 @@ async def measure(
 ) -> dict[str, Any]:
     url = database_url(backend, cluster, f"latency_{backend}", logs)
     stack = Stack([], logs)
-    try:
+    with supervised(stack.children):
         timeout = aiohttp.ClientTimeout(total=60)
         async with aiohttp.ClientSession(timeout=timeout) as session:
             await start_stack(session, "bench.suite_app:app", SUITE_SLUGS, url, 1, logs, stack)
@@ -104,8 +84,6 @@ async def measure(
             figures["app_floor_p50_ms"] = (nearest_rank(floor, 50) or 0.0) * 1000
             figures["app_floor_p99_ms"] = (nearest_rank(floor, 99) or 0.0) * 1000
             return figures
-    finally:
-        stack.stop()
 
 
 async def run(opts: argparse.Namespace, tmp: Path, cluster: pg.Cluster | None) -> None:
@@ -127,21 +105,14 @@ async def run(opts: argparse.Namespace, tmp: Path, cluster: pg.Cluster | None) -
 def main(argv: list[str] | None = None) -> int:
     opts = parse(argv)
     print(f"bench/latency.py: {load_average()} at the start", flush=True)
-    cluster: pg.Cluster | None = None
-    try:
-        if "postgres" in opts.backends:
-            cluster = pg.Cluster()
-            cluster.start()
-        with temp_dir("inlet-latency-") as tmp:
+
+    def measured() -> None:
+        wanted = "postgres" in opts.backends
+        with pg.running_if(wanted) as cluster, temp_dir("inlet-latency-") as tmp:
             asyncio.run(run(opts, Path(tmp), cluster))
-    except BenchError as exc:
-        print(f"benchmark failed: {exc}", file=sys.stderr)
-        return 1
-    finally:
-        if cluster is not None:
-            cluster.stop()
-    print(f"bench/latency.py: {load_average()} at the end")
-    return 0
+        print(f"bench/latency.py: {load_average()} at the end")
+
+    return run_main(measured)
 
 
 if __name__ == "__main__":

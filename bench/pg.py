@@ -12,10 +12,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, fields
 from pathlib import Path
 
@@ -96,6 +98,31 @@ class Cluster:
         with psycopg.connect(self.server.url("postgres"), autocommit=True) as conn:
             row = conn.execute("SHOW server_version").fetchone()
         return str(row[0]).split()[0] if row else "?"
+
+
+@contextlib.contextmanager
+def running() -> Iterator[Cluster]:
+    """A started Cluster for the block, stopped by its PID and deleted when the block ends,
+    however it ends. Ctrl-C and SIGTERM are ignored from then on: a second one must not
+    leave the server running."""
+    cluster = Cluster()
+    try:
+        cluster.start()
+        yield cluster
+    finally:
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        cluster.stop()
+
+
+@contextlib.contextmanager
+def running_if(wanted: bool) -> Iterator[Cluster | None]:
+    """:func:`running` when `wanted`, else None for the block."""
+    if not wanted:
+        yield None
+        return
+    with running() as cluster:
+        yield cluster
 
 
 @dataclass(frozen=True)

@@ -11,13 +11,14 @@ import contextlib
 import json
 import math
 import os
+import re
 import resource
 import signal
 import socket
 import subprocess
 import sys
 import time
-from collections.abc import Awaitable, Callable, Coroutine, Iterable
+from collections.abc import Awaitable, Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -26,6 +27,7 @@ from typing import Any, NoReturn, TypeVar
 import aiohttp
 
 R = TypeVar("R")
+T = TypeVar("T")
 
 HOST = "127.0.0.1"
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
@@ -65,6 +67,54 @@ class Child:
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait(timeout=10)
+
+
+def stop_all(children: Iterable[Child]) -> None:
+    """Stop each child by its PID, the last started first (servers before the app they
+    call, so their shutdown errors reach their logs)."""
+    for child in reversed(list(children)):
+        child.stop()
+
+
+@contextlib.contextmanager
+def supervised(children: list[Child] | None = None) -> Iterator[list[Child]]:
+    """The list to append every child the block starts to, as soon as it exists: all are
+    stopped by PID when the block ends, however it ends. When the block raises (Ctrl-C
+    too), they are stopped first, so that the logs are complete, then the tail of each log
+    goes to stderr."""
+    started = [] if children is None else children
+    try:
+        yield started
+    except BaseException:
+        stop_all(started)
+        for child in started:
+            print(tail(child.log), file=sys.stderr)
+        raise
+    finally:
+        stop_all(started)
+
+
+# A line of `inlet`'s text or JSON log output that reports a problem.
+_PROBLEM = re.compile(
+    r"^\d\d:\d\d:\d\d (WARNING|ERROR|CRITICAL) |^Traceback "
+    r"|\"level\": \"(warning|error|critical)\""
+)
+
+
+def log_problems(children: Iterable[Child]) -> list[str]:
+    """A note for each log with warnings or errors in it: how many lines, and the first."""
+    notes = []
+    for child in children:
+        try:
+            lines = child.log.read_text(errors="replace").splitlines()
+        except OSError:
+            continue
+        bad = [line for line in lines if _PROBLEM.search(line)]
+        if bad:
+            notes.append(
+                f"{child.name} logged {len(bad)} warning/error line(s), the first: {bad[0][:300]}"
+            )
+    return notes
 
 
 def tail(path: Path, lines: int = 40) -> str:
@@ -151,14 +201,17 @@ def self_cpu_seconds() -> float:
 
 
 # ---------------------------------------------------------------------------------------
-# Shared by timers.py and waits.py: an SDK app and `inlet dev` on fresh loopback ports.
+# Starting an SDK app and `inlet dev` (stack.py puts them together).
 
 REPO = Path(__file__).resolve().parent.parent
 
 
-def start_uvicorn_app(module: str, app_port: int, inlet_port: int, log: Path) -> Child:
-    """`uvicorn <module>` (uvloop, httptools) with INNGEST_DEV pointing at the Inlet."""
-    env = {**os.environ, "INNGEST_DEV": f"http://{HOST}:{inlet_port}"}
+def start_uvicorn_app(
+    module: str, app_port: int, inlet_port: int, log: Path, extra_env: dict[str, str] | None = None
+) -> Child:
+    """`uvicorn <module>` (uvloop, httptools) with INNGEST_DEV pointing at the Inlet, and
+    `extra_env` (the app's own settings) added to our environment."""
+    env = {**os.environ, **(extra_env or {}), "INNGEST_DEV": f"http://{HOST}:{inlet_port}"}
     argv = [
         sys.executable, "-m", "uvicorn", module,
         "--host", HOST, "--port", str(app_port),
@@ -212,6 +265,27 @@ def wait_quiet(pid: int, limit: float = 3.0, window: float = 0.1, below: float =
     return False
 
 
+def cpu_of(children: Iterable[Child]) -> float:
+    return sum(cpu_seconds(c.proc.pid) for c in children)
+
+
+async def quiesce(children: list[Child], limit: float = 3.0) -> None:
+    """Wait until the process trees stop using CPU, so trailing bookkeeping is counted."""
+    end = time.monotonic() + limit
+    before = cpu_of(children)
+    while time.monotonic() < end:
+        await asyncio.sleep(0.1)
+        now = cpu_of(children)
+        if now - before < 0.002:
+            return
+        before = now
+
+
+def chunks(seq: list[T], size: int) -> Iterator[list[T]]:
+    for i in range(0, len(seq), size):
+        yield seq[i : i + size]
+
+
 def load_average() -> str:
     """The 1, 5 and 15 minute load averages, for the report header."""
     try:
@@ -222,7 +296,7 @@ def load_average() -> str:
 
 
 # ---------------------------------------------------------------------------------------
-# Async helpers shared by timers.py and waits.py (aiohttp on loopback).
+# Async helpers shared by the scripts that drive an SDK app (aiohttp on loopback).
 
 EVENT_KEY = "benchkey"
 
@@ -277,53 +351,17 @@ async def post_events(
     return [str(i) for i in ids]
 
 
-async def start_pair(
-    session: aiohttp.ClientSession,
-    module: str,
-    slugs: Iterable[str],
-    db_path: Path,
-    logs: Path,
-    prefix: str,
-    children: list[Child],
-) -> tuple[Endpoints, Child, Child]:
-    """Start the app (`uvicorn module`), then `inlet dev` on the SQLite file `db_path`;
-    wait until GET /dev lists every function of `slugs`.
-
-    Both are appended to `children` as soon as they exist, so the caller's finally
-    block stops them whatever happens next.
-    """
-    inlet_port, app_port = free_port(), free_port()
-    ep = Endpoints(f"http://{HOST}:{inlet_port}", f"http://{HOST}:{app_port}")
-    app = start_uvicorn_app(module, app_port, inlet_port, logs / f"{prefix}app.log")
-    children.append(app)
-
-    async def app_up() -> bool:
-        async with session.get(ep.serve_url) as resp:
-            return "X-Inngest-SDK" in resp.headers
-
-    # The app first: a server that finds it down retries only after its poll interval.
-    await until("the app to answer GET /api/inngest", app_up, time.monotonic() + 30, 0.1, [app])
-    inlet_log = logs / f"{prefix}inlet.log"
-    inlet = start_inlet_dev(inlet_port, f"sqlite:///{db_path}", ep.serve_url, inlet_log)
-    children.append(inlet)
-    wanted = tuple(slugs)
-
-    async def synced() -> bool:
-        async with session.get(f"{ep.inlet}/dev") as resp:
-            text = await resp.text()
-            return resp.status == 200 and all(slug in text for slug in wanted)
-
-    what = "the functions to appear in GET /dev"
-    await until(what, synced, time.monotonic() + 30, 0.1, children)
-    return ep, app, inlet
+_FRACTION = re.compile(r"(\.\d{6})\d+")
 
 
 def parse_iso(value: Any) -> float | None:
-    """RFC 3339 as the server writes it (ms precision, Z) → epoch seconds, or None."""
+    """RFC 3339 (the server writes ms and Z) → epoch seconds; None for null or unparsable."""
     if not isinstance(value, str) or not value:
         return None
+    # fromisoformat takes at most microseconds; servers may send nanoseconds.
+    text = _FRACTION.sub(r"\1", value.replace("Z", "+00:00"))
     try:
-        return datetime.fromisoformat(value.replace("Z", "+00:00")).timestamp()
+        return datetime.fromisoformat(text).timestamp()
     except ValueError:
         return None
 
@@ -338,19 +376,19 @@ def interrupt(signum: int, frame: object) -> NoReturn:
 
 
 def run_main(
-    run: Callable[[], Coroutine[Any, Any, list[R]]],
-    summary: Callable[[list[R]], dict[str, Any]] | None,
+    run: Callable[[], R], summary: Callable[[R], dict[str, Any] | None] | None = None
 ) -> int:
-    """A benchmark's main: its repeats under SIGTERM-as-Ctrl-C, a failure as one line, and
-    with ``summary`` (``--json``) the JSON summary as the last line. The exit code."""
+    """A benchmark's main: `run` (its repeats; it calls asyncio.run itself, inside whatever
+    servers it needs) under SIGTERM-as-Ctrl-C, a failure as one line, and the JSON summary
+    `summary` makes of the result, when it makes one, as the last line. The exit code."""
     signal.signal(signal.SIGTERM, interrupt)
     try:
-        results = asyncio.run(run())
+        results = run()
     except BenchError as exc:
         print(f"benchmark failed: {exc}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         return 130
-    if summary is not None:
-        print(json.dumps(summary(results)))
+    if summary is not None and (figures := summary(results)) is not None:
+        print(json.dumps(figures))
     return 0

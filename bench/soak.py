@@ -35,6 +35,7 @@ from procs import (
     run_main,
     spawn,
     start_uvicorn_app,
+    supervised,
     until,
 )
 
@@ -107,8 +108,7 @@ async def soak(opts: argparse.Namespace) -> list[Sample]:
         db = tmpdir / "inlet.db"
         app_port, inlet_port = free_port(), free_port()
         ep = Endpoints(f"http://{HOST}:{inlet_port}", f"http://{HOST}:{app_port}")
-        children: list[Child] = []
-        try:
+        with supervised() as children:
             timeout = aiohttp.ClientTimeout(total=60)
             connector = aiohttp.TCPConnector(limit=16)
             async with aiohttp.ClientSession(timeout=timeout, connector=connector) as session:
@@ -158,9 +158,6 @@ async def soak(opts: argparse.Namespace) -> list[Sample]:
                             f"{s.runs},{s.seconds},{s.rss_mib},{s.db_mib},{s.wal_mib}", flush=True
                         )
                         next_report += opts.report_every
-        finally:
-            for child in reversed(children):
-                child.stop()
     return samples
 
 
@@ -200,7 +197,7 @@ def main(argv: list[str] | None = None) -> int:
         )
         return [samples]
 
-    return run_main(run, (lambda r: summary(r[0])) if opts.json else None)
+    return run_main(lambda: asyncio.run(run()), (lambda r: summary(r[0])) if opts.json else None)
 
 
 if __name__ == "__main__":

@@ -1,7 +1,9 @@
-"""One SDK app and N `inlet dev` processes on one database, for `bench/run`'s workloads.
+"""One SDK app and N `inlet dev` processes on one database, for `bench/run`'s workloads
+and the scripts that drive an SDK app (steps.py, timers.py, waits.py, flow.py, latency.py).
 
-Every process listens on 127.0.0.1 on a free port and is stopped by its PID
-(`Stack.stop`, also when starting fails half-way).
+Every process listens on 127.0.0.1 on a free port and is stopped by its PID: run the
+stack's start and use inside `with supervised(stack.children):` (procs.py), which stops
+them however the block ends, also when starting fails half-way.
 """
 
 from __future__ import annotations
@@ -16,32 +18,44 @@ import aiohttp
 import pg
 from procs import (
     HOST,
+    BenchError,
     Child,
     Endpoints,
     cpu_seconds,
     free_port,
     start_inlet_dev,
     start_uvicorn_app,
+    stop_all,
     until,
 )
 
 
 @dataclass
 class Stack:
-    """The app, the inlet processes, and the logs' directory."""
+    """The app, the inlet processes, and the logs' directory. `children` is every process
+    started so far, in order, filled as each one starts."""
 
     eps: list[Endpoints]
     logs: Path
     app: Child | None = None
     inlets: list[Child] = field(default_factory=list)
+    children: list[Child] = field(default_factory=list)
 
     @property
     def ep(self) -> Endpoints:
         return self.eps[0]
 
     @property
-    def children(self) -> list[Child]:
-        return [c for c in (self.app, *self.inlets) if c is not None]
+    def started_app(self) -> Child:
+        if self.app is None:
+            raise BenchError("the app has not been started")
+        return self.app
+
+    def pair(self) -> tuple[Endpoints, Child, Child]:
+        """The endpoints, the app and the inlet process of a stack of one inlet."""
+        if self.app is None or len(self.inlets) != 1:
+            raise BenchError(f"expected a started app and one inlet, not {self.children}")
+        return self.ep, self.app, self.inlets[0]
 
     def inlet_cpu(self) -> float:
         return sum(cpu_seconds(c.proc.pid) for c in self.inlets)
@@ -56,8 +70,7 @@ class Stack:
         return total / 1024
 
     def stop(self) -> None:
-        for child in reversed(self.children):
-            child.stop()
+        stop_all(self.children)
 
 
 def database_url(backend: str, cluster: pg.Cluster | None, name: str, tmp: Path) -> str:
@@ -85,17 +98,24 @@ async def start_stack(
     processes: int,
     logs: Path,
     stack: Stack | None = None,
+    *,
+    prefix: str = "",
+    app_env: dict[str, str] | None = None,
 ) -> Stack:
-    """Start `uvicorn module`, then the inlet processes one after the other, each once the
-    previous one lists every function of `slugs` in GET /dev (a sync makes the app
-    register with the first one, its INNGEST_DEV). Fills `stack` (when given) as processes
-    start, so the caller's `finally: stack.stop()` sees every one of them."""
+    """Start `uvicorn module` (with `app_env` added to its environment), then the inlet
+    processes one after the other, each once the previous one lists every function of
+    `slugs` in GET /dev (a sync makes the app register with the first one, its
+    INNGEST_DEV). Logs: `<prefix>app.log`, `<prefix>inlet.log` (`inlet1.log`, ... for
+    several). Fills `stack` (when given) as processes start, so that the caller's
+    `supervised(stack.children)` sees every one of them."""
     app_port, *inlet_ports = distinct_ports(1 + processes)
     eps = [Endpoints(f"http://{HOST}:{p}", f"http://{HOST}:{app_port}") for p in inlet_ports]
     if stack is None:
         stack = Stack(eps, logs)
     stack.eps, stack.logs = eps, logs
-    stack.app = start_uvicorn_app(module, app_port, inlet_ports[0], logs / "app.log")
+    app_log = logs / f"{prefix}app.log"
+    stack.app = start_uvicorn_app(module, app_port, inlet_ports[0], app_log, app_env)
+    stack.children.append(stack.app)
 
     async def app_up() -> bool:
         async with session.get(eps[0].serve_url) as resp:
@@ -108,9 +128,10 @@ async def start_stack(
     wanted = tuple(slugs)
     for k, ep in enumerate(eps):
         name = "inlet" if processes == 1 else f"inlet{k + 1}"
-        inlet = start_inlet_dev(inlet_ports[k], url, ep.serve_url, logs / f"{name}.log")
+        inlet = start_inlet_dev(inlet_ports[k], url, ep.serve_url, logs / f"{prefix}{name}.log")
         inlet.name = name
         stack.inlets.append(inlet)
+        stack.children.append(inlet)
 
         async def synced(ep: Endpoints = ep) -> bool:
             async with session.get(f"{ep.inlet}/dev") as resp:

@@ -9,7 +9,10 @@ below the median decides it; no assumption on the shape of the distribution).
 
 from __future__ import annotations
 
+import statistics
+from collections.abc import Iterable, Sequence
 from math import comb
+from typing import Any
 
 
 def median_ranks(n: int, confidence: float = 0.95) -> tuple[int, int] | None:
@@ -36,3 +39,13 @@ def median_interval(values: list[float], confidence: float = 0.95) -> tuple[floa
         return None
     ordered = sorted(values)
     return ordered[ranks[0] - 1], ordered[ranks[1] - 1]
+
+
+def field_medians(results: Sequence[Any], names: Iterable[str]) -> dict[str, float | None]:
+    """The median over the repeats' results of each named numeric attribute, leaving out
+    the results where it is None (None when every one is)."""
+    out: dict[str, float | None] = {}
+    for name in names:
+        values = [v for r in results if (v := getattr(r, name)) is not None]
+        out[name] = statistics.median(values) if values else None
+    return out

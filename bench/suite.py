@@ -28,7 +28,6 @@ import asyncio
 import contextlib
 import json
 import os
-import signal
 import statistics
 import subprocess
 import sys
@@ -44,7 +43,7 @@ import report
 import steps
 import ts_chain
 import workloads
-from procs import BenchError, interrupt, load_average, tail
+from procs import load_average, log_problems, run_main, supervised
 from stack import Stack, database_url, start_stack
 
 REPO = Path(__file__).resolve().parent.parent
@@ -195,7 +194,7 @@ async def on_suite_stack(
     url = database_url(opts.backend, cluster, name, tmp)
     stack = Stack([], logs)
     out: dict[str, Figures] = {}
-    try:
+    with supervised(stack.children):
         connector = aiohttp.TCPConnector(limit=64)
         timeout = aiohttp.ClientTimeout(total=60)
         async with aiohttp.ClientSession(connector=connector, timeout=timeout) as session:
@@ -214,14 +213,7 @@ async def on_suite_stack(
             if "W5" in chosen:
                 levels = [opts.scaled(n) for n in (1_000, 10_000, 100_000)]
                 out["W5"] = await workloads.backlog(session, stack, levels, W5_PROBES)
-    except BaseException:
-        stack.stop()
-        for child in stack.children:
-            print(tail(child.log), file=sys.stderr)
-        raise
-    finally:
-        stack.stop()
-    notes = steps.log_problems(stack.inlets)
+    notes = log_problems(stack.inlets)
     for figures in out.values():
         figures["notes"] = notes
     return out
@@ -350,39 +342,28 @@ def peer_medians(repeats: list[dict[str, Figures]]) -> dict[str, Figures]:
 
 def main(argv: list[str] | None = None) -> int:
     opts = parse_options(argv)
-    signal.signal(signal.SIGTERM, interrupt)
-    cluster: pg.Cluster | None = None
     header = (
         f"bench/run: backend {opts.backend}, {opts.processes} inlet process(es), "
         f"{opts.repeat} repeat(s), {os.cpu_count()} CPUs, {load_average()} at the start"
     )
-    try:
+
+    def run() -> Run:
         # The peers' dbos-postgres gets a database of this server too.
-        if opts.backend == "postgres" or opts.peers:
-            cluster = pg.Cluster()
-            cluster.start()
-        # Inlet uses the server only on --backend postgres.
-        inlet_cluster = cluster if opts.backend == "postgres" else None
-        run = asyncio.run(run_repeats(opts, inlet_cluster, cluster))
-    except BenchError as exc:
-        print(f"benchmark failed: {exc}", file=sys.stderr)
-        return 1
-    except KeyboardInterrupt:
-        return 130
-    finally:
-        if cluster is not None:
-            # A second Ctrl-C must not leave the server running.
-            signal.signal(signal.SIGINT, signal.SIG_IGN)
-            signal.signal(signal.SIGTERM, signal.SIG_IGN)
-            cluster.stop()
-    table, peers = medians(run.inlet), peer_medians(run.peers)
-    print(header)
-    print(f"{load_average()} at the end")
-    print("\n".join(report.table(table, opts.backend, opts.repeat)))
-    if opts.peers:
-        print("\n".join(report.peer_table(table, peers, run.peers_missing)))
-    if opts.json:
-        summary = {
+        with pg.running_if(opts.backend == "postgres" or opts.peers) as cluster:
+            # Inlet uses the server only on --backend postgres.
+            inlet_cluster = cluster if opts.backend == "postgres" else None
+            return asyncio.run(run_repeats(opts, inlet_cluster, cluster))
+
+    def report_tables(run: Run) -> Figures | None:
+        table, peers = medians(run.inlet), peer_medians(run.peers)
+        print(header)
+        print(f"{load_average()} at the end")
+        print("\n".join(report.table(table, opts.backend, opts.repeat)))
+        if opts.peers:
+            print("\n".join(report.peer_table(table, peers, run.peers_missing)))
+        if not opts.json:
+            return None
+        return {
             "backend": opts.backend,
             "processes": opts.processes,
             "runs": opts.runs,
@@ -394,8 +375,8 @@ def main(argv: list[str] | None = None) -> int:
             "peer_repeats": run.peers,
             "peers_missing": run.peers_missing,
         }
-        print(json.dumps(summary))
-    return 0
+
+    return run_main(run, report_tables)
 
 
 if __name__ == "__main__":

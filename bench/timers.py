@@ -23,7 +23,6 @@ import argparse
 import asyncio
 import contextlib
 import os
-import statistics
 import sys
 import tempfile
 import time
@@ -45,11 +44,12 @@ from procs import (
     post_events,
     run_main,
     self_cpu_seconds,
-    start_pair,
-    tail,
+    supervised,
     until,
     wait_quiet,
 )
+from stack import Stack, start_stack
+from stats import field_medians
 
 APP_MODULE = "bench.time_app:app"
 EVENT_NAME = "bench/sleep"
@@ -327,25 +327,17 @@ async def one_repeat(opts: Options, index: int) -> Result:
         logs = opts.log_dir or tmpdir
         logs.mkdir(parents=True, exist_ok=True)
         prefix = f"timers{index}-" if opts.log_dir else ""
-        children: list[Child] = []
-        try:
+        stack = Stack([], logs)
+        with supervised(stack.children):
             connector = aiohttp.TCPConnector(limit=64)
             timeout = aiohttp.ClientTimeout(total=30)
             async with aiohttp.ClientSession(connector=connector, timeout=timeout) as session:
-                ep, app, inlet = await start_pair(
-                    session, APP_MODULE, FUNCTION_SLUGS, tmpdir / "inlet.db", logs, prefix, children
+                url = f"sqlite:///{tmpdir / 'inlet.db'}"
+                await start_stack(
+                    session, APP_MODULE, FUNCTION_SLUGS, url, 1, logs, stack, prefix=prefix
                 )
+                ep, app, inlet = stack.pair()
                 return await measure(opts, session, ep, app, inlet)
-        except BaseException:
-            # Stopped first so that the logs are complete, including shutdown errors.
-            for child in reversed(children):
-                child.stop()
-            for child in children:
-                print(tail(child.log), file=sys.stderr)
-            raise
-        finally:
-            for child in reversed(children):
-                child.stop()
 
 
 # ---------------------------------------------------------------------------------------
@@ -386,11 +378,7 @@ MEDIAN_FIELDS = tuple(f.name for f in fields(Result) if f.name not in ("runs", "
 
 
 def medians(results: list[Result]) -> dict[str, float | None]:
-    out: dict[str, float | None] = {}
-    for name in MEDIAN_FIELDS:
-        values = [v for r in results if (v := getattr(r, name)) is not None]
-        out[name] = statistics.median(values) if values else None
-    return out
+    return field_medians(results, MEDIAN_FIELDS)
 
 
 def median_result(results: list[Result]) -> Result:
@@ -431,7 +419,7 @@ def main(argv: list[str] | None = None) -> int:
             "median": medians(results),
         }
 
-    return run_main(lambda: run_all(opts), summary if opts.json else None)
+    return run_main(lambda: asyncio.run(run_all(opts)), summary if opts.json else None)
 
 
 if __name__ == "__main__":

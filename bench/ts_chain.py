@@ -14,7 +14,6 @@ import asyncio
 import json
 import os
 import shutil
-import sys
 import tempfile
 import time
 from collections.abc import Callable
@@ -22,20 +21,21 @@ from pathlib import Path
 from typing import Any
 
 import aiohttp
-import steps
 from procs import (
     HOST,
     BenchError,
     Child,
     Endpoints,
     cpu_seconds,
+    log_problems,
     nearest_rank,
     spawn,
     start_inlet_dev,
-    tail,
+    supervised,
     until,
     wait_quiet,
 )
+from runs import sweep_runs
 from stack import distinct_ports
 
 REPO = Path(__file__).resolve().parent.parent
@@ -119,7 +119,7 @@ async def measure(
         await asyncio.to_thread(wait_quiet, inlet.proc.pid)
     server = sum(cpu_seconds(c.proc.pid) for c in inlets) - cpu0[0]
     app_cpu = cpu_seconds(app.proc.pid) - cpu0[1]
-    found = await steps.sweep_runs(session, eps[0], sent, 16, time.monotonic() + 120)
+    found = await sweep_runs(session, eps[0], sent, 16, time.monotonic() + 120)
     done = [r for r in found.values() if r.status == "Completed" and r.ended_at is not None]
     if not done:
         raise BenchError("W1-TS: no run reported Completed with an ended_at")
@@ -154,42 +154,34 @@ async def run(
     env = {k: v for k, v in os.environ.items() if not k.startswith(("INNGEST_", "INLET_"))}
     env |= {"NODE_SDK": "4", "PORT": str(app_port), "APP_ID": APP_ID, "STEPS": str(STEPS)}
     env |= {"ACCEPT_RECORD_FILE": str(tmp / "journal.jsonl"), "INNGEST_DEV": eps[0].inlet}
-    children: list[Child] = []
     try:
-        async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=60)) as session:
-            app = spawn("node app", ["node", str(APP)], env, logs / "ts-app.log", NODE_DIR)
-            children.append(app)
+        with supervised() as children:
+            async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=60)) as session:
+                app = spawn("node app", ["node", str(APP)], env, logs / "ts-app.log", NODE_DIR)
+                children.append(app)
 
-            async def app_up() -> bool:
-                async with session.get(eps[0].serve_url) as resp:
-                    return resp.status == 200
+                async def app_up() -> bool:
+                    async with session.get(eps[0].serve_url) as resp:
+                        return resp.status == 200
 
-            await until("the Node app", app_up, time.monotonic() + 60, 0.1, children)
-            url = url_of(tmp)
-            inlets = []
-            for k, ep in enumerate(eps):
-                log = logs / f"ts-inlet{k + 1}.log"
-                inlet = start_inlet_dev(inlet_ports[k], url, ep.serve_url, log)
-                children.append(inlet)
-                inlets.append(inlet)
+                await until("the Node app", app_up, time.monotonic() + 60, 0.1, children)
+                url = url_of(tmp)
+                inlets = []
+                for k, ep in enumerate(eps):
+                    log = logs / f"ts-inlet{k + 1}.log"
+                    inlet = start_inlet_dev(inlet_ports[k], url, ep.serve_url, log)
+                    children.append(inlet)
+                    inlets.append(inlet)
 
-                async def synced(ep: Endpoints = ep) -> bool:
-                    async with session.get(f"{ep.inlet}/dev") as resp:
-                        return SLUG in await resp.text()
+                    async def synced(ep: Endpoints = ep) -> bool:
+                        async with session.get(f"{ep.inlet}/dev") as resp:
+                            return SLUG in await resp.text()
 
-                await until(f"{SLUG} in GET /dev", synced, time.monotonic() + 60, 0.1, children)
-            figures = await measure(session, eps, app, inlets, Journal(tmp / "journal.jsonl"), runs)
-        for child in reversed(children):
-            child.stop()
-        figures["notes"] += steps.log_problems(inlets)
+                    await until(f"{SLUG} in GET /dev", synced, time.monotonic() + 60, 0.1, children)
+                figures = await measure(
+                    session, eps, app, inlets, Journal(tmp / "journal.jsonl"), runs
+                )
+        figures["notes"] += log_problems(inlets)
         return figures
-    except BaseException:
-        for child in reversed(children):
-            child.stop()
-        for child in children:
-            print(tail(child.log), file=sys.stderr)
-        raise
     finally:
-        for child in reversed(children):
-            child.stop()
         shutil.rmtree(tmp, ignore_errors=True)

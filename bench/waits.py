@@ -27,7 +27,6 @@ import argparse
 import asyncio
 import os
 import random
-import sqlite3
 import statistics
 import sys
 import tempfile
@@ -41,7 +40,6 @@ from procs import (
     BenchError,
     Child,
     Endpoints,
-    cpu_seconds,
     cpu_seconds_fine,
     fmt,
     get_json,
@@ -49,22 +47,26 @@ from procs import (
     nearest_rank,
     post_events,
     run_main,
-    start_pair,
-    tail,
+    supervised,
     until,
     wait_quiet,
+)
+from stack import Stack, start_stack
+from waiters import (
+    BATCH_SIZE,
+    PING_EVENT,
+    SEED,
+    Setup,
+    create_waiters,
+    stored_listeners,
+    wait_counts,
 )
 
 APP_MODULE = "bench.time_app:app"
 FUNCTION_SLUGS = ("bench-time-sleeper", "bench-time-waiter")
-WAIT_EVENT = "bench/wait"
-PING_EVENT = "bench/ping"
-BATCH_SIZE = 100
 WARMUP_EVENTS = 200
 NOBODY = 1_000_000_000
 """Ping ids from here up match no waiter (waiter ids are 0..N-1)."""
-SAMPLE_RUNS = 20
-SEED = 20240601
 
 
 # ---------------------------------------------------------------------------------------
@@ -198,118 +200,6 @@ async def send_pings(
 
 
 # ---------------------------------------------------------------------------------------
-# Creating the waiting runs
-
-
-def stored_listeners(db_path: Path, event: str) -> int | None:
-    """Listeners for `event` in the server's SQLite file (read-only), or None if unreadable.
-
-    Reads the server's private schema: the one check that the server, not only the app,
-    knows every run is waiting. A read-only reader does not block the WAL writer.
-    """
-    try:
-        db = sqlite3.connect(f"file:{db_path}?mode=ro", uri=True, timeout=5)
-        try:
-            row = db.execute("SELECT count(*) FROM listeners WHERE event = ?", (event,)).fetchone()
-            return int(row[0])
-        finally:
-            db.close()
-    except sqlite3.Error:
-        return None
-
-
-@dataclass
-class Setup:
-    waiters: int
-    seconds: float
-    waiters_per_s: float
-    server_cpu_ms_per_waiter: float
-    app_cpu_ms_per_waiter: float
-    listeners: int | None
-    sample_running: int
-
-
-async def wait_counts(session: aiohttp.ClientSession, ep: Endpoints) -> tuple[int, int]:
-    body = await get_json(session, f"{ep.app}/waits/count")
-    return int(body["reached"]), int(body["resolved"])
-
-
-async def create_waiters(
-    opts: Options,
-    session: aiohttp.ClientSession,
-    ep: Endpoints,
-    app: Child,
-    inlet: Child,
-    db_path: Path,
-) -> Setup:
-    n = opts.waiters
-    pid = inlet.proc.pid
-    cpu0, app0, start = cpu_seconds(pid), cpu_seconds(app.proc.pid), time.monotonic()
-    deadline = start + opts.setup_timeout
-    event_ids: list[str] = []
-    last_print = start
-    for k in range(0, n, BATCH_SIZE):
-        body = [{"name": WAIT_EVENT, "data": {"id": i}} for i in range(k, min(k + BATCH_SIZE, n))]
-        event_ids.extend(await post_events(session, ep, body))
-        if time.monotonic() >= deadline:
-            raise BenchError(f"timed out sending the {n} bench/wait events")
-        if time.monotonic() - last_print >= 5:
-            last_print = time.monotonic()
-            reached, _ = await wait_counts(session, ep)
-            print(f"    set-up: sent {len(event_ids)}/{n}, waiting {reached}"
-                  f"  ({last_print - start:.0f} s)", flush=True)  # fmt: skip
-    sent_at = time.monotonic()
-    print(f"    set-up: sent {n} events in {sent_at - start:.1f} s", flush=True)
-
-    # 1. The app answered every run's first call with the WaitForEvent opcode.
-    reached = 0
-    while True:
-        for child in (app, inlet):
-            child.check_alive()
-        reached, resolved = await wait_counts(session, ep)
-        if resolved:
-            raise BenchError(f"{resolved} waiters resumed before any ping was sent")
-        if reached >= n:
-            break
-        now = time.monotonic()
-        if now >= deadline:
-            raise BenchError(f"timed out: {reached}/{n} runs reached the wait")
-        if now - last_print >= 5:
-            last_print = now
-            rate = reached / (now - start)
-            print(f"    set-up: {reached}/{n} waiting ({now - start:.0f} s, {rate:.0f}/s)",
-                  flush=True)  # fmt: skip
-        await asyncio.sleep(0.2)
-    # 2. The server stored every listener (its reply may lag the app's answer a little).
-    listeners: int | None = None
-    while time.monotonic() < deadline:
-        listeners = stored_listeners(db_path, PING_EVENT)
-        if listeners is None or listeners >= n:
-            break
-        await asyncio.sleep(0.2)
-    if listeners is not None and listeners < n:
-        raise BenchError(f"the server stored {listeners}/{n} listeners")
-    # 3. Nothing left in flight.
-    if not await asyncio.to_thread(wait_quiet, pid, 30.0, 0.2, 0.004):
-        print("    set-up: the server did not go quiet within 30 s", file=sys.stderr)
-    elapsed = time.monotonic() - start
-    cpu, app_cpu = cpu_seconds(pid) - cpu0, cpu_seconds(app.proc.pid) - app0
-    # 4. Over the API too: a sample of the runs reads Running.
-    sample = random.Random(SEED).sample(event_ids, min(SAMPLE_RUNS, len(event_ids)))
-    running = 0
-    for event_id in sample:
-        body = await get_json(session, f"{ep.inlet}/v1/events/{event_id}/runs")
-        runs = body.get("data") or []
-        running += bool(runs) and runs[0].get("status") == "Running"
-    if running < len(sample):
-        raise BenchError(f"only {running}/{len(sample)} sampled waiters read Running")
-    print(f"    set-up: {n} runs waiting after {elapsed:.1f} s ({n / elapsed:.0f}/s); "
-          f"listeners stored {fmt(listeners, 'd') if listeners is not None else '?'}, "
-          f"sample {running}/{len(sample)} Running", flush=True)  # fmt: skip
-    return Setup(n, elapsed, n / elapsed, cpu / n * 1000, app_cpu / n * 1000, listeners, running)
-
-
-# ---------------------------------------------------------------------------------------
 # One repeat
 
 
@@ -360,7 +250,7 @@ async def measure(
         print(f"  settle: {opts.settle:g} s", flush=True)
         await asyncio.sleep(opts.settle)
     print(f"  set-up: starting {opts.waiters} waiting runs", flush=True)
-    setup = await create_waiters(opts, session, ep, app, inlet, db_path)
+    setup = await create_waiters(opts.waiters, opts.setup_timeout, session, ep, app, inlet, db_path)
 
     ids, expected = ping_ids(opts)
     print(f"  phase B: {len(ids)} pings, {len(expected)} of them for a waiter", flush=True)
@@ -421,25 +311,17 @@ async def one_repeat(opts: Options, index: int) -> Result:
         logs.mkdir(parents=True, exist_ok=True)
         prefix = f"waits{index}-" if opts.log_dir else ""
         db_path = tmpdir / "inlet.db"
-        children: list[Child] = []
-        try:
+        stack = Stack([], logs)
+        with supervised(stack.children):
             connector = aiohttp.TCPConnector(limit=16)
             timeout = aiohttp.ClientTimeout(total=60)
             async with aiohttp.ClientSession(connector=connector, timeout=timeout) as session:
-                ep, app, inlet = await start_pair(
-                    session, APP_MODULE, FUNCTION_SLUGS, db_path, logs, prefix, children
+                url = f"sqlite:///{db_path}"
+                await start_stack(
+                    session, APP_MODULE, FUNCTION_SLUGS, url, 1, logs, stack, prefix=prefix
                 )
+                ep, app, inlet = stack.pair()
                 return await measure(opts, session, ep, app, inlet, db_path)
-        except BaseException:
-            # Stopped first so that the logs are complete, including shutdown errors.
-            for child in reversed(children):
-                child.stop()
-            for child in children:
-                print(tail(child.log), file=sys.stderr)
-            raise
-        finally:
-            for child in reversed(children):
-                child.stop()
 
 
 # ---------------------------------------------------------------------------------------
@@ -545,7 +427,7 @@ def main(argv: list[str] | None = None) -> int:
             "median": medians(results),
         }
 
-    return run_main(lambda: run_all(opts), summary if opts.json else None)
+    return run_main(lambda: asyncio.run(run_all(opts)), summary if opts.json else None)
 
 
 if __name__ == "__main__":
