@@ -30,6 +30,7 @@ from inlet.model import (
     QueueItem,
     Resume,
     RunState,
+    RunStatus,
     SkipRecord,
 )
 from inlet.steps.checkpoint import Checkpoint, StateLimits, Verdict
@@ -66,6 +67,42 @@ class Claim:
     state: RunState | None = None
     """The run as it was when claimed (None if it is gone), loaded with the claim so a call
     needs no second trip to the store."""
+
+
+DEFERS_START = (RunStatus.COMPLETED, RunStatus.FAILED)
+"""The endings that start a run's deferred runs (``inlet.steps.defer``)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Next:
+    """Asks a completion to lease its run's next call at once (``Store.complete_call``):
+    until when, for which worker (the owner its lease tokens name)."""
+
+    lease_until: float
+    owner: str
+
+
+@dataclass(frozen=True, slots=True)
+class CallEnd:
+    """What the executor knows and asks for when it completes a call
+    (``Store.complete_call``)."""
+
+    seen: int | None = None
+    """The run's step count in the claim's state: an ending is refused if it changed."""
+    then: Next | None = None
+    """Lease the run's next call at once, for this worker."""
+
+
+@dataclass(frozen=True, slots=True)
+class Completed:
+    """What ``Store.complete_call`` did."""
+
+    applied: bool
+    """The lease held and the outcome was applied; False: nothing changed."""
+    moved: bool = False
+    """Not applied because the run recorded steps while the call was out (``CallEnd.seen``)."""
+    next: Claim | None = None
+    """The run's next call, leased in the same transaction (``CallEnd.then``)."""
 
 
 class Store(StallReads, WaitReads, ReadModel):
@@ -170,7 +207,6 @@ class Store(StallReads, WaitReads, ReadModel):
     async def next_due(self) -> float | None:
         """When the earliest item becomes due (leased items: when their lease expires)."""
 
-    @abc.abstractmethod
     async def complete(self, claim: Claim, outcome: Outcome, now: float, key_ttl: float) -> bool:
         """Apply a call's outcome and record its attempt, atomically, if ``claim``'s
         lease is still held. Returns False, changing nothing, when it is not.
@@ -178,6 +214,21 @@ class Store(StallReads, WaitReads, ReadModel):
         A memo recorded for a waiting step (sleep, wait, invoke) also removes that step's
         listener and timer; a finished run loses its items and listeners. The outcome's
         events, runs, resumes and cancellations are applied as by ``ingest``."""
+        return (await self.complete_call(claim, outcome, now, key_ttl, CallEnd())).applied
+
+    @abc.abstractmethod
+    async def complete_call(
+        self, claim: Claim, outcome: Outcome, now: float, key_ttl: float, end: CallEnd
+    ) -> Completed:
+        """``complete``, with two savings for the executor, in the same transaction.
+
+        With ``end.seen`` (the run's step count in ``claim.state``), an outcome that
+        completes or fails the run is not applied (``moved``) if the run has recorded steps
+        since: a TS v4 checkpoint may have recorded defers, whose runs the caller must
+        start too. With ``end.then``, the run's next call that this outcome queues due now
+        is leased and returned with the run's state, when a ``claim`` would take it first
+        (no concurrency key, nothing due ranked before it); otherwise it waits for a
+        claim."""
 
     @abc.abstractmethod
     async def checkpoint(self, cp: Checkpoint, limits: StateLimits, now: float) -> Verdict:

@@ -35,7 +35,7 @@ from inlet.model import (
 from inlet.steps.checkpoint import Checkpoint, StateLimits, Verdict
 from inlet.steps.endpoint import Report
 from inlet.store.alerts import MemoryAlerts
-from inlet.store.base import Claim, IngestResult, Store
+from inlet.store.base import CallEnd, Claim, Completed, IngestResult, Store
 from inlet.store.engine import apply, queue
 from inlet.store.engine import checkpoint as engine_checkpoint
 from inlet.store.engine import endpoint as engine_endpoint
@@ -428,11 +428,13 @@ class MemoryStore(
         self._counted(tx.tally)
         return claims
 
-    async def complete(self, claim: Claim, outcome: Outcome, now: float, key_ttl: float) -> bool:
+    async def complete_call(
+        self, claim: Claim, outcome: Outcome, now: float, key_ttl: float, end: CallEnd
+    ) -> Completed:
         tx = self._write_tx()
-        held = apply.complete(tx, claim, outcome, now, key_ttl)
+        done = apply.complete_call(tx, claim, outcome, now, key_ttl, end, self._leases)
         self._counted(tx.tally)
-        return held
+        return done
 
     async def checkpoint(self, cp: Checkpoint, limits: StateLimits, now: float) -> Verdict:
         return engine_checkpoint.checkpoint(self._write_tx(), cp, limits, now)

@@ -35,7 +35,7 @@ from inlet.model import (
 )
 from inlet.steps.checkpoint import Checkpoint, StateLimits, Verdict
 from inlet.steps.endpoint import Report
-from inlet.store.base import Claim, IngestResult, Store
+from inlet.store.base import CallEnd, Claim, Completed, IngestResult, Store
 from inlet.store.engine import apply
 from inlet.store.engine import checkpoint as engine_checkpoint
 from inlet.store.engine import endpoint as engine_endpoint
@@ -291,17 +291,22 @@ class RelationalStore(
         tx = self._tx()
         return engine_queue.claim(tx, now, limit, lease_until, lease, timers), tx.tally
 
-    async def complete(self, claim: Claim, outcome: Outcome, now: float, key_ttl: float) -> bool:
+    async def complete_call(
+        self, claim: Claim, outcome: Outcome, now: float, key_ttl: float, end: CallEnd
+    ) -> Completed:
         runs = (claim.item.run_id,)
-        held, tally = await self._write_runs(runs, self._complete, claim, outcome, now, key_ttl)
+        done, tally = await self._write_runs(
+            runs, self._complete_call, claim, outcome, now, key_ttl, end
+        )
         self._counted(tally)
-        return held
+        return done
 
-    def _complete(
-        self, claim: Claim, outcome: Outcome, now: float, key_ttl: float
-    ) -> tuple[bool, Tally]:
+    def _complete_call(
+        self, claim: Claim, outcome: Outcome, now: float, key_ttl: float, end: CallEnd
+    ) -> tuple[Completed, Tally]:
         tx = self._tx()
-        return apply.complete(tx, claim, outcome, now, key_ttl), tx.tally
+        done = apply.complete_call(tx, claim, outcome, now, key_ttl, end, self._leases)
+        return done, tx.tally
 
     async def checkpoint(self, cp: Checkpoint, limits: StateLimits, now: float) -> Verdict:
         return await self._write_runs(

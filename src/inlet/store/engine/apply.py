@@ -9,7 +9,7 @@ follow-ups and :func:`ingest` drains them in order, in the same transaction.
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, replace
 
 from inlet.model import (
@@ -21,17 +21,18 @@ from inlet.model import (
     NewItem,
     NewRun,
     Outcome,
+    QueueItem,
     Resume,
     RunStatus,
     SkipRecord,
     StoredMemo,
 )
 from inlet.steps.ops import STEP_MEMOS
-from inlet.store.base import Claim, IngestResult
+from inlet.store.base import DEFERS_START, CallEnd, Claim, Completed, IngestResult
 from inlet.store.engine import history
 from inlet.store.engine.admit import create_plain_runs, create_run
-from inlet.store.engine.queue import drop_run_work, enqueue, plan, release
-from inlet.store.engine.tx import Tx
+from inlet.store.engine.queue import claim_planned, drop_run_work, enqueue, plan, release
+from inlet.store.engine.tx import Keys, Tx
 from inlet.store.engine.waits import early_event, resume
 
 
@@ -136,28 +137,57 @@ def complete(tx: Tx, claim: Claim, outcome: Outcome, now: float, key_ttl: float)
     """Apply a call's outcome if ``claim``'s lease still holds (False, changing nothing,
     when it does not): record the attempt and memos, move the run on or finish it, queue
     what comes next, and ingest what the outcome emitted."""
+    return complete_call(tx, claim, outcome, now, key_ttl, CallEnd(), iter(())).applied
+
+
+def complete_call(
+    tx: Tx,
+    claim: Claim,
+    outcome: Outcome,
+    now: float,
+    key_ttl: float,
+    end: CallEnd,
+    leases: Iterator[int],
+) -> Completed:
+    """:func:`complete`, and what ``Store.complete_call`` adds: with ``end.seen``, an ending
+    is refused (``moved``) if the run recorded steps since the claim; with ``end.then``, the
+    run's next call is leased (``queue.claim_planned``; its lease is ``owner:n``, ``n``
+    from ``leases``, as the store's claims make them) when the outcome only moved the run
+    on."""
     item = claim.item
     row = tx.run(item.run_id)
     priority = row.priority if row is not None else 0.0
     alive = row is not None and not row.run.status.ended
+    finish = outcome.finish
+    seen, then = end.seen, end.then
+    if (
+        seen is not None
+        and row is not None
+        and alive
+        and finish is not None
+        and finish.status in DEFERS_START
+        and row.run.step_count != seen
+    ):
+        return Completed(False, moved=True)
     # The write that consumes the item is also the lease check: no row, no lease. It
     # records the attempt, and the memos of a run that goes on (a step's first output).
     attempt = outcome.attempt
     added: int | None = None
+    memos: list[StoredMemo] = []
     if outcome.retry_at is not None:
         rank = outcome.retry_at - (0.0 if item.kind is ItemKind.TIMER else priority)
         held = tx.retry_item(item.id, claim.lease, outcome.retry_at, rank, attempt)
     else:
-        memos = _numbered(outcome, row.run.step_count, now) if row is not None and alive else ()
+        memos = _numbered(outcome, row.run.step_count, now) if row is not None and alive else []
         added = tx.consume_item(item.id, claim.lease, attempt, item.run_id, memos)
         held = added is not None
     if not held:
-        return False
+        return Completed(False)
     if row is None or row.keys:
         release(tx, [item.id], now)  # only calls of runs with concurrency keys hold slots
     if row is None or not alive:
         tx.delete_item(item.id)
-        return True
+        return Completed(True)
     run = row.run
     if added is None:  # a retry's memos, one at a time
         added = 0
@@ -177,7 +207,7 @@ def complete(tx: Tx, claim: Claim, outcome: Outcome, now: float, key_ttl: float)
         run = replace(
             run, step_count=run.step_count + added, state_size=run.state_size + outcome.state_bytes
         )
-    finish = outcome.finish
+    planned: list[tuple[QueueItem, float, Keys]] = []
     if finish is not None:
         drop_run_work(tx, run.id, now)
         run = replace(
@@ -186,7 +216,8 @@ def complete(tx: Tx, claim: Claim, outcome: Outcome, now: float, key_ttl: float)
         tx.update_run(run)
         tx.tally.end(run.function_slug, finish.status)
     else:
-        tx.update_run(run, plan(tx, row, run.id, outcome.enqueue, now))
+        planned = plan(tx, row, run.id, outcome.enqueue, now)
+        tx.update_run(run, planned)
         for listener in outcome.listeners:
             tx.insert_listener(listener)
             if listener.kind is ListenerKind.WAIT:
@@ -194,7 +225,30 @@ def complete(tx: Tx, claim: Claim, outcome: Outcome, now: float, key_ttl: float)
                 if early is not None:
                     found = Resume(listener.id, run.id, listener.step_id, early.to_wire())
                     resume(tx, found, now)
-    if outcome.events or outcome.runs or outcome.resumes or outcome.cancels:
+    emits = outcome.events or outcome.runs or outcome.resumes or outcome.cancels
+    if emits:
         emitted = Batch(outcome.events, outcome.runs, outcome.resumes, outcome.cancels)
         ingest(tx, emitted, now, key_ttl)
-    return True
+    # Only a run that this outcome alone moved on: what it emitted or waits for may
+    # have changed it again, and a call of a run with concurrency keys needs the gate.
+    if then is None or emits or outcome.listeners or not planned or row.keys:
+        return Completed(True)
+    if run.status is not RunStatus.RUNNING:
+        return Completed(True)
+    known = None
+    state = claim.state
+    if (
+        state is not None
+        and state.run.step_count == row.run.step_count
+        and state.run.event_ids == run.event_ids
+        and added == len(memos)
+    ):
+        # The run's memos are those the claim loaded and those this outcome stored.
+        known = state.events, (*state.memos, *memos)
+    owner = then.owner
+
+    def lease() -> str:
+        return f"{owner}:{next(leases)}"
+
+    taken = claim_planned(tx, run, planned, known, now, then.lease_until, lease)
+    return Completed(True, next=taken)

@@ -9,7 +9,7 @@ from inlet.flow.concurrency import Candidate
 from inlet.flow.gates import concurrency_gate
 from inlet.ids import new_ulid
 from inlet.metrics import CONCURRENCY
-from inlet.model import ItemKind, NewItem, QueueItem, RunState, RunStatus
+from inlet.model import Event, ItemKind, NewItem, QueueItem, Run, RunState, RunStatus, StoredMemo
 from inlet.store.base import Claim
 from inlet.store.engine.tx import Due, Keys, Loaded, RunRow, Tx
 
@@ -173,3 +173,39 @@ def _claim(
         run = replace(run, status=RunStatus.RUNNING, started_at=now)
     events = tuple(e for e in (tx.event(i) for i in run.event_ids) if e is not None)
     return Claim(item, lease, RunState(run=run, events=events, memos=memos))
+
+
+def claim_planned(
+    tx: Tx,
+    run: Run,
+    planned: Sequence[tuple[QueueItem, float, Keys]],
+    state: tuple[tuple[Event, ...], tuple[StoredMemo, ...]] | None,
+    now: float,
+    lease_until: float,
+    leases: Callable[[], str],
+) -> Claim | None:
+    """Lease the first call of ``planned`` (queued for ``run`` by this transaction) if a
+    claim at ``now`` would take it first: it is due, holds no concurrency key (those go
+    through the gate) and nothing due ranks before it (so no run's work jumps the queue).
+    ``state`` is the run's events and memos when the caller knows them; otherwise they
+    are read. None, leasing nothing, when a claim would not take it."""
+    call = next(
+        (
+            item
+            for item, _, keys in planned
+            if item.kind is not ItemKind.TIMER and item.due_at <= now and not keys
+        ),
+        None,
+    )
+    if call is None:
+        return None
+    # The best due item, which the enqueue left out if the run had that step queued.
+    first = tx.due_items(now, 1)
+    if not first or first[0].item.id != call.id:
+        return None
+    call, lease = first[0].item, leases()
+    tx.lease([(call.id, lease, lease_until, ())])
+    if state is None:
+        events = tuple(e for e in (tx.event(i) for i in run.event_ids) if e is not None)
+        state = events, tx.memos(run.id)
+    return Claim(call, lease, RunState(run=run, events=state[0], memos=state[1]))
