@@ -29,7 +29,7 @@ from inlet.steps.finish import standard_error
 from inlet.steps.machine import Call, Limits, Reply, interpret
 from inlet.steps.request import build
 from inlet.store import Store
-from inlet.store.base import Claim
+from inlet.store.base import Claim, Next
 
 log = logging.getLogger("inlet.executor")
 
@@ -185,19 +185,26 @@ class Executor:
                     log.exception("executor.lease_extend_failed")
 
     async def _execute(self, claim: Claim) -> None:
-        try:
-            await self._call(claim)
-        except asyncio.CancelledError:
-            raise
-        except Exception:
-            # The lease expires and the item is tried again: nothing is lost.
-            log.exception(
-                "executor.item_failed", extra={"item": claim.item.id, "run_id": claim.item.run_id}
-            )
-        finally:
-            self._inflight.pop(claim.item.id, None)
+        """Make the call of ``claim``, then those its completions lease at once (a chain
+        of steps runs in this task, in the same slot, without a dispatcher round)."""
+        current: Claim | None = claim
+        while current is not None:
+            claim, current = current, None
+            try:
+                current = await self._call(claim)
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                # The lease expires and the item is tried again: nothing is lost.
+                log.exception(
+                    "executor.item_failed",
+                    extra={"item": claim.item.id, "run_id": claim.item.run_id},
+                )
+            finally:
+                self._inflight.pop(claim.item.id, None)
 
-    async def _call(self, claim: Claim) -> None:
+    async def _call(self, claim: Claim) -> Claim | None:
+        """Make the call, record its outcome; the run's next call if that leased it."""
         item = claim.item
         state = claim.state
         started = self._clock.now()
@@ -207,7 +214,7 @@ class Executor:
                 Outcome(attempt=Attempt.of(item, started, "skipped", "the run had already ended")),
                 started,
             )
-            return
+            return None
         registry = self._registry()
         function = registry.get(state.run.function_slug)
         reply: Reply | None = None
@@ -254,10 +261,16 @@ class Executor:
                 retry=self._retry,
                 limits=self._limits,
             )
-        # The applier wakes this worker if the outcome made work (``notify``).
-        if not await self._applier.complete(claim, outcome, self._clock.now()):
+        # The applier wakes this worker if the outcome made work (``notify``) that it did
+        # not hand back leased: a call keeps its slot for the run's next one.
+        now = self._clock.now()
+        then = None
+        if item.kind is not ItemKind.TIMER and not self._stopping:
+            then = Next(now + self._settings.lease_seconds, self._owner)
+        done = await self._applier.complete_call(claim, outcome, now, then)
+        if not done.applied:
             log.warning("executor.lease_lost", extra={"item": item.id, "run_id": item.run_id})
-            return
+            return None
         if reply is not None and (updates := step_metadata.updates_in(reply, self._response_keys)):
             await self._store.update_metadata(item.run_id, updates, self._clock.now())
         self._log(outcome, item.run_id)
@@ -268,6 +281,11 @@ class Executor:
             # it lasts.
             error = f"a call failed: {outcome.attempt.error or kind}"
             await self._store.set_app_error(function.app_url, error, self._clock.now())
+        if done.next is not None:
+            # It takes this call's slot (still counted until this returns). Should a write
+            # above fail, its lease runs out and it is claimed again: nothing is lost.
+            self._inflight[done.next.item.id] = done.next
+        return done.next
 
     def _count(self, function: str, outcome: Outcome, reply: Reply | None) -> str | None:
         """Counts the call for /metrics and returns why it gave no usable answer, if so."""

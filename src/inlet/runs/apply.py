@@ -18,12 +18,12 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import replace
 
-from inlet.model import Cancellation, Event, NewRun, Outcome, RunState, RunStatus
+from inlet.model import Cancellation, Event, NewRun, Outcome, RunState
 from inlet.runs.router import Routed, Router
 from inlet.steps import defer
 from inlet.steps.finish import for_finish
 from inlet.store import IngestResult, Store
-from inlet.store.base import Claim
+from inlet.store.base import DEFERS_START, CallEnd, Claim, Completed, Next
 
 
 class Applier:
@@ -76,6 +76,37 @@ class Applier:
             self._wake()
         return result
 
+    async def apply_each(
+        self, groups: Sequence[Sequence[Event]], now: float
+    ) -> list[tuple[str, ...]]:
+        """``apply`` for several callers' events at once (concurrent requests of the event
+        API): routed together and stored in one store call, so one transaction and one
+        set of statements serves them all. The runs each group's events started, in the
+        groups' order. An event a previous group already holds (the same id) is that
+        group's: it starts nothing for a later one, as if they had been applied in turn."""
+        seen: set[str] = set()
+        events: list[Event] = []
+        owner: dict[str, int] = {}
+        for index, group in enumerate(groups):
+            for event in group:
+                if event.internal_id in seen and owner[event.internal_id] != index:
+                    continue
+                seen.add(event.internal_id)
+                owner.setdefault(event.internal_id, index)
+                events.append(event)
+        routed = await self._route(events, now)
+        result = await self._store.ingest(
+            events, routed.runs, now, self._key_ttl, routed.resumes, routed.cancels, routed.skips
+        )
+        if result.run_ids or result.resumed or result.cancelled:
+            self._wake()
+        created = set(result.run_ids)
+        started: list[list[str]] = [[] for _ in groups]
+        for run in routed.runs:
+            if run.id in created:
+                started[owner[run.event_ids[0]]].append(run.id)
+        return [tuple(ids) for ids in started]
+
     async def cancel(self, run_id: str, reason: str, now: float) -> bool:
         """Cancel one run, with what its ending causes (its ``inngest/function.cancelled``
         event, the invoking parent that event resumes). True if this call cancelled it;
@@ -109,11 +140,38 @@ class Applier:
         """Record a call's ``outcome`` with the events it emits (its own, such as an
         invoke's, and the system events of a run that ended) and what they cause, if
         ``claim``'s lease still holds. False, changing nothing, when it does not."""
+        return (await self.complete_call(claim, outcome, now)).applied
+
+    async def complete_call(
+        self, claim: Claim, outcome: Outcome, now: float, then: Next | None = None
+    ) -> Completed:
+        """``complete``, and with ``then``, the run's next call leased in the same
+        transaction when a claim would take it first (``Store.complete_call``): the
+        worker calls it at once, and is woken only for the work this left queued.
+
+        A run that completes or fails starts the deferred runs it recorded, known from
+        the claim's state unless the run recorded steps while the call was out (a TS v4
+        checkpoint, which may hold defers): then the store refuses the ending and the run
+        is read again."""
+        state = claim.state
         events = list(outcome.events)
-        if outcome.finish is not None and claim.state is not None:
-            events.extend(for_finish(claim.state, outcome.finish, now))
-            if outcome.finish.status in (RunStatus.COMPLETED, RunStatus.FAILED):
-                events = await self._defers_of_ending(claim.state.run.id, outcome, events, now)
+        seen = None
+        if outcome.finish is not None and state is not None:
+            events.extend(for_finish(state, outcome.finish, now))
+            if outcome.finish.status in DEFERS_START:
+                events = _with_defers(state, outcome, events, now)
+                seen = state.run.step_count
+        done = await self._complete(claim, outcome, events, now, CallEnd(seen, then))
+        if done.moved:
+            fresh = await self._store.run_state(claim.item.run_id)
+            if fresh is not None:
+                events = _with_defers(fresh, outcome, events, now)
+            done = await self._complete(claim, outcome, events, now, CallEnd(then=then))
+        return done
+
+    async def _complete(
+        self, claim: Claim, outcome: Outcome, events: list[Event], now: float, end: CallEnd
+    ) -> Completed:
         if events:
             routed = await self._route(events, now)
             outcome = replace(
@@ -123,27 +181,23 @@ class Applier:
                 resumes=routed.resumes,
                 cancels=routed.cancels,
             )
-        applied = await self._store.complete(claim, outcome, now, self._key_ttl)
-        if applied and (
-            outcome.enqueue or outcome.runs or outcome.resumes or outcome.retry_at is not None
+        done = await self._store.complete_call(claim, outcome, now, self._key_ttl, end)
+        left = len(outcome.enqueue) - (done.next is not None)  # queued, not leased
+        if done.applied and (
+            left or outcome.runs or outcome.resumes or outcome.retry_at is not None
         ):
             self._wake()
-        return applied
-
-    async def _defers_of_ending(
-        self, run_id: str, outcome: Outcome, events: list[Event], now: float
-    ) -> list[Event]:
-        """``events`` with the deferred runs of a run that ends, read again from the store:
-        the outcome was interpreted against the state read before the call, which lacks
-        the defers and aborts its checkpoints recorded (TS v4) while it was out."""
-        fresh = await self._store.run_state(run_id)
-        if fresh is None:
-            return events
-        kept = [e for e in events if e.name != defer.SCHEDULE]
-        # A defer both checkpointed and in the reply is one event (its id is derived).
-        started = {e.internal_id: e for e in defer.scheduled(fresh, outcome.memos, now)}
-        return [*kept, *started.values()]
+        return done
 
     async def _route(self, events: Sequence[Event], now: float) -> Routed:
         # No events (a bare cancellation) need no look at the listeners.
         return await self._router.route(events, now) if events else Routed()
+
+
+def _with_defers(state: RunState, outcome: Outcome, events: list[Event], now: float) -> list[Event]:
+    """``events`` with the deferred runs of a run that ends as ``state`` holds them, and
+    those of the ending call's memos."""
+    kept = [e for e in events if e.name != defer.SCHEDULE]
+    # A defer both checkpointed and in the reply is one event (its id is derived).
+    started = {e.internal_id: e for e in defer.scheduled(state, outcome.memos, now)}
+    return [*kept, *started.values()]
