@@ -9,6 +9,7 @@ import threading
 from collections.abc import AsyncIterator
 from dataclasses import replace
 
+import psycopg
 import pytest
 
 from inlet.model import (
@@ -16,6 +17,8 @@ from inlet.model import (
     Event,
     Finish,
     ItemKind,
+    Listener,
+    ListenerKind,
     Memo,
     NewItem,
     NewRun,
@@ -316,3 +319,87 @@ async def test_a_transaction_aborted_by_a_deadlock_runs_again(
     )
     assert list(done) == [first, second]
     assert len(calls) == 3 and set(calls) == {first, second}  # one of them ran twice
+
+
+async def _listening(store: PostgresStore) -> None:
+    """Start ``store``'s listener; until it has loaded the names waited for."""
+    store.watch(lambda: None, lambda: None)
+    end = asyncio.get_running_loop().time() + 10
+    while not store._waited.known:
+        assert asyncio.get_running_loop().time() < end, "the listener never loaded the names"
+        await asyncio.sleep(0.02)
+
+
+async def _known(store: PostgresStore, name: str, deadline: float = 10.0) -> None:
+    """Until ``store`` is listening and knows ``name`` is waited for."""
+    end = asyncio.get_running_loop().time() + deadline
+    while not (store._waited.known and store._listened({name})):
+        assert asyncio.get_running_loop().time() < end, f"{name} never became known"
+        await asyncio.sleep(0.02)
+
+
+def _cancel_on(n: int, name: str) -> NewRun:
+    """A run made with a ``cancelOn`` listener for events called ``name``."""
+    ev = event(n)
+    run = new_run(n, ev)
+    listener = Listener(f"01LISTENER{n:016d}", run.id, ListenerKind.CANCEL, name, NOW + DAY)
+    return replace(run, listeners=(listener,))
+
+
+async def _store_with_listener(store: PostgresStore, n: int, name: str) -> None:
+    run = _cancel_on(n, name)
+    await store.ingest([event(n)], [run], NOW, DAY)
+
+
+async def test_a_name_nobody_waits_for_needs_no_read_and_one_waited_in_another_process_is_heard(
+    two: tuple[PostgresStore, PostgresStore],
+) -> None:
+    a, b = two
+    await _listening(a)
+    assert not a._listened({"app/stop"})
+    assert await a.find_listeners([event(90, "app/stop")]) == {}
+    await _store_with_listener(b, 1, "app/stop")  # its commit notifies a
+    await _known(a, "app/stop")
+    found = await a.find_listeners([event(91, "app/stop")])
+    assert [listener.run_id for listener in found[event(91, "app/stop").internal_id]] == [
+        new_run(1, event(1)).id
+    ]
+
+
+async def test_a_name_a_process_waits_for_itself_is_known_at_once(
+    two: tuple[PostgresStore, PostgresStore],
+) -> None:
+    a, _ = two
+    await _listening(a)
+    await _store_with_listener(a, 1, "app/stop")
+    assert a._listened({"app/stop"})
+
+
+async def test_a_process_not_listening_reads_for_every_event(
+    two: tuple[PostgresStore, PostgresStore],
+) -> None:
+    a, b = two  # a never listens, so it can hear of no listener: it reads every time
+    assert a._listened({"app/stop"})
+    await _store_with_listener(b, 1, "app/stop")
+    found = await a.find_listeners([event(91, "app/stop")])
+    assert event(91, "app/stop").internal_id in found
+
+
+async def test_a_listener_stored_while_a_process_was_not_listening_is_loaded_when_it_is_again(
+    two: tuple[PostgresStore, PostgresStore], pg_url: str
+) -> None:
+    a, b = two
+    await _listening(a)
+    with psycopg.connect(pg_url, autocommit=True) as admin:  # a's listening connection dies
+        admin.execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+            "WHERE query LIKE '%WITH RECURSIVE names%' AND pid <> pg_backend_pid()"
+        )
+    end = asyncio.get_running_loop().time() + 10
+    while a._waited.known:  # it notices, and is unsure until it listens again
+        assert asyncio.get_running_loop().time() < end
+        await asyncio.sleep(0.02)
+    assert a._listened({"app/stop"})
+    await _store_with_listener(b, 1, "app/stop")  # its notification reaches nobody
+    await _known(a, "app/stop")  # loaded when a listens again
+    assert not a._listened({"app/never"})

@@ -44,6 +44,7 @@ from inlet.errors import SchemaMismatch, StoreError
 from inlet.redact import redact
 from inlet.store.pg_adapter import Adapter
 from inlet.store.relational import Connection, Cursor, RelationalStore, T, migrations, statements
+from inlet.store.sql.waited import WAITED_NAMES, WaitedNames
 from inlet.store.writer import Session
 
 log = logging.getLogger("inlet.store")
@@ -64,6 +65,8 @@ LOCK_KEYS = (
 RETRIABLE = (psycopg.errors.DeadlockDetected, psycopg.errors.SerializationFailure)
 WORK_CHANNEL = "inlet_work"
 FUNCTIONS_CHANNEL = "inlet_functions"
+WAITS_CHANNEL = "inlet_waits"
+"""A transaction that stored a listener sends its event's name here (``waited_names``)."""
 NOTIFY_HORIZON = 1.0
 """Work due later than this (seconds) needs no wake-up: every process polls that often."""
 CONNECT_TIMEOUT = 5
@@ -166,12 +169,16 @@ class _Transactions:
             db.execute(f"NOTIFY {WORK_CHANNEL}")
         if store._functions_changed:
             db.execute(f"NOTIFY {FUNCTIONS_CHANNEL}")
+        for name in store._new_waits:
+            db.execute("SELECT pg_notify(?, ?)", (WAITS_CHANNEL, name))
+        store._new_waits.clear()
         db.execute("COMMIT")
         db.end_pipeline(check=True)
         store._wake_due = store._functions_changed = False
 
     def rollback(self) -> None:
         self._store._wake_due = self._store._functions_changed = False
+        self._store._new_waits.clear()
         self._store._locked.clear()
         self._store._locking = None
         db = self._store._writes
@@ -201,6 +208,9 @@ class PostgresStore(RelationalStore):
         self._local = threading.local()
         self._wake_due = False
         self._functions_changed = False
+        self._waited = WaitedNames()
+        self._new_waits: set[str] = set()
+        """Names of the listeners the current transaction stored, to send at its commit."""
         self._locking: Cursor | None = None
         self._locked: dict[str, tuple[Any, ...]] = {}
         """The rows of the runs the current transaction locked when it began, until a job
@@ -351,6 +361,13 @@ class PostgresStore(RelationalStore):
     def _noted_functions(self) -> None:
         self._functions_changed = True
 
+    def _listened(self, names: set[str]) -> bool:
+        return self._waited.may_wait(names)
+
+    def noted_listener(self, event: str) -> None:
+        self._waited.add(event)
+        self._new_waits.add(event)
+
     def lock_keys(self, db: Connection, names: Sequence[str]) -> None:
         if names:  # sorted: every transaction takes its keys in one order
             db.execute(LOCK_KEYS, (KEY_LOCKS, sorted({key_lock(name) for name in names})))
@@ -397,13 +414,20 @@ class PostgresStore(RelationalStore):
             while self._watching.is_set():
                 try:
                     if conn is None or conn.closed or conn.broken:
+                        self._waited.forget()  # unsure until listening again
                         conn = connect(self._url)
                         conn.execute(f"LISTEN {WORK_CHANNEL}")
                         conn.execute(f"LISTEN {FUNCTIONS_CHANNEL}")
+                        conn.execute(f"LISTEN {WAITS_CHANNEL}")
+                        # After LISTEN: a listener stored from now on is heard of.
+                        self._waited.load(r[0] for r in conn.execute(WAITED_NAMES))
                         # Whatever was sent while we were not listening: look once.
                         loop.call_soon_threadsafe(deliver, WORK_CHANNEL)
                         loop.call_soon_threadsafe(deliver, FUNCTIONS_CHANNEL)
                     for note in conn.notifies(timeout=0.5):
+                        if note.channel == WAITS_CHANNEL:
+                            self._waited.add(note.payload)
+                            continue
                         if note.channel == WORK_CHANNEL and note.pid == self._writer_pid:
                             # Work this process queued: the applier woke the executor
                             # when it committed. Waking it again here came a few ms
@@ -411,11 +435,13 @@ class PostgresStore(RelationalStore):
                             continue
                         loop.call_soon_threadsafe(deliver, note.channel)
                 except (psycopg.Error, RuntimeError):
+                    self._waited.forget()
                     if conn is not None:
                         with contextlib.suppress(Exception):
                             conn.close()
                     conn = None
                     time.sleep(RECONNECT_PAUSE)
+            self._waited.forget()
             if conn is not None:
                 conn.close()
 
