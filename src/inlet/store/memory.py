@@ -79,6 +79,10 @@ class MemoryTx:
         per_fn.setdefault(function_slug, SkipRecord(event_id, function_slug, reason))
         self.rows.skip_times.setdefault((event_id, function_slug), (reason, now))
 
+    def insert_skips(self, skips: Sequence[SkipRecord], now: float) -> None:
+        for skip in skips:
+            self.insert_skip(skip.event_id, skip.function_slug, skip.reason, now)
+
     # Run keys and flow-control state
 
     def lock_keys(self, names: Sequence[str]) -> None:

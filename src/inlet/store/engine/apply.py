@@ -71,10 +71,11 @@ def ingest(tx: Tx, batch: Batch, now: float, key_ttl: float) -> IngestResult:
 def _ingest(tx: Tx, batch: Batch, now: float, key_ttl: float, work: deque[Work]) -> IngestResult:
     new_events = tx.insert_events(batch.events) if batch.events else []
     fresh = set(new_events)
-    for skip in batch.skips:
-        if skip.event_id in fresh:
-            tx.insert_skip(skip.event_id, skip.function_slug, skip.reason, now)
-            tx.tally.skip(skip.function_slug, skip.reason)
+    skips = [skip for skip in batch.skips if skip.event_id in fresh]
+    if skips:
+        tx.insert_skips(skips, now)
+    for skip in skips:
+        tx.tally.skip(skip.function_slug, skip.reason)
     created = []
     together = create_plain_runs(tx, batch.runs, now, key_ttl)
     for new in batch.runs:

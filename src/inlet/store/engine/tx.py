@@ -18,7 +18,16 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from inlet.metrics import Tally
-from inlet.model import Attempt, Event, Listener, QueueItem, Run, RunFlow, StoredMemo
+from inlet.model import (
+    Attempt,
+    Event,
+    Listener,
+    QueueItem,
+    Run,
+    RunFlow,
+    SkipRecord,
+    StoredMemo,
+)
 
 Keys = tuple[tuple[str, int], ...]
 """A run's concurrency keys with their limits: ``((key, limit), ...)``."""
@@ -80,6 +89,9 @@ class Tx(Protocol):
 
     def insert_skip(self, event_id: str, function_slug: str, reason: str, now: float) -> None:
         """Why ``event_id`` started no run of the function (the first reason stays)."""
+
+    def insert_skips(self, skips: Sequence[SkipRecord], now: float) -> None:
+        """``insert_skip`` for each of ``skips``, in one write."""
 
     # Run keys and flow-control state
 

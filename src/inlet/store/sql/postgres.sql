@@ -55,6 +55,11 @@ WHERE queue.id = v.id
 INSERT INTO inflight (key, item_id) SELECT * FROM unnest(?::text[], ?::text[])
 ON CONFLICT DO NOTHING
 
+-- name: insert_skips
+INSERT INTO skips (event_id, function_slug, reason, at)
+SELECT * FROM unnest(?::text[], ?::text[], ?::text[], ?::float8[])
+ON CONFLICT DO NOTHING
+
 -- name: link_event
 INSERT INTO event_runs (event_id, run_id) SELECT * FROM unnest(?::text[], ?::text[])
 ON CONFLICT DO NOTHING

@@ -16,6 +16,7 @@ NAMES: Final = frozenset(
         "event",
         "events_since",
         "insert_skip",
+        "insert_skips",
         "reserve_key",
         "key_holder",
         "gate",

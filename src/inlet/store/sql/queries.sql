@@ -19,6 +19,11 @@ ORDER BY received_at, internal_id
 INSERT INTO skips (event_id, function_slug, reason, at) VALUES (?, ?, ?, ?)
 ON CONFLICT DO NOTHING
 
+-- name: insert_skips
+-- The skips of a batch's events, written by write_rows (a row each here; arrays on PostgreSQL).
+INSERT INTO skips (event_id, function_slug, reason, at) VALUES (?, ?, ?, ?)
+ON CONFLICT DO NOTHING
+
 -- name: reserve_key
 INSERT INTO run_keys (function_slug, key, run_id, expires_at) VALUES (?, ?, ?, ?)
 ON CONFLICT (function_slug, key) DO UPDATE SET

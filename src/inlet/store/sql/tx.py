@@ -16,7 +16,16 @@ import orjson
 
 from inlet.expr import index_value
 from inlet.metrics import Tally
-from inlet.model import Attempt, Event, Listener, QueueItem, Run, RunFlow, StoredMemo
+from inlet.model import (
+    Attempt,
+    Event,
+    Listener,
+    QueueItem,
+    Run,
+    RunFlow,
+    SkipRecord,
+    StoredMemo,
+)
 from inlet.store.engine.queue import PARKED
 from inlet.store.engine.tx import Due, GateState, Keys, Lease, Loaded, RunRow
 from inlet.store.sql.rows import (
@@ -124,8 +133,9 @@ class SqlTx:
         self.q = q
         self.hooks = hooks
         self.tally = Tally()
-        self.paused: dict[str, bool] = {}
-        """Functions looked up in this transaction (an ingest asks once per run)."""
+        self.paused: set[str] | None = None
+        """The paused functions, once this transaction has asked (an ingest asks once per
+        run)."""
 
     def _x(self, name: str, args: Sequence[Any] = ()) -> Cursor:
         return self.db.execute(self.q[name], args)
@@ -153,17 +163,21 @@ class SqlTx:
     def insert_skip(self, event_id: str, function_slug: str, reason: str, now: float) -> None:
         self._x("insert_skip", (event_id, function_slug, reason, now))
 
+    def insert_skips(self, skips: Sequence[SkipRecord], now: float) -> None:
+        rows = [(s.event_id, s.function_slug, s.reason, float(now)) for s in skips]
+        self.hooks.write_rows(self.db, self.q["insert_skips"], rows)
+
     # Run keys and flow-control state
 
     def lock_keys(self, names: Sequence[str]) -> None:
         self.hooks.lock_keys(self.db, names)
 
     def function_paused(self, function_slug: str) -> bool:
-        paused = self.paused.get(function_slug)
-        if paused is None:
-            row = self._x("function_paused", (function_slug,)).fetchone()
-            paused = self.paused[function_slug] = row is not None
-        return paused
+        # Every paused function at the first question: an ingest of many functions' runs
+        # asks once (on PostgreSQL a round trip), not once per function.
+        if self.paused is None:
+            self.paused = {row[0] for row in self._x("paused_functions")}
+        return function_slug in self.paused
 
     def reserve_key(
         self, function_slug: str, key: str, run_id: str, now: float, until: float
