@@ -11,6 +11,9 @@ keeps a session cookie instead (``inlet.ui.guard``).
 
 A viewer reads (``GET``, ``HEAD``, and GraphQL queries, which clients send by ``POST``);
 anything else needs an admin. ``inlet dev`` installs none of this, as ``inngest dev``.
+
+A token found is trusted for ``TOKEN_TTL`` (5 s) without reading the store again, so a
+client's requests cost no read each; a revoked token stops working within that long.
 """
 
 from __future__ import annotations
@@ -31,7 +34,7 @@ from inlet.api.errors import error_response
 from inlet.clock import Clock
 from inlet.errors import Forbidden, InletError, Unauthorized
 from inlet.store import Store
-from inlet.store.tokens import ApiToken
+from inlet.store.tokens import ApiToken, TokenCache
 
 PREFIX: Final = "inlet_"
 
@@ -101,6 +104,7 @@ class TokenAuth:
         self._store = store
         self._clock = clock
         self._touched: dict[str, float] = {}
+        self._tokens = TokenCache()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] not in ("http", "websocket") or is_open(scope["path"]):
@@ -138,7 +142,12 @@ class TokenAuth:
                 f"token that way ({HOW_TO_CREATE})"
             )
         digest = hash_token(secret)
-        found = await self._store.token_by_hash(digest)
+        now = self._clock.now()
+        found = self._tokens.get(digest, now)
+        if found is None:
+            found = await self._store.token_by_hash(digest)
+            if found is not None:
+                self._tokens.put(found, now)
         # The lookup is by digest, so its timing tells nothing about the token; the final
         # comparison is constant-time all the same.
         if found is None or not hmac.compare_digest(found.hash, digest):
@@ -151,7 +160,6 @@ class TokenAuth:
                 f"{route}: API token {found.id} ({found.name or 'unnamed'}) was revoked; "
                 + HOW_TO_CREATE
             )
-        now = self._clock.now()
         if now - self._touched.get(found.id, float("-inf")) >= TOUCH_EVERY:
             self._touched[found.id] = now
             await self._store.touch_token(found.id, now)

@@ -1,5 +1,6 @@
 """API tokens as the store keeps them: a role and the SHA-256 of the secret, never the
-secret itself; and the in-memory table behind ``MemoryStore``'s token verbs."""
+secret itself; the in-memory table behind ``MemoryStore``'s token verbs; and the cache
+the API's middleware keeps of the tokens it has found."""
 
 from __future__ import annotations
 
@@ -36,6 +37,40 @@ def role(value: str) -> Role:
         if value == known:
             return known
     raise ValueError(f"token role {value!r} is unknown; expected one of {', '.join(ROLES)}")
+
+
+TOKEN_TTL: Final = 5.0
+"""Seconds a found token is trusted without reading the store again: a token revoked (by
+``inlet tokens revoke`` or another process) stops working within this long."""
+MAX_CACHED_TOKENS: Final = 1_000
+
+
+class TokenCache:
+    """Tokens found by hash, each kept ``ttl`` seconds from when it was read (pure: the
+    time is given). Only found tokens are kept: an unknown token is looked up every
+    time, so one made a moment ago works at once."""
+
+    def __init__(self, ttl: float = TOKEN_TTL, size: int = MAX_CACHED_TOKENS) -> None:
+        self._ttl = ttl
+        self._size = size
+        self._found: dict[str, tuple[float, ApiToken]] = {}
+
+    def get(self, token_hash: str, now: float) -> ApiToken | None:
+        """The token read less than ``ttl`` ago, or None (read it again)."""
+        entry = self._found.get(token_hash)
+        if entry is None:
+            return None
+        read_at, token = entry
+        if not 0 <= now - read_at < self._ttl:
+            del self._found[token_hash]
+            return None
+        return token
+
+    def put(self, token: ApiToken, now: float) -> None:
+        if len(self._found) >= self._size:  # the oldest read goes first
+            del self._found[next(iter(self._found))]
+        self._found.pop(token.hash, None)
+        self._found[token.hash] = (now, token)
 
 
 class MemoryTokens:
