@@ -91,7 +91,7 @@ async def test_a_chain_of_steps_runs_on_leases_handed_from_one_completion_to_the
 async def test_without_then_the_next_step_is_left_for_a_claim(store: Store) -> None:
     claim = await first_claim(store)
     done = await store.complete_call(claim, step_done(claim, "a"), NOW, DAY, CallEnd())
-    assert done.applied and done.next is None
+    assert done.applied and done.next is None and not done.freed
     [queued] = await store.claim(NOW, 10, LEASE, "w")
     assert queued.item.step_id == "after-a"
 
@@ -124,7 +124,7 @@ async def test_a_run_with_a_concurrency_key_goes_through_the_gate(store: Store) 
     await store.ingest([ev], [limited], NOW, DAY)
     [claim] = await store.claim(NOW, 1, LEASE, "w")
     done = await store.complete_call(claim, step_done(claim, "a"), NOW, DAY, THEN)
-    assert done.applied and done.next is None
+    assert done.applied and done.next is None and done.freed
     [queued] = await store.claim(NOW, 10, LEASE, "w")
     assert queued.item.step_id == "after-a"
 

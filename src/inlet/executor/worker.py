@@ -73,6 +73,8 @@ class Executor:
         self._idle = False
         """The last claim found nothing due and no wake-up has come since."""
         self._paused = False
+        self._short = False
+        """The last claim took as many calls as it had slots for: more may be due."""
 
     @property
     def idle(self) -> bool:
@@ -144,6 +146,7 @@ class Executor:
             task = asyncio.create_task(self._execute(claim))
             self._tasks.add(task)
             task.add_done_callback(self._done)
+        self._short = not limit or len(claims) - fired >= limit
         if fired == CLAIM_BATCH or (limit and len(claims) - fired >= limit):
             return
         timeout = IDLE_POLL
@@ -169,7 +172,10 @@ class Executor:
 
     def _done(self, task: asyncio.Task[None]) -> None:
         self._tasks.discard(task)
-        self._wake.set()
+        # A freed slot matters only to a dispatcher that left due work for want of one:
+        # work that came due meanwhile woke it already (the applier's ``notify``).
+        if self._short:
+            self._wake.set()
 
     async def _keep_leases(self) -> None:
         period = self._settings.lease_seconds / 3

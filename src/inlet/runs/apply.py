@@ -147,7 +147,8 @@ class Applier:
     ) -> Completed:
         """``complete``, and with ``then``, the run's next call leased in the same
         transaction when a claim would take it first (``Store.complete_call``): the
-        worker calls it at once, and is woken only for the work this left queued.
+        worker calls it at once, and is woken only for the work this left queued or
+        unparked (a freed concurrency slot).
 
         A run that completes or fails starts the deferred runs it recorded, known from
         the claim's state unless the run recorded steps while the call was out (a TS v4
@@ -183,9 +184,8 @@ class Applier:
             )
         done = await self._store.complete_call(claim, outcome, now, self._key_ttl, end)
         left = len(outcome.enqueue) - (done.next is not None)  # queued, not leased
-        if done.applied and (
-            left or outcome.runs or outcome.resumes or outcome.retry_at is not None
-        ):
+        made = left or outcome.runs or outcome.resumes or outcome.retry_at is not None
+        if done.applied and (made or done.freed):
             self._wake()
         return done
 

@@ -103,6 +103,8 @@ class Completed:
     """Not applied because the run recorded steps while the call was out (``CallEnd.seen``)."""
     next: Claim | None = None
     """The run's next call, leased in the same transaction (``CallEnd.then``)."""
+    freed: bool = False
+    """The call held concurrency slots, now free: a call parked behind them may be due."""
 
 
 class Store(StallReads, WaitReads, ReadModel):

@@ -184,11 +184,12 @@ def complete_call(
         held = added is not None
     if not held:
         return Completed(False)
-    if row is None or row.keys:
-        release(tx, [item.id], now)  # only calls of runs with concurrency keys hold slots
+    freed = row is None or bool(row.keys)  # only calls of runs with concurrency keys hold slots
+    if freed:
+        release(tx, [item.id], now)
     if row is None or not alive:
         tx.delete_item(item.id)
-        return Completed(True)
+        return Completed(True, freed=freed)
     run = row.run
     if added is None:  # a retry's memos, one at a time
         added = 0
@@ -232,8 +233,8 @@ def complete_call(
         ingest(tx, emitted, now, key_ttl)
     # Only a run that this outcome alone moved on: what it emitted or waits for may
     # have changed it again, and a call of a run with concurrency keys needs the gate.
-    if then is None or emits or outcome.listeners or not planned or row.keys:
-        return Completed(True)
+    if then is None or emits or outcome.listeners or not planned or freed:
+        return Completed(True, freed=freed)
     if run.status is not RunStatus.RUNNING:
         return Completed(True)
     known = None
