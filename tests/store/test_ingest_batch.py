@@ -4,12 +4,18 @@ created, on every store."""
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from dataclasses import replace
+from pathlib import Path
+
+import pytest
 
 from inlet.model import SkipRecord
 from inlet.store import Store
 from inlet.store.operations import PAUSED
+from inlet.store.relational import RelationalStore
 
+from .conftest import sql_store
 from .test_contract import DAY, NOW, event, new_run
 
 
@@ -50,3 +56,31 @@ async def test_one_ingest_skips_the_runs_of_a_paused_function_and_creates_the_ot
     for run in (runs[1], runs[3]):
         found = await store.get_run(run.id)
         assert found is not None and found.function_slug == run.function_slug
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+async def sql(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[RelationalStore]:
+    backend = sql_store(request.param, request, tmp_path)
+    await backend.open()
+    try:
+        yield backend
+    finally:
+        await backend.close()
+
+
+async def test_the_claim_of_a_run_finds_the_event_its_ingest_stored_without_reading_it(
+    sql: RelationalStore,
+) -> None:
+    store = sql
+    ev = event(1)
+    await store.ingest([ev], [new_run(1, ev)], NOW, DAY)
+    # The event row goes: only the cache the ingest filled can still answer the claim.
+    db = store._conn
+
+    def drop() -> None:
+        db.execute("DELETE FROM events WHERE internal_id = ?", (ev.internal_id,))
+
+    await store._write(drop)
+    [claim] = await store.claim(NOW, 10, NOW + 60, "test")
+    assert claim.state is not None
+    assert claim.state.events == (ev,)

@@ -241,10 +241,15 @@ class RelationalStore(
             return None
         event = event_from(*row)
         if owner:
+            self._keep_events([event])
+        return event
+
+    def _keep_events(self, events: Sequence[Event]) -> None:
+        """Into the cache (on the store thread: the only one that fills it)."""
+        for event in events:
             if len(self._events) >= EVENT_CACHE_SIZE:
                 del self._events[next(iter(self._events))]
-            self._events[internal_id] = event
-        return event
+            self._events[event.internal_id] = event
 
     # Writes: the engine in one transaction of the store thread
 
@@ -262,6 +267,14 @@ class RelationalStore(
         changed = [r.run_id for r in resumes] + [c.run_id for c in cancels]
         result, tally = await self._write_runs(changed, self._ingest, batch, now, key_ttl)
         self._counted(tally)
+        if result.new_event_ids and self._writer is not None:
+            # Committed: the claims of the runs they start find the new events cached (on
+            # PostgreSQL a round trip each otherwise). A job of its own, not awaited: the
+            # store thread takes it before any later job.
+            fresh = set(result.new_event_ids)
+            kept = [event for event in events if event.internal_id in fresh]
+            done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+            self._writer.jobs.put((self._keep_events, (kept,), done, False, ()))
         return result
 
     def _ingest(self, batch: apply.Batch, now: float, key_ttl: float) -> tuple[IngestResult, Tally]:
