@@ -4,6 +4,7 @@ polls only the unfinished ones, bounded concurrency for the look-ups."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import sys
 import time
 from collections.abc import Awaitable, Callable, Iterable
@@ -91,3 +92,22 @@ async def any_unfinished(
 ) -> bool:
     runs = await bounded_gather(event_ids, lambda e: fetch_run(session, ep, e), concurrency)
     return any(r is None or r.status not in TERMINAL for r in runs)
+
+
+async def timer_times(
+    session: aiohttp.ClientSession, ep: Endpoints, run_ids: list[str], concurrency: int = 16
+) -> dict[str, float | None]:
+    """Per run, from `GET /v1/runs/{id}/history`: when the server fired the sleep's timer
+    (the `timer` attempt's start; the server records milliseconds)."""
+    sem = asyncio.Semaphore(concurrency)
+    out: dict[str, float | None] = {}
+
+    async def one(run_id: str) -> None:
+        async with sem:
+            with contextlib.suppress(TimeoutError, aiohttp.ClientError, BenchError):
+                body = await get_json(session, f"{ep.inlet}/v1/runs/{run_id}/history")
+                timer = [a for a in body.get("data") or [] if a.get("outcome") == "timer"]
+                out[run_id] = parse_iso(timer[0].get("started_at")) if timer else None
+
+    await asyncio.gather(*(one(r) for r in run_ids))
+    return out

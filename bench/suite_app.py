@@ -109,7 +109,9 @@ async def sleeper(ctx: inngest.Context) -> dict[str, Any]:
     await ctx.step.sleep("nap", timedelta(seconds=seconds))
     t1 = await ctx.step.run("t1", _now)
     tp = records.sleep_reached.get(ctx.run_id)
-    records.sleeps[ctx.run_id] = {"i": i, "tp": tp, "t1": t1, "sleep_s": seconds}
+    records.sleeps[ctx.run_id] = {
+        "run_id": ctx.run_id, "i": i, "tp": tp, "t1": t1, "sleep_s": seconds,
+    }  # fmt: skip
     return {"i": i}
 
 

@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import os
 import sys
 import tempfile
@@ -32,7 +31,6 @@ from typing import Any
 
 import aiohttp
 from procs import (
-    BenchError,
     Child,
     Endpoints,
     cpu_seconds,
@@ -40,7 +38,6 @@ from procs import (
     get_json,
     load_average,
     nearest_rank,
-    parse_iso,
     post_events,
     run_main,
     self_cpu_seconds,
@@ -48,6 +45,7 @@ from procs import (
     until,
     wait_quiet,
 )
+from runs import timer_times
 from stack import Stack, start_stack
 from stats import field_medians
 
@@ -224,25 +222,6 @@ async def measure(
         r["fired"] = fired.get(str(r["run_id"]))
     return summarise(opts, runs, t_start, send_s, cpu0, cpu_mid, mid_at, cpu1,
                      idle_ms_per_s, app1 - app0, bench1 - bench0)  # fmt: skip
-
-
-async def timer_times(
-    session: aiohttp.ClientSession, ep: Endpoints, run_ids: list[str], concurrency: int = 16
-) -> dict[str, float | None]:
-    """Per run, from `GET /v1/runs/{id}/history`: when the server fired the sleep's timer
-    (the `timer` attempt's start; the server records milliseconds)."""
-    sem = asyncio.Semaphore(concurrency)
-    out: dict[str, float | None] = {}
-
-    async def one(run_id: str) -> None:
-        async with sem:
-            with contextlib.suppress(TimeoutError, aiohttp.ClientError, BenchError):
-                body = await get_json(session, f"{ep.inlet}/v1/runs/{run_id}/history")
-                timer = [a for a in body.get("data") or [] if a.get("outcome") == "timer"]
-                out[run_id] = parse_iso(timer[0].get("started_at")) if timer else None
-
-    await asyncio.gather(*(one(r) for r in run_ids))
-    return out
 
 
 def summarise(

@@ -14,6 +14,7 @@ from typing import Any
 
 import aiohttp
 from procs import BenchError, get_json, nearest_rank, post_events, self_cpu_seconds, wait_quiet
+from runs import timer_times
 from stack import Stack
 from stats import median_interval
 
@@ -155,7 +156,8 @@ async def timers(
     """W3: `runs` runs sleeping `sleep_s` then a step, their events spread evenly over
     `spread_s`. Lateness = the step's start at the app (t1) - (tp + sleep), tp being when
     the body reached the sleep in the call answered with the Sleep opcode (the SDK sends
-    the wake-up time as tp + sleep)."""
+    the wake-up time as tp + sleep). Split at the timer's firing as the server's history
+    records it (ms): fired late = fired - (tp + sleep), fired to step = t1 - fired."""
     ep = stack.ep
     await settle(stack)
     start = time.monotonic()
@@ -173,14 +175,25 @@ async def timers(
 
     await poll(f"{runs} sleeping runs", all_done, stack, sleep_s + DEADLINE_S, 0.1)
     body = await get_json(session, f"{ep.app}/sleeps")
-    late = [r["t1"] - r["tp"] - r["sleep_s"] for r in body["runs"] if r.get("tp") is not None]
+    timed = [r for r in body["runs"] if r.get("tp") is not None]
+    late = [r["t1"] - r["tp"] - r["sleep_s"] for r in timed]
     if len(late) < runs:
         raise BenchError(f"timers: {len(late)} of {runs} runs recorded their sleep")
+    # Outside the window: where the lateness arises, before the timer fired (the server
+    # noticing it is due) or after (firing it, claiming the step's call, the call).
+    fired = await timer_times(session, ep, [r["run_id"] for r in timed])
+    split = [
+        (f - r["tp"] - r["sleep_s"], r["t1"] - f) for r in timed if (f := fired.get(r["run_id"]))
+    ]
     return {
         "runs": runs,
         "lateness_p50_ms": ms(late, 50),
         "lateness_p99_ms": ms(late, 99),
         "lateness_max_ms": ms(late, 100),
+        "fired_late_p50_ms": ms([a for a, _ in split], 50),
+        "fired_late_p99_ms": ms([a for a, _ in split], 99),
+        "fired_to_step_p50_ms": ms([b for _, b in split], 50),
+        "fired_to_step_p99_ms": ms([b for _, b in split], 99),
     }
 
 
