@@ -18,8 +18,8 @@ event, as before. What it cannot know is a listener another process committed wh
 notification has not arrived yet: an event of that name routed in that moment finds no
 listener. That is the window the read itself always had (it runs before the ingest's
 transaction commits, so a listener committed in between is missed as well), made longer
-by the notification's delivery (a local ``NOTIFY``: well under a millisecond unloaded). A
-wait closes it from its side: when its listener is stored, an event that matches and was
+by the notification's delivery, and only for a name this process had not heard of. A wait
+closes it from its side: when its listener is stored, an event that matches and was
 stored since the step started resumes it at once (``engine.waits.early_event``).
 """
 
