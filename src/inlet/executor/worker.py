@@ -150,13 +150,14 @@ class Executor:
         if fired == CLAIM_BATCH or (limit and len(claims) - fired >= limit):
             return
         timeout = IDLE_POLL
-        if not claims and free:
-            # Only an idle dispatcher needs the next due time: a busy one is woken by
-            # every call that finishes.
+        if free:
+            # A finished call does not wake the dispatcher (``_done``), so even after a
+            # claim that found work the pause must end when the next item (a sleep's
+            # timer, a retry) falls due, not at the idle poll.
             due = await self._store.next_due()
             if due is not None:
                 timeout = min(max(due - self._clock.now(), 0.0), IDLE_POLL)
-            self._idle = timeout > 0
+            self._idle = not claims and timeout > 0
         await self._pause(timeout)
 
     async def _pause(self, seconds: float) -> None:
