@@ -19,7 +19,8 @@ shared database needs on top:
   the work of a process that died comes due again when its leases run out.
 - Reads (the API, run state for the dashboard) use a connection pool, not the store thread.
 - Wake-ups: a transaction that queued work due soon sends ``NOTIFY inlet_work``; every
-  process listens and looks at the queue at once. Polling stays the correctness path.
+  other process listens and looks at the queue at once (the sender's own applier woke its
+  executor at the commit). Polling stays the correctness path.
 - Single-leader jobs (cron) hold a session advisory lock on a connection of their own;
   when the leader's process dies its session ends and another process takes over.
 - Migrations are numbered files applied by ``inlet migrate``; opening a database whose
