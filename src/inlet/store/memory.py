@@ -1,5 +1,4 @@
 """The in-memory twin of the SQL stores: the engine's ``Tx`` over dicts, no persistence.
-
 Every rule is the engine's (``inlet.store.engine``); this module only keeps rows. For unit
 tests and for users' tests (see ``inlet.testing``)."""
 
