@@ -272,7 +272,9 @@ class Executor:
         # not hand back leased: a call keeps its slot for the run's next one.
         now = self._clock.now()
         then = None
-        if item.kind is not ItemKind.TIMER and not self._stopping:
+        # Behind a backlog the run's next call ranks after due work and the dispatcher
+        # claims it in turn: asking would cost the completion a query for nothing.
+        if item.kind is not ItemKind.TIMER and not self._stopping and not self._short:
             then = Next(now + self._settings.lease_seconds, self._owner)
         done = await self._applier.complete_call(claim, outcome, now, then)
         if not done.applied:
