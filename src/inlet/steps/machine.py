@@ -135,7 +135,11 @@ def _interpret(
         except (orjson.JSONDecodeError, ValueError) as exc:
             reason = f"the SDK answered 206 with opcodes that cannot be read ({exc})"
             return _failed_call(call, attempt, reply, reason, now, jitter, retry)
-        outcome = _opcodes(call, attempt, reply, ops, now, jitter, retry, limits)
+        outcome = _opcodes(call, attempt, reply, ops, now, jitter, retry, limits, version)
+        # A step's or a run's end carries the version already (no copy of the outcome on
+        # the common path); the rarer answers get it here.
+        if outcome.request_version == version:
+            return outcome
         return replace(outcome, request_version=version)
     body = try_json(reply.body)
     reason = _error_text(body, reply)
@@ -152,6 +156,7 @@ def _opcodes(
     jitter: float,
     retry: RetryPolicy,
     limits: Limits,
+    request_version: int | None,
 ) -> Outcome:
     if not ops:
         return Outcome(attempt=replace(attempt, outcome="noop"))
@@ -249,6 +254,7 @@ def _opcodes(
             memos=tuple(memos),
             finish=finish,
             state_bytes=state_bytes,
+            request_version=request_version,
         )
     memos.extend(effects.memos)
     enqueue.extend(effects.enqueue)
@@ -304,6 +310,7 @@ def _opcodes(
         state_bytes=state_bytes,
         events=tuple(effects.events),
         listeners=tuple(effects.listeners),
+        request_version=request_version,
     )
 
 
