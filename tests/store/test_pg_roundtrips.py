@@ -4,8 +4,10 @@ own that it does not need, and round trips."""
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import AsyncIterator
 
+import psycopg
 import pytest
 
 from inlet.model import Attempt, ItemKind, Memo, NewItem, Outcome
@@ -91,3 +93,39 @@ async def test_the_store_connection_plans_each_statement_once_not_on_every_step(
     finally:
         await store.close()
     assert generic > 0 and custom == 0
+
+
+async def test_a_process_alone_on_its_database_sends_no_wake_ups_until_another_listens(
+    two: tuple[PostgresStore, PostgresStore], pg_url: str
+) -> None:
+    # Alone, a NOTIFY per step woke only the process's own listener: a PostgreSQL backend
+    # and a thread scheduled for nothing on every step.
+    a, b = two
+    a.watch(lambda: None, lambda: None)
+    with psycopg.connect(pg_url, autocommit=True) as spy:
+        spy.execute("LISTEN inlet_work")
+        deadline = time.monotonic() + 5
+        while not a._alone:  # a's listener has connected and found no other
+            assert time.monotonic() < deadline, "a's listener never started"
+            await asyncio.sleep(0.01)
+        ev = event(1)
+        await a.ingest([ev], [new_run(1, ev)], NOW, DAY)  # work due now
+        with psycopg.connect(pg_url, autocommit=True) as other:
+            other.execute("NOTIFY inlet_work, 'marker'")
+        # Notifications arrive in commit order: a's, had it sent one, would come first.
+        notes = [n.payload for n in spy.notifies(timeout=5, stop_after=1)]
+        assert notes == ["marker"]
+
+        woken = asyncio.Event()
+        b.watch(woken.set, lambda: None)
+        await asyncio.wait_for(woken.wait(), 5.0)  # b's listener looks once when it starts
+        woken.clear()
+        # a hears b's hello and notifies again: b is woken by a's work.
+        deadline = time.monotonic() + 5
+        n = 2
+        while not woken.is_set() and time.monotonic() < deadline:
+            ev = event(n)
+            await a.ingest([ev], [new_run(n, ev)], NOW, DAY)
+            n += 1
+            await asyncio.sleep(0.05)
+    assert woken.is_set() and not a._alone

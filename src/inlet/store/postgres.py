@@ -67,6 +67,14 @@ RETRIABLE = (psycopg.errors.DeadlockDetected, psycopg.errors.SerializationFailur
 WORK_CHANNEL = "inlet_work"
 FUNCTIONS_CHANNEL = "inlet_functions"
 WAITS_CHANNEL = "inlet_waits"
+HELLO_CHANNEL = "inlet_hello"
+"""A process's listener says here that it has begun to listen: the others notify again."""
+LISTENER_NAME = "inlet-listen"
+"""The application_name of every process's listening session."""
+OTHER_LISTENERS = (
+    "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+    f"AND application_name = '{LISTENER_NAME}' AND pid <> pg_backend_pid()"
+)
 """A transaction that stored a listener sends its event's name here (``waited_names``)."""
 NOTIFY_HORIZON = 1.0
 """Work due later than this (seconds) needs no wake-up: every process polls that often."""
@@ -81,8 +89,10 @@ assumes 10 ids in an array where a step passes 1 (the claim's runs_with_memos: ~
 plan, about 60 us of PostgreSQL's CPU per step under W1)."""
 
 
-def connect(url: str) -> psycopg.Connection[Any]:
-    return psycopg.connect(url, autocommit=True, connect_timeout=CONNECT_TIMEOUT)
+def connect(url: str, name: str | None = None) -> psycopg.Connection[Any]:
+    return psycopg.connect(
+        url, autocommit=True, connect_timeout=CONNECT_TIMEOUT, application_name=name
+    )
 
 
 def schema_version(conn: psycopg.Connection[Any]) -> int:
@@ -171,7 +181,7 @@ class _Transactions:
         # An error before them aborts the transaction, so the COMMIT is skipped and
         # end_pipeline raises it as before (then rollback's ROLLBACK finds no transaction,
         # a warning only).
-        if store._wake_due:
+        if store._wake_due and not store._alone:
             db.execute(f"NOTIFY {WORK_CHANNEL}")
         if store._functions_changed:
             db.execute(f"NOTIFY {FUNCTIONS_CHANNEL}")
@@ -213,6 +223,12 @@ class PostgresStore(RelationalStore):
         self._pool: psycopg_pool.ConnectionPool[Any] | None = None
         self._local = threading.local()
         self._wake_due = False
+        self._alone = False
+        """No other process listens on this database: its listener found none when it began,
+        and no hello since. Work queued here then needs no NOTIFY: it would only wake this
+        process's own listener session and thread, a PostgreSQL backend and a thread per
+        step. A hello that comes in while a transaction commits may miss that one; the new
+        process polls (``NOTIFY_HORIZON``), as polling stays the correctness path."""
         self._functions_changed = False
         self._waited = WaitedNames()
         self._new_waits: set[str] = set()
@@ -423,7 +439,12 @@ class PostgresStore(RelationalStore):
                 try:
                     if conn is None or conn.closed or conn.broken:
                         self._waited.forget()  # unsure until listening again
-                        conn = connect(self._url)
+                        conn = connect(self._url, LISTENER_NAME)
+                        conn.execute(f"LISTEN {HELLO_CHANNEL}")
+                        conn.execute(f"NOTIFY {HELLO_CHANNEL}")
+                        others = conn.execute(OTHER_LISTENERS).fetchone()
+                        # Counted after LISTEN: one that starts later is heard saying hello.
+                        self._alone = others is not None and others[0] == 0
                         conn.execute(f"LISTEN {WORK_CHANNEL}")
                         conn.execute(f"LISTEN {FUNCTIONS_CHANNEL}")
                         conn.execute(f"LISTEN {WAITS_CHANNEL}")
@@ -433,6 +454,10 @@ class PostgresStore(RelationalStore):
                         loop.call_soon_threadsafe(deliver, WORK_CHANNEL)
                         loop.call_soon_threadsafe(deliver, FUNCTIONS_CHANNEL)
                     for note in conn.notifies(timeout=0.5):
+                        if note.channel == HELLO_CHANNEL:
+                            if note.pid != conn.info.backend_pid:
+                                self._alone = False
+                            continue
                         if note.channel == WAITS_CHANNEL:
                             self._waited.add(note.payload)
                             continue
@@ -443,12 +468,14 @@ class PostgresStore(RelationalStore):
                             continue
                         loop.call_soon_threadsafe(deliver, note.channel)
                 except (psycopg.Error, RuntimeError):
+                    self._alone = False  # unsure while not listening: notify
                     self._waited.forget()
                     if conn is not None:
                         with contextlib.suppress(Exception):
                             conn.close()
                     conn = None
                     time.sleep(RECONNECT_PAUSE)
+            self._alone = False
             self._waited.forget()
             if conn is not None:
                 conn.close()
