@@ -318,7 +318,10 @@ async def test_a_transaction_aborted_by_a_deadlock_runs_again(
         asyncio.gather(a._write(cross, a, first, second), b._write(cross, b, second, first)), 30
     )
     assert list(done) == [first, second]
-    assert len(calls) == 3 and set(calls) == {first, second}  # one of them ran twice
+    # One of them ran again. Possibly more than once: a retry can take its first row again
+    # before the survivor, woken by the abort, has locked it, and meet the survivor again.
+    assert set(calls) == {first, second} and len(calls) >= 3
+    assert max(calls.count(first), calls.count(second)) >= 2
 
 
 async def _listening(store: PostgresStore) -> None:
