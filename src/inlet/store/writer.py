@@ -9,7 +9,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import queue
+import random
 import threading
+import time
 from collections.abc import Callable, Sequence
 from typing import Any, Protocol
 
@@ -88,13 +90,14 @@ class Writer(threading.Thread):
         # changes half made, so then the batch is rolled back and every job runs again in
         # a transaction of its own; nothing has been answered yet, so nobody can tell.
         runs = sorted({run for job in batch for run in job[4]})
-        for _ in range(self.ATTEMPTS):
+        for attempt in range(1, self.ATTEMPTS + 1):
             try:
                 return self._together(session, batch, runs)
             except BaseException as exc:
                 self._undo(session)
                 if not session.retriable(exc):
                     break
+                backoff(attempt)
         return self._run_alone(batch)
 
     @staticmethod
@@ -130,6 +133,7 @@ class Writer(threading.Thread):
             except BaseException as exc:
                 self._undo(session)
                 if attempt < self.ATTEMPTS and session.retriable(exc):
+                    backoff(attempt)
                     continue
                 raise
             return value
@@ -140,6 +144,13 @@ class Writer(threading.Thread):
         # A rollback on a connection that broke fails too; the next batch reconnects.
         with contextlib.suppress(Exception):
             session.rollback()
+
+
+def backoff(attempt: int) -> None:
+    """A short random pause before running an aborted transaction again: run at once, it can
+    take its first row lock again before the transaction it deadlocked with (woken by the
+    abort) has, and deadlock with it once more; a random pause breaks that step."""
+    time.sleep(random.uniform(0, 0.002 * attempt))
 
 
 def deliver(results: list[Result]) -> None:
