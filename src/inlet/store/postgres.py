@@ -44,13 +44,16 @@ import psycopg_pool
 from inlet.errors import SchemaMismatch, StoreError
 from inlet.redact import redact
 from inlet.store.pg_adapter import Adapter
-from inlet.store.relational import Connection, Cursor, RelationalStore, T, migrations, statements
+from inlet.store.pg_schema import CONNECT_TIMEOUT
+from inlet.store.pg_schema import connect as connect
+from inlet.store.pg_schema import migrate as migrate
+from inlet.store.pg_schema import schema_version as schema_version
+from inlet.store.relational import Connection, Cursor, RelationalStore, T, migrations
 from inlet.store.sql.waited import WAITED_NAMES, WaitedNames
 from inlet.store.writer import Session
 
 log = logging.getLogger("inlet.store")
 
-MIGRATE_LOCK = 0x1A1E8
 KEY_LOCKS = 0x1A1E9
 """The class of the two-key advisory locks on flow-control keys (a key space apart from
 the one-key locks of migrations and leaders)."""
@@ -67,6 +70,7 @@ RETRIABLE = (psycopg.errors.DeadlockDetected, psycopg.errors.SerializationFailur
 WORK_CHANNEL = "inlet_work"
 FUNCTIONS_CHANNEL = "inlet_functions"
 WAITS_CHANNEL = "inlet_waits"
+"""A transaction that stored a listener sends its event's name here (``waited_names``)."""
 HELLO_CHANNEL = "inlet_hello"
 """A process's listener says here that it has begun to listen: the others notify again."""
 LISTENER_NAME = "inlet-listen"
@@ -75,10 +79,8 @@ OTHER_LISTENERS = (
     "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
     f"AND application_name = '{LISTENER_NAME}' AND pid <> pg_backend_pid()"
 )
-"""A transaction that stored a listener sends its event's name here (``waited_names``)."""
 NOTIFY_HORIZON = 1.0
 """Work due later than this (seconds) needs no wake-up: every process polls that often."""
-CONNECT_TIMEOUT = 5
 READ_ATTEMPTS = 3
 """A read is tried on up to this many pooled connections (dead ones after a restart)."""
 RECONNECT_PAUSE = 1.0
@@ -87,56 +89,6 @@ GENERIC_PLANS = "SET plan_cache_mode = force_generic_plan"
 once. Left to choose, PostgreSQL planned some again on every run because their generic plan
 assumes 10 ids in an array where a step passes 1 (the claim's runs_with_memos: ~180 us a
 plan, about 60 us of PostgreSQL's CPU per step under W1)."""
-
-
-def connect(url: str, name: str | None = None) -> psycopg.Connection[Any]:
-    return psycopg.connect(
-        url, autocommit=True, connect_timeout=CONNECT_TIMEOUT, application_name=name
-    )
-
-
-def schema_version(conn: psycopg.Connection[Any]) -> int:
-    row = conn.execute(
-        "SELECT to_regclass('schema_version') IS NOT NULL",
-    ).fetchone()
-    if row is None or not row[0]:
-        return 0
-    found = conn.execute("SELECT max(version) FROM schema_version").fetchone()
-    return int(found[0] or 0) if found is not None else 0
-
-
-def migrate(url: str) -> tuple[int, int]:
-    """Apply the migrations the database lacks; returns (version before, version after).
-    Safe to run from several processes at once (they take turns on an advisory lock)."""
-    with connect(url) as conn:
-        conn.execute("SELECT pg_advisory_lock(%s)", (MIGRATE_LOCK,))
-        try:
-            conn.execute(
-                "CREATE TABLE IF NOT EXISTS schema_version (version INTEGER PRIMARY KEY, "
-                "applied_at DOUBLE PRECISION NOT NULL)"
-            )
-            before = schema_version(conn)
-            known = migrations("postgres")
-            latest = known[-1][0]
-            if before > latest:
-                raise SchemaMismatch(
-                    f"database schema version {before} is newer than this inlet ({latest}); "
-                    "upgrade inlet"
-                )
-            for version, sql in known:
-                if version <= before:
-                    continue
-                with conn.transaction():
-                    for statement in statements(sql):
-                        conn.execute(statement.encode())
-                    conn.execute(
-                        "INSERT INTO schema_version (version, applied_at) VALUES (%s, %s)",
-                        (version, time.time()),
-                    )
-                log.info("store.migrated", extra={"version": version})
-            return before, max(before, latest)
-        finally:
-            conn.execute("SELECT pg_advisory_unlock(%s)", (MIGRATE_LOCK,))
 
 
 def key_lock(name: str) -> int:
