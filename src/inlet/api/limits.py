@@ -49,8 +49,11 @@ class RequestLimits:
 
         async def limited_receive() -> Message:
             nonlocal read
+            # asyncio.timeout arms one timer on this task; wait_for (Python 3.11) wrapped
+            # every receive in a new task, twice the CPU of the whole check.
             try:
-                message = await asyncio.wait_for(receive(), self.idle)
+                async with asyncio.timeout(self.idle):
+                    message = await receive()
             except TimeoutError:
                 raise _Refused(
                     408, f"the request body stopped arriving for {self.idle:.0f}s"
