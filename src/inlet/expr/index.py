@@ -35,10 +35,11 @@ _PASS_THROUGH = frozenset(
 _ROOT = "async"
 
 
-def equality_index(source: str) -> list[tuple[str, IndexValue]] | None:
+def equality_index(source: str, root: str = _ROOT) -> list[tuple[str, IndexValue]] | None:
     """The ``(path, literal)`` pairs of the ``async.<path> == <literal>`` terms (either
     operand order) of ``source``'s top-level ``&&`` chain, e.g. ``[("data.id", 7)]``; or
     None when there is none and the expression must be evaluated on every candidate.
+    ``root`` names the variable instead of ``async`` (``event`` for a trigger).
 
     Every pair is a necessary condition: the expression can only match an event whose
     value at ``path`` equals the literal. Literals are strings, ints, floats and bools,
@@ -47,7 +48,7 @@ def equality_index(source: str) -> list[tuple[str, IndexValue]] | None:
     """
     pairs: list[tuple[str, IndexValue]] = []
     for term in _conjuncts(parse(source)):
-        pair = _equality(term)
+        pair = _equality(term, root)
         if pair is not None:
             pairs.append(pair)
     return pairs or None
@@ -86,7 +87,7 @@ def _conjuncts(tree: lark.Tree[Any]) -> list[lark.Tree[Any]]:
     return [node]
 
 
-def _equality(term: lark.Tree[Any]) -> tuple[str, IndexValue] | None:
+def _equality(term: lark.Tree[Any], root: str) -> tuple[str, IndexValue] | None:
     if term.data != "relation" or len(term.children) != 2:
         return None
     operator, right = term.children
@@ -94,20 +95,20 @@ def _equality(term: lark.Tree[Any]) -> tuple[str, IndexValue] | None:
         return None
     left = operator.children[0]
     for path_side, literal_side in ((left, right), (right, left)):
-        path = _async_path(path_side)
+        path = _root_path(path_side, root)
         literal = _literal(literal_side)
         if path is not None and literal is not None:
             return path, literal
     return None
 
 
-def _async_path(tree: lark.Tree[Any]) -> str | None:
+def _root_path(tree: lark.Tree[Any], root: str) -> str | None:
     fields: list[str] = []
     node = _unwrap(tree)
     while node.data == "member_dot":
         fields.append(str(node.children[1]))
         node = _unwrap(node.children[0])
-    if node.data == "ident" and str(node.children[0]) == _ROOT and fields:
+    if node.data == "ident" and str(node.children[0]) == root and fields:
         return ".".join(reversed(fields))
     return None
 

@@ -9,7 +9,15 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 
 from inlet.errors import FunctionConfigInvalid, InvalidValue
-from inlet.expr import Expression, compile_expression, equality_index, interpolate
+from inlet.expr import (
+    Expression,
+    IndexValue,
+    compile_expression,
+    equality_index,
+    index_value,
+    interpolate,
+    path_value,
+)
 from inlet.flow import keys
 from inlet.flow.batch import batch_applies
 from inlet.flow.idempotency import idempotency_key
@@ -53,6 +61,23 @@ def _wildcard_prefixes(name: str) -> list[str]:
     return prefixes
 
 
+def _may_match(
+    required: list[tuple[str, IndexValue]], wire: object, seen: dict[str, IndexValue | None]
+) -> bool:
+    """False when the event's value at one required path cannot equal its literal under
+    CEL's equality (an int-valued float is its int; a bool next to an int is left to the
+    evaluator, Python calling ``True == 1``). ``seen`` keeps the event's values by path,
+    so ten triggers on ``event.data.fn`` read it once."""
+    for path, literal in required:
+        if path in seen:
+            value = seen[path]
+        else:
+            value = seen[path] = index_value(path_value(wire, path))
+        if value is None or value != literal:
+            return False
+    return True
+
+
 class Registry:
     """An immutable snapshot of the registered functions, indexed by trigger."""
 
@@ -61,6 +86,10 @@ class Registry:
         self._by_name: dict[str, list[tuple[Function, Expression | None]]] = {}
         self._specs: dict[str, FunctionSpec] = {}
         """Each function's config, parsed once per snapshot."""
+        self._required: dict[str, list[tuple[str, IndexValue]]] = {}
+        """A trigger expression's ``event.<path> == <literal>`` terms (its top-level ``&&``
+        chain), by source: an event whose value differs at one of them fails the
+        expression, so it is refused without evaluating it (W4's ten triggers)."""
         for fn in functions:
             self.functions[fn.slug] = fn
             self._specs[fn.slug] = _spec(fn)
@@ -68,6 +97,8 @@ class Registry:
                 if trigger.event is None:
                     continue
                 expr = compile_expression(trigger.expression) if trigger.expression else None
+                if expr is not None and expr.source not in self._required:
+                    self._required[expr.source] = equality_index(expr.source, "event") or []
                 self._by_name.setdefault(trigger.event, []).append((fn, expr))
 
     def get(self, slug: str) -> Function | None:
@@ -92,13 +123,17 @@ class Registry:
         matched: dict[str, Function] = {}
         refused: dict[str, str] = {}
         variables = None
+        seen: dict[str, IndexValue | None] = {}
         for fn, expr in candidates:
             if fn.slug in matched:
                 continue
             if expr is not None:
                 if variables is None:
                     variables = {"event": event.to_wire()}
-                if not expr.matches(variables):
+                required = self._required[expr.source]
+                if (required and not _may_match(required, variables["event"], seen)) or (
+                    not expr.matches(variables)
+                ):
                     refused.setdefault(
                         fn.slug, f"the trigger's expression was not true: {expr.source}"
                     )

@@ -1,0 +1,106 @@
+"""A trigger's ``event.<path> == <literal>`` terms refuse an event without evaluating its
+expression when the event's value differs; what an event starts and skips stays exactly
+what evaluating every expression gives."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from inlet.expr import Expression, compile_expression, equality_index
+from inlet.model import Event, Function, Trigger
+from inlet.runs.registry import Registry
+
+EXPRESSIONS = [
+    "event.data.fn == 3",
+    "3 == event.data.fn",
+    "event.data.fn == 3.0",
+    "event.data.fn == -2",
+    "event.data.fn == 2.5",
+    "event.data.fn == 'a'",
+    "event.data.fn == true",
+    "event.data.fn == 1",
+    "event.data.fn == 3 && event.data.k == 'x'",
+    "(event.data.fn == 3) && event.data.n > 1",
+    "event.data.n > 1 && event.data.fn == 'a'",
+    "event.data.fn == 3 || event.data.k == 'x'",
+    "event.data.fn != 3",
+    "event.data.fn == null",
+    "event.name == 'app/x' && event.data.fn == 1",
+    "event.data.deep.fn == 3",
+]
+
+VALUES = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(min_value=-4, max_value=4),
+    st.sampled_from([3.0, 2.5, -2.0, 1.0, 0.5, 2**53 + 1, 9007199254740992.0]),
+    st.sampled_from(["a", "x", "3", ""]),
+    st.lists(st.integers(min_value=0, max_value=3), max_size=2),
+    st.dictionaries(st.sampled_from(["fn"]), st.integers(min_value=2, max_value=4)),
+)
+DATA = st.dictionaries(st.sampled_from(["fn", "k", "n", "deep"]), VALUES, max_size=4)
+
+
+def fn(slug: str, expression: str) -> Function:
+    trigger = Trigger(event="app/x", expression=expression)
+    return Function(slug=slug, app_url="http://a", name=slug, url="http://a", triggers=(trigger,))
+
+
+def ev(data: dict[str, Any]) -> Event:
+    return Event(internal_id="01E", name="app/x", data=data, id="01E", ts=1)
+
+
+REGISTRY = Registry([fn(f"f{i}", source) for i, source in enumerate(EXPRESSIONS)])
+
+
+@settings(max_examples=400, deadline=None)
+@given(DATA)
+def test_the_functions_started_and_skipped_are_those_evaluating_every_expression_gives(
+    data: dict[str, Any],
+) -> None:
+    event = ev(data)
+    variables = {"event": event.to_wire()}
+    expected = [
+        f"f{i}"
+        for i, source in enumerate(EXPRESSIONS)
+        if compile_expression(source).matches(variables)
+    ]
+    started, skips = REGISTRY.sort(event)
+    assert [f.slug for f in started] == expected
+    assert sorted(s.function_slug for s in skips) == sorted(
+        f"f{i}" for i in range(len(EXPRESSIONS)) if f"f{i}" not in expected
+    )
+    for skip in skips:
+        source = EXPRESSIONS[int(skip.function_slug[1:])]
+        assert skip.reason == f"the trigger's expression was not true: {source}"
+
+
+def test_an_event_whose_value_differs_from_the_constant_is_refused_without_evaluating(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    registry = Registry([fn(f"listen-{k}", f"event.data.fn == {k}") for k in range(10)])
+    evaluated: list[str] = []
+    real = Expression.matches
+
+    def counting(self: Expression, variables: Any, **kwargs: Any) -> bool:
+        evaluated.append(self.source)
+        return real(self, variables, **kwargs)
+
+    monkeypatch.setattr(Expression, "matches", counting)
+    started, skips = registry.sort(ev({"fn": 3}))
+    assert [f.slug for f in started] == ["listen-3"]
+    assert len(skips) == 9
+    assert evaluated == ["event.data.fn == 3"]
+
+
+def test_a_trigger_s_equality_terms_are_read_under_event() -> None:
+    assert equality_index("event.data.fn == 3 && event.data.k == 'x'", "event") == [
+        ("data.fn", 3),
+        ("data.k", "x"),
+    ]
+    assert equality_index("event.data.fn == 3") is None  # under async by default
+    assert equality_index("event.data.fn == 3 || event.data.k == 'x'", "event") is None
