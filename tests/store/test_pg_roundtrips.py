@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import AsyncIterator
+from typing import Any
 
 import psycopg
 import pytest
@@ -129,3 +130,51 @@ async def test_a_process_alone_on_its_database_sends_no_wake_ups_until_another_l
             n += 1
             await asyncio.sleep(0.05)
     assert woken.is_set() and not a._alone
+
+
+ROUND_TRIPS = ("BasePipeline._fetch_gen", "BasePipeline._sync_gen", "BasePipeline._exit_gen")
+"""psycopg's waits that send what the pipeline holds and wait for answers."""
+
+
+def _count_round_trips(store: PostgresStore) -> list[str]:
+    """The store thread's connection's round trips, as they happen."""
+    conn = store._writes.conn
+    waits: list[str] = []
+    wait = conn.wait
+
+    def counted(gen: Any, *args: Any, **kwargs: Any) -> Any:
+        name = getattr(gen, "__qualname__", "")
+        if name in ROUND_TRIPS:
+            waits.append(name)
+        return wait(gen, *args, **kwargs)
+
+    conn.wait = counted  # type: ignore[method-assign]
+    return waits
+
+
+async def test_an_ingest_asks_which_functions_are_paused_in_the_round_trip_of_its_events(
+    pg_url: str,
+) -> None:
+    # Read after the events' insert had been answered, the paused functions cost an ingest
+    # that starts runs a round trip of its own, one after the other on the unloaded path.
+    migrate(pg_url)
+    store = PostgresStore(pg_url)
+    await store.open()
+    try:
+        await store.set_paused("app-paused", NOW)
+        trips = _count_round_trips(store)
+        first, second, third = event(1), event(2), event(3)
+        result = await store.ingest([first], [new_run(1, first)], NOW, DAY)
+        ahead = len(trips)
+        # The same ingest asking when the engine needs to know, as before:
+        store.ask_paused_ahead = lambda tx: None  # type: ignore[method-assign]
+        trips.clear()
+        await store.ingest([second], [new_run(2, second)], NOW, DAY)
+        assert len(trips) == ahead + 1
+        del store.ask_paused_ahead
+        # Asked ahead, the answer is the same: a paused function starts no run.
+        paused = await store.ingest([third], [new_run(3, third, "app-paused")], NOW, DAY)
+    finally:
+        await store.close()
+    assert result.run_ids == (new_run(1, first).id,)
+    assert paused.new_event_ids == (third.internal_id,) and paused.run_ids == ()

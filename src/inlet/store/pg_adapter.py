@@ -48,6 +48,25 @@ class Result:
         return iter(self._cur)
 
 
+class AskedAhead(set[str]):
+    """The first column of a statement's rows, read when first asked whether it holds a
+    value (``in``; other uses see it empty until then). The statement is sent before its
+    answer is needed: in a pipeline it is answered along with the next statement whose
+    result is read, so it costs no round trip of its own."""
+
+    __slots__ = ("_rows",)
+
+    def __init__(self, rows: Cursor) -> None:
+        super().__init__()
+        self._rows: Cursor | None = rows
+
+    def __contains__(self, value: object) -> bool:
+        rows, self._rows = self._rows, None
+        if rows is not None:
+            self.update(row[0] for row in rows)
+        return super().__contains__(value)
+
+
 class Adapter:
     """A psycopg connection in the shape the shared logic uses (sqlite3's).
 

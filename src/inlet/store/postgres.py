@@ -43,12 +43,13 @@ import psycopg_pool
 
 from inlet.errors import SchemaMismatch, StoreError
 from inlet.redact import redact
-from inlet.store.pg_adapter import Adapter
+from inlet.store.pg_adapter import Adapter, AskedAhead
 from inlet.store.pg_schema import CONNECT_TIMEOUT
 from inlet.store.pg_schema import connect as connect
 from inlet.store.pg_schema import migrate as migrate
 from inlet.store.pg_schema import schema_version as schema_version
 from inlet.store.relational import Connection, Cursor, RelationalStore, T, migrations
+from inlet.store.sql.tx import SqlTx
 from inlet.store.sql.waited import WAITED_NAMES, WaitedNames
 from inlet.store.writer import Session
 
@@ -343,6 +344,10 @@ class PostgresStore(RelationalStore):
     def noted_listener(self, event: str) -> None:
         self._waited.add(event)
         self._new_waits.add(event)
+
+    def ask_paused_ahead(self, tx: SqlTx) -> None:
+        # Sent before the events' insert, answered with it: one round trip for both.
+        tx.paused = AskedAhead(tx.db.execute(tx.q["paused_functions"]))
 
     def lock_keys(self, db: Connection, names: Sequence[str]) -> None:
         if names:  # sorted: every transaction takes its keys in one order

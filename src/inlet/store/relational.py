@@ -280,7 +280,13 @@ class RelationalStore(
     def _ingest(self, batch: apply.Batch, now: float, key_ttl: float) -> tuple[IngestResult, Tally]:
         # The tally comes back with the result: only a write that committed is counted.
         tx = self._tx()
+        if batch.runs:
+            self.ask_paused_ahead(tx)
         return apply.ingest(tx, batch, now, key_ttl), tx.tally
+
+    def ask_paused_ahead(self, tx: SqlTx) -> None:
+        """An ingest that starts runs will ask which functions are paused: a backend that
+        pipelines its statements sends the question now (``SqlTx.paused``)."""
 
     async def revive(self, run_id: str, now: float) -> bool:
         return await self._write_runs((run_id,), self._revive, run_id, now)
