@@ -178,3 +178,40 @@ async def test_an_ingest_asks_which_functions_are_paused_in_the_round_trip_of_it
         await store.close()
     assert result.run_ids == (new_run(1, first).id,)
     assert paused.new_event_ids == (third.internal_id,) and paused.run_ids == ()
+
+
+async def test_a_claim_asks_for_due_calls_in_the_round_trip_of_its_due_timers(
+    pg_url: str,
+) -> None:
+    # Read one after the other, the due timers and the due calls cost a claim two round
+    # trips: on the unloaded path, every run's first call waited for both.
+    migrate(pg_url)
+    store = PostgresStore(pg_url)
+    await store.open()
+    try:
+        for n in (1, 2):
+            ev = event(n)
+            await store.ingest([ev], [new_run(n, ev)], NOW, DAY)
+        trips = _count_round_trips(store)
+        # The same claim asking for the due calls once the timers are read, as before:
+        store._claim_tx = lambda now, limit: store._tx()  # type: ignore[method-assign]
+        (first,) = await store.claim(NOW, 1, NOW + 60, "w", timers=64)
+        late = len(trips)
+        del store._claim_tx
+        sleep = NewItem(ItemKind.TIMER, "sleep", NOW)
+        attempt = Attempt(first.item.run_id, first.item.id, "step", 0, NOW, NOW, "step", 206)
+        assert await store.complete(first, Outcome(attempt=attempt, enqueue=(sleep,)), NOW, DAY)
+        trips.clear()
+        claimed = await store.claim(NOW, 1, NOW + 60, "w", timers=64)
+        ahead = len(trips)
+    finally:
+        await store.close()
+    assert ahead == late - 1
+    # Asked ahead, the claim takes what it took before: the due timer beyond the limit,
+    # and the other run's first call with its state.
+    (other,) = {new_run(n, event(n)).id for n in (1, 2)} - {first.item.run_id}
+    assert sorted((c.item.kind, c.item.run_id) for c in claimed) == [
+        (ItemKind.DISCOVERY, other),
+        (ItemKind.TIMER, first.item.run_id),
+    ]
+    assert all(c.state is not None for c in claimed)

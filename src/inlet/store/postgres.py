@@ -43,11 +43,13 @@ import psycopg_pool
 
 from inlet.errors import SchemaMismatch, StoreError
 from inlet.redact import redact
+from inlet.store.engine.queue import claim_scan
 from inlet.store.pg_adapter import Adapter, AskedAhead
 from inlet.store.pg_schema import CONNECT_TIMEOUT
 from inlet.store.pg_schema import connect as connect
 from inlet.store.pg_schema import migrate as migrate
 from inlet.store.pg_schema import schema_version as schema_version
+from inlet.store.pg_tx import ClaimTx
 from inlet.store.relational import Connection, Cursor, RelationalStore, T, migrations
 from inlet.store.sql.tx import SqlTx
 from inlet.store.sql.waited import WAITED_NAMES, WaitedNames
@@ -344,6 +346,9 @@ class PostgresStore(RelationalStore):
     def noted_listener(self, event: str) -> None:
         self._waited.add(event)
         self._new_waits.add(event)
+
+    def _claim_tx(self, now: float, limit: int) -> SqlTx:
+        return ClaimTx(self._conn, self._q, self, now, claim_scan(limit))
 
     def ask_paused_ahead(self, tx: SqlTx) -> None:
         # Sent before the events' insert, answered with it: one round trip for both.

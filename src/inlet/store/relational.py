@@ -307,8 +307,12 @@ class RelationalStore(
         def lease() -> str:
             return f"{owner}:{next(self._leases)}"
 
-        tx = self._tx()
+        tx = self._claim_tx(now, limit)
         return engine_queue.claim(tx, now, limit, lease_until, lease, timers), tx.tally
+
+    def _claim_tx(self, now: float, limit: int) -> SqlTx:
+        """The transaction port of a claim at ``now`` of up to ``limit`` calls."""
+        return self._tx()
 
     async def complete_call(
         self, claim: Claim, outcome: Outcome, now: float, key_ttl: float, end: CallEnd
