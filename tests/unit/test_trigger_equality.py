@@ -104,3 +104,29 @@ def test_a_trigger_s_equality_terms_are_read_under_event() -> None:
     ]
     assert equality_index("event.data.fn == 3") is None  # under async by default
     assert equality_index("event.data.fn == 3 || event.data.k == 'x'", "event") is None
+
+
+def test_the_triggers_of_a_name_asked_again_are_the_same_past_the_kept_names() -> None:
+    registry = Registry(
+        [
+            Function(
+                slug=slug,
+                app_url="http://a",
+                name=slug,
+                url="http://a",
+                triggers=(Trigger(event=name),),
+            )
+            for slug, name in (
+                ("exact", "app/user.created"),
+                ("all", "app/*"),
+                ("dot", "app/user.*"),
+            )
+        ]
+    )
+    first = [fn.slug for fn, _ in registry.listening("app/user.created")]
+    registry.listening("app/user.created").clear()  # a caller's copy, not the snapshot's
+    for n in range(5_000):  # more names than a snapshot keeps
+        assert [fn.slug for fn, _ in registry.listening(f"app/n{n}")] == ["all"]
+    assert [fn.slug for fn, _ in registry.listening("app/user.created")] == first
+    assert first == ["exact", "all", "dot"]
+    assert [f.slug for f in registry.match(ev({}))] == ["all"]

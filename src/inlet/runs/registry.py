@@ -41,6 +41,8 @@ from inlet.model import (
 from inlet.steps.waits import INVOKED
 
 _NO_SPEC = FunctionSpec()
+_KNOWN_NAMES = 4096
+"""Event names whose listening triggers a snapshot keeps; past that it starts again."""
 
 
 def _spec(fn: Function) -> FunctionSpec:
@@ -100,6 +102,9 @@ class Registry:
                 if expr is not None and expr.source not in self._required:
                     self._required[expr.source] = equality_index(expr.source, "event") or []
                 self._by_name.setdefault(trigger.event, []).append((fn, expr))
+        self._listening: dict[str, list[tuple[Function, Expression | None]]] = {}
+        """``listening`` by event name, filled as names arrive: the snapshot never changes,
+        and walking a name for its wildcard prefixes cost more than the triggers' test."""
 
     def get(self, slug: str) -> Function | None:
         return self.functions.get(slug)
@@ -117,7 +122,7 @@ class Registry:
             target = meta.get("fn_id") if isinstance(meta, dict) else None
             fn = self.functions.get(target) if isinstance(target, str) else None
             return ([fn] if fn is not None else []), []
-        candidates = self.listening(event.name)
+        candidates = self._triggers(event.name)
         if not candidates:
             return [], []
         matched: dict[str, Function] = {}
@@ -148,9 +153,18 @@ class Registry:
 
     def listening(self, name: str) -> list[tuple[Function, Expression | None]]:
         """The triggers that listen to events called ``name`` (wildcards included)."""
+        return list(self._triggers(name))
+
+    def _triggers(self, name: str) -> list[tuple[Function, Expression | None]]:
+        known = self._listening.get(name)
+        if known is not None:
+            return known
         candidates = list(self._by_name.get(name, ()))
         for prefix in _wildcard_prefixes(name):
             candidates.extend(self._by_name.get(prefix, ()))
+        if len(self._listening) >= _KNOWN_NAMES:  # names are the senders' to choose
+            self._listening.clear()
+        self._listening[name] = candidates
         return candidates
 
     def event_names(self) -> list[str]:
