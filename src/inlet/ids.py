@@ -10,7 +10,6 @@ import base64
 import binascii
 import hashlib
 import os
-import threading
 from typing import NoReturn
 
 from ulid import ULID
@@ -28,39 +27,12 @@ def _ulid(ms: int, entropy: bytes) -> str:
     return str(ULID.from_bytes(ms.to_bytes(6, "big") + entropy))
 
 
-class _Entropy(threading.local):
-    """os.urandom read 4 KiB at a time, one pool per thread (two threads never share
-    bytes). os.urandom lets go of the GIL for its system call, and the store thread took
-    it for up to a switch interval each time: for_finish's new_ulid on the event loop was
-    2.6% of W1's samples, nearly all waiting."""
-
-    def __init__(self) -> None:
-        self.pool = b""
-        self.at = 0
-
-    def drop(self) -> None:
-        self.pool, self.at = b"", 0
-
-    def take(self) -> bytes:
-        if self.at + _ENTROPY_BYTES > len(self.pool):
-            self.pool = os.urandom(_ENTROPY_BYTES * 400)
-            self.at = 0
-        start = self.at
-        self.at = start + _ENTROPY_BYTES
-        return self.pool[start : self.at]
-
-
-_entropy = _Entropy()
-# A forked child starts with its parent's pool: it must not hand out the same bytes.
-os.register_at_fork(after_in_child=_entropy.drop)
-
-
 def new_ulid(now: float) -> str:
     """A fresh ULID stamped ``now`` (seconds since the epoch) with 80 random bits."""
     ms = int(now * 1000)
     if not 0 <= ms <= _MAX_MS:
         raise ValueError(f"time {now!r} cannot be stored in a ULID; expected 0 <= now < 2**48 ms")
-    return _ulid(ms, _entropy.take())
+    return _ulid(ms, os.urandom(_ENTROPY_BYTES))
 
 
 def ulid_from_seed(seed: str, index: int) -> str:
