@@ -206,7 +206,8 @@ class Metrics:
             self.run_finished(function, status)
         # One increment per series, not per skip: an ingest of 100 events that each skip
         # nine functions (bench W4) held 900 skips, and labels() cost more than the rest.
-        for (function, reason), count in Tallies(tally.skipped).items():
-            self._skips.labels(function, skip_reason(reason)).inc(count)
+        if tally.skipped:  # most writes skip nothing: no Counter for them
+            for (function, reason), count in Tallies(tally.skipped).items():
+                self._skips.labels(function, skip_reason(reason)).inc(count)
         for function, label in tally.delayed:
             self._delays.labels(function, label).inc()
