@@ -67,6 +67,9 @@ class Executor:
         self._owner = f"{os.getpid()}-{random.getrandbits(32):08x}"
         self._wake = asyncio.Event()
         self._inflight: dict[str, Claim] = {}
+        self._reserved = 0
+        """Slots held for the calls that fired timers' completions may lease: a timer holds
+        no slot, the call it leases does (counted in flight once it is handed over)."""
         self._tasks: set[asyncio.Task[None]] = set()
         self._loops: list[asyncio.Task[None]] = []
         self._stopping = False
@@ -117,8 +120,7 @@ class Executor:
                 await self._clock.sleep(IDLE_POLL)
 
     async def _dispatch_once(self) -> None:
-        calls = sum(1 for c in self._inflight.values() if c.item.kind is not ItemKind.TIMER)
-        free = max(self._settings.worker_concurrency - calls, 0)
+        free = max(self._settings.worker_concurrency - self._calls(), 0)
         self._wake.clear()
         now = self._clock.now()
         if self._idle:
@@ -159,6 +161,11 @@ class Executor:
                 timeout = min(max(due - self._clock.now(), 0.0), IDLE_POLL)
             self._idle = not claims and timeout > 0
         await self._pause(timeout)
+
+    def _calls(self) -> int:
+        """The slots taken: calls in flight, and those reserved for a timer's next call."""
+        calls = sum(1 for c in self._inflight.values() if c.item.kind is not ItemKind.TIMER)
+        return calls + self._reserved
 
     async def _pause(self, seconds: float) -> None:
         """Wait ``seconds`` or until woken (a wake-up means: claim at once)."""
@@ -272,11 +279,26 @@ class Executor:
         # not hand back leased: a call keeps its slot for the run's next one.
         now = self._clock.now()
         then = None
+        reserved = False
         # Behind a backlog the run's next call ranks after due work and the dispatcher
-        # claims it in turn: asking would cost the completion a query for nothing.
-        if item.kind is not ItemKind.TIMER and not self._stopping and not self._short:
-            then = Next(now + self._settings.lease_seconds, self._owner)
-        done = await self._applier.complete_call(claim, outcome, now, then)
+        # claims it in turn: asking would cost the completion a query for nothing. A
+        # timer holds no slot: it asks only for a free one, reserved until the completion
+        # hands its call over (or none), so the dispatcher never claims into it meanwhile.
+        if not self._stopping and not self._short:
+            if item.kind is not ItemKind.TIMER:
+                then = Next(now + self._settings.lease_seconds, self._owner)
+            elif self._calls() < self._settings.worker_concurrency:
+                self._reserved += 1
+                reserved = True
+                then = Next(now + self._settings.lease_seconds, self._owner)
+        try:
+            done = await self._applier.complete_call(claim, outcome, now, then)
+        finally:
+            # A slot left unused is seen by a dispatcher short of slots when this task
+            # ends (``_done``).
+            self._reserved -= reserved
+        if reserved and done.next is not None:
+            self._inflight[done.next.item.id] = done.next  # in the reserved slot's stead
         if not done.applied:
             log.warning("executor.lease_lost", extra={"item": item.id, "run_id": item.run_id})
             return None
