@@ -5,31 +5,15 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator
 from typing import Any
 
 import psycopg
-import pytest
 
 from inlet.model import Attempt, ItemKind, Memo, NewItem, Outcome
 from inlet.store.base import Claim
 from inlet.store.postgres import PostgresStore, migrate
 
 from .test_contract import DAY, NOW, event, new_run
-
-
-@pytest.fixture
-async def two(pg_url: str) -> AsyncIterator[tuple[PostgresStore, PostgresStore]]:
-    """Two stores on one database, as two inlet processes would have."""
-    migrate(pg_url)
-    a, b = PostgresStore(pg_url), PostgresStore(pg_url)
-    await a.open()
-    await b.open()
-    try:
-        yield a, b
-    finally:
-        await a.close()
-        await b.close()
 
 
 async def test_a_process_is_woken_by_another_s_queued_work_but_not_by_its_own(

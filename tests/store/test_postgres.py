@@ -6,11 +6,9 @@ from __future__ import annotations
 
 import asyncio
 import threading
-from collections.abc import AsyncIterator
 from dataclasses import replace
 
 import psycopg
-import pytest
 
 from inlet.model import (
     Attempt,
@@ -31,20 +29,6 @@ from inlet.store.base import Claim
 from inlet.store.postgres import PostgresStore, migrate
 
 from .test_contract import DAY, NOW, event, new_run
-
-
-@pytest.fixture
-async def two(pg_url: str) -> AsyncIterator[tuple[PostgresStore, PostgresStore]]:
-    """Two stores on one database, as two inlet processes would have."""
-    migrate(pg_url)
-    a, b = PostgresStore(pg_url), PostgresStore(pg_url)
-    await a.open()
-    await b.open()
-    try:
-        yield a, b
-    finally:
-        await a.close()
-        await b.close()
 
 
 async def test_work_queued_by_one_process_wakes_the_other(
