@@ -6,14 +6,13 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Sequence
-from typing import Any
 
 from inlet.config import Settings
 from inlet.model import ItemKind, Outcome, StoredMemo
 from inlet.store.base import CallEnd, Claim, Completed
 from inlet.testing import Context, FakeClock, FakeSDK, InletTest
 
-from .test_chains import ClaimCounting
+from .test_chains import ClaimCounting, completed
 
 T0 = 1_800_000_000.0
 
@@ -50,12 +49,6 @@ class Nappers:
             return int(await ctx.step.run("after", body))
 
         self.sdk.function("nap", event="nappers/nap")(nap)
-
-
-async def completed(inlet: InletTest, event_ids: list[str]) -> list[dict[str, Any]]:
-    runs = [run for event_id in event_ids for run in await inlet.runs(event_id)]
-    assert [run["status"] for run in runs] == ["Completed"] * len(event_ids), runs
-    return runs
 
 
 async def test_the_call_after_a_sleep_is_handed_on_by_the_timer_without_a_claim() -> None:
