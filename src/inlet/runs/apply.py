@@ -84,16 +84,12 @@ class Applier:
         set of statements serves them all. The runs each group's events started, in the
         groups' order. An event a previous group already holds (the same id) is that
         group's: it starts nothing for a later one, as if they had been applied in turn."""
-        seen: set[str] = set()
         events: list[Event] = []
         owner: dict[str, int] = {}
         for index, group in enumerate(groups):
             for event in group:
-                if event.internal_id in seen and owner[event.internal_id] != index:
-                    continue
-                seen.add(event.internal_id)
-                owner.setdefault(event.internal_id, index)
-                events.append(event)
+                if owner.setdefault(event.internal_id, index) == index:
+                    events.append(event)
         routed = await self._route(events, now)
         result = await self._store.ingest(
             events, routed.runs, now, self._key_ttl, routed.resumes, routed.cancels, routed.skips
