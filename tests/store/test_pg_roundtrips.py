@@ -5,15 +5,29 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import AsyncIterator
 from typing import Any
 
 import psycopg
+import pytest
 
 from inlet.model import Attempt, ItemKind, Memo, NewItem, Outcome
 from inlet.store.base import Claim
 from inlet.store.postgres import PostgresStore, migrate
 
 from .test_contract import DAY, NOW, event, new_run
+
+
+@pytest.fixture
+async def store(pg_url: str) -> AsyncIterator[PostgresStore]:
+    """One store on a fresh database (the package's ``store`` runs on every backend)."""
+    migrate(pg_url)
+    one = PostgresStore(pg_url)
+    await one.open()
+    try:
+        yield one
+    finally:
+        await one.close()
 
 
 async def test_a_process_is_woken_by_another_s_queued_work_but_not_by_its_own(
@@ -52,31 +66,25 @@ def _step(claim: Claim) -> Outcome:
 
 
 async def test_the_store_connection_plans_each_statement_once_not_on_every_step(
-    pg_url: str,
+    store: PostgresStore,
 ) -> None:
     # Left to choose (plan_cache_mode auto), PostgreSQL plans a prepared statement afresh
     # for its first five runs, and for ever after when its generic plan looks costlier,
     # as the claim's read of runs and memos did on every claim: ~180 us of its CPU a plan.
-    migrate(pg_url)
-    store = PostgresStore(pg_url)
-    await store.open()
-    try:
-        for n in range(1, 9):  # past psycopg's prepare threshold (5 runs of a statement)
-            ev = event(n)
-            await store.ingest([ev], [new_run(n, ev)], NOW, DAY)
-            (claim,) = await store.claim(NOW, 1, NOW + 60, "owner")
-            assert await store.complete(claim, _step(claim), NOW, DAY)
+    for n in range(1, 9):  # past psycopg's prepare threshold (5 runs of a statement)
+        ev = event(n)
+        await store.ingest([ev], [new_run(n, ev)], NOW, DAY)
+        (claim,) = await store.claim(NOW, 1, NOW + 60, "owner")
+        assert await store.complete(claim, _step(claim), NOW, DAY)
 
-        def plans() -> tuple[int, int]:
-            row = store._writes.execute(
-                "SELECT coalesce(sum(generic_plans), 0), coalesce(sum(custom_plans), 0) "
-                "FROM pg_prepared_statements"
-            ).fetchone()
-            return int(row[0]), int(row[1])
+    def plans() -> tuple[int, int]:
+        row = store._writes.execute(
+            "SELECT coalesce(sum(generic_plans), 0), coalesce(sum(custom_plans), 0) "
+            "FROM pg_prepared_statements"
+        ).fetchone()
+        return int(row[0]), int(row[1])
 
-        generic, custom = await store._write(plans)
-    finally:
-        await store.close()
+    generic, custom = await store._write(plans)
     assert generic > 0 and custom == 0
 
 
@@ -137,59 +145,47 @@ def _count_round_trips(store: PostgresStore) -> list[str]:
 
 
 async def test_an_ingest_asks_which_functions_are_paused_in_the_round_trip_of_its_events(
-    pg_url: str,
+    store: PostgresStore,
 ) -> None:
     # Read after the events' insert had been answered, the paused functions cost an ingest
     # that starts runs a round trip of its own, one after the other on the unloaded path.
-    migrate(pg_url)
-    store = PostgresStore(pg_url)
-    await store.open()
-    try:
-        await store.set_paused("app-paused", NOW)
-        trips = _count_round_trips(store)
-        first, second, third = event(1), event(2), event(3)
-        result = await store.ingest([first], [new_run(1, first)], NOW, DAY)
-        ahead = len(trips)
-        # The same ingest asking when the engine needs to know, as before:
-        store.ask_paused_ahead = lambda tx: None  # type: ignore[method-assign]
-        trips.clear()
-        await store.ingest([second], [new_run(2, second)], NOW, DAY)
-        assert len(trips) == ahead + 1
-        del store.ask_paused_ahead
-        # Asked ahead, the answer is the same: a paused function starts no run.
-        paused = await store.ingest([third], [new_run(3, third, "app-paused")], NOW, DAY)
-    finally:
-        await store.close()
+    await store.set_paused("app-paused", NOW)
+    trips = _count_round_trips(store)
+    first, second, third = event(1), event(2), event(3)
+    result = await store.ingest([first], [new_run(1, first)], NOW, DAY)
+    ahead = len(trips)
+    # The same ingest asking when the engine needs to know, as before:
+    store.ask_paused_ahead = lambda tx: None  # type: ignore[method-assign]
+    trips.clear()
+    await store.ingest([second], [new_run(2, second)], NOW, DAY)
+    assert len(trips) == ahead + 1
+    del store.ask_paused_ahead
+    # Asked ahead, the answer is the same: a paused function starts no run.
+    paused = await store.ingest([third], [new_run(3, third, "app-paused")], NOW, DAY)
     assert result.run_ids == (new_run(1, first).id,)
     assert paused.new_event_ids == (third.internal_id,) and paused.run_ids == ()
 
 
 async def test_a_claim_asks_for_due_calls_in_the_round_trip_of_its_due_timers(
-    pg_url: str,
+    store: PostgresStore,
 ) -> None:
     # Read one after the other, the due timers and the due calls cost a claim two round
     # trips: on the unloaded path, every run's first call waited for both.
-    migrate(pg_url)
-    store = PostgresStore(pg_url)
-    await store.open()
-    try:
-        for n in (1, 2):
-            ev = event(n)
-            await store.ingest([ev], [new_run(n, ev)], NOW, DAY)
-        trips = _count_round_trips(store)
-        # The same claim asking for the due calls once the timers are read, as before:
-        store._claim_tx = lambda now, limit: store._tx()  # type: ignore[method-assign]
-        (first,) = await store.claim(NOW, 1, NOW + 60, "w", timers=64)
-        late = len(trips)
-        del store._claim_tx
-        sleep = NewItem(ItemKind.TIMER, "sleep", NOW)
-        attempt = Attempt(first.item.run_id, first.item.id, "step", 0, NOW, NOW, "step", 206)
-        assert await store.complete(first, Outcome(attempt=attempt, enqueue=(sleep,)), NOW, DAY)
-        trips.clear()
-        claimed = await store.claim(NOW, 1, NOW + 60, "w", timers=64)
-        ahead = len(trips)
-    finally:
-        await store.close()
+    for n in (1, 2):
+        ev = event(n)
+        await store.ingest([ev], [new_run(n, ev)], NOW, DAY)
+    trips = _count_round_trips(store)
+    # The same claim asking for the due calls once the timers are read, as before:
+    store._claim_tx = lambda now, limit: store._tx()  # type: ignore[method-assign]
+    (first,) = await store.claim(NOW, 1, NOW + 60, "w", timers=64)
+    late = len(trips)
+    del store._claim_tx
+    sleep = NewItem(ItemKind.TIMER, "sleep", NOW)
+    attempt = Attempt(first.item.run_id, first.item.id, "step", 0, NOW, NOW, "step", 206)
+    assert await store.complete(first, Outcome(attempt=attempt, enqueue=(sleep,)), NOW, DAY)
+    trips.clear()
+    claimed = await store.claim(NOW, 1, NOW + 60, "w", timers=64)
+    ahead = len(trips)
     assert ahead == late - 1
     # Asked ahead, the claim takes what it took before: the due timer beyond the limit,
     # and the other run's first call with its state.
