@@ -95,6 +95,7 @@ class Server:
         self.executor = Executor(
             store, settings, clock, self.registry, self.transport, self.applier, self.metrics
         )
+        self.applier.starter = self.executor
         self.ingestor = Ingestor(settings, clock, self.applier, self.metrics)
         self.scheduler = Scheduler(store, clock, self.registry, self.applier)
         self.syncer = Syncer(store, settings, clock, self.reload_functions)

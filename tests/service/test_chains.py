@@ -1,14 +1,18 @@
-"""A run's steps follow one another without a dispatcher round: each completion leases the
-run's next step and the executor calls it at once, in the same slot. The clock does not
+"""A run's steps follow one another without a dispatcher round: the ingest that creates a run
+leases its first call, each completion leases the run's next step, and the executor calls
+them at once, in the same slot. The clock does not
 move in these tests, so nothing here waits for a poll: what starts, starts because it was
 handed on or woken."""
 
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Sequence
 from typing import Any
 
 from inlet.config import Settings
+from inlet.model import Event, NewRun
+from inlet.store import IngestResult
 from inlet.store.base import Claim
 from inlet.store.memory import MemoryStore
 from inlet.testing import Context, FakeClock, FakeSDK, InletTest
@@ -18,6 +22,14 @@ class ClaimCounting(MemoryStore):
     def __init__(self) -> None:
         super().__init__()
         self.claimed: list[Claim] = []
+        self.leased_by_ingest: list[Claim] = []
+
+    async def ingest(
+        self, events: Sequence[Event], runs: Sequence[NewRun], *args: Any, **kwargs: Any
+    ) -> IngestResult:
+        result = await super().ingest(events, runs, *args, **kwargs)
+        self.leased_by_ingest.extend(result.claims)
+        return result
 
     async def claim(
         self, now: float, limit: int, lease_until: float, owner: str, *, timers: int = 0
@@ -59,14 +71,40 @@ async def completed(inlet: InletTest, event_ids: list[str]) -> list[dict[str, An
     return runs
 
 
-async def test_a_run_of_three_steps_is_claimed_once_and_its_steps_are_handed_on() -> None:
+async def test_a_run_of_three_steps_is_started_by_its_ingest_and_never_claimed() -> None:
     clock = FakeClock(1_800_000_000.0)
     app, store = Chains(clock), ClaimCounting()
     async with InletTest(app.sdk, clock=clock, store=store) as inlet:
         [event_id] = await inlet.send({"name": "chains/three", "data": {}})
         [run] = await completed(inlet, [event_id])
         assert run["output"] == 3
-    assert [(c.item.kind.value, c.item.step_id) for c in store.claimed] == [("discovery", "step")]
+    assert [(c.item.kind.value, c.item.step_id) for c in store.leased_by_ingest] == [
+        ("discovery", "step")
+    ]
+    assert store.claimed == []
+
+
+async def test_a_run_with_a_concurrency_limit_is_claimed_through_the_gate() -> None:
+    clock = FakeClock(1_800_000_000.0)
+    app, store = Chains(clock), ClaimCounting()
+    async with InletTest(app.sdk, clock=clock, store=store) as inlet:
+        [event_id] = await inlet.send({"name": "chains/limited", "data": {}})
+        await completed(inlet, [event_id])
+    assert store.leased_by_ingest == []
+    assert [c.item.step_id for c in store.claimed][:1] == ["step"]
+
+
+async def test_an_ingest_leases_no_more_first_calls_than_the_worker_has_slots() -> None:
+    clock = FakeClock(1_800_000_000.0)
+    app, store = Chains(clock), ClaimCounting()
+    settings = Settings(database_url="memory://", discovery=False, worker_concurrency=2)
+    async with InletTest(app.sdk, clock=clock, store=store, settings=settings) as inlet:
+        ids = await inlet.send(*({"name": "chains/three", "data": {"i": i}} for i in range(5)))
+        await completed(inlet, ids)
+    assert len(store.leased_by_ingest) == 2
+    assert app.peak <= 2
+    started = {c.item.run_id for c in [*store.leased_by_ingest, *store.claimed]}
+    assert len(started) == 5
 
 
 async def test_a_run_parked_behind_a_concurrency_limit_starts_when_the_slot_frees() -> None:

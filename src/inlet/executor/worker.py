@@ -11,7 +11,7 @@ import asyncio
 import logging
 import os
 import random
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 from inlet.clock import Clock
 from inlet.config import Settings
@@ -140,14 +140,8 @@ class Executor:
         self._idle = False
         fired = 0
         for claim in claims:
-            if _first_call(claim, now):
-                assert claim.state is not None
-                self._metrics.run_started(claim.state.run.function_slug)
             fired += claim.item.kind is ItemKind.TIMER
-            self._inflight[claim.item.id] = claim
-            task = asyncio.create_task(self._execute(claim))
-            self._tasks.add(task)
-            task.add_done_callback(self._done)
+            self._start(claim, now)
         self._short = not limit or len(claims) - fired >= limit
         if fired == CLAIM_BATCH or (limit and len(claims) - fired >= limit):
             return
@@ -161,6 +155,36 @@ class Executor:
                 timeout = min(max(due - self._clock.now(), 0.0), IDLE_POLL)
             self._idle = not claims and timeout > 0
         await self._pause(timeout)
+
+    def offer(self, runs: int) -> Next | None:
+        """Slots for the first calls of up to ``runs`` runs an ingest is about to create,
+        held until :meth:`adopt`: the ingest leases those calls (``Store.ingest``'s
+        ``then``) and this worker calls them without a claim of its own. None when no
+        slot is free, or when due work already waits for one (it goes first)."""
+        if self._stopping or self._short or not self._loops:
+            return None
+        free = min(self._settings.worker_concurrency - self._calls(), CLAIM_BATCH, runs)
+        if free < 1:
+            return None
+        self._reserved += free
+        return Next(self._clock.now() + self._settings.lease_seconds, self._owner, free)
+
+    def adopt(self, offer: Next, claims: Sequence[Claim], now: float) -> None:
+        """Call ``claims``, leased at ``now`` by the ingest ``offer`` went with, in its
+        slots; the slots it left unused are free again (pass no claims when it failed)."""
+        self._reserved -= offer.calls
+        for claim in claims:
+            self._start(claim, now)
+
+    def _start(self, claim: Claim, now: float) -> None:
+        """Make the call of ``claim`` (or fire its timer) in a task of its own."""
+        if _first_call(claim, now):
+            assert claim.state is not None
+            self._metrics.run_started(claim.state.run.function_slug)
+        self._inflight[claim.item.id] = claim
+        task = asyncio.create_task(self._execute(claim))
+        self._tasks.add(task)
+        task.add_done_callback(self._done)
 
     def _calls(self) -> int:
         """The slots taken: calls in flight, and those reserved for a timer's next call."""

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import replace
+from typing import Protocol
 
 from inlet.model import Cancellation, Event, NewRun, Outcome, RunState
 from inlet.runs.router import Routed, Router
@@ -24,6 +25,23 @@ from inlet.steps import defer
 from inlet.steps.finish import for_finish
 from inlet.store import IngestResult, Store
 from inlet.store.base import DEFERS_START, CallEnd, Claim, Completed, Next
+
+
+class Starter(Protocol):
+    """What the applier asks of the worker to start new runs without a claim round."""
+
+    def offer(self, runs: int) -> Next | None:
+        """Free slots held for the first calls of up to ``runs`` new runs, or None."""
+        ...
+
+    def adopt(self, offer: Next, claims: Sequence[Claim], now: float) -> None:
+        """Call ``claims``, leased with ``offer``; free the slots they left unused."""
+        ...
+
+
+def _plain(run: NewRun) -> bool:
+    """A run whose creation queues its first call and nothing else."""
+    return not (run.flow.gated or run.timers or run.listeners or run.memos)
 
 
 class Applier:
@@ -46,6 +64,9 @@ class Applier:
         self._router = router
         self._key_ttl = key_ttl
         self._wake = wake
+        self.starter: Starter | None = None
+        """The worker that calls the first calls of the runs an ingest creates, leased
+        in its transaction; without one they wait for the worker's next claim."""
 
     async def apply(
         self,
@@ -63,18 +84,11 @@ class Applier:
         cause. The worker is woken if a run was made, a wait resolved or a run cancelled.
         """
         routed = await self._route(events, now)
-        result = await self._store.ingest(
+        return await self._ingest(
             events,
-            [*runs, *routed.runs],
+            replace(routed, runs=(*runs, *routed.runs), cancels=(*cancels, *routed.cancels)),
             now,
-            self._key_ttl,
-            routed.resumes,
-            [*cancels, *routed.cancels],
-            routed.skips,
         )
-        if result.run_ids or result.resumed or result.cancelled:
-            self._wake()
-        return result
 
     async def apply_each(
         self, groups: Sequence[Sequence[Event]], now: float
@@ -91,17 +105,42 @@ class Applier:
                 if owner.setdefault(event.internal_id, index) == index:
                     events.append(event)
         routed = await self._route(events, now)
-        result = await self._store.ingest(
-            events, routed.runs, now, self._key_ttl, routed.resumes, routed.cancels, routed.skips
-        )
-        if result.run_ids or result.resumed or result.cancelled:
-            self._wake()
+        result = await self._ingest(events, routed, now)
         created = set(result.run_ids)
         started: list[list[str]] = [[] for _ in groups]
         for run in routed.runs:
             if run.id in created:
                 started[owner[run.event_ids[0]]].append(run.id)
         return [tuple(ids) for ids in started]
+
+    async def _ingest(self, events: Sequence[Event], routed: Routed, now: float) -> IngestResult:
+        """Store the events with what routing found; the worker calls the first calls the
+        ingest leased for it (``Starter``), and is woken for the rest."""
+        starter, runs = self.starter, routed.runs
+        offer = starter.offer(len(runs)) if starter is not None and runs else None
+        try:
+            result = await self._store.ingest(
+                events,
+                runs,
+                now,
+                self._key_ttl,
+                routed.resumes,
+                routed.cancels,
+                routed.skips,
+                then=offer,
+            )
+        except BaseException:
+            if starter is not None and offer is not None:
+                starter.adopt(offer, (), now)
+            raise
+        if starter is not None and offer is not None:
+            starter.adopt(offer, result.claims, now)
+        # Every run made and called at once, none with timers, listeners or flow control
+        # that may have queued or started more: nothing is left for the worker to claim.
+        called = len(result.claims) == len(runs) and all(_plain(run) for run in runs)
+        if (result.run_ids and not called) or result.resumed or result.cancelled:
+            self._wake()
+        return result
 
     async def cancel(self, run_id: str, reason: str, now: float) -> bool:
         """Cancel one run, with what its ending causes (its ``inngest/function.cancelled``

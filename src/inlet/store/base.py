@@ -56,6 +56,8 @@ class IngestResult:
     """Listeners that resolved their step (a listener already gone resolves nothing)."""
     cancelled: tuple[str, ...] = ()
     """Runs cancelled (a run that had already ended is not)."""
+    claims: tuple[Claim, ...] = ()
+    """The first calls of created runs, leased in the same transaction (``then``)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,11 +77,14 @@ DEFERS_START = (RunStatus.COMPLETED, RunStatus.FAILED)
 
 @dataclass(frozen=True, slots=True)
 class Next:
-    """Asks a completion to lease its run's next call at once (``Store.complete_call``):
-    until when, for which worker (the owner its lease tokens name)."""
+    """Asks a write to lease calls it makes due at once: a completion its run's next call
+    (``Store.complete_call``), an ingest the first calls of the runs it creates, up to
+    ``calls`` (``Store.ingest``); until when, for which worker (the owner its lease
+    tokens name)."""
 
     lease_until: float
     owner: str
+    calls: int = 1
 
 
 @dataclass(frozen=True, slots=True)
@@ -165,6 +170,7 @@ class Store(StallReads, WaitReads, ReadModel):
         resumes: Sequence[Resume] = (),
         cancels: Sequence[Cancellation] = (),
         skips: Sequence[SkipRecord] = (),
+        then: Next | None = None,
     ) -> IngestResult:
         """Atomically: store events; record why they start no run of the functions in
         ``skips`` (for events stored by this call only: a retried send is not news);
@@ -176,7 +182,11 @@ class Store(StallReads, WaitReads, ReadModel):
         A resume applies only if it removes its listener (so two events never resolve one
         wait) and the run has not ended: it records the memo, drops the step's timer and
         enqueues a discovery. A cancellation applies only to a run that has not ended: it
-        drops the run's items and listeners and stores its events, runs and resumes."""
+        drops the run's items and listeners and stores its events, runs and resumes.
+
+        With ``then``, the first calls of created runs are leased for that worker, up to
+        ``then.calls``, while a claim at ``now`` would take them first
+        (``IngestResult.claims``): the worker calls them without a claim of its own."""
 
     @abc.abstractmethod
     async def find_listeners(self, events: Sequence[Event]) -> dict[str, list[Listener]]:

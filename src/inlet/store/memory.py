@@ -34,7 +34,7 @@ from inlet.model import (
 from inlet.steps.checkpoint import Checkpoint, StateLimits, Verdict
 from inlet.steps.endpoint import Report
 from inlet.store.alerts import MemoryAlerts
-from inlet.store.base import CallEnd, Claim, Completed, IngestResult, Store
+from inlet.store.base import CallEnd, Claim, Completed, IngestResult, Next, Store
 from inlet.store.engine import apply, queue
 from inlet.store.engine import checkpoint as engine_checkpoint
 from inlet.store.engine import endpoint as engine_endpoint
@@ -405,10 +405,10 @@ class MemoryStore(
         resumes: Sequence[Resume] = (),
         cancels: Sequence[Cancellation] = (),
         skips: Sequence[SkipRecord] = (),
+        then: Next | None = None,
     ) -> IngestResult:
-        batch = apply.Batch(events, runs, resumes, cancels, skips)
-        tx = self._write_tx()
-        result = apply.ingest(tx, batch, now, key_ttl)
+        tx, batch = self._write_tx(), apply.Batch(events, runs, resumes, cancels, skips)
+        result = apply.ingest(tx, batch, now, key_ttl, then, self._leases)
         self._counted(tx.tally)
         return result
 

@@ -35,7 +35,7 @@ from inlet.model import (
 )
 from inlet.steps.checkpoint import Checkpoint, StateLimits, Verdict
 from inlet.steps.endpoint import Report
-from inlet.store.base import CallEnd, Claim, Completed, IngestResult, Store
+from inlet.store.base import CallEnd, Claim, Completed, IngestResult, Next, Store
 from inlet.store.engine import apply
 from inlet.store.engine import checkpoint as engine_checkpoint
 from inlet.store.engine import endpoint as engine_endpoint
@@ -262,10 +262,11 @@ class RelationalStore(
         resumes: Sequence[Resume] = (),
         cancels: Sequence[Cancellation] = (),
         skips: Sequence[SkipRecord] = (),
+        then: Next | None = None,
     ) -> IngestResult:
         batch = apply.Batch(list(events), list(runs), list(resumes), list(cancels), list(skips))
         changed = [r.run_id for r in resumes] + [c.run_id for c in cancels]
-        result, tally = await self._write_runs(changed, self._ingest, batch, now, key_ttl)
+        result, tally = await self._write_runs(changed, self._ingest, batch, now, key_ttl, then)
         self._counted(tally)
         if result.new_event_ids and self._writer is not None:
             # Committed: the claims of the runs they start find the new events cached (on
@@ -277,12 +278,14 @@ class RelationalStore(
             self._writer.jobs.put((self._keep_events, (kept,), done, False, ()))
         return result
 
-    def _ingest(self, batch: apply.Batch, now: float, key_ttl: float) -> tuple[IngestResult, Tally]:
+    def _ingest(
+        self, batch: apply.Batch, now: float, key_ttl: float, then: Next | None
+    ) -> tuple[IngestResult, Tally]:
         # The tally comes back with the result: only a write that committed is counted.
         tx = self._tx()
         if batch.runs:
             self.ask_paused_ahead(tx)
-        return apply.ingest(tx, batch, now, key_ttl), tx.tally
+        return apply.ingest(tx, batch, now, key_ttl, then, self._leases), tx.tally
 
     def ask_paused_ahead(self, tx: SqlTx) -> None:
         """An ingest that starts runs will ask which functions are paused: a backend that

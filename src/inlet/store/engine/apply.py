@@ -28,10 +28,17 @@ from inlet.model import (
     StoredMemo,
 )
 from inlet.steps.ops import STEP_MEMOS
-from inlet.store.base import DEFERS_START, CallEnd, Claim, Completed, IngestResult
+from inlet.store.base import DEFERS_START, CallEnd, Claim, Completed, IngestResult, Next
 from inlet.store.engine import history
 from inlet.store.engine.admit import create_plain_runs, create_run
-from inlet.store.engine.queue import claim_planned, drop_run_work, enqueue, plan, release
+from inlet.store.engine.queue import (
+    claim_created,
+    claim_planned,
+    drop_run_work,
+    enqueue,
+    plan,
+    release,
+)
 from inlet.store.engine.tx import Keys, Tx
 from inlet.store.engine.waits import early_event, resume
 
@@ -51,10 +58,18 @@ class Batch:
 Work = Batch | Resume | Cancellation
 
 
-def ingest(tx: Tx, batch: Batch, now: float, key_ttl: float) -> IngestResult:
+def ingest(
+    tx: Tx,
+    batch: Batch,
+    now: float,
+    key_ttl: float,
+    then: Next | None = None,
+    leases: Iterator[int] | None = None,
+) -> IngestResult:
     """Store the batch's events, create the runs they start, resolve waiting steps and
     cancel runs; then whatever those start, until nothing is left. The result speaks of
-    ``batch`` itself, not of its follow-ups."""
+    ``batch`` itself, not of its follow-ups. With ``then``, the created runs' first calls
+    are leased as ``Store.ingest`` says (lease ``owner:n``, ``n`` from ``leases``)."""
     work: deque[Work] = deque()
     result = _ingest(tx, batch, now, key_ttl, work)
     while work:
@@ -65,7 +80,16 @@ def ingest(tx: Tx, batch: Batch, now: float, key_ttl: float) -> IngestResult:
             cancel(tx, item, now, work)
         else:
             _ingest(tx, item, now, key_ttl, work)
-    return result
+    if then is None or leases is None or not result.run_ids or then.calls < 1:
+        return result
+    owner = then.owner
+
+    def lease() -> str:
+        return f"{owner}:{next(leases)}"
+
+    events = {event.internal_id: event for event in batch.events}
+    claims = claim_created(tx, result.run_ids, events, now, then.calls, then.lease_until, lease)
+    return replace(result, claims=tuple(claims))
 
 
 def _ingest(tx: Tx, batch: Batch, now: float, key_ttl: float, work: deque[Work]) -> IngestResult:

@@ -215,3 +215,49 @@ def claim_planned(
         events = tuple(e for e in (tx.event(i) for i in run.event_ids) if e is not None)
         state = events, tx.memos(run.id)
     return Claim(call, lease, RunState(run=run, events=state[0], memos=state[1]))
+
+
+def claim_created(
+    tx: Tx,
+    run_ids: Sequence[str],
+    events: Mapping[str, Event],
+    now: float,
+    limit: int,
+    lease_until: float,
+    leases: Callable[[], str],
+) -> list[Claim]:
+    """Lease the first calls of ``run_ids`` (created by this transaction), up to ``limit``,
+    as a claim at ``now`` would take them: best rank first, as long as nothing else due
+    ranks before them (so no waiting work is overtaken), and none that holds a concurrency
+    key (those go through the gate). ``events`` holds the runs' events as the caller has
+    them (those missing are read)."""
+    created = set(run_ids)
+    taken: list[Due] = []
+    for due in tx.due_items(now, min(limit, len(created))):
+        item = due.item
+        if item.run_id not in created or item.kind is not ItemKind.DISCOVERY or due.keys:
+            break
+        taken.append(due)
+    if not taken:
+        return []
+    held = [(due.item, leases()) for due in taken]
+    tx.lease([(item.id, lease, lease_until, ()) for item, lease in held])
+    loaded = tx.run_states([item.run_id for item, _ in held])
+    starting = [run_id for run_id, (row, _) in loaded.items() if row.run.status is RunStatus.QUEUED]
+    if starting:
+        tx.start_runs(sorted(starting), now)
+    claims = []
+    for item, lease in held:
+        found = loaded.get(item.run_id)
+        if found is None:
+            claims.append(Claim(item, lease, None))
+            continue
+        row, memos = found
+        run = row.run
+        if run.status is RunStatus.QUEUED:
+            run = replace(run, status=RunStatus.RUNNING, started_at=now)
+        known = tuple(
+            e for e in (events.get(i) or tx.event(i) for i in run.event_ids) if e is not None
+        )
+        claims.append(Claim(item, lease, RunState(run=run, events=known, memos=memos)))
+    return claims
