@@ -6,13 +6,14 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import AsyncIterator
+from dataclasses import replace
 from typing import Any
 
 import psycopg
 import pytest
 
 from inlet.model import Attempt, ItemKind, Memo, NewItem, Outcome
-from inlet.store.base import Claim
+from inlet.store.base import CallEnd, Claim, Next
 from inlet.store.postgres import PostgresStore, migrate
 
 from .test_contract import DAY, NOW, event, new_run
@@ -195,3 +196,33 @@ async def test_a_claim_asks_for_due_calls_in_the_round_trip_of_its_due_timers(
         (ItemKind.TIMER, first.item.run_id),
     ]
     assert all(c.state is not None for c in claimed)
+
+
+async def test_leasing_a_run_s_next_step_costs_its_completion_no_round_trip(
+    store: PostgresStore,
+) -> None:
+    # Whether the next step was the first due item was read before it was leased: a round
+    # trip of its own on every step of the unloaded path. Now the lease says whether it
+    # took, and that answer comes back with the commit's.
+    for n in (1, 2):
+        ev = event(n)
+        await store.ingest([ev], [new_run(n, ev)], NOW, DAY)
+    one, two = await store.claim(NOW, 2, NOW + 60, "w")
+    trips = _count_round_trips(store)
+    assert await store.complete(one, _step(one), NOW, DAY)
+    alone = len(trips)
+    trips.clear()
+    then = CallEnd(then=Next(NOW + 60, "w"))
+    later = replace(_step(two), enqueue=(NewItem(ItemKind.DISCOVERY, "step", NOW + 1),))
+    done = await store.complete_call(two, later, NOW + 1, DAY, then)
+    assert len(trips) == alone
+    # Not leased: one's next step ranks before it; the answer is right.
+    assert done.applied and done.next is None
+    trips.clear()
+    (again,) = await store.claim(NOW, 1, NOW + 60, "w")
+    assert again.item.run_id == one.item.run_id
+    trips.clear()
+    second = replace(_step(again), memos=(Memo("two", {"data": 2}, "two", "StepRun"),))
+    done = await store.complete_call(again, second, NOW, DAY, then)
+    assert len(trips) == alone
+    assert done.applied and done.next is not None and done.next.item.run_id == one.item.run_id

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import abc
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 
 from inlet.metrics import Tally, Watcher
 from inlet.model import (
@@ -110,6 +110,15 @@ class Completed:
     """The run's next call, leased in the same transaction (``CallEnd.then``)."""
     freed: bool = False
     """The call held concurrency slots, now free: a call parked behind them may be due."""
+    taken: Callable[[], bool] | None = field(default=None, compare=False, repr=False)
+    """Between the engine and its store: whether ``next`` was leased, asked once the
+    transaction committed (:meth:`settled` drops ``next`` if it was not)."""
+
+    def settled(self) -> Completed:
+        """As the caller sees it: ``next`` only if the transaction leased it."""
+        if self.taken is None:
+            return self
+        return replace(self, next=self.next if self.taken() else None, taken=None)
 
 
 class Store(StallReads, WaitReads, ReadModel):

@@ -38,8 +38,9 @@ from inlet.store.base import CallEnd, Claim, Completed, IngestResult, Next, Stor
 from inlet.store.engine import apply, queue
 from inlet.store.engine import checkpoint as engine_checkpoint
 from inlet.store.engine import endpoint as engine_endpoint
-from inlet.store.engine.tx import Due, GateState, Keys, Lease, Loaded, RunRow, Tx
+from inlet.store.engine.tx import GateState, Keys, Loaded, RunRow, Tx
 from inlet.store.memory_metadata import MemoryMetadata
+from inlet.store.memory_queue import MemoryQueueTx
 from inlet.store.memory_reads import MemoryReads
 from inlet.store.memory_retention import MemoryRetention
 from inlet.store.memory_rows import Rows, Slot
@@ -49,7 +50,7 @@ from inlet.store.tokens import MemoryTokens
 from inlet.store.users import MemoryUsers
 
 
-class MemoryTx:
+class MemoryTx(MemoryQueueTx):
     """The ``Tx`` port over :class:`Rows` (see ``inlet.store.engine.tx`` for the contract)."""
 
     def __init__(self, rows: Rows) -> None:
@@ -293,50 +294,6 @@ class MemoryTx:
             slot.rank = slot.orank
             slot.item = replace(slot.item, due_at=now)
 
-    def due_timers(self, now: float, limit: int) -> list[Due]:
-        slots = [
-            s
-            for s in self.rows.queue.values()
-            if s.item.kind is ItemKind.TIMER and s.item.due_at <= now
-        ]
-        slots.sort(key=lambda s: (s.item.due_at, s.item.id))
-        return [Due(s.item, s.keys) for s in slots[:limit]]
-
-    def due_items(self, now: float, limit: int) -> list[Due]:
-        slots = [s for s in self.rows.queue.values() if s.item.due_at <= now]
-        slots.sort(key=lambda s: (s.rank, s.item.id))
-        return [Due(s.item, s.keys) for s in slots[:limit]]
-
-    def in_flight(self, keys: Sequence[str], now: float) -> Mapping[str, int]:
-        wanted = set(keys)
-        counts: dict[str, int] = {}
-        for item_id, held in self.rows.inflight.items():
-            slot = self.rows.queue.get(item_id)
-            if slot is None or slot.lease is None or slot.item.due_at <= now:
-                continue  # an expired lease holds no slot: its item is due again
-            for key, _ in held:
-                if key in wanted:
-                    counts[key] = counts.get(key, 0) + 1
-        return counts
-
-    def park(self, item_id: str, key: str) -> None:
-        slot = self.rows.queue[item_id]
-        slot.parked = key
-        slot.rank = queue.PARKED
-        slot.item = replace(slot.item, due_at=queue.PARKED)
-
-    def lease(self, leases: Sequence[Lease]) -> None:
-        for item_id, lease, until, keys in leases:
-            slot = self.rows.queue[item_id]
-            slot.lease = lease
-            slot.item = replace(slot.item, due_at=until)
-            slot.rank = until
-            if keys:
-                self.rows.inflight[item_id] = keys
-
-    def note_due(self, due: float, now: float) -> None:
-        pass
-
 
 class MemoryStore(
     MemoryAlerts,
@@ -437,7 +394,7 @@ class MemoryStore(
         tx = self._write_tx()
         done = apply.complete_call(tx, claim, outcome, now, key_ttl, end, self._leases)
         self._counted(tx.tally)
-        return done
+        return done.settled()
 
     async def checkpoint(self, cp: Checkpoint, limits: StateLimits, now: float) -> Verdict:
         return engine_checkpoint.checkpoint(self._write_tx(), cp, limits, now)

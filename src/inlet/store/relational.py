@@ -325,7 +325,7 @@ class RelationalStore(
             runs, self._complete_call, claim, outcome, now, key_ttl, end
         )
         self._counted(tally)
-        return done
+        return done.settled()
 
     def _complete_call(
         self, claim: Claim, outcome: Outcome, now: float, key_ttl: float, end: CallEnd

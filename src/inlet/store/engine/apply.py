@@ -276,5 +276,8 @@ def complete_call(
     def lease() -> str:
         return f"{owner}:{next(leases)}"
 
-    taken = claim_planned(tx, run, planned, known, now, then.lease_until, lease)
-    return Completed(True, next=taken)
+    planned_call = claim_planned(tx, run, planned, known, now, then.lease_until, lease)
+    if planned_call is None:
+        return Completed(True)
+    nxt, taken = planned_call
+    return Completed(True, next=nxt, taken=taken)

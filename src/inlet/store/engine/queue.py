@@ -189,12 +189,13 @@ def claim_planned(
     now: float,
     lease_until: float,
     leases: Callable[[], str],
-) -> Claim | None:
+) -> tuple[Claim, Callable[[], bool]] | None:
     """Lease the first call of ``planned`` (queued for ``run`` by this transaction) if a
     claim at ``now`` would take it first: it is due, holds no concurrency key (those go
     through the gate) and nothing due ranks before it (so no run's work jumps the queue).
     ``state`` is the run's events and memos when the caller knows them; otherwise they
-    are read. None, leasing nothing, when a claim would not take it."""
+    are read. None, leasing nothing, when it is not due now or holds a key; otherwise the
+    claim it would be and whether it was leased, asked after the commit."""
     call = next(
         (
             item
@@ -205,16 +206,14 @@ def claim_planned(
     )
     if call is None:
         return None
-    # The best due item, which the enqueue left out if the run had that step queued.
-    first = tx.due_items(now, 1)
-    if not first or first[0].item.id != call.id:
-        return None
-    call, lease = first[0].item, leases()
-    tx.lease([(call.id, lease, lease_until, ())])
+    # Not if the enqueue left it out (the run had that step queued) or other due work ranks
+    # first; the answer comes with the commit's (``Completed.taken``).
+    lease = leases()
+    taken = tx.lease_if_first(call.id, lease, lease_until, now)
     if state is None:
         events = tuple(e for e in (tx.event(i) for i in run.event_ids) if e is not None)
         state = events, tx.memos(run.id)
-    return Claim(call, lease, RunState(run=run, events=state[0], memos=state[1]))
+    return Claim(call, lease, RunState(run=run, events=state[0], memos=state[1])), taken
 
 
 def claim_created(

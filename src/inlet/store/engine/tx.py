@@ -13,7 +13,7 @@ state by :meth:`Tx.lock_keys`; with one writer at a time (SQLite, memory) both a
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -231,6 +231,13 @@ class Tx(Protocol):
 
     def lease(self, leases: Sequence[Lease]) -> None:
         """Lease each item until its time, holding a slot of each of its keys."""
+
+    def lease_if_first(
+        self, item_id: str, lease: str, until: float, now: float
+    ) -> Callable[[], bool]:
+        """Lease the item (its call holds no key) until ``until`` if it is the first of
+        ``due_items(now, 1)``; whether it was, asked when needed (a backend that pipelines
+        its statements reads the answer with the commit's, not in a round trip of its own)."""
 
     def note_due(self, due: float, now: float) -> None:
         """Work due at ``due`` was queued (a shared backend may wake other processes)."""

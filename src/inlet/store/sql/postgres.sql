@@ -55,6 +55,16 @@ UPDATE queue SET lease = v.lease, due_at = v.until, rank = v.rank
 FROM unnest(?::text[], ?::float8[], ?::float8[], ?::text[]) AS v(lease, until, rank, id)
 WHERE queue.id = v.id
 
+-- name: lease_if_first
+-- due_items' first row, locked as it locks it, if it is this one.
+UPDATE queue SET lease = ?, due_at = ?, rank = ?
+WHERE id = ? AND id = (
+    SELECT id FROM queue
+    WHERE rank <= ? + (SELECT max_delay FROM queue_horizon WHERE id = 1) AND due_at <= ?
+    ORDER BY rank, id LIMIT 1
+    FOR UPDATE SKIP LOCKED
+)
+
 -- name: hold_slot
 INSERT INTO inflight (key, item_id) SELECT * FROM unnest(?::text[], ?::text[])
 ON CONFLICT DO NOTHING

@@ -58,6 +58,7 @@ NAMES: Final = frozenset(
         "in_flight",
         "park",
         "lease",
+        "lease_if_first",
         "hold_slot",
         "save_app_checksum",
         "save_app",

@@ -191,6 +191,11 @@ UPDATE queue SET parked = ?, due_at = ?, rank = ? WHERE id = ?
 -- Run once per row (lease, until, until, id); postgres.sql's text takes them all at once.
 UPDATE queue SET lease = ?, due_at = ?, rank = ? WHERE id = ?
 
+-- name: lease_if_first
+-- (lease, until, until, id, horizon, now): due_items' first row, if it is this one.
+UPDATE queue SET lease = ?, due_at = ?, rank = ?
+WHERE id = ? AND id = (SELECT id FROM queue WHERE rank <= ? AND due_at <= ? ORDER BY rank, id LIMIT 1)
+
 -- name: hold_slot
 INSERT INTO inflight (key, item_id) VALUES (?, ?) ON CONFLICT DO NOTHING
 

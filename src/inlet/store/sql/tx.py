@@ -8,7 +8,7 @@ one; the rest are sent and forgotten.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import replace
 from typing import Any, Protocol
 
@@ -451,6 +451,13 @@ class SqlTx:
         slots = [(key, item_id) for item_id, _, _, keys in leases for key, _ in keys]
         if slots:
             self.hooks.write_rows(self.db, self.q["hold_slot"], slots)
+
+    def lease_if_first(
+        self, item_id: str, lease: str, until: float, now: float
+    ) -> Callable[[], bool]:
+        horizon = now + self.hooks.horizon(self.db)
+        done = self._x("lease_if_first", (lease, until, until, item_id, horizon, now))
+        return lambda: done.rowcount == 1
 
     def note_due(self, due: float, now: float) -> None:
         self.hooks.noted_due(due, now)
