@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from inlet.model import Attempt, Finish, ItemKind, Memo, NewItem, Outcome, RunFlow
+from inlet.model import Attempt, Cancellation, Finish, ItemKind, Memo, NewItem, Outcome, RunFlow
 from inlet.model import RunStatus as Status
 from inlet.steps.checkpoint import Checkpoint, StateLimits, Step, Verdict
 from inlet.store.base import CallEnd, Claim, Next, Store
@@ -175,3 +175,16 @@ async def test_an_ending_is_applied_when_the_run_is_as_the_claim_saw_it(store: S
     seen = CallEnd(seen=claim.state.run.step_count)
     done = await store.complete_call(claim, finished(claim), NOW, DAY, seen)
     assert done.applied and not done.moved
+
+
+async def test_a_step_of_a_run_cancelled_while_its_call_was_out_stores_nothing(
+    store: Store,
+) -> None:
+    claim = await first_claim(store)
+    cancel = Cancellation(claim.item.run_id, {"name": "Error", "message": "cancelled"})
+    assert (await store.ingest([], [], NOW, DAY, cancels=[cancel])).cancelled
+    done = await store.complete_call(claim, step_done(claim, "a"), NOW, DAY, THEN)
+    assert not done.applied and done.next is None
+    state = await store.run_state(claim.item.run_id)
+    assert state is not None and state.memos == ()
+    assert state.run.status is Status.CANCELLED and state.run.step_count == 0

@@ -15,6 +15,7 @@ import pytest
 from inlet.model import Attempt, ItemKind, Memo, NewItem, Outcome
 from inlet.store.base import CallEnd, Claim, Next
 from inlet.store.postgres import PostgresStore, migrate
+from inlet.store.sql.tx import SqlTx
 
 from .test_contract import DAY, NOW, event, new_run
 
@@ -226,3 +227,41 @@ async def test_leasing_a_run_s_next_step_costs_its_completion_no_round_trip(
     done = await store.complete_call(again, second, NOW, DAY, then)
     assert len(trips) == alone
     assert done.applied and done.next is not None and done.next.item.run_id == one.item.run_id
+
+
+class _RowFirst(SqlTx):
+    """The port as it was: the item consumed only once the run's row has been read."""
+
+    __slots__ = ()
+
+    def consume_ahead(self, *args: Any, **kwargs: Any) -> None:
+        return None
+
+
+async def test_a_completion_reads_its_run_and_consumes_its_item_in_one_round_trip(
+    store: PostgresStore,
+) -> None:
+    # The memos are numbered on from the run's step count: read first, the row cost every
+    # completion a round trip before its consume statement could be sent.
+    for n in (1, 2, 3):
+        ev = event(n)
+        await store.ingest([ev], [new_run(n, ev)], NOW, DAY)
+    one, two, three = await store.claim(NOW, 3, NOW + 60, "w")
+    trips = _count_round_trips(store)
+    store._tx = lambda: _RowFirst(store._conn, store._q, store)  # type: ignore[method-assign]
+    assert await store.complete(one, _step(one), NOW, DAY)
+    row_first = len(trips)
+    del store._tx
+    trips.clear()
+    assert await store.complete(two, _step(two), NOW, DAY)
+    assert len(trips) == row_first - 1
+    # What it stored is what the row-first path stores: the memo numbered on, the run on.
+    for claim in (one, two):
+        state = await store.run_state(claim.item.run_id)
+        assert state is not None and state.run.step_count == 1
+        assert [(m.step_id, m.seq) for m in state.memos] == [("one", 0)]
+    # A lease that no longer holds stores nothing, ahead or not.
+    stale = replace(three, lease="w:stale")
+    assert not await store.complete(stale, _step(stale), NOW, DAY)
+    state = await store.run_state(three.item.run_id)
+    assert state is not None and state.memos == () and state.run.step_count == 0

@@ -267,6 +267,11 @@ class MemoryTx(MemoryQueueTx):
                 stored += 1
         return stored
 
+    def consume_ahead(
+        self, item_id: str, lease: str, attempt: Attempt, run_id: str, memos: Sequence[StoredMemo]
+    ) -> None:
+        return None  # no round trips to save
+
     def delete_item(self, item_id: str) -> None:
         slot = self.rows.queue.pop(item_id, None)
         if slot is not None:

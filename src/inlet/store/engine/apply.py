@@ -180,11 +180,19 @@ def complete_call(
     from ``leases``, as the store's claims make them) when the outcome only moved the run
     on."""
     item = claim.item
+    finish = outcome.finish
+    seen, then = end.seen, end.then
+    attempt = outcome.attempt
+    consumed = None
+    if outcome.retry_at is None and (seen is None or finish is None):
+        # Nothing below refuses the outcome before it is consumed: sent ahead, answered
+        # with the row's read.
+        consumed = tx.consume_ahead(
+            item.id, claim.lease, attempt, item.run_id, _numbered(outcome, 0, now)
+        )
     row = tx.run(item.run_id)
     priority = row.priority if row is not None else 0.0
     alive = row is not None and not row.run.status.ended
-    finish = outcome.finish
-    seen, then = end.seen, end.then
     if (
         seen is not None
         and row is not None
@@ -196,7 +204,6 @@ def complete_call(
         return Completed(False, moved=True)
     # The write that consumes the item is also the lease check: no row, no lease. It
     # records the attempt, and the memos of a run that goes on (a step's first output).
-    attempt = outcome.attempt
     added: int | None = None
     memos: list[StoredMemo] = []
     if outcome.retry_at is not None:
@@ -204,7 +211,10 @@ def complete_call(
         held = tx.retry_item(item.id, claim.lease, outcome.retry_at, rank, attempt)
     else:
         memos = _numbered(outcome, row.run.step_count, now) if row is not None and alive else []
-        added = tx.consume_item(item.id, claim.lease, attempt, item.run_id, memos)
+        if consumed is not None:
+            added = consumed()
+        else:
+            added = tx.consume_item(item.id, claim.lease, attempt, item.run_id, memos)
         held = added is not None
     if not held:
         return Completed(False)

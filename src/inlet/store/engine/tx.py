@@ -207,6 +207,15 @@ class Tx(Protocol):
         ``memos`` (those whose step has none yet, numbered on from the first's ``seq``):
         how many were stored; None, changing nothing, if ``lease`` no longer holds it."""
 
+    def consume_ahead(
+        self, item_id: str, lease: str, attempt: Attempt, run_id: str, memos: Sequence[StoredMemo]
+    ) -> Callable[[], int | None] | None:
+        """``consume_item`` sent before the run's row is read, for a backend that pipelines
+        its statements (one round trip then answers both): ``memos`` are numbered from 0,
+        and stored numbered on from the run's step count only while the run has not ended.
+        Its answer, asked once the row is read; None where the backend does not do this
+        (the engine then calls ``consume_item`` knowing the row)."""
+
     def delete_item(self, item_id: str) -> None: ...
 
     def drop_run_items(self, run_id: str) -> list[str]:

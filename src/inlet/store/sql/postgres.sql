@@ -176,6 +176,38 @@ WITH held AS (DELETE FROM queue WHERE id = ? AND lease = ? RETURNING id),
     )
 SELECT (SELECT count(*) FROM held), (SELECT count(*) FROM stored)
 
+-- name: consume_item_ahead
+-- consume_item_stored, sent before the run's row is read so that one round trip answers
+-- both: the memos are numbered on from the run's step count here, and stored only while
+-- the run has not ended (what the engine would have asked for, knowing the row).
+WITH held AS (DELETE FROM queue WHERE id = ? AND lease = ? RETURNING id),
+    recorded AS (
+        INSERT INTO attempts (run_id, item_id, step_id, attempt, started_at, ended_at,
+            outcome, status_code, name, output, error, op_step, due_at)
+        SELECT ?::text, ?::text, ?::text, ?::int4, ?::float8, ?::float8, ?::text, ?::int4,
+            ?::text, ?::bytea, ?::text, ?::text, ?::float8
+        FROM held
+    ),
+    alive AS (
+        SELECT step_count FROM runs
+        WHERE id = ?::text AND status IN ('QUEUED', 'RUNNING') AND EXISTS (SELECT 1 FROM held)
+    ),
+    given AS (
+        SELECT m.step_id, m.value, m.name, m.op, m.n
+        FROM unnest(?::text[], ?::bytea[], ?::text[], ?::text[]) WITH ORDINALITY
+            AS m(step_id, value, name, op, n)
+        WHERE EXISTS (SELECT 1 FROM alive) AND NOT EXISTS (
+            SELECT 1 FROM memos x WHERE x.run_id = ?::text AND x.step_id = m.step_id
+        )
+    ),
+    stored AS (
+        INSERT INTO memos (run_id, step_id, seq, value, name, op, recorded_at)
+        SELECT ?::text, step_id, (SELECT step_count FROM alive)
+            + (row_number() OVER (ORDER BY n))::int4 - 1, value, name, op, ?::float8
+        FROM given ON CONFLICT DO NOTHING RETURNING 1
+    )
+SELECT (SELECT count(*) FROM held), (SELECT count(*) FROM stored)
+
 -- name: update_run_enqueue
 -- A run that goes on: its items queued (enqueue's columns) and its row written at once.
 WITH queued AS (

@@ -211,6 +211,7 @@ COMBINED: Final = frozenset(
         "reserve_keys",
         "runs_with_memos",
         "consume_item_stored",
+        "consume_item_ahead",
         "update_run_enqueue",
     ]
 )

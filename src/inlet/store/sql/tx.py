@@ -387,6 +387,22 @@ class SqlTx:
                 stored += 1
         return stored
 
+    def consume_ahead(
+        self, item_id: str, lease: str, attempt: Attempt, run_id: str, memos: Sequence[StoredMemo]
+    ) -> Callable[[], int | None] | None:
+        if "consume_item_ahead" not in self.q:
+            return None
+        steps, values, names, ops, *_ = self._memo_columns(run_id, memos)
+        at = float(memos[0].recorded_at) if memos else 0.0
+        args = (item_id, lease, *attempt_row(attempt), run_id, steps, values, names, ops)
+        rows = self._x("consume_item_ahead", (*args, run_id, run_id, at))
+
+        def answer() -> int | None:
+            held, stored = rows.fetchone()
+            return int(stored) if held else None
+
+        return answer
+
     @staticmethod
     def _memo_columns(run_id: str, memos: Sequence[StoredMemo]) -> tuple[Any, ...]:
         return (
