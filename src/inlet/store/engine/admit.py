@@ -106,7 +106,7 @@ def create_plain_runs(tx: Tx, runs: Sequence[NewRun], now: float, key_ttl: float
         return set()
     held = tx.reserve_keys([(n.function_slug, n.key, n.id) for n in plain], now, now + key_ttl)
     fresh = [new for new, ok in zip(plain, held, strict=True) if ok]
-    created = [(new, _queued_run(new, now)) for new in fresh]
+    created = [(new, queued_run(new, now)) for new in fresh]
     tx.insert_runs([(run, new.flow) for new, run in created])
     tx.enqueue_many(
         [
@@ -123,7 +123,8 @@ def create_plain_runs(tx: Tx, runs: Sequence[NewRun], now: float, key_ttl: float
     return {new.id for new in fresh}
 
 
-def _queued_run(new: NewRun, now: float) -> Run:
+def queued_run(new: NewRun, now: float) -> Run:
+    """The row a new run is created with."""
     return Run(
         id=new.id,
         function_slug=new.function_slug,
@@ -134,7 +135,7 @@ def _queued_run(new: NewRun, now: float) -> Run:
 
 
 def insert_run(tx: Tx, new: NewRun, due: float, now: float) -> None:
-    run = _queued_run(new, now)
+    run = queued_run(new, now)
     tx.insert_run(run, new.flow)
     if new.memos:
         for memo in new.memos:

@@ -30,7 +30,7 @@ from inlet.model import (
 from inlet.steps.ops import STEP_MEMOS
 from inlet.store.base import DEFERS_START, CallEnd, Claim, Completed, IngestResult, Next
 from inlet.store.engine import history
-from inlet.store.engine.admit import create_plain_runs, create_run
+from inlet.store.engine.admit import create_plain_runs, create_run, queued_run
 from inlet.store.engine.queue import (
     claim_created,
     claim_planned,
@@ -88,7 +88,15 @@ def ingest(
         return f"{owner}:{next(leases)}"
 
     events = {event.internal_id: event for event in batch.events}
-    claims = claim_created(tx, result.run_ids, events, now, then.calls, then.lease_until, lease)
+    # As created (no flow gate, memos, timers or listeners changed them): no need to read.
+    known = {
+        new.id: queued_run(new, now)
+        for new in batch.runs
+        if not (new.flow.gated or new.memos or new.timers or new.listeners)
+    }
+    claims = claim_created(
+        tx, result.run_ids, known, events, now, then.calls, then.lease_until, lease
+    )
     return replace(result, claims=tuple(claims))
 
 

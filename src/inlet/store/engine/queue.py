@@ -219,6 +219,7 @@ def claim_planned(
 def claim_created(
     tx: Tx,
     run_ids: Sequence[str],
+    known: Mapping[str, Run],
     events: Mapping[str, Event],
     now: float,
     limit: int,
@@ -228,8 +229,8 @@ def claim_created(
     """Lease the first calls of ``run_ids`` (created by this transaction), up to ``limit``,
     as a claim at ``now`` would take them: best rank first, as long as nothing else due
     ranks before them (so no waiting work is overtaken), and none that holds a concurrency
-    key (those go through the gate). ``events`` holds the runs' events as the caller has
-    them (those missing are read)."""
+    key (those go through the gate). ``known`` are runs as created, queued with no memos,
+    which need no read; ``events`` the runs' events as the caller has them (others are read)."""
     created = set(run_ids)
     taken: list[Due] = []
     for due in tx.due_items(now, min(limit, len(created))):
@@ -241,7 +242,11 @@ def claim_created(
         return []
     held = [(due.item, leases()) for due in taken]
     tx.lease([(item.id, lease, lease_until, ()) for item, lease in held])
-    loaded = tx.run_states([item.run_id for item, _ in held])
+    unknown = [item.run_id for item, _ in held if item.run_id not in known]
+    loaded = dict(tx.run_states(unknown)) if unknown else {}
+    for item, _ in held:
+        if item.run_id in known:
+            loaded[item.run_id] = (RunRow(known[item.run_id]), ())
     starting = [run_id for run_id, (row, _) in loaded.items() if row.run.status is RunStatus.QUEUED]
     if starting:
         tx.start_runs(sorted(starting), now)
@@ -255,8 +260,8 @@ def claim_created(
         run = row.run
         if run.status is RunStatus.QUEUED:
             run = replace(run, status=RunStatus.RUNNING, started_at=now)
-        known = tuple(
+        given = tuple(
             e for e in (events.get(i) or tx.event(i) for i in run.event_ids) if e is not None
         )
-        claims.append(Claim(item, lease, RunState(run=run, events=known, memos=memos)))
+        claims.append(Claim(item, lease, RunState(run=run, events=given, memos=memos)))
     return claims
