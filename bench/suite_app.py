@@ -25,6 +25,8 @@ benchmark reads back, so that it waits on the app instead of polling the server:
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import time
 from datetime import timedelta
 from typing import Any
@@ -51,6 +53,8 @@ class _Records:
     def __init__(self) -> None:
         self.chain_done: dict[int, float] = {}
         self.chain_first: dict[int, float] = {}
+        self.chain_ended: dict[int, asyncio.Event] = {}
+        """Set when chain run ``i`` ends: ``GET /chain/{i}?wait=`` waits on it."""
         self.fan_done: dict[str, float] = {}
         self.sleep_reached: dict[str, float] = {}
         self.sleeps: dict[str, dict[str, Any]] = {}
@@ -81,6 +85,7 @@ async def chain(ctx: inngest.Context) -> dict[str, Any]:
     c = await ctx.step.run("three", _step, 3)
     # Reached only by the call in which all three steps are memoised: the one that ends it.
     records.chain_done.setdefault(i, time.time())
+    records.chain_ended.setdefault(i, asyncio.Event()).set()
     return {"i": i, "sum": a + b + c}
 
 
@@ -141,7 +146,14 @@ inngest.fast_api.serve(app, client, [chain, fan_parent, fan_child, sleeper, back
 
 
 @app.get("/chain/{i}")
-async def chain_times(i: int) -> dict[str, float | None]:
+async def chain_times(i: int, wait: float = 0.0) -> dict[str, float | None]:
+    """When chain run ``i`` started its first step and ended; with ``wait``, the answer waits
+    up to that many seconds for the end (one request parked, instead of polling the app
+    while it serves the run's calls)."""
+    if wait > 0 and i not in records.chain_done:
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(wait):
+                await records.chain_ended.setdefault(i, asyncio.Event()).wait()
     return {"first_step_at": records.chain_first.get(i), "ended_at": records.chain_done.get(i)}
 
 

@@ -14,13 +14,14 @@ from typing import Any
 
 import aiohttp
 from procs import BenchError, get_json, nearest_rank, post_events, self_cpu_seconds, wait_quiet
-from runs import timer_times
+from runs import fetch_run, timer_times
 from stack import Stack
 from stats import median_interval
 
 Figures = dict[str, float | int | None]
 
-POLL_S = 0.002  # latency: how often the app's record of one run is read
+POLL_S = 0.002  # latency: how often the server is asked whether a run is recorded complete
+LONG_POLL_S = 30.0  # latency: the longest one run may take
 DEADLINE_S = 120.0  # the longest any wait for the app may take
 
 
@@ -55,22 +56,31 @@ async def probe(
     session: aiohttp.ClientSession, stack: Stack, first: int, runs: int
 ) -> tuple[list[float], list[float]]:
     """`runs` 3-step runs of `chain`, one at a time (event data `i` from `first` on): per
-    run, send → its first step body starts, and send → the app's end of the function."""
+    run, send → its first step body starts, and send → the app's end of the function. The
+    next run is sent once the server has recorded this one completed (as the peers' next
+    run starts once the last one's result is in): sent at the app's end, it would wait for
+    the server's final write of the one before."""
     ep = stack.ep
     starts: list[float] = []
     ends: list[float] = []
     for i in range(first, first + runs):
         sent = time.time()
-        await post_events(session, ep, [{"name": "suite/chain", "data": {"i": i}}])
+        [event_id] = await post_events(session, ep, [{"name": "suite/chain", "data": {"i": i}}])
 
-        async def ended(i: int = i) -> tuple[float, float] | None:
-            body = await get_json(session, f"{ep.app}/chain/{i}")
-            start, end = body.get("first_step_at"), body.get("ended_at")
-            return None if end is None or start is None else (float(start), float(end))
+        # One request parked at the app until the run ends: a poll of the app or the server
+        # meanwhile would compete with the run for their CPU.
+        body = await get_json(session, f"{ep.app}/chain/{i}?wait={LONG_POLL_S}")
+        start, end = body.get("first_step_at"), body.get("ended_at")
+        if start is None or end is None:
+            raise BenchError(f"chain run {i} did not end within {LONG_POLL_S:.0f} s: {body}")
+        starts.append(float(start) - sent)
+        ends.append(float(end) - sent)
 
-        start, end = await poll(f"chain run {i}", ended, stack, 30, POLL_S)
-        starts.append(start - sent)
-        ends.append(end - sent)
+        async def recorded(event_id: str = event_id) -> bool | None:
+            run = await fetch_run(session, ep, event_id)
+            return True if run is not None and run.status == "Completed" else None
+
+        await poll(f"chain run {i}", recorded, stack, 30, POLL_S)
     return starts, ends
 
 
