@@ -356,6 +356,12 @@ class NewRun:
     """Steps already done, made with the run: a rerun from a step keeps the outputs of
     the steps before it, so the SDK does not run them again."""
 
+    @property
+    def plain(self) -> bool:
+        """Creating it queues its first call and nothing else: no flow gate decides it, and
+        it comes with no memos, timers or listeners."""
+        return not (self.flow.gated or self.memos or self.timers or self.listeners)
+
 
 @dataclass(frozen=True, slots=True)
 class RunState:

@@ -39,11 +39,6 @@ class Starter(Protocol):
         ...
 
 
-def _plain(run: NewRun) -> bool:
-    """A run whose creation queues its first call and nothing else."""
-    return not (run.flow.gated or run.timers or run.listeners or run.memos)
-
-
 class Applier:
     """Routes events, has the store apply them atomically, then wakes the worker.
 
@@ -130,6 +125,8 @@ class Applier:
                 then=offer,
             )
         except BaseException:
+            # Should the ingest have committed all the same (cancelled while its write ran),
+            # the calls it leased are claimed again once their leases run out.
             if starter is not None and offer is not None:
                 starter.adopt(offer, (), now)
             raise
@@ -137,7 +134,7 @@ class Applier:
             starter.adopt(offer, result.claims, now)
         # Every run made and called at once, none with timers, listeners or flow control
         # that may have queued or started more: nothing is left for the worker to claim.
-        called = len(result.claims) == len(runs) and all(_plain(run) for run in runs)
+        called = len(result.claims) == len(runs) and all(run.plain for run in runs)
         if (result.run_ids and not called) or result.resumed or result.cancelled:
             self._wake()
         return result

@@ -99,8 +99,7 @@ def create_plain_runs(tx: Tx, runs: Sequence[NewRun], now: float, key_ttl: float
         if pair in seen:
             continue
         seen.add(pair)
-        gated = new.flow.gated or new.memos or new.timers or new.listeners
-        if not gated and not tx.function_paused(new.function_slug):
+        if new.plain and not tx.function_paused(new.function_slug):
             plain.append(new)
     if len(plain) < 2:
         return set()

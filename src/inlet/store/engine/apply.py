@@ -88,12 +88,8 @@ def ingest(
         return f"{owner}:{next(leases)}"
 
     events = {event.internal_id: event for event in batch.events}
-    # As created (no flow gate, memos, timers or listeners changed them): no need to read.
-    known = {
-        new.id: queued_run(new, now)
-        for new in batch.runs
-        if not (new.flow.gated or new.memos or new.timers or new.listeners)
-    }
+    # Runs as created (nothing else in the batch changed them): no need to read them back.
+    known = {new.id: queued_run(new, now) for new in batch.runs if new.plain}
     claims = claim_created(
         tx, result.run_ids, known, events, now, then.calls, then.lease_until, lease
     )
