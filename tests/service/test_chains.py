@@ -32,9 +32,9 @@ class ClaimCounting(MemoryStore):
         return result
 
     async def claim(
-        self, now: float, limit: int, lease_until: float, owner: str, *, timers: int = 0
+        self, now: float, limit: int, lease_until: float, owner: str, **kwargs: Any
     ) -> list[Claim]:
-        claims = await super().claim(now, limit, lease_until, owner, timers=timers)
+        claims = await super().claim(now, limit, lease_until, owner, **kwargs)
         self.claimed.extend(claims)
         return claims
 

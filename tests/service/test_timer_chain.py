@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Sequence
+from typing import Any
 
 from inlet.config import Settings
 from inlet.model import ItemKind, Outcome, StoredMemo
@@ -84,3 +85,41 @@ def woken(memos: Sequence[StoredMemo]) -> bool:
     """The run has slept and not yet run its step after the sleep."""
     names = {memo.name for memo in memos}
     return "nap" in names and "after" not in names
+
+
+class ClaimTimes(ClaimCounting):
+    """Also records at which moment each item was claimed."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.at: dict[str, float] = {}
+
+    async def claim(
+        self, now: float, limit: int, lease_until: float, owner: str, **kwargs: Any
+    ) -> list[Claim]:
+        claims = await super().claim(now, limit, lease_until, owner, **kwargs)
+        self.at.update((c.item.id, now) for c in claims)
+        return claims
+
+
+async def test_a_timer_due_just_after_a_claim_is_leased_by_it_and_fires_at_its_own_time() -> None:
+    clock = FakeClock(T0)
+    app, store = Nappers(clock), ClaimTimes()
+    async with InletTest(app.sdk, clock=clock, store=store) as inlet:
+        [first] = await inlet.send({"name": "nappers/nap", "data": {"i": 0}})
+        await inlet.advance(0.03)
+        [second] = await inlet.send({"name": "nappers/nap", "data": {"i": 1}})
+        await inlet.advance(9.99)  # the first sleep ends: the second's is 30 ms away
+        [run] = await inlet.runs(second)
+        assert run["status"] == "Running"  # leased, waiting for its time
+        await inlet.advance(0.04)
+        runs = await completed(inlet, [first, second])
+        fires = [
+            row
+            for run in runs
+            for row in await inlet.history(run["run_id"])
+            if row["outcome"] == "timer"
+        ]
+    timers = [c for c in store.claimed if c.item.kind is ItemKind.TIMER]
+    assert len(timers) == 2 and {store.at[c.item.id] for c in timers} == {T0 + 10}
+    assert len(fires) == 2 and all(row["started_at"] == row["due_at"] for row in fires), fires

@@ -214,11 +214,21 @@ class Store(StallReads, WaitReads, ReadModel):
 
     @abc.abstractmethod
     async def claim(
-        self, now: float, limit: int, lease_until: float, owner: str, *, timers: int = 0
+        self,
+        now: float,
+        limit: int,
+        lease_until: float,
+        owner: str,
+        *,
+        timers: int = 0,
+        timers_ahead: float = 0.0,
     ) -> list[Claim]:
         """Lease up to ``limit`` items due at ``now``, earliest first, each with its run's
         state; and before them, beyond ``limit``, up to ``timers`` due timer items (a timer
-        makes no call, so it neither needs a call slot nor waits behind due calls)."""
+        makes no call, so it neither needs a call slot nor waits behind due calls), those
+        due up to ``timers_ahead`` seconds after ``now`` included: the worker fires each at
+        its time, with no claim on the way (its lease fences off whatever resolved or ended
+        the step meanwhile)."""
 
     @abc.abstractmethod
     async def extend_leases(self, claims: Sequence[Claim], lease_until: float) -> None:

@@ -383,13 +383,20 @@ class MemoryStore(
         return apply.revive(self._tx, run_id, now)
 
     async def claim(
-        self, now: float, limit: int, lease_until: float, owner: str, *, timers: int = 0
+        self,
+        now: float,
+        limit: int,
+        lease_until: float,
+        owner: str,
+        *,
+        timers: int = 0,
+        timers_ahead: float = 0.0,
     ) -> list[Claim]:
         def lease() -> str:
             return f"{owner}:{next(self._leases)}"
 
         tx = self._write_tx()
-        claims = queue.claim(tx, now, limit, lease_until, lease, timers)
+        claims = queue.claim(tx, now, limit, lease_until, lease, timers, timers_ahead)
         self._counted(tx.tally)
         return claims
 

@@ -298,20 +298,29 @@ class RelationalStore(
         return apply.revive(self._tx(), run_id, now)
 
     async def claim(
-        self, now: float, limit: int, lease_until: float, owner: str, *, timers: int = 0
+        self,
+        now: float,
+        limit: int,
+        lease_until: float,
+        owner: str,
+        *,
+        timers: int = 0,
+        timers_ahead: float = 0.0,
     ) -> list[Claim]:
-        claims, tally = await self._write(self._claim, now, limit, lease_until, owner, timers)
+        claims, tally = await self._write(
+            self._claim, now, limit, lease_until, owner, timers, timers_ahead
+        )
         self._counted(tally)
         return claims
 
     def _claim(
-        self, now: float, limit: int, lease_until: float, owner: str, timers: int
+        self, now: float, limit: int, lease_until: float, owner: str, timers: int, ahead: float
     ) -> tuple[list[Claim], Tally]:
         def lease() -> str:
             return f"{owner}:{next(self._leases)}"
 
         tx = self._claim_tx(now, limit)
-        return engine_queue.claim(tx, now, limit, lease_until, lease, timers), tx.tally
+        return engine_queue.claim(tx, now, limit, lease_until, lease, timers, ahead), tx.tally
 
     def _claim_tx(self, now: float, limit: int) -> SqlTx:
         """The transaction port of a claim at ``now`` of up to ``limit`` calls."""

@@ -104,11 +104,13 @@ def claim(
     lease_until: float,
     leases: Callable[[], str],
     timers: int = 0,
+    ahead: float = 0.0,
 ) -> list[Claim]:
-    """Lease due timers (up to ``timers``, beyond ``limit``: a timer makes no call) and
-    up to ``limit`` due calls that fit their concurrency limits; park the calls held back
-    by a full key. ``leases`` makes each lease's fencing token."""
-    chosen = tx.due_timers(now, timers) if timers else []
+    """Lease due timers (up to ``timers``, beyond ``limit``: a timer makes no call; those
+    due within ``ahead`` seconds too) and up to ``limit`` due calls that fit their
+    concurrency limits; park the calls held back by a full key. ``leases`` makes each
+    lease's fencing token."""
+    chosen = tx.due_timers(now + ahead, timers) if timers else []
     parked: list[Due] = []
     if limit:
         taken = {due.item.id for due in chosen}
