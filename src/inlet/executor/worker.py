@@ -256,12 +256,8 @@ class Executor:
         """Make the call, record its outcome; the run's next call if that leased it."""
         item = claim.item
         state = claim.state
-        if item.kind is ItemKind.TIMER and (early := item.due_at - self._clock.now()) > 0:
-            self._early += 1  # leased ahead of its time (``TIMERS_AHEAD``)
-            try:
-                await self._clock.sleep(early)
-            finally:
-                self._early -= 1
+        if item.kind is ItemKind.TIMER and item.due_at > self._clock.now():
+            await self._until(item.due_at)  # leased ahead of its time (``TIMERS_AHEAD``)
         started = self._clock.now()
         if state is None or state.run.status.ended:
             await self._applier.complete(
@@ -358,6 +354,17 @@ class Executor:
             # above fail, its lease runs out and it is claimed again: nothing is lost.
             self._inflight[done.next.item.id] = done.next
         return done.next
+
+    async def _until(self, due: float) -> None:
+        """Wait until the clock reads ``due``. Once is not enough: the event loop ends a
+        sleep up to its clock's resolution early (a millisecond on uvloop), and a sleep
+        must never end before its time."""
+        self._early += 1
+        try:
+            while (early := due - self._clock.now()) > 0:
+                await self._clock.sleep(early)
+        finally:
+            self._early -= 1
 
     def _count(self, function: str, outcome: Outcome, reply: Reply | None) -> str | None:
         """Counts the call for /metrics and returns why it gave no usable answer, if so."""
