@@ -22,6 +22,8 @@ class ClaimCounting(MemoryStore):
     def __init__(self) -> None:
         super().__init__()
         self.claimed: list[Claim] = []
+        self.claimed_at: dict[str, float] = {}
+        """When each claimed item was claimed (the claim's ``now``)."""
         self.leased_by_ingest: list[Claim] = []
 
     async def ingest(
@@ -36,6 +38,7 @@ class ClaimCounting(MemoryStore):
     ) -> list[Claim]:
         claims = await super().claim(now, limit, lease_until, owner, **kwargs)
         self.claimed.extend(claims)
+        self.claimed_at.update((c.item.id, now) for c in claims)
         return claims
 
 

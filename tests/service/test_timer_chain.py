@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Sequence
-from typing import Any
 
 import pytest
 
@@ -89,21 +88,6 @@ def woken(memos: Sequence[StoredMemo]) -> bool:
     return "nap" in names and "after" not in names
 
 
-class ClaimTimes(ClaimCounting):
-    """Also records at which moment each item was claimed."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.at: dict[str, float] = {}
-
-    async def claim(
-        self, now: float, limit: int, lease_until: float, owner: str, **kwargs: Any
-    ) -> list[Claim]:
-        claims = await super().claim(now, limit, lease_until, owner, **kwargs)
-        self.at.update((c.item.id, now) for c in claims)
-        return claims
-
-
 class EarlyClock(FakeClock):
     """Ends a sleep up to a millisecond early, as an event loop may (uvloop's timers have a
     millisecond's resolution)."""
@@ -117,7 +101,7 @@ async def test_a_timer_due_just_after_a_claim_is_leased_by_it_and_fires_at_its_o
     clock_type: type[FakeClock],
 ) -> None:
     clock = clock_type(T0)
-    app, store = Nappers(clock), ClaimTimes()
+    app, store = Nappers(clock), ClaimCounting()
     async with InletTest(app.sdk, clock=clock, store=store) as inlet:
         [first] = await inlet.send({"name": "nappers/nap", "data": {"i": 0}})
         await inlet.advance(0.03)
@@ -134,5 +118,5 @@ async def test_a_timer_due_just_after_a_claim_is_leased_by_it_and_fires_at_its_o
             if row["outcome"] == "timer"
         ]
     timers = [c for c in store.claimed if c.item.kind is ItemKind.TIMER]
-    assert len(timers) == 2 and {store.at[c.item.id] for c in timers} == {T0 + 10}
+    assert len(timers) == 2 and {store.claimed_at[c.item.id] for c in timers} == {T0 + 10}
     assert len(fires) == 2 and all(row["started_at"] == row["due_at"] for row in fires), fires

@@ -58,6 +58,9 @@ async def test_no_more_calls_are_leased_than_the_worker_has_slots_for(store: Sto
     result = await store.ingest(events, runs, NOW, DAY, then=then(calls=2))
     assert len(result.run_ids) == 3 and len(result.claims) == 2
     leased = {c.item.run_id for c in result.claims}
+    [waiting] = set(result.run_ids) - leased
+    run = await store.get_run(waiting)
+    assert run is not None and run.status is Status.QUEUED  # not started until claimed
     [rest] = await store.claim(NOW, 10, LEASE, "w")
     assert rest.item.run_id not in leased
     assert leased | {rest.item.run_id} == set(result.run_ids)

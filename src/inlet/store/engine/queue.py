@@ -170,7 +170,9 @@ def _claim(
     loaded: Mapping[str, Loaded],
     starting: set[str],
     now: float,
+    known: Mapping[str, Event] | None = None,
 ) -> Claim:
+    """The claim of ``due`` with its run's state; ``known`` events need no read."""
     item = due.item
     found = loaded.get(item.run_id)
     if found is None:
@@ -179,7 +181,8 @@ def _claim(
     run = row.run
     if run.id in starting:
         run = replace(run, status=RunStatus.RUNNING, started_at=now)
-    events = tuple(e for e in (tx.event(i) for i in run.event_ids) if e is not None)
+    given = known or {}
+    events = tuple(e for e in (given.get(i) or tx.event(i) for i in run.event_ids) if e is not None)
     return Claim(item, lease, RunState(run=run, events=events, memos=memos))
 
 
@@ -242,28 +245,13 @@ def claim_created(
         taken.append(due)
     if not taken:
         return []
-    held = [(due.item, leases()) for due in taken]
-    tx.lease([(item.id, lease, lease_until, ()) for item, lease in held])
-    unknown = [item.run_id for item, _ in held if item.run_id not in known]
+    held = [(due, leases()) for due in taken]
+    tx.lease([(due.item.id, lease, lease_until, ()) for due, lease in held])
+    runs = [due.item.run_id for due in taken]
+    unknown = [run_id for run_id in runs if run_id not in known]
     loaded = dict(tx.run_states(unknown)) if unknown else {}
-    for item, _ in held:
-        if item.run_id in known:
-            loaded[item.run_id] = (RunRow(known[item.run_id]), ())
-    starting = [run_id for run_id, (row, _) in loaded.items() if row.run.status is RunStatus.QUEUED]
+    loaded.update((run_id, (RunRow(known[run_id]), ())) for run_id in runs if run_id in known)
+    starting = {run_id for run_id, (row, _) in loaded.items() if row.run.status is RunStatus.QUEUED}
     if starting:
         tx.start_runs(sorted(starting), now)
-    claims = []
-    for item, lease in held:
-        found = loaded.get(item.run_id)
-        if found is None:
-            claims.append(Claim(item, lease, None))
-            continue
-        row, memos = found
-        run = row.run
-        if run.status is RunStatus.QUEUED:
-            run = replace(run, status=RunStatus.RUNNING, started_at=now)
-        given = tuple(
-            e for e in (events.get(i) or tx.event(i) for i in run.event_ids) if e is not None
-        )
-        claims.append(Claim(item, lease, RunState(run=run, events=given, memos=memos)))
-    return claims
+    return [_claim(tx, due, lease, loaded, starting, now, events) for due, lease in held]

@@ -148,38 +148,12 @@ FROM runs r LEFT JOIN LATERAL (
 ) m ON true
 WHERE r.id = ANY(?::text[])
 
--- name: consume_item_stored
--- The lease check, the attempt's history row and the run's memos in one statement: the memos whose step has
--- none yet, numbered on in order (what inserting them one at a time would store); the
--- lease held (1 or 0) and how many memos were stored.
-WITH held AS (DELETE FROM queue WHERE id = ? AND lease = ? RETURNING id),
-    recorded AS (
-        INSERT INTO attempts (run_id, item_id, step_id, attempt, started_at, ended_at,
-            outcome, status_code, name, output, error, op_step, due_at)
-        SELECT ?::text, ?::text, ?::text, ?::int4, ?::float8, ?::float8, ?::text, ?::int4,
-            ?::text, ?::bytea, ?::text, ?::text, ?::float8
-        FROM held
-    ),
-    given AS (
-        SELECT m.step_id, m.value, m.name, m.op, m.n
-        FROM unnest(?::text[], ?::bytea[], ?::text[], ?::text[]) WITH ORDINALITY
-            AS m(step_id, value, name, op, n)
-        WHERE EXISTS (SELECT 1 FROM held) AND NOT EXISTS (
-            SELECT 1 FROM memos x WHERE x.run_id = ?::text AND x.step_id = m.step_id
-        )
-    ),
-    stored AS (
-        INSERT INTO memos (run_id, step_id, seq, value, name, op, recorded_at)
-        SELECT ?::text, step_id, ?::int4 + (row_number() OVER (ORDER BY n))::int4 - 1,
-            value, name, op, ?::float8
-        FROM given ON CONFLICT DO NOTHING RETURNING 1
-    )
-SELECT (SELECT count(*) FROM held), (SELECT count(*) FROM stored)
-
 -- name: consume_item_ahead
--- consume_item_stored, sent before the run's row is read so that one round trip answers
--- both: the memos are numbered on from the run's step count here, and stored only while
--- the run has not ended (what the engine would have asked for, knowing the row).
+-- The lease check, the attempt's history row and the run's memos in one statement: the
+-- memos whose step has none yet, numbered on from the run's step count in order, stored
+-- only while the run has not ended (what inserting them one at a time would store); the
+-- lease held (1 or 0) and how many memos were stored. Needing no answer from the run's
+-- row, it can go out before that row is read, and one round trip answers both.
 WITH held AS (DELETE FROM queue WHERE id = ? AND lease = ? RETURNING id),
     recorded AS (
         INSERT INTO attempts (run_id, item_id, step_id, attempt, started_at, ended_at,

@@ -210,7 +210,6 @@ COMBINED: Final = frozenset(
         "drop_run_work",
         "reserve_keys",
         "runs_with_memos",
-        "consume_item_stored",
         "consume_item_ahead",
         "update_run_enqueue",
     ]

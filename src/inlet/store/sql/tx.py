@@ -375,10 +375,9 @@ class SqlTx:
         run_id: str = "",
         memos: Sequence[StoredMemo] = (),
     ) -> int | None:
-        if "consume_item_stored" in self.q:  # lease check, history row and memos at once
-            args = (item_id, lease, *attempt_row(attempt), *self._memo_columns(run_id, memos))
-            held, stored = self._x("consume_item_stored", args).fetchone()
-            return stored if held else None
+        answer = self._consume(item_id, lease, attempt, run_id, memos)
+        if answer is not None:  # lease check, history row and memos in one statement
+            return answer()
         if not self._recorded("consume_item", (item_id, lease), attempt):
             return None
         stored = 0
@@ -390,9 +389,17 @@ class SqlTx:
     def consume_ahead(
         self, item_id: str, lease: str, attempt: Attempt, run_id: str, memos: Sequence[StoredMemo]
     ) -> Callable[[], int | None] | None:
+        return self._consume(item_id, lease, attempt, run_id, memos)
+
+    def _consume(
+        self, item_id: str, lease: str, attempt: Attempt, run_id: str, memos: Sequence[StoredMemo]
+    ) -> Callable[[], int | None] | None:
+        """``consume_item_ahead`` sent, where the dialect has it; its answer, to ask later."""
         if "consume_item_ahead" not in self.q:
             return None
-        steps, values, names, ops, *_ = self._memo_columns(run_id, memos)
+        steps = [m.step_id for m in memos]
+        values = [dumps(m.value) for m in memos]
+        names, ops = [m.name for m in memos], [m.op for m in memos]
         at = float(memos[0].recorded_at) if memos else 0.0
         args = (item_id, lease, *attempt_row(attempt), run_id, steps, values, names, ops)
         rows = self._x("consume_item_ahead", (*args, run_id, run_id, at))
@@ -402,19 +409,6 @@ class SqlTx:
             return int(stored) if held else None
 
         return answer
-
-    @staticmethod
-    def _memo_columns(run_id: str, memos: Sequence[StoredMemo]) -> tuple[Any, ...]:
-        return (
-            [m.step_id for m in memos],
-            [dumps(m.value) for m in memos],
-            [m.name for m in memos],
-            [m.op for m in memos],
-            run_id,
-            run_id,
-            memos[0].seq if memos else 0,
-            float(memos[0].recorded_at) if memos else 0.0,
-        )
 
     def _recorded(self, name: str, args: tuple[Any, ...], attempt: Attempt) -> bool:
         """A lease-checked write and, if the lease held, the attempt's history row: one
