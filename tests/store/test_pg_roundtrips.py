@@ -4,6 +4,7 @@ own that it does not need, and round trips."""
 from __future__ import annotations
 
 import asyncio
+import threading
 import time
 from collections.abc import AsyncIterator
 from dataclasses import replace
@@ -13,6 +14,7 @@ import psycopg
 import pytest
 
 from inlet.model import Attempt, ItemKind, Memo, NewItem, Outcome
+from inlet.store import writer
 from inlet.store.base import CallEnd, Claim, Next
 from inlet.store.postgres import PostgresStore, migrate
 from inlet.store.sql.tx import SqlTx
@@ -265,3 +267,71 @@ async def test_a_completion_reads_its_run_and_consumes_its_item_in_one_round_tri
     assert not await store.complete(stale, _step(stale), NOW, DAY)
     state = await store.run_state(three.item.run_id)
     assert state is not None and state.memos == () and state.run.step_count == 0
+
+
+async def _one_batch(store: PostgresStore, *jobs: Any) -> list[Any]:
+    """Run ``jobs`` (coroutines of the store) in one batch of its thread: it is held on a
+    job of its own until every one of them is queued."""
+    gate = threading.Event()
+    held = asyncio.ensure_future(store._call(gate.wait, 10))
+    await asyncio.sleep(0.05)  # the thread is in the gate's job
+    tasks = [asyncio.ensure_future(job) for job in jobs]
+    await asyncio.sleep(0.05)  # every job is queued behind it
+    gate.set()
+    await held
+    return list(await asyncio.gather(*tasks))
+
+
+async def test_a_batch_of_completions_waits_once_for_all_their_consumes(
+    store: PostgresStore,
+) -> None:
+    # Each completion of a batch sent its consume statement in its turn and waited for
+    # the answer before the next job's went out: a round trip per step, one after the
+    # other on the store thread, which bounded a burst on PostgreSQL.
+    for n in range(1, 9):
+        ev = event(n)
+        await store.ingest([ev], [new_run(n, ev)], NOW, DAY)
+    claims = await store.claim(NOW, 8, NOW + 60, "w")
+    first, rest = claims[:4], claims[4:]
+    trips = _count_round_trips(store)
+    assert await store.complete(first[0], _step(first[0]), NOW, DAY)
+    alone = len(trips)
+    trips.clear()
+    done = await _one_batch(store, *(store.complete(c, _step(c), NOW, DAY) for c in first[1:]))
+    assert all(done) and len(trips) == alone
+    # Sent in turn, as before, the same batch waits once per completion more.
+    trips.clear()
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(writer, "send_ahead", lambda batch: [job[0] for job in batch])
+        done = await _one_batch(store, *(store.complete(c, _step(c), NOW, DAY) for c in rest))
+    assert all(done) and len(trips) == alone + len(rest) - 1
+    for claim in claims:
+        state = await store.run_state(claim.item.run_id)
+        assert state is not None and state.run.step_count == 1
+        assert [(m.step_id, m.seq) for m in state.memos] == [("one", 0)]
+
+
+async def test_two_branches_of_one_run_completed_in_one_batch_are_numbered_in_turn(
+    store: PostgresStore,
+) -> None:
+    # The second branch's consume numbers its memo on from the run's step count, which the
+    # first branch's job moves on: sent ahead with the first's, both would take seq 0.
+    ev = event(1)
+    await store.ingest([ev], [new_run(1, ev)], NOW, DAY)
+    (discovery,) = await store.claim(NOW, 1, NOW + 60, "w")
+    branches = (NewItem(ItemKind.STEP, "a", NOW), NewItem(ItemKind.STEP, "b", NOW))
+    fan = Outcome(attempt=_step(discovery).attempt, enqueue=branches)
+    assert await store.complete(discovery, fan, NOW, DAY)
+    a, b = sorted(await store.claim(NOW, 2, NOW + 60, "w"), key=lambda c: c.item.step_id)
+
+    def branch(claim: Claim) -> Outcome:
+        step = claim.item.step_id
+        memo = Memo(step, {"data": step}, step, "StepRun")
+        return replace(_step(claim), memos=(memo,), enqueue=())
+
+    assert await _one_batch(
+        store, store.complete(a, branch(a), NOW, DAY), store.complete(b, branch(b), NOW, DAY)
+    ) == [True, True]
+    state = await store.run_state(a.item.run_id)
+    assert state is not None and state.run.step_count == 2
+    assert sorted((m.step_id, m.seq) for m in state.memos) == [("a", 0), ("b", 1)]

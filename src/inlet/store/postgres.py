@@ -159,6 +159,10 @@ class _Transactions:
     def retriable(self, exc: BaseException) -> bool:
         return isinstance(exc, RETRIABLE)
 
+    @property
+    def pipelined(self) -> bool:
+        return True
+
 
 class PostgresStore(RelationalStore):
     name = "PostgreSQL"

@@ -36,6 +36,7 @@ from inlet.model import (
 from inlet.steps.checkpoint import Checkpoint, StateLimits, Verdict
 from inlet.steps.endpoint import Report
 from inlet.store.base import CallEnd, Claim, Completed, IngestResult, Next, Store
+from inlet.store.completion import Completion
 from inlet.store.engine import apply
 from inlet.store.engine import checkpoint as engine_checkpoint
 from inlet.store.engine import endpoint as engine_endpoint
@@ -329,19 +330,10 @@ class RelationalStore(
     async def complete_call(
         self, claim: Claim, outcome: Outcome, now: float, key_ttl: float, end: CallEnd
     ) -> Completed:
-        runs = (claim.item.run_id,)
-        done, tally = await self._write_runs(
-            runs, self._complete_call, claim, outcome, now, key_ttl, end
-        )
+        job = Completion(self._tx, self._leases, claim, outcome, now, key_ttl, end)
+        done, tally = await self._write_runs((claim.item.run_id,), job)
         self._counted(tally)
         return done.settled()
-
-    def _complete_call(
-        self, claim: Claim, outcome: Outcome, now: float, key_ttl: float, end: CallEnd
-    ) -> tuple[Completed, Tally]:
-        tx = self._tx()
-        done = apply.complete_call(tx, claim, outcome, now, key_ttl, end, self._leases)
-        return done, tx.tally
 
     async def checkpoint(self, cp: Checkpoint, limits: StateLimits, now: float) -> Verdict:
         return await self._write_runs(

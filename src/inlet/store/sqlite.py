@@ -49,6 +49,10 @@ class _Transactions:
     def retriable(self, exc: BaseException) -> bool:
         return False
 
+    @property
+    def pipelined(self) -> bool:
+        return False
+
 
 class SQLiteStore(RelationalStore):
     name = "SQLite"

@@ -12,6 +12,7 @@ import queue
 import random
 import threading
 import time
+from abc import ABC, abstractmethod
 from collections.abc import Callable, Sequence
 from typing import Any, Protocol
 
@@ -38,6 +39,27 @@ class Session(Protocol):
     def retriable(self, exc: BaseException) -> bool:
         """Whether ``exc`` aborted the transaction for another's sake (a deadlock, a
         serialization failure), so that running it again can succeed."""
+
+    @property
+    def pipelined(self) -> bool:
+        """Whether statements can be sent before earlier ones are answered (then a
+        batch's :class:`Ahead` jobs send theirs together: one round trip answers all)."""
+
+
+class Ahead(ABC):
+    """A job (the function of a :data:`Job`, called with no arguments) whose first
+    statements can be sent before the jobs ahead of it in its batch have run."""
+
+    @abstractmethod
+    def __call__(self) -> Any: ...
+
+    @abstractmethod
+    def contained(self) -> bool:
+        """Whether the job changes no run but those it names."""
+
+    @abstractmethod
+    def ahead(self) -> Callable[[], Any]:
+        """Send the first statements now; the job to run in its turn, with their answers."""
 
 
 class Writer(threading.Thread):
@@ -103,7 +125,11 @@ class Writer(threading.Thread):
     @staticmethod
     def _together(session: Session, batch: list[Job], runs: list[str]) -> list[Result]:
         session.begin(runs)
-        results: list[Result] = [(future, fn(*args), None) for fn, args, future, _, _ in batch]
+        calls = send_ahead(batch) if session.pipelined else [job[0] for job in batch]
+        results: list[Result] = [
+            (future, call(*args), None)
+            for call, (_, args, future, _, _) in zip(calls, batch, strict=True)
+        ]
         session.commit()
         return results
 
@@ -144,6 +170,26 @@ class Writer(threading.Thread):
         # A rollback on a connection that broke fails too; the next batch reconnects.
         with contextlib.suppress(Exception):
             session.rollback()
+
+
+def send_ahead(batch: list[Job]) -> list[Callable[..., Any]]:
+    """What to call for each job of a batch whose transaction has begun. An :class:`Ahead`
+    job's first statements are sent now, before the jobs ahead of it run, as long as none
+    of those can change what they read: each changes only the runs it names, and none
+    names the job's own. Up to the first job that may change other runs."""
+    calls = [job[0] for job in batch]
+    named: set[str] = set()
+    for k, (fn, _, _, write, runs) in enumerate(batch):
+        if not write:
+            continue
+        if not isinstance(fn, Ahead):
+            break
+        if named.isdisjoint(runs):
+            calls[k] = fn.ahead()
+        named.update(runs)
+        if not fn.contained():
+            break
+    return calls
 
 
 def backoff(attempt: int) -> None:

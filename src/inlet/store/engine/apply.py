@@ -9,7 +9,7 @@ follow-ups and :func:`ingest` drains them in order, in the same transaction.
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, replace
 
 from inlet.model import (
@@ -169,6 +169,31 @@ def complete(tx: Tx, claim: Claim, outcome: Outcome, now: float, key_ttl: float)
     return complete_call(tx, claim, outcome, now, key_ttl, CallEnd(), iter(())).applied
 
 
+Consumed = Callable[[], "int | None"]
+"""A consume statement sent ahead: asked, it answers as ``Tx.consume_item`` would."""
+
+
+def consume_early(
+    tx: Tx, claim: Claim, outcome: Outcome, end: CallEnd, now: float
+) -> Consumed | None:
+    """The statement that consumes the claimed item, sent before :func:`complete_call`
+    reads the run, where nothing there can refuse the outcome first (a retry is not
+    consumed; an ending may be refused as ``moved``). None where it cannot be, or where
+    the dialect has no such statement."""
+    if outcome.retry_at is not None or (end.seen is not None and outcome.finish is not None):
+        return None
+    item = claim.item
+    memos = _numbered(outcome, 0, now)
+    return tx.consume_ahead(item.id, claim.lease, outcome.attempt, item.run_id, memos)
+
+
+def changes_its_run_only(outcome: Outcome) -> bool:
+    """Whether completing ``outcome`` writes to no run but its own (it emits no events,
+    runs, resumes or cancellations; the items it unparks on a concurrency key are
+    other runs' queue rows, not their state)."""
+    return not (outcome.events or outcome.runs or outcome.resumes or outcome.cancels)
+
+
 def complete_call(
     tx: Tx,
     claim: Claim,
@@ -177,23 +202,19 @@ def complete_call(
     key_ttl: float,
     end: CallEnd,
     leases: Iterator[int],
+    sent: Consumed | None = None,
 ) -> Completed:
     """:func:`complete`, and what ``Store.complete_call`` adds: with ``end.seen``, an ending
     is refused (``moved``) if the run recorded steps since the claim; with ``end.then``, the
     run's next call is leased (``queue.claim_planned``; its lease is ``owner:n``, ``n``
     from ``leases``, as the store's claims make them) when the outcome only moved the run
-    on."""
+    on. ``sent``: its :func:`consume_early`, sent already with a batch's others."""
     item = claim.item
     finish = outcome.finish
     seen, then = end.seen, end.then
     attempt = outcome.attempt
-    consumed = None
-    if outcome.retry_at is None and (seen is None or finish is None):
-        # Nothing below refuses the outcome before it is consumed: sent ahead, answered
-        # with the row's read.
-        consumed = tx.consume_ahead(
-            item.id, claim.lease, attempt, item.run_id, _numbered(outcome, 0, now)
-        )
+    # Sent before the row is read: answered with the row's read.
+    consumed = sent if sent is not None else consume_early(tx, claim, outcome, end, now)
     row = tx.run(item.run_id)
     priority = row.priority if row is not None else 0.0
     alive = row is not None and not row.run.status.ended
