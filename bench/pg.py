@@ -165,8 +165,8 @@ class Window:
     tables: list[TableUse]
     statements: int
     """Statements inlet sent in the window (pg_stat_statements; BEGIN/COMMIT included)."""
-    top: list[tuple[int, str]]
-    """The most frequent statements: (calls, text)."""
+    top: list[tuple[int, float, str]]
+    """The statements that took PostgreSQL the most time: (calls, total ms, text)."""
 
 
 class Monitor:
@@ -221,20 +221,22 @@ class Monitor:
             top=top,
         )
 
-    def statements(self, top: int = 8) -> tuple[int, list[tuple[int, str]]]:
-        """Statements run in this database since the window started, and the most
-        frequent ones (immediate: pg_stat_statements is not delayed like the counters)."""
+    def statements(self, top: int = 8) -> tuple[int, list[tuple[int, float, str]]]:
+        """Statements run in this database since the window started, and those that took
+        the server the most time to run (immediate: pg_stat_statements is not delayed like
+        the counters)."""
         where = "dbid = (SELECT oid FROM pg_database WHERE datname = %s)"
         total = self.conn.execute(
             f"SELECT coalesce(sum(calls), 0) FROM pg_stat_statements WHERE {where}",
             (self.dbname,),
         ).fetchone()
         rows = self.conn.execute(
-            f"SELECT calls, query FROM pg_stat_statements WHERE {where} "
-            "ORDER BY calls DESC LIMIT %s",
+            f"SELECT calls, total_exec_time, query FROM pg_stat_statements WHERE {where} "
+            "ORDER BY total_exec_time DESC LIMIT %s",
             (self.dbname, top),
         ).fetchall()
-        return int(total[0]) if total else 0, [(int(c), " ".join(str(q).split())) for c, q in rows]
+        ranked = [(int(c), float(ms), " ".join(str(q).split())) for c, ms, q in rows]
+        return int(total[0]) if total else 0, ranked
 
     def stats(self) -> DbStats:
         row = self.conn.execute(

@@ -62,7 +62,7 @@ class Result:
     pg_idle_cpu_ms_per_s: float | None = None
     index_use: list[pg.TableUse] | None = None
     db_statements_per_step: float | None = None
-    top_statements: list[tuple[int, str]] | None = None
+    top_statements: list[tuple[int, float, str]] | None = None
     notes: list[str] = field(default_factory=list)
 
 

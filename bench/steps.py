@@ -316,9 +316,11 @@ async def run_all(opts: Options, cluster: pg.Cluster | None) -> list[Result]:
             print("\n".join(pg.index_table(result.index_use)), flush=True)
         if result.top_statements:
             steps = result.runs * STEPS_PER_RUN
-            print("  most frequent statements (pg_stat_statements, per step):")
-            for calls, query in result.top_statements:
-                print(f"    {calls / steps:6.2f}  {query[:110]}", flush=True)
+            print("  statements by PostgreSQL's time to run them (pg_stat_statements, per step):")
+            print("     calls       µs  statement")
+            for calls, ms, query in result.top_statements:
+                per_step = ms * 1000 / steps
+                print(f"    {calls / steps:6.2f}  {per_step:7.1f}  {query[:100]}", flush=True)
     if opts.repeat > 1:
         print(f"median of {opts.repeat} repeats")
         print("\n".join(report_lines(median_result(results))))
