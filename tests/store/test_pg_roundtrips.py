@@ -24,9 +24,10 @@ from .test_contract import DAY, NOW, event, new_run
 
 @pytest.fixture
 async def store(pg_url: str) -> AsyncIterator[PostgresStore]:
-    """One store on a fresh database (the package's ``store`` runs on every backend)."""
+    """One store on a fresh database (the package's ``store`` runs on every backend), with
+    one write lane: the round trips counted are those of its one connection."""
     migrate(pg_url)
-    one = PostgresStore(pg_url)
+    one = PostgresStore(pg_url, lanes=1)
     await one.open()
     try:
         yield one
