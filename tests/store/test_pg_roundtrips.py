@@ -24,10 +24,9 @@ from .test_contract import DAY, NOW, event, new_run
 
 @pytest.fixture
 async def store(pg_url: str) -> AsyncIterator[PostgresStore]:
-    """One store on a fresh database (the package's ``store`` runs on every backend), with
-    one write lane: the round trips counted are those of its one connection."""
+    """One store on a fresh database (the package's ``store`` runs on every backend)."""
     migrate(pg_url)
-    one = PostgresStore(pg_url, lanes=1)
+    one = PostgresStore(pg_url)
     await one.open()
     try:
         yield one

@@ -43,29 +43,37 @@ import psycopg_pool
 
 from inlet.errors import SchemaMismatch, StoreError
 from inlet.redact import redact
-from inlet.store.completion import Completion
 from inlet.store.engine.queue import claim_scan
 from inlet.store.pg_adapter import Adapter, AskedAhead
-from inlet.store.pg_lanes import FUNCTIONS_CHANNEL, WAITS_CHANNEL, WORK_CHANNEL, Lane, Transactions
 from inlet.store.pg_schema import CONNECT_TIMEOUT
 from inlet.store.pg_schema import connect as connect
 from inlet.store.pg_schema import migrate as migrate
 from inlet.store.pg_schema import schema_version as schema_version
 from inlet.store.pg_tx import ClaimTx
-from inlet.store.relational import Connection, RelationalStore, T, migrations
+from inlet.store.relational import Connection, Cursor, RelationalStore, T, migrations
 from inlet.store.sql.tx import SqlTx
 from inlet.store.sql.waited import WAITED_NAMES, WaitedNames
-from inlet.store.writer import Session, Writer
+from inlet.store.writer import Session
 
 log = logging.getLogger("inlet.store")
 
 KEY_LOCKS = 0x1A1E9
 """The class of the two-key advisory locks on flow-control keys (a key space apart from
 the one-key locks of migrations and leaders)."""
+LOCK_RUNS = (
+    "SELECT id, function_slug, event_ids, status, created_at, started_at, ended_at, output, "
+    "error, request_version, force_plan, state_size, step_count, priority, ckeys "
+    "FROM runs WHERE id = ANY(?) ORDER BY id FOR NO KEY UPDATE"
+)
 LOCK_KEYS = (
     "SELECT pg_advisory_xact_lock(?::int4, k) FROM unnest(?::int4[]) WITH ORDINALITY AS t(k, n) "
     "ORDER BY n"
 )
+RETRIABLE = (psycopg.errors.DeadlockDetected, psycopg.errors.SerializationFailure)
+WORK_CHANNEL = "inlet_work"
+FUNCTIONS_CHANNEL = "inlet_functions"
+WAITS_CHANNEL = "inlet_waits"
+"""A transaction that stored a listener sends its event's name here (``waited_names``)."""
 HELLO_CHANNEL = "inlet_hello"
 """A process's listener says here that it has begun to listen: the others notify again."""
 LISTENER_NAME = "inlet-listen"
@@ -74,8 +82,6 @@ OTHER_LISTENERS = (
     "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
     f"AND application_name = '{LISTENER_NAME}' AND pid <> pg_backend_pid()"
 )
-LANES = 2
-"""Write lanes per process (``pg_lanes``): 1 is one store thread, as on SQLite."""
 NOTIFY_HORIZON = 1.0
 """Work due later than this (seconds) needs no wake-up: every process polls that often."""
 READ_ATTEMPTS = 3
@@ -100,30 +106,97 @@ def redacted(url: str) -> str:
     return redact(url)
 
 
+class _Transactions:
+    """The store thread's transactions; reconnects when the database went away."""
+
+    def __init__(self, store: PostgresStore) -> None:
+        self._store = store
+
+    def ready(self) -> None:
+        self._store._ensure_connected()
+
+    def begin(self, runs: Sequence[str]) -> None:
+        db = self._store._writes
+        # BEGIN goes in the pipeline with the batch's first statements: no round trip alone.
+        db.start_pipeline()
+        db.execute("BEGIN")
+        store = self._store
+        store._locked.clear()
+        store._locking = None
+        if runs:  # in one order (the ids sorted), so two batches never wait in a cycle
+            # The rows come back with their locks: the job that changes a run reads it
+            # here, not with a statement of its own (read when first needed: no trip).
+            store._locking = db.execute(LOCK_RUNS, (list(runs),))
+
+    def commit(self) -> None:
+        store = self._store
+        db = store._writes
+        # The NOTIFYs (delivered at COMMIT all the same) and the COMMIT are sent in the
+        # pipeline: the transaction's last round trip is the one that checks every answer.
+        # An error before them aborts the transaction, so the COMMIT is skipped and
+        # end_pipeline raises it as before (then rollback's ROLLBACK finds no transaction,
+        # a warning only).
+        if store._wake_due and not store._alone:
+            db.execute(f"NOTIFY {WORK_CHANNEL}")
+        if store._functions_changed:
+            db.execute(f"NOTIFY {FUNCTIONS_CHANNEL}")
+        for name in store._new_waits:
+            db.execute("SELECT pg_notify(?, ?)", (WAITS_CHANNEL, name))
+        store._new_waits.clear()
+        db.execute("COMMIT")
+        db.end_pipeline(check=True)
+        store._wake_due = store._functions_changed = False
+
+    def rollback(self) -> None:
+        self._store._wake_due = self._store._functions_changed = False
+        self._store._new_waits.clear()
+        self._store._locked.clear()
+        self._store._locking = None
+        db = self._store._writes
+        db.end_pipeline(check=False)
+        db.execute("ROLLBACK")
+
+    def retriable(self, exc: BaseException) -> bool:
+        return isinstance(exc, RETRIABLE)
+
+    @property
+    def pipelined(self) -> bool:
+        return True
+
+
 class PostgresStore(RelationalStore):
     name = "PostgreSQL"
     shared = True
     _errors = (psycopg.Error, psycopg_pool.PoolTimeout)
     dialect = "postgres"
 
-    def __init__(self, url: str, *, pool_size: int = 4, lanes: int = LANES) -> None:
+    def __init__(self, url: str, *, pool_size: int = 4) -> None:
         super().__init__()
         self._url = url
         self._pool_size = pool_size
-        self._main = Lane()
-        """The store thread's (``RelationalStore._writer``): every job but completions."""
-        self._lanes = max(lanes, 1)
-        self._extra: list[tuple[Writer, Lane]] = []
-        """The other lanes' threads (``pg_lanes``), opened with the store."""
+        self._pg: psycopg.Connection[Any] | None = None
+        self._writer_pid = 0
+        """The backend of the store thread's connection: the NOTIFYs it sends are this
+        process's own, and the applier woke the executor for them already."""
+        self._adapter: Adapter | None = None
         self._pool: psycopg_pool.ConnectionPool[Any] | None = None
         self._local = threading.local()
+        self._wake_due = False
         self._alone = False
         """No other process listens on this database: its listener found none when it began,
         and no hello since. Work queued here then needs no NOTIFY: it would only wake this
         process's own listener session and thread, a PostgreSQL backend and a thread per
         step. A hello that comes in while a transaction commits may miss that one; the new
         process polls (``NOTIFY_HORIZON``), as polling stays the correctness path."""
+        self._functions_changed = False
         self._waited = WaitedNames()
+        self._new_waits: set[str] = set()
+        """Names of the listeners the current transaction stored, to send at its commit."""
+        self._locking: Cursor | None = None
+        self._locked: dict[str, tuple[Any, ...]] = {}
+        """The rows of the runs the current transaction locked when it began, until a job
+        reads or changes them (or a job that named no runs starts: it may change any)."""
+        self._was_down = False
         self._watcher: threading.Thread | None = None
         self._watching = threading.Event()
         self._leader: psycopg.Connection[Any] | None = None
@@ -155,7 +228,9 @@ class PostgresStore(RelationalStore):
                 f"run `inlet migrate --database-url {self.url}` first"
             )
         conn.execute(GENERIC_PLANS)
-        adapter = self._main.connected(conn)
+        self._pg = conn
+        self._writer_pid = conn.info.backend_pid
+        self._adapter = Adapter(conn)
         self._pool = psycopg_pool.ConnectionPool(
             self._url,
             min_size=1,
@@ -164,78 +239,28 @@ class PostgresStore(RelationalStore):
             open=True,
             name="inlet-read",
         )
-        return adapter, Transactions(self, self._main)
+        return self._adapter, _Transactions(self)
 
-    def _ensure_connected(self, lane: Lane) -> None:
-        """On ``lane``'s thread, before each batch."""
-        pg = lane.pg
+    def _ensure_connected(self) -> None:
+        pg = self._pg
         if pg is not None and not pg.closed and not pg.broken:
             return
-        if not lane.was_down:  # say it once per outage, not once per failed batch
+        if not self._was_down:  # say it once per outage, not once per failed batch
             log.error("store.connection_lost", extra={"database": self.url})
-            lane.was_down = True
+            self._was_down = True
         if pg is not None:
             with contextlib.suppress(Exception):
                 pg.close()
-        self._lane_connect(lane)
-        log.warning("store.reconnected", extra={"database": self.url})
-        lane.was_down = False
-
-    def _lane_connect(self, lane: Lane) -> None:
         try:
             pg = connect(self._url)
             pg.execute(GENERIC_PLANS)
         except psycopg.OperationalError as exc:
             raise StoreError(f"PostgreSQL at {self.url} is unavailable: {exc}") from exc
-        adapter = lane.connected(pg)
-        if lane is self._main:
-            self._db = adapter
-        else:  # the lane's own thread: its jobs' statements go to its connection
-            self._local.lane, self._local.db = lane, adapter
-
-    async def open(self) -> None:
-        await super().open()
-        loop = asyncio.get_running_loop()
-        try:
-            for k in range(1, self._lanes):
-                writer, lane = Writer(loop, f"inlet-postgresql-{k}"), Lane()
-                writer.start()
-                self._extra.append((writer, lane))
-                opened: asyncio.Future[None] = loop.create_future()
-                writer.jobs.put((self._open_lane, (writer, lane), opened, False, ()))
-                await opened
-        except BaseException:
-            await self.close()
-            raise
-
-    def _open_lane(self, writer: Writer, lane: Lane) -> None:
-        self._lane_connect(lane)
-        writer.session = Transactions(self, lane)
-
-    async def close(self) -> None:
-        extra, self._extra = self._extra, []
-        for writer, _ in extra:
-            writer.jobs.put(None)
-        for writer, lane in extra:
-            await asyncio.get_running_loop().run_in_executor(None, writer.join)
-            if lane.pg is not None:
-                lane.pg.close()
-            writer.refuse_queued(StoreError(f"the {self.name} store is closed"))
-        await super().close()
-
-    def _writer_for(self, fn: Callable[..., Any], runs: tuple[str, ...]) -> Writer | None:
-        # A run's completions stay on one lane; every other job on the first.
-        if self._extra and runs and isinstance(fn, Completion):
-            k = hash(runs[0]) % self._lanes
-            if k:
-                return self._extra[k - 1][0]
-        return self._writer
-
-    @property
-    def _lane(self) -> Lane:
-        """The current thread's lane (the first lane's outside the others' threads)."""
-        lane: Lane | None = getattr(self._local, "lane", None)
-        return self._main if lane is None else lane
+        self._pg = pg
+        self._writer_pid = pg.info.backend_pid
+        self._db = self._adapter = Adapter(pg)
+        log.warning("store.reconnected", extra={"database": self.url})
+        self._was_down = False
 
     def _disconnect(self) -> None:
         self._watching.clear()
@@ -245,9 +270,9 @@ class PostgresStore(RelationalStore):
         if self._pool is not None:
             self._pool.close()
             self._pool = None
-        if self._main.pg is not None:
-            self._main.pg.close()
-            self._main.pg = None
+        if self._pg is not None:
+            self._pg.close()
+            self._pg = None
         with self._leader_lock:
             if self._leader is not None:
                 with contextlib.suppress(Exception):
@@ -257,8 +282,10 @@ class PostgresStore(RelationalStore):
 
     @property
     def _writes(self) -> Adapter:
-        """The current lane's connection (the store thread's, outside the other lanes)."""
-        return self._lane.writes
+        """The store thread's connection."""
+        if self._adapter is None:
+            raise StoreError("the PostgreSQL store is not open")
+        return self._adapter
 
     @property
     def _conn(self) -> Connection:
@@ -312,17 +339,17 @@ class PostgresStore(RelationalStore):
 
     def noted_due(self, due: float, now: float) -> None:
         if due <= now + NOTIFY_HORIZON:
-            self._lane.wake_due = True
+            self._wake_due = True
 
     def _noted_functions(self) -> None:
-        self._lane.functions_changed = True
+        self._functions_changed = True
 
     def _listened(self, names: set[str]) -> bool:
         return self._waited.may_wait(names)
 
     def noted_listener(self, event: str) -> None:
         self._waited.add(event)
-        self._lane.new_waits.add(event)
+        self._new_waits.add(event)
 
     def _claim_tx(self, now: float, limit: int) -> SqlTx:
         return ClaimTx(self._conn, self._q, self, now, claim_scan(limit))
@@ -339,20 +366,18 @@ class PostgresStore(RelationalStore):
         return list(ids)
 
     def locked_run(self, run_id: str) -> tuple[Any, ...] | None:
-        lane = self._lane
-        if lane.locking is not None:
-            lane.locked = {row[0]: row for row in lane.locking}
-            lane.locking = None
-        return lane.locked.pop(run_id, None)
+        if self._locking is not None:
+            self._locked = {row[0]: row for row in self._locking}
+            self._locking = None
+        return self._locked.pop(run_id, None)
 
     def forget_runs(self, run_ids: Sequence[str] | None = None) -> None:
-        lane = self._lane
         if run_ids is None:
-            lane.locking = None
-            lane.locked.clear()
+            self._locking = None
+            self._locked.clear()
         else:
             for run_id in run_ids:
-                lane.locked.pop(run_id, None)
+                self._locked.pop(run_id, None)
 
     def write_rows(self, db: Connection, sql: str, rows: list[tuple[Any, ...]]) -> None:
         # postgres.sql's text of every statement written this way takes a column per
@@ -402,7 +427,7 @@ class PostgresStore(RelationalStore):
                         if note.channel == WAITS_CHANNEL:
                             self._waited.add(note.payload)
                             continue
-                        if note.channel == WORK_CHANNEL and note.pid in self._pids():
+                        if note.channel == WORK_CHANNEL and note.pid == self._writer_pid:
                             # Work this process queued: the applier woke the executor
                             # when it committed. Waking it again here came a few ms
                             # later and made it claim once more for nothing.
@@ -423,10 +448,6 @@ class PostgresStore(RelationalStore):
 
         self._watcher = threading.Thread(target=run, name="inlet-pg-listen", daemon=True)
         self._watcher.start()
-
-    def _pids(self) -> set[int]:
-        """The backends of this process's lanes."""
-        return {self._main.pid, *(lane.pid for _, lane in self._extra)}
 
     # Leaders
 

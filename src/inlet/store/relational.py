@@ -13,6 +13,7 @@ from __future__ import annotations
 import abc
 import asyncio
 import itertools
+import queue
 import threading
 from collections.abc import Callable, Mapping, Sequence
 from importlib import resources
@@ -170,7 +171,14 @@ class RelationalStore(
         self._writer = None
         self._db = None
         self._disconnect()
-        writer.refuse_queued(StoreError(f"the {self.name} store is closed"))
+        # Anything queued behind the sentinel would wait forever: fail it instead.
+        while True:
+            try:
+                job = writer.jobs.get_nowait()
+            except queue.Empty:
+                break
+            if job is not None and not job[2].done():
+                job[2].set_exception(StoreError(f"the {self.name} store is closed"))
 
     async def _call(self, fn: Callable[..., T], *args: Any) -> T:
         """Run a read (or set-up) on the store thread."""
@@ -193,21 +201,16 @@ class RelationalStore(
         write: bool,
         runs: tuple[str, ...] = (),
     ) -> T:
-        writer = self._writer_for(fn, runs)
-        if writer is None:
+        if self._writer is None:
             raise StoreError(f"the {self.name} store is not open")
         future: asyncio.Future[T] = asyncio.get_running_loop().create_future()
         if write and not runs:  # it may change any run: none locked before it is current
             fn, args = self._changing_any, (fn, args)
-        writer.jobs.put((fn, args, future, write, runs))
+        self._writer.jobs.put((fn, args, future, write, runs))
         try:
             return await future
         except self._errors as exc:
             raise StoreError(f"{self.name} error: {exc}") from exc
-
-    def _writer_for(self, fn: Callable[..., Any], runs: tuple[str, ...]) -> Writer | None:
-        """The store thread that runs the job (a backend may have several)."""
-        return self._writer
 
     def _changing_any(self, fn: Callable[..., T], args: tuple[Any, ...]) -> T:
         self.forget_runs()

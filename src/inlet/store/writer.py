@@ -99,17 +99,6 @@ class Writer(threading.Thread):
             results = self._run_batch(batch)
             self.loop.call_soon_threadsafe(deliver, results)
 
-    def refuse_queued(self, exc: BaseException) -> None:
-        """After the thread has stopped (on the event loop): fail what was queued behind
-        its sentinel, which would otherwise wait forever."""
-        while True:
-            try:
-                job = self.jobs.get_nowait()
-            except queue.Empty:
-                return
-            if job is not None and not job[2].done():
-                job[2].set_exception(exc)
-
     def _run_batch(self, batch: list[Job]) -> list[Result]:
         session = self.session
         if session is not None:
