@@ -127,3 +127,24 @@ async def test_chains_handed_on_never_run_more_calls_than_worker_concurrency() -
         ids = await inlet.send(*({"name": "chains/three", "data": {"i": i}} for i in range(6)))
         await completed(inlet, ids)
     assert app.peak == 2
+
+
+async def test_behind_a_backlog_of_newer_runs_a_started_run_hands_its_steps_on() -> None:
+    clock = FakeClock(1_800_000_000.0)
+    app, store = Chains(clock), ClaimCounting()
+    settings = Settings(database_url="memory://", discovery=False, worker_concurrency=2)
+    async with InletTest(app.sdk, clock=clock, store=store, settings=settings) as inlet:
+        first = await inlet.send(*({"name": "chains/three", "data": {"i": i}} for i in range(2)))
+        clock.advance(0.001)  # the backlog's runs are newer than the two under way
+        backlog = await inlet.send(
+            *({"name": "chains/three", "data": {"i": i}} for i in range(2, 8))
+        )
+        await completed(inlet, [*first, *backlog])
+    # Every run's steps after its first call rank at its creation, before the newer runs'
+    # first calls: each completion leases the next one, and no claim takes a later step.
+    claims_per_run: dict[str, int] = {}
+    for claim in [*store.leased_by_ingest, *store.claimed]:
+        claims_per_run[claim.item.run_id] = claims_per_run.get(claim.item.run_id, 0) + 1
+    assert len(claims_per_run) == 8
+    assert set(claims_per_run.values()) == {1}
+    assert app.peak <= 2

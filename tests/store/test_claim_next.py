@@ -96,14 +96,46 @@ async def test_without_then_the_next_step_is_left_for_a_claim(store: Store) -> N
     assert queued.item.step_id == "after-a"
 
 
-async def test_work_due_before_the_next_step_is_claimed_first(store: Store) -> None:
+async def test_an_older_runs_due_work_is_claimed_before_the_next_step(store: Store) -> None:
     claim = await first_claim(store)
     other = event(2)
-    await store.ingest([other], [new_run(2, other)], NOW, DAY)  # its discovery ranks first
+    older = replace(new_run(2, other), due_at=NOW - 1)
+    await store.ingest([other], [older], NOW - 1, DAY)  # created first: its discovery ranks first
     done = await store.complete_call(claim, step_done(claim, "a"), NOW + 1, DAY, THEN)
     assert done.applied and done.next is None
     queued = await store.claim(NOW + 1, 10, LEASE, "w")
     assert [c.item.run_id for c in queued] == [new_run(2, other).id, claim.item.run_id]
+
+
+async def test_an_older_runs_next_step_is_leased_before_a_newer_runs_first_call(
+    store: Store,
+) -> None:
+    claim = await first_claim(store)  # run 1, created at NOW
+    newer = event(2)
+    run2 = replace(new_run(2, newer), due_at=NOW + 0.5)
+    await store.ingest([newer], [run2], NOW + 0.5, DAY)
+    then = NewItem(ItemKind.STEP, "after-a", NOW + 1)
+    done = await store.complete_call(claim, step_done(claim, "a", then), NOW + 1, DAY, THEN)
+    # Run 1's next step, due at NOW + 1, ranks at run 1's creation (NOW), before run 2's
+    # first call (NOW + 0.5).
+    assert done.applied and done.next is not None
+    assert done.next.item.step_id == "after-a"
+    [queued] = await store.claim(NOW + 1, 10, LEASE, "w")
+    assert queued.item.run_id == run2.id
+
+
+async def test_a_claim_takes_an_older_runs_step_before_a_newer_runs_first_call(
+    store: Store,
+) -> None:
+    claim = await first_claim(store)
+    newer = event(2)
+    run2 = replace(new_run(2, newer), due_at=NOW + 0.5)
+    await store.ingest([newer], [run2], NOW + 0.5, DAY)
+    then = NewItem(ItemKind.STEP, "after-a", NOW + 1)
+    assert await store.complete(claim, step_done(claim, "a", then), NOW + 1, DAY)
+    first, second = await store.claim(NOW + 1, 10, LEASE, "w")
+    assert (first.item.run_id, first.item.step_id) == (claim.item.run_id, "after-a")
+    assert second.item.run_id == run2.id
 
 
 async def test_a_step_due_later_or_a_timer_is_not_leased(store: Store) -> None:

@@ -62,11 +62,24 @@ async def test_without_then_a_fired_timer_leaves_the_next_call_for_a_claim(store
 async def test_a_fired_timer_leases_nothing_when_other_work_ranks_first(store: Store) -> None:
     timer = await asleep(store)
     other = event(2)
-    await store.ingest([other], [new_run(2, other)], NOW + 1, DAY)  # due before the wake-up
+    older = replace(new_run(2, other), due_at=NOW - 1)
+    await store.ingest([other], [older], NOW - 1, DAY)  # a run created before the sleeper
     done = await store.complete_call(timer, fired(timer), WOKEN, DAY, THEN)
     assert done.applied and done.next is None
     queued = await store.claim(WOKEN, 10, WOKEN + 30, "w")
-    assert [c.item.run_id for c in queued] == [new_run(2, other).id, timer.item.run_id]
+    assert [c.item.run_id for c in queued] == [older.id, timer.item.run_id]
+
+
+async def test_a_woken_run_goes_before_runs_created_after_it(store: Store) -> None:
+    timer = await asleep(store)
+    other = event(2)
+    await store.ingest([other], [new_run(2, other)], NOW + 1, DAY)  # due before the wake-up
+    done = await store.complete_call(timer, fired(timer), WOKEN, DAY, THEN)
+    # Its next call ranks at its creation (NOW), before the newer run's first call.
+    assert done.applied and done.next is not None
+    assert done.next.item.run_id == timer.item.run_id
+    [queued] = await store.claim(WOKEN, 10, WOKEN + 30, "w")
+    assert queued.item.run_id == new_run(2, other).id
 
 
 async def test_a_fired_timer_of_a_run_with_a_concurrency_key_leaves_it_to_the_gate(

@@ -317,14 +317,15 @@ class Executor:
         now = self._clock.now()
         then = None
         reserved = False
-        # Behind a backlog the run's next call ranks after due work and the dispatcher
-        # claims it in turn: asking would cost the completion a query for nothing. A
-        # timer holds no slot: it asks only for a free one, reserved until the completion
-        # hands its call over (or none), so the dispatcher never claims into it meanwhile.
-        if not self._stopping and not self._short:
+        # The run's next call, due now, ranks at the run's creation, so even behind a
+        # backlog of newer runs it is usually first and keeps this call's slot. A timer
+        # holds no slot: it asks only for a free one when no backlog waits for it,
+        # reserved until the completion hands its call over (or none), so the dispatcher
+        # never claims into it meanwhile.
+        if not self._stopping:
             if item.kind is not ItemKind.TIMER:
                 then = Next(now + self._settings.lease_seconds, self._owner)
-            elif self._calls() < self._settings.worker_concurrency:
+            elif not self._short and self._calls() < self._settings.worker_concurrency:
                 self._reserved += 1
                 reserved = True
                 then = Next(now + self._settings.lease_seconds, self._owner)

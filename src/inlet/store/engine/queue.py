@@ -15,6 +15,8 @@ from inlet.store.engine.tx import Due, Keys, Loaded, RunRow, Tx
 
 PARKED = 1e15
 """due_at and rank of an item parked behind a full concurrency key: never due by time."""
+UNDER_WAY_AHEAD = 0.001
+"""How far before the runs created with it a run under way ranks its calls (seconds)."""
 
 
 def enqueue(tx: Tx, row: RunRow | None, run_id: str, new: NewItem, now: float) -> None:
@@ -62,7 +64,20 @@ def queued(
         payload=new.payload,
     )
     tx.note_due(new.due_at, now)
-    return item, new.due_at - priority, keys
+    return item, rank_of(row, new, now) - priority, keys
+
+
+def rank_of(row: RunRow | None, new: NewItem, now: float) -> float:
+    """Where ``new`` queues before its run's priority: a call due now ranks at its run's
+    creation, so that under a backlog the runs already under way finish before newer ones
+    start (Inngest scores a run's immediate steps by its start time too), and a run under
+    way goes :data:`UNDER_WAY_AHEAD` before the runs created with it that have not
+    started (a batch's runs share their creation time). Anything due later ranks at its
+    due time, and a timer always does."""
+    if new.kind is ItemKind.TIMER or row is None or new.due_at > now:
+        return new.due_at
+    rank = min(new.due_at, row.run.created_at)
+    return rank - UNDER_WAY_AHEAD if row.run.status is RunStatus.RUNNING else rank
 
 
 def slot_lock(key: str) -> str:
