@@ -231,6 +231,33 @@ async def test_leasing_a_run_s_next_step_costs_its_completion_no_round_trip(
     assert done.applied and done.next is not None and done.next.item.run_id == one.item.run_id
 
 
+async def test_a_completion_writes_its_run_queues_its_next_call_and_leases_it_at_once(
+    store: PostgresStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The run's row and its next call, then the lease if that call was first: two
+    # statements on every step, the second an update of the row the first inserted.
+    ev = event(1)
+    await store.ingest([ev], [new_run(1, ev)], NOW, DAY)
+    (claim,) = await store.claim(NOW, 1, NOW + 60, "w")
+    sent: list[str] = []
+    execute = SqlTx._x
+
+    def named(self: SqlTx, name: str, args: Any = ()) -> Any:
+        sent.append(name)
+        return execute(self, name, args)
+
+    monkeypatch.setattr(SqlTx, "_x", named)
+    then = CallEnd(then=Next(NOW + 60, "w"))
+    done = await store.complete_call(claim, _step(claim), NOW, DAY, then)
+    assert done.applied and done.next is not None
+    assert "update_run_lease" in sent
+    assert not {"lease_if_first", "update_run_enqueue_one", "update_run_enqueue"} & set(sent)
+    # Leased: no claim takes the call, and its lease fences its completion.
+    assert await store.claim(NOW, 1, NOW + 60, "other") == []
+    assert not await store.complete(replace(done.next, lease="w:0"), _step(claim), NOW, DAY)
+    assert await store.complete(done.next, _step(done.next), NOW, DAY)
+
+
 class _RowFirst(SqlTx):
     """The port as it was: the item consumed only once the run's row has been read."""
 

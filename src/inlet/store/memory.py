@@ -5,7 +5,7 @@ tests and for users' tests (see ``inlet.testing``)."""
 from __future__ import annotations
 
 import itertools
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import replace
 
 import orjson
@@ -38,7 +38,7 @@ from inlet.store.base import CallEnd, Claim, Completed, IngestResult, Next, Stor
 from inlet.store.engine import apply, queue
 from inlet.store.engine import checkpoint as engine_checkpoint
 from inlet.store.engine import endpoint as engine_endpoint
-from inlet.store.engine.tx import GateState, Keys, Loaded, RunRow, Tx
+from inlet.store.engine.tx import FirstLease, GateState, Keys, Loaded, RunRow, Tx
 from inlet.store.memory_metadata import MemoryMetadata
 from inlet.store.memory_queue import MemoryQueueTx
 from inlet.store.memory_reads import MemoryReads
@@ -149,6 +149,12 @@ class MemoryTx(MemoryQueueTx):
         row = self.rows.runs[run.id]
         self.rows.runs[run.id] = replace(row, run=replace(run, event_ids=row.run.event_ids))
         self.enqueue_many(then)
+
+    def update_run_leasing(
+        self, run: Run, then: Sequence[tuple[QueueItem, float, Keys]], first: FirstLease
+    ) -> Callable[[], bool]:
+        self.update_run(run, then)
+        return self.lease_if_first(first.item_id, first.lease, first.until, first.now)
 
     def set_run_events(self, run_id: str, event_ids: Sequence[str], dropped: Sequence[str]) -> None:
         row = self.rows.runs[run_id]

@@ -23,6 +23,7 @@ from inlet.model import (
     Outcome,
     QueueItem,
     Resume,
+    Run,
     RunStatus,
     SkipRecord,
     StoredMemo,
@@ -33,13 +34,14 @@ from inlet.store.engine import history
 from inlet.store.engine.admit import create_plain_runs, create_run, queued_run
 from inlet.store.engine.queue import (
     claim_created,
-    claim_planned,
     drop_run_work,
     enqueue,
+    first_call,
     plan,
+    planned_claim,
     release,
 )
-from inlet.store.engine.tx import Keys, Tx
+from inlet.store.engine.tx import FirstLease, Keys, RunRow, Tx
 from inlet.store.engine.waits import early_event, resume
 
 
@@ -206,7 +208,7 @@ def complete_call(
 ) -> Completed:
     """:func:`complete`, and what ``Store.complete_call`` adds: with ``end.seen``, an ending
     is refused (``moved``) if the run recorded steps since the claim; with ``end.then``, the
-    run's next call is leased (``queue.claim_planned``; its lease is ``owner:n``, ``n``
+    run's next call is leased (``queue.first_call``; its lease is ``owner:n``, ``n``
     from ``leases``, as the store's claims make them) when the outcome only moved the run
     on. ``sent``: its :func:`consume_early`, sent already with a batch's others."""
     item = claim.item
@@ -278,6 +280,20 @@ def complete_call(
         tx.tally.end(run.function_slug, finish.status)
     else:
         planned = plan(tx, row, run.id, outcome.enqueue, now)
+        # Only a run that this outcome alone moved on: what it emits or waits for may
+        # change it again, and a call of a run with concurrency keys needs the gate.
+        emits = outcome.events or outcome.runs or outcome.resumes or outcome.cancels
+        moved_on = not (emits or outcome.listeners or freed)
+        call = first_call(planned, now) if then is not None and moved_on else None
+        if then is not None and call is not None and run.status is RunStatus.RUNNING:
+            lease = f"{then.owner}:{next(leases)}"
+            ask = FirstLease(call.id, lease, then.lease_until, now)
+            # Not if the enqueue left it out (the run had that step queued) or other due
+            # work ranks first; the answer comes with the commit's (``Completed.taken``).
+            taken = tx.update_run_leasing(run, planned, ask)
+            state = _known_state(claim, row, run, added, memos)
+            nxt = planned_claim(tx, run, call, lease, state)
+            return Completed(True, next=nxt, taken=taken)
         tx.update_run(run, planned)
         for listener in outcome.listeners:
             tx.insert_listener(listener)
@@ -290,13 +306,14 @@ def complete_call(
     if emits:
         emitted = Batch(outcome.events, outcome.runs, outcome.resumes, outcome.cancels)
         ingest(tx, emitted, now, key_ttl)
-    # Only a run that this outcome alone moved on: what it emitted or waits for may
-    # have changed it again, and a call of a run with concurrency keys needs the gate.
-    if then is None or emits or outcome.listeners or not planned or freed:
-        return Completed(True, freed=freed)
-    if run.status is not RunStatus.RUNNING:
-        return Completed(True)
-    known = None
+    return Completed(True, freed=freed)
+
+
+def _known_state(
+    claim: Claim, row: RunRow, run: Run, added: int | None, memos: Sequence[StoredMemo]
+) -> tuple[tuple[Event, ...], tuple[StoredMemo, ...]] | None:
+    """The run's events and memos after this completion, when the claim's state and the
+    memos it stored give them without a read."""
     state = claim.state
     if (
         state is not None
@@ -304,15 +321,5 @@ def complete_call(
         and state.run.event_ids == run.event_ids
         and added == len(memos)
     ):
-        # The run's memos are those the claim loaded and those this outcome stored.
-        known = state.events, (*state.memos, *memos)
-    owner = then.owner
-
-    def lease() -> str:
-        return f"{owner}:{next(leases)}"
-
-    planned_call = claim_planned(tx, run, planned, known, now, then.lease_until, lease)
-    if planned_call is None:
-        return Completed(True)
-    nxt, taken = planned_call
-    return Completed(True, next=nxt, taken=taken)
+        return state.events, (*state.memos, *memos)
+    return None

@@ -201,22 +201,12 @@ def _claim(
     return Claim(item, lease, RunState(run=run, events=events, memos=memos))
 
 
-def claim_planned(
-    tx: Tx,
-    run: Run,
-    planned: Sequence[tuple[QueueItem, float, Keys]],
-    state: tuple[tuple[Event, ...], tuple[StoredMemo, ...]] | None,
-    now: float,
-    lease_until: float,
-    leases: Callable[[], str],
-) -> tuple[Claim, Callable[[], bool]] | None:
-    """Lease the first call of ``planned`` (queued for ``run`` by this transaction) if a
-    claim at ``now`` would take it first: it is due, holds no concurrency key (those go
-    through the gate) and nothing due ranks before it (so no run's work jumps the queue).
-    ``state`` is the run's events and memos when the caller knows them; otherwise they
-    are read. None, leasing nothing, when it is not due now or holds a key; otherwise the
-    claim it would be and whether it was leased, asked after the commit."""
-    call = next(
+def first_call(planned: Sequence[tuple[QueueItem, float, Keys]], now: float) -> QueueItem | None:
+    """The call of ``planned`` (queued for a run by this transaction) that a claim at
+    ``now`` could take at once: due, and holding no concurrency key (those go through the
+    gate). Leased with the write that queues it (``Tx.update_run_leasing``) if nothing due
+    ranks before it, so that no run's work jumps the queue."""
+    return next(
         (
             item
             for item, _, keys in planned
@@ -224,16 +214,21 @@ def claim_planned(
         ),
         None,
     )
-    if call is None:
-        return None
-    # Not if the enqueue left it out (the run had that step queued) or other due work ranks
-    # first; the answer comes with the commit's (``Completed.taken``).
-    lease = leases()
-    taken = tx.lease_if_first(call.id, lease, lease_until, now)
+
+
+def planned_claim(
+    tx: Tx,
+    run: Run,
+    call: QueueItem,
+    lease: str,
+    state: tuple[tuple[Event, ...], tuple[StoredMemo, ...]] | None,
+) -> Claim:
+    """The claim of ``call``, leased as ``lease``, with ``run``'s state: ``state`` (its
+    events and memos) when the caller knows them; otherwise they are read."""
     if state is None:
         events = tuple(e for e in (tx.event(i) for i in run.event_ids) if e is not None)
         state = events, tx.memos(run.id)
-    return Claim(call, lease, RunState(run=run, events=state[0], memos=state[1])), taken
+    return Claim(call, lease, RunState(run=run, events=state[0], memos=state[1]))
 
 
 def claim_created(

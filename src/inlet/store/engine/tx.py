@@ -44,6 +44,17 @@ class RunRow:
     keys: Keys = ()
 
 
+@dataclass(frozen=True, slots=True)
+class FirstLease:
+    """An item to lease as a claim at ``now`` would, if it is the first due: for whom
+    (``lease``), and until when."""
+
+    item_id: str
+    lease: str
+    until: float
+    now: float
+
+
 Loaded = tuple[RunRow, tuple[StoredMemo, ...]]
 """A run with its memos in order, as a claim loads it."""
 
@@ -247,6 +258,12 @@ class Tx(Protocol):
         """Lease the item (its call holds no key) until ``until`` if it is the first of
         ``due_items(now, 1)``; whether it was, asked when needed (a backend that pipelines
         its statements reads the answer with the commit's, not in a round trip of its own)."""
+
+    def update_run_leasing(
+        self, run: Run, then: Sequence[tuple[QueueItem, float, Keys]], first: FirstLease
+    ) -> Callable[[], bool]:
+        """:meth:`update_run`, then :meth:`lease_if_first` of ``first`` (an item of
+        ``then``): one write where the dialect can, its answer asked as that one's."""
 
     def note_due(self, due: float, now: float) -> None:
         """Work due at ``due`` was queued (a shared backend may wake other processes)."""

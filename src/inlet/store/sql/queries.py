@@ -212,6 +212,8 @@ COMBINED: Final = frozenset(
         "runs_with_memos",
         "consume_item_ahead",
         "update_run_enqueue",
+        "update_run_enqueue_one",
+        "update_run_lease",
     ]
 )
 """What a dialect may do in one statement where the others take one per row or two

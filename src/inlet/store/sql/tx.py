@@ -27,7 +27,7 @@ from inlet.model import (
     StoredMemo,
 )
 from inlet.store.engine.queue import PARKED
-from inlet.store.engine.tx import Due, GateState, Keys, Lease, Loaded, RunRow
+from inlet.store.engine.tx import Due, FirstLease, GateState, Keys, Lease, Loaded, RunRow
 from inlet.store.sql.rows import (
     dumps,
     event_from,
@@ -120,6 +120,22 @@ def _queue_row(queued: tuple[QueueItem, float, Keys]) -> tuple[Any, ...]:
         float(rank),
         float(rank),
         keys_blob(keys),
+    )
+
+
+def _run_columns(run: Run) -> tuple[Any, ...]:
+    """``update_run``'s parameters: the run's columns, then its id."""
+    return (
+        run.status.value,
+        run.started_at,
+        run.ended_at,
+        None if run.output is None else dumps(run.output),
+        None if run.error is None else dumps(run.error),
+        run.request_version,
+        int(run.force_plan),
+        run.step_count,
+        run.state_size,
+        run.id,
     )
 
 
@@ -286,24 +302,35 @@ class SqlTx:
 
     def update_run(self, run: Run, then: Sequence[tuple[QueueItem, float, Keys]] = ()) -> None:
         self.hooks.forget_runs((run.id,))
-        args = (
-            run.status.value,
-            run.started_at,
-            run.ended_at,
-            None if run.output is None else dumps(run.output),
-            None if run.error is None else dumps(run.error),
-            run.request_version,
-            int(run.force_plan),
-            run.step_count,
-            run.state_size,
-            run.id,
-        )
+        args = _run_columns(run)
+        if len(then) == 1 and "update_run_enqueue_one" in self.q:
+            self._x("update_run_enqueue_one", (*_queue_row(then[0]), *args))
+            return
         if then and "update_run_enqueue" in self.q:  # the dialect does both at once
             columns = [list(column) for column in zip(*map(_queue_row, then), strict=True)]
             self._x("update_run_enqueue", (*columns, *args))
             return
         self._x("update_run", args)
         self.enqueue_many(then)
+
+    def update_run_leasing(
+        self, run: Run, then: Sequence[tuple[QueueItem, float, Keys]], first: FirstLease
+    ) -> Callable[[], bool]:
+        if len(then) != 1 or then[0][0].id != first.item_id or "update_run_lease" not in self.q:
+            self.update_run(run, then)
+            return self.lease_if_first(first.item_id, first.lease, first.until, first.now)
+        self.hooks.forget_runs((run.id,))
+        item, rank, _ = then[0]
+        horizon = first.now + self.hooks.horizon(self.db)
+        ahead = (horizon, first.now, float(rank), item.id)
+        columns = (*_queue_row(then[0]), first.lease, first.until, *_run_columns(run))
+        rows = self._x("update_run_lease", (*ahead, *columns))
+
+        def taken() -> bool:
+            row = rows.fetchone()
+            return row is not None and int(row[0]) == 1
+
+        return taken
 
     def set_run_events(self, run_id: str, event_ids: Sequence[str], dropped: Sequence[str]) -> None:
         self.hooks.forget_runs((run_id,))
