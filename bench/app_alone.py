@@ -20,6 +20,27 @@ STEPS_PER_RUN = 3
 BASELINE_CONCURRENCY = 32
 
 
+def call_request(
+    event: dict[str, Any], run_id: str, memo: dict[str, Any], stack: list[str]
+) -> dict[str, Any]:
+    """The body of a call request for run ``run_id`` of ``event``, its steps so far
+    ``memo`` (recorded in ``stack``'s order), as the server sends it."""
+    return {
+        "event": event,
+        "events": [event],
+        "steps": memo,
+        "ctx": {
+            "run_id": run_id,
+            "attempt": 0,
+            "disable_immediate_execution": False,
+            "use_api": False,
+            "stack": {"stack": stack, "current": len(stack)},
+        },
+        "version": -1,
+        "use_api": False,
+    }
+
+
 async def drive_one_run(
     session: aiohttp.ClientSession, url: str, name: str, i: int, run_id: str, steps: int
 ) -> int:
@@ -30,20 +51,7 @@ async def drive_one_run(
     memo: dict[str, Any] = {}
     stack: list[str] = []
     for request in range(1, steps + 3):
-        body = {
-            "event": event,
-            "events": [event],
-            "steps": memo,
-            "ctx": {
-                "run_id": run_id,
-                "attempt": 0,
-                "disable_immediate_execution": False,
-                "use_api": False,
-                "stack": {"stack": stack, "current": len(stack)},
-            },
-            "version": -1,
-            "use_api": False,
-        }
+        body = call_request(event, run_id, memo, stack)
         async with session.post(url, json=body) as resp:
             payload = await resp.json(content_type=None)
             if resp.status == 200:

@@ -42,7 +42,7 @@ from typing import Any, Protocol
 
 import orjson
 import uvloop
-from app_alone import EVENT_NAME, FUNCTION_SLUG, STEPS_PER_RUN
+from app_alone import EVENT_NAME, FUNCTION_SLUG, STEPS_PER_RUN, call_request
 from procs import (
     HOST,
     BenchError,
@@ -206,22 +206,7 @@ async def one_run(client: Client, writer: Writer, url: str, i: int) -> int:
     memo: dict[str, Any] = {}
     stack: list[str] = []
     for call in range(1, STEPS_PER_RUN + 3):
-        body = orjson.dumps(
-            {
-                "event": event,
-                "events": [event],
-                "steps": memo,
-                "ctx": {
-                    "run_id": run_id,
-                    "attempt": 0,
-                    "disable_immediate_execution": False,
-                    "use_api": False,
-                    "stack": {"stack": stack, "current": len(stack)},
-                },
-                "version": -1,
-                "use_api": False,
-            }
-        )
+        body = orjson.dumps(call_request(event, run_id, memo, stack))
         reply = await client.post(url, body, {"Content-Type": "application/json"})
         if reply.status == 200:
             await writer.commit(_ending(reply.body, run_id, item))
