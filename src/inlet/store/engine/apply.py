@@ -271,6 +271,7 @@ def complete_call(
             run, step_count=run.step_count + added, state_size=run.state_size + outcome.state_bytes
         )
     planned: list[tuple[QueueItem, float, Keys]] = []
+    emits = not changes_its_run_only(outcome)
     if finish is not None:
         drop_run_work(tx, run.id, now)
         run = replace(
@@ -282,9 +283,8 @@ def complete_call(
         planned = plan(tx, row, run.id, outcome.enqueue, now)
         # Only a run that this outcome alone moved on: what it emits or waits for may
         # change it again, and a call of a run with concurrency keys needs the gate.
-        emits = outcome.events or outcome.runs or outcome.resumes or outcome.cancels
         moved_on = not (emits or outcome.listeners or freed)
-        call = first_call(planned, now) if then is not None and moved_on else None
+        call = first_call(planned, now) if moved_on and then is not None else None
         if then is not None and call is not None and run.status is RunStatus.RUNNING:
             lease = f"{then.owner}:{next(leases)}"
             ask = FirstLease(call.id, lease, then.lease_until, now)
@@ -302,7 +302,6 @@ def complete_call(
                 if early is not None:
                     found = Resume(listener.id, run.id, listener.step_id, early.to_wire())
                     resume(tx, found, now)
-    emits = outcome.events or outcome.runs or outcome.resumes or outcome.cancels
     if emits:
         emitted = Batch(outcome.events, outcome.runs, outcome.resumes, outcome.cancels)
         ingest(tx, emitted, now, key_ttl)
