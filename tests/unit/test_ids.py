@@ -1,12 +1,15 @@
 from __future__ import annotations
 
 import base64
+import os
 import re
+import threading
 
 import pytest
 from inngest._internal.client_lib import client as sdk_client
 from ulid import ULID
 
+from inlet import ids
 from inlet.errors import InvalidValue
 from inlet.ids import new_ulid, ulid_from_seed, ulid_time
 
@@ -32,6 +35,52 @@ def test_new_ulids_at_the_same_time_differ() -> None:
 
 def test_new_ulids_sort_by_time_as_text() -> None:
     assert new_ulid(NOW) < new_ulid(NOW + 0.002)
+
+
+def test_a_new_ulid_encodes_its_time_and_entropy_as_python_ulid_does(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    entropy = bytes([0, 1, 2, 0x7F, 0x80, 0xAA, 0x55, 0xFE, 0xFF, 0x10]) * 400
+    monkeypatch.setattr(ids.os, "urandom", lambda n: entropy[:n])
+    monkeypatch.setattr(ids, "_source", ids._Source())
+
+    for k, now in enumerate((0.0, 1.0, NOW, (2**48 - 1) / 1000, NOW)):
+        ms = int(now * 1000)
+        expected = ULID.from_bytes(ms.to_bytes(6, "big") + entropy[10 * k : 10 * k + 10])
+        assert new_ulid(now) == str(expected)
+
+
+def test_new_ulids_differ_past_the_buffered_entropy_and_across_threads() -> None:
+    made: list[list[str]] = [[] for _ in range(4)]
+
+    def make(out: list[str]) -> None:
+        out.extend(new_ulid(NOW) for _ in range(2_000))  # five buffers each
+
+    threads = [threading.Thread(target=make, args=(out,)) for out in made]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    assert len({ulid for out in made for ulid in out}) == 8_000
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="os.fork is POSIX only")
+def test_a_forked_child_does_not_repeat_its_parents_next_ulids() -> None:
+    new_ulid(NOW)  # the parent has buffered entropy
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: its first ids, then out
+        os.close(read)
+        os.write(write, ",".join(new_ulid(NOW) for _ in range(10)).encode())
+        os._exit(0)
+    os.close(write)
+    with os.fdopen(read) as pipe:
+        child = set(pipe.read().split(","))
+    os.waitpid(pid, 0)
+
+    assert len(child) == 10
+    assert child.isdisjoint(new_ulid(NOW) for _ in range(10))
 
 
 def test_a_time_before_the_epoch_has_no_ulid() -> None:
