@@ -51,3 +51,23 @@ async def test_a_lost_lease_stores_no_memo_and_no_attempt(store: Store) -> None:
     state = await store.run_state(run_id)
     assert state is not None and state.memos == () and state.run.step_count == 0
     assert await store.history(run_id) == []
+
+
+async def test_a_single_memo_is_numbered_on_and_skipped_when_its_step_has_one(
+    store: Store,
+) -> None:
+    # PostgreSQL sends a call with one memo (or none) as values, not arrays: same result.
+    run_id = await one_run(store)
+    go_on = (NewItem(ItemKind.DISCOVERY, "step", NOW),)
+    for k, (step, value) in enumerate((("a", 1), ("a", 7), (None, None), ("b", 2))):
+        claim = (await store.claim(NOW + k, 1, NOW + k + 30, "w"))[0]
+        memos = () if step is None else (Memo(step, value, step, "StepRun"),)
+        outcome = Outcome(
+            attempt=attempt(run_id, claim.item.id), memos=memos, enqueue=go_on, state_bytes=1
+        )
+        assert await store.complete(claim, outcome, NOW + k, DAY)
+    state = await store.run_state(run_id)
+    assert state is not None
+    assert [(m.step_id, m.value, m.seq) for m in state.memos] == [("a", 1, 0), ("b", 2, 1)]
+    assert state.run.step_count == 2
+    assert len(await store.history(run_id)) == 4

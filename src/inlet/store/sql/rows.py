@@ -6,7 +6,16 @@ from typing import Any
 
 import orjson
 
-from inlet.model import Event, ItemKind, Listener, ListenerKind, QueueItem, Run, RunStatus
+from inlet.model import (
+    Attempt,
+    Event,
+    ItemKind,
+    Listener,
+    ListenerKind,
+    QueueItem,
+    Run,
+    RunStatus,
+)
 from inlet.store.engine.tx import Keys
 
 
@@ -108,4 +117,55 @@ def listener_from(row: tuple[Any, ...]) -> Listener:
         index=index,
         step_id=row[7],
         expires_at=row[8],
+    )
+
+
+def attempt_row(a: Attempt) -> tuple[Any, ...]:
+    return (
+        a.run_id,
+        a.item_id,
+        a.step_id,
+        a.attempt,
+        a.started_at,
+        a.ended_at,
+        a.outcome,
+        a.status_code,
+        a.name,
+        None if a.output is None else dumps(a.output),
+        a.error,
+        a.op_step,
+        a.due_at,
+    )
+
+
+def queue_row(queued: tuple[QueueItem, float, Keys]) -> tuple[Any, ...]:
+    item, rank, keys = queued
+    return (
+        item.id,
+        item.run_id,
+        item.kind.value,
+        item.step_id,
+        float(item.due_at),
+        int(item.join),
+        item.name,
+        None if item.payload is None else dumps(item.payload),
+        float(rank),
+        float(rank),
+        keys_blob(keys),
+    )
+
+
+def run_columns(run: Run) -> tuple[Any, ...]:
+    """``update_run``'s parameters: the run's columns, then its id."""
+    return (
+        run.status.value,
+        run.started_at,
+        run.ended_at,
+        None if run.output is None else dumps(run.output),
+        None if run.error is None else dumps(run.error),
+        run.request_version,
+        int(run.force_plan),
+        run.step_count,
+        run.state_size,
+        run.id,
     )

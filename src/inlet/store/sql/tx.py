@@ -29,6 +29,7 @@ from inlet.model import (
 from inlet.store.engine.queue import PARKED
 from inlet.store.engine.tx import Due, FirstLease, GateState, Keys, Lease, Loaded, RunRow
 from inlet.store.sql.rows import (
+    attempt_row,
     dumps,
     event_from,
     event_row,
@@ -36,6 +37,8 @@ from inlet.store.sql.rows import (
     keys_blob,
     keys_from,
     listener_row,
+    queue_row,
+    run_columns,
     run_from,
 )
 
@@ -86,57 +89,6 @@ class Hooks(Protocol):
     def write_rows(self, db: Connection, sql: str, rows: list[tuple[Any, ...]]) -> None:
         """Run ``sql`` once per row, or once for all rows where the dialect's text takes
         each column as an array."""
-
-
-def attempt_row(a: Attempt) -> tuple[Any, ...]:
-    return (
-        a.run_id,
-        a.item_id,
-        a.step_id,
-        a.attempt,
-        a.started_at,
-        a.ended_at,
-        a.outcome,
-        a.status_code,
-        a.name,
-        None if a.output is None else dumps(a.output),
-        a.error,
-        a.op_step,
-        a.due_at,
-    )
-
-
-def _queue_row(queued: tuple[QueueItem, float, Keys]) -> tuple[Any, ...]:
-    item, rank, keys = queued
-    return (
-        item.id,
-        item.run_id,
-        item.kind.value,
-        item.step_id,
-        float(item.due_at),
-        int(item.join),
-        item.name,
-        None if item.payload is None else dumps(item.payload),
-        float(rank),
-        float(rank),
-        keys_blob(keys),
-    )
-
-
-def _run_columns(run: Run) -> tuple[Any, ...]:
-    """``update_run``'s parameters: the run's columns, then its id."""
-    return (
-        run.status.value,
-        run.started_at,
-        run.ended_at,
-        None if run.output is None else dumps(run.output),
-        None if run.error is None else dumps(run.error),
-        run.request_version,
-        int(run.force_plan),
-        run.step_count,
-        run.state_size,
-        run.id,
-    )
 
 
 class SqlTx:
@@ -302,12 +254,12 @@ class SqlTx:
 
     def update_run(self, run: Run, then: Sequence[tuple[QueueItem, float, Keys]] = ()) -> None:
         self.hooks.forget_runs((run.id,))
-        args = _run_columns(run)
+        args = run_columns(run)
         if len(then) == 1 and "update_run_enqueue_one" in self.q:
-            self._x("update_run_enqueue_one", (*_queue_row(then[0]), *args))
+            self._x("update_run_enqueue_one", (*queue_row(then[0]), *args))
             return
         if then and "update_run_enqueue" in self.q:  # the dialect does both at once
-            columns = [list(column) for column in zip(*map(_queue_row, then), strict=True)]
+            columns = [list(column) for column in zip(*map(queue_row, then), strict=True)]
             self._x("update_run_enqueue", (*columns, *args))
             return
         self._x("update_run", args)
@@ -323,7 +275,7 @@ class SqlTx:
         item, rank, _ = then[0]
         horizon = first.now + self.hooks.horizon(self.db)
         ahead = (horizon, first.now, float(rank), item.id)
-        columns = (*_queue_row(then[0]), first.lease, first.until, *_run_columns(run))
+        columns = (*queue_row(then[0]), first.lease, first.until, *run_columns(run))
         rows = self._x("update_run_lease", (*ahead, *columns))
 
         def taken() -> bool:
@@ -381,7 +333,7 @@ class SqlTx:
         self.enqueue_many([(item, rank, keys)])
 
     def enqueue_many(self, items: Sequence[tuple[QueueItem, float, Keys]]) -> None:
-        self.hooks.write_rows(self.db, self.q["enqueue"], [_queue_row(i) for i in items])
+        self.hooks.write_rows(self.db, self.q["enqueue"], [queue_row(i) for i in items])
 
     def reschedule_start(self, run_id: str, due: float, rank: float) -> None:
         self._x("reschedule_start", (due, rank, rank, run_id))
@@ -424,12 +376,19 @@ class SqlTx:
         """``consume_item_ahead`` sent, where the dialect has it; its answer, to ask later."""
         if "consume_item_ahead" not in self.q:
             return None
-        steps = [m.step_id for m in memos]
-        values = [dumps(m.value) for m in memos]
-        names, ops = [m.name for m in memos], [m.op for m in memos]
         at = float(memos[0].recorded_at) if memos else 0.0
-        args = (item_id, lease, *attempt_row(attempt), run_id, steps, values, names, ops)
-        rows = self._x("consume_item_ahead", (*args, run_id, run_id, at))
+        head = (item_id, lease, *attempt_row(attempt), run_id)
+        if len(memos) <= 1 and "consume_item_ahead_one" in self.q:
+            one = memos[0] if memos else None
+            memo = (one.step_id, dumps(one.value), one.name, one.op) if one else (None,) * 4
+            rows = self._x("consume_item_ahead_one", (*head, *memo, run_id, run_id, at))
+        else:
+            steps = [m.step_id for m in memos]
+            values = [dumps(m.value) for m in memos]
+            names, ops = [m.name for m in memos], [m.op for m in memos]
+            rows = self._x(
+                "consume_item_ahead", (*head, steps, values, names, ops, run_id, run_id, at)
+            )
 
         def answer() -> int | None:
             held, stored = rows.fetchone()
