@@ -362,3 +362,38 @@ async def test_two_branches_of_one_run_completed_in_one_batch_are_numbered_in_tu
     state = await store.run_state(a.item.run_id)
     assert state is not None and state.run.step_count == 2
     assert sorted((m.step_id, m.seq) for m in state.memos) == [("a", 0), ("b", 1)]
+
+
+async def test_a_claim_in_a_batch_leaves_the_completions_their_locked_rows(
+    store: PostgresStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The rows a batch locks as it begins come back with their locks, so its completions
+    # read no run. A claim in the batch counted as a write that may change any run, and
+    # every completion after it read its run again: a statement and a round trip each,
+    # for about a third of the steps under W1.
+    for n in range(1, 5):
+        ev = event(n)
+        await store.ingest([ev], [new_run(n, ev)], NOW, DAY)
+    one, two = await store.claim(NOW, 2, NOW + 60, "w")
+    sent: list[str] = []
+    execute = SqlTx._x
+
+    def named(self: SqlTx, name: str, args: Any = ()) -> Any:
+        sent.append(name)
+        return execute(self, name, args)
+
+    monkeypatch.setattr(SqlTx, "_x", named)
+    claimed, *done = await _one_batch(
+        store,
+        store.claim(NOW, 2, NOW + 60, "w"),
+        store.complete(one, _step(one), NOW, DAY),
+        store.complete(two, _step(two), NOW, DAY),
+    )
+    assert done == [True, True] and len(claimed) == 2
+    assert "lock_run_row" not in sent
+    for claim in (one, two):
+        state = await store.run_state(claim.item.run_id)
+        assert state is not None and state.run.step_count == 1
+    for claim in claimed:  # the claim started its runs all the same
+        state = await store.run_state(claim.item.run_id)
+        assert state is not None and state.run.status.value == "RUNNING"

@@ -188,6 +188,11 @@ class RelationalStore(
         """Run a write on the store thread, in a transaction it may share with others."""
         return await self._submit(fn, args, write=True)
 
+    async def _write_queue(self, fn: Callable[..., T], *args: Any) -> T:
+        """A write that changes runs' rows only through ``SqlTx`` (which forgets each one
+        it changes), as a claim: its batch keeps the rows locked when it began."""
+        return await self._submit(fn, args, write=True, keeps_rows=True)
+
     async def _write_runs(self, runs: Sequence[str], fn: Callable[..., T], *args: Any) -> T:
         """A write that changes ``runs``: their rows are locked when its transaction begins
         (on a shared database; with every other run of the batch, in one order)."""
@@ -200,11 +205,13 @@ class RelationalStore(
         *,
         write: bool,
         runs: tuple[str, ...] = (),
+        keeps_rows: bool = False,
     ) -> T:
         if self._writer is None:
             raise StoreError(f"the {self.name} store is not open")
         future: asyncio.Future[T] = asyncio.get_running_loop().create_future()
-        if write and not runs:  # it may change any run: none locked before it is current
+        if write and not runs and not keeps_rows:
+            # It may change any run: none locked before it is current.
             fn, args = self._changing_any, (fn, args)
         self._writer.jobs.put((fn, args, future, write, runs))
         try:
@@ -308,7 +315,7 @@ class RelationalStore(
         timers: int = 0,
         timers_ahead: float = 0.0,
     ) -> list[Claim]:
-        claims, tally = await self._write(
+        claims, tally = await self._write_queue(
             self._claim, now, limit, lease_until, owner, timers, timers_ahead
         )
         self._counted(tally)
@@ -356,7 +363,7 @@ class RelationalStore(
         return engine_endpoint.record(tx, run_id, report, limits, now), tx.tally
 
     async def extend_leases(self, claims: Sequence[Claim], lease_until: float) -> None:
-        await self._write(self._extend_leases, list(claims), lease_until)
+        await self._write_queue(self._extend_leases, list(claims), lease_until)
 
     def _extend_leases(self, claims: list[Claim], lease_until: float) -> None:
         args = [(lease_until, c.item.id, c.lease) for c in claims]
