@@ -51,6 +51,7 @@ from inlet.store.pg_schema import migrate as migrate
 from inlet.store.pg_schema import schema_version as schema_version
 from inlet.store.pg_tx import ClaimTx
 from inlet.store.relational import Connection, Cursor, RelationalStore, T, migrations
+from inlet.store.sql.rows import json_rows
 from inlet.store.sql.tx import SqlTx
 from inlet.store.sql.waited import WAITED_NAMES, WaitedNames
 from inlet.store.writer import Session
@@ -380,10 +381,10 @@ class PostgresStore(RelationalStore):
                 self._locked.pop(run_id, None)
 
     def write_rows(self, db: Connection, sql: str, rows: list[tuple[Any, ...]]) -> None:
-        # postgres.sql's text of every statement written this way takes a column per
-        # array: one statement for all the rows, where executemany sends one per row.
+        # postgres.sql's text of every statement written this way takes the rows as one
+        # JSON array: one statement for all of them, where executemany sends one per row.
         if rows:
-            db.execute(sql, [list(column) for column in zip(*rows, strict=True)])
+            db.execute(sql, (json_rows(rows),))
 
     async def release_all(self) -> int:
         # Other processes may hold leases right now: they are never dropped here. A

@@ -1,8 +1,11 @@
 -- PostgreSQL's own text for names in the shared files (queries.sql, reads.sql,
 -- access.sql). Claims lock the rows they read, and skip rows another process has
 -- locked: two processes never lease one item. A run read to be changed is locked until
--- the transaction ends. Lists are arrays (`= ANY(?)`), and the statements written for
--- many rows at once (`write_rows`) take each column as an array: one statement per batch.
+-- the transaction ends. Lists are arrays (`= ANY(?)`). The statements written for many
+-- rows at once (`write_rows`) take them as one JSON array of rows (`rows.json_rows`), a
+-- row's values in its columns' order and bytes as strings: one statement per batch, and
+-- psycopg sends one string where it adapted every element of a column's array in Python
+-- (at 100 rows, 2 us of the server's CPU a row against 10; PostgreSQL's 5 us the same).
 
 -- name: due_timers
 SELECT id, run_id, kind, step_id, due_at, attempt, join_, name, payload, ckeys FROM queue
@@ -51,9 +54,9 @@ FROM unnest(?::text[]) AS s(id)
 WHERE runs.id = s.id AND runs.status = 'QUEUED'
 
 -- name: lease
-UPDATE queue SET lease = v.lease, due_at = v.until, rank = v.rank
-FROM unnest(?::text[], ?::float8[], ?::float8[], ?::text[]) AS v(lease, until, rank, id)
-WHERE queue.id = v.id
+UPDATE queue SET lease = v->>0, due_at = (v->>1)::float8, rank = (v->>2)::float8
+FROM jsonb_array_elements(?::jsonb) AS v
+WHERE queue.id = v->>3
 
 -- name: lease_if_first
 -- due_items' first row, locked as it locks it, if it is this one.
@@ -66,25 +69,27 @@ WHERE id = ? AND id = (
 )
 
 -- name: hold_slot
-INSERT INTO inflight (key, item_id) SELECT * FROM unnest(?::text[], ?::text[])
+INSERT INTO inflight (key, item_id) SELECT r->>0, r->>1 FROM jsonb_array_elements(?::jsonb) AS r
 ON CONFLICT DO NOTHING
 
 -- name: insert_skips
 INSERT INTO skips (event_id, function_slug, reason, at)
-SELECT * FROM unnest(?::text[], ?::text[], ?::text[], ?::float8[])
+SELECT r->>0, r->>1, r->>2, (r->>3)::float8 FROM jsonb_array_elements(?::jsonb) AS r
 ON CONFLICT DO NOTHING
 
 -- name: link_event
-INSERT INTO event_runs (event_id, run_id) SELECT * FROM unnest(?::text[], ?::text[])
+INSERT INTO event_runs (event_id, run_id)
+SELECT r->>0, r->>1 FROM jsonb_array_elements(?::jsonb) AS r
 ON CONFLICT DO NOTHING
 
 -- name: unlink_event
-DELETE FROM event_runs e USING unnest(?::text[], ?::text[]) AS v(event_id, run_id)
-WHERE e.event_id = v.event_id AND e.run_id = v.run_id
+DELETE FROM event_runs e USING jsonb_array_elements(?::jsonb) AS v
+WHERE e.event_id = v->>0 AND e.run_id = v->>1
 
 -- name: insert_events
 INSERT INTO events (internal_id, name, body, received_at)
-SELECT * FROM unnest(?::text[], ?::text[], ?::bytea[], ?::float8[])
+SELECT r->>0, r->>1, convert_to(r->>2, 'UTF8'), (r->>3)::float8
+FROM jsonb_array_elements(?::jsonb) AS r
 ON CONFLICT DO NOTHING RETURNING internal_id
 
 -- name: retry_item_recorded
@@ -107,7 +112,7 @@ SELECT id FROM items WHERE lease IS NOT NULL
 -- name: reserve_keys
 -- reserve_key for many runs (their pairs distinct); the runs that hold their key now.
 INSERT INTO run_keys (function_slug, key, run_id, expires_at)
-SELECT * FROM unnest(?::text[], ?::text[], ?::text[], ?::float8[])
+SELECT r->>0, r->>1, r->>2, (r->>3)::float8 FROM jsonb_array_elements(?::jsonb) AS r
 ON CONFLICT (function_slug, key) DO UPDATE SET
     run_id = excluded.run_id, expires_at = excluded.expires_at
 WHERE run_keys.expires_at <= ?
@@ -116,17 +121,16 @@ RETURNING run_id
 -- name: insert_run
 INSERT INTO runs (id, function_slug, event_ids, status, created_at, priority, ckeys,
     singleton_key)
-SELECT * FROM unnest(?::text[], ?::text[], ?::bytea[], ?::text[], ?::float8[],
-    ?::float8[], ?::bytea[], ?::text[])
+SELECT r->>0, r->>1, convert_to(r->>2, 'UTF8'), r->>3, (r->>4)::float8, (r->>5)::float8,
+    convert_to(r->>6, 'UTF8'), r->>7
+FROM jsonb_array_elements(?::jsonb) AS r
 
 -- name: enqueue
 INSERT INTO queue (id, run_id, kind, step_id, due_at, attempt, join_, name, payload, rank,
     orank, ckeys)
-SELECT v.id, v.run_id, v.kind, v.step_id, v.due_at, 0, v.join_, v.name, v.payload, v.rank,
-    v.orank, v.ckeys
-FROM unnest(?::text[], ?::text[], ?::text[], ?::text[], ?::float8[], ?::int4[], ?::text[],
-    ?::bytea[], ?::float8[], ?::float8[], ?::bytea[])
-    AS v(id, run_id, kind, step_id, due_at, join_, name, payload, rank, orank, ckeys)
+SELECT r->>0, r->>1, r->>2, r->>3, (r->>4)::float8, 0, (r->>5)::int4, r->>6,
+    convert_to(r->>7, 'UTF8'), (r->>8)::float8, (r->>9)::float8, convert_to(r->>10, 'UTF8')
+FROM jsonb_array_elements(?::jsonb) AS r
 ON CONFLICT DO NOTHING
 
 -- name: pending_counts
@@ -217,11 +221,9 @@ SELECT (SELECT count(*) FROM held), (SELECT count(*) FROM stored)
 WITH queued AS (
     INSERT INTO queue (id, run_id, kind, step_id, due_at, attempt, join_, name, payload,
         rank, orank, ckeys)
-    SELECT v.id, v.run_id, v.kind, v.step_id, v.due_at, 0, v.join_, v.name, v.payload,
-        v.rank, v.orank, v.ckeys
-    FROM unnest(?::text[], ?::text[], ?::text[], ?::text[], ?::float8[], ?::int4[],
-        ?::text[], ?::bytea[], ?::float8[], ?::float8[], ?::bytea[])
-        AS v(id, run_id, kind, step_id, due_at, join_, name, payload, rank, orank, ckeys)
+    SELECT r->>0, r->>1, r->>2, r->>3, (r->>4)::float8, 0, (r->>5)::int4, r->>6,
+        convert_to(r->>7, 'UTF8'), (r->>8)::float8, (r->>9)::float8, convert_to(r->>10, 'UTF8')
+    FROM jsonb_array_elements(?::jsonb) AS r
     ON CONFLICT DO NOTHING
 )
 UPDATE runs SET status = ?, started_at = ?, ended_at = ?, output = ?, error = ?,

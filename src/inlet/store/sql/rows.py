@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import orjson
@@ -21,6 +22,14 @@ from inlet.store.engine.tx import Keys
 
 def dumps(value: Any) -> bytes:
     return orjson.dumps(value)
+
+
+def json_rows(rows: Sequence[tuple[Any, ...]]) -> str:
+    """Rows as one JSON array of arrays, bytes (JSON text themselves) as strings: the one
+    parameter of a PostgreSQL statement written for many rows (postgres.sql)."""
+    return orjson.dumps(
+        [[v.decode() if isinstance(v, bytes) else v for v in row] for row in rows]
+    ).decode()
 
 
 def loads(blob: bytes | None) -> Any:

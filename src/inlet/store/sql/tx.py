@@ -34,6 +34,7 @@ from inlet.store.sql.rows import (
     event_from,
     event_row,
     item_from,
+    json_rows,
     keys_blob,
     keys_from,
     listener_row,
@@ -112,8 +113,8 @@ class SqlTx:
 
     def insert_events(self, events: Sequence[Event]) -> list[str]:
         if "insert_events" in self.q:  # the dialect stores them all in one statement
-            columns = [list(column) for column in zip(*map(event_row, events), strict=True)]
-            stored = {row[0] for row in self._x("insert_events", columns)}
+            rows = json_rows([event_row(e) for e in events])
+            stored = {row[0] for row in self._x("insert_events", (rows,))}
             fresh = []
             for event in events:  # in order, each once
                 if event.internal_id in stored:
@@ -157,9 +158,8 @@ class SqlTx:
         self, keys: Sequence[tuple[str, str, str]], now: float, until: float
     ) -> list[bool]:
         if "reserve_keys" in self.q:  # the dialect takes them all in one statement
-            slugs, names, runs = ([k[i] for k in keys] for i in range(3))
-            args = (slugs, names, runs, [float(until)] * len(keys), now)
-            reserved = {row[0] for row in self._x("reserve_keys", args)}
+            rows = json_rows([(slug, key, run_id, float(until)) for slug, key, run_id in keys])
+            reserved = {row[0] for row in self._x("reserve_keys", (rows, now))}
             return [run_id in reserved for _, _, run_id in keys]
         return [self.reserve_key(slug, key, run_id, now, until) for slug, key, run_id in keys]
 
@@ -259,8 +259,7 @@ class SqlTx:
             self._x("update_run_enqueue_one", (*queue_row(then[0]), *args))
             return
         if then and "update_run_enqueue" in self.q:  # the dialect does both at once
-            columns = [list(column) for column in zip(*map(queue_row, then), strict=True)]
-            self._x("update_run_enqueue", (*columns, *args))
+            self._x("update_run_enqueue", (json_rows([queue_row(q) for q in then]), *args))
             return
         self._x("update_run", args)
         self.enqueue_many(then)
