@@ -45,9 +45,12 @@ def test_the_floor_on_postgresql_reports_the_database_s_cpu_too(
     assert figures["db_to_app"] > 0
 
 
-def test_pg_params_prices_arrays_and_values_per_statement(pg_server: PostgresServer) -> None:
+def test_pg_params_prices_arrays_json_and_values_per_row(pg_server: PostgresServer) -> None:
     argv = [sys.executable, str(BENCH / "pg_params.py"), "--rows", "50", "--repeat", "1"]
+    argv += ["--batch", "1,10"]
     done = subprocess.run(argv, capture_output=True, text=True, timeout=170)
     assert done.returncode == 0, done.stderr[-3000:]
-    assert "round 1 arrays:" in done.stdout and "round 1 values:" in done.stdout
-    assert "medians: arrays" in done.stdout
+    for way in ("arrays", "json", "values"):
+        assert f"round 1 batch 10 {way}:" in done.stdout
+    assert "medians at 1 rows a statement" in done.stdout
+    assert "medians at 10 rows a statement" in done.stdout
