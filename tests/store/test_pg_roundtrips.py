@@ -13,7 +13,7 @@ from typing import Any
 import psycopg
 import pytest
 
-from inlet.model import Attempt, Finish, ItemKind, Memo, NewItem, Outcome, RunStatus
+from inlet.model import Attempt, ItemKind, Memo, NewItem, Outcome
 from inlet.store import writer
 from inlet.store.base import CallEnd, Claim, Next
 from inlet.store.postgres import PostgresStore, migrate
@@ -397,29 +397,3 @@ async def test_a_claim_in_a_batch_leaves_the_completions_their_locked_rows(
     for claim in claimed:  # the claim started its runs all the same
         state = await store.run_state(claim.item.run_id)
         assert state is not None and state.run.status.value == "RUNNING"
-
-
-async def test_a_run_s_last_call_waits_no_more_than_a_step_s(store: PostgresStore) -> None:
-    # An ending's consume was sent only once the run's row was read (to refuse it as moved
-    # when the run recorded steps meanwhile), and the run's dropped items were read back
-    # to free their slots: two round trips more than a step's, in the middle of a batch.
-    # The consume statement now refuses a moved ending itself, and a run without
-    # concurrency keys has no slots to free.
-    for n in (1, 2):
-        ev = event(n)
-        await store.ingest([ev], [new_run(n, ev)], NOW, DAY)
-    step, last = await store.claim(NOW, 2, NOW + 60, "w")
-    assert last.state is not None
-    trips = _count_round_trips(store)
-    assert await store.complete(step, _step(step), NOW, DAY)
-    a_step = len(trips)
-    trips.clear()
-    ending = Outcome(
-        attempt=replace(_step(last).attempt, outcome="completed", status_code=200),
-        finish=Finish(RunStatus.COMPLETED, output="done"),
-    )
-    done = await store.complete_call(last, ending, NOW, DAY, CallEnd(seen=0))
-    assert done.applied and not done.moved
-    assert len(trips) <= a_step
-    run = await store.get_run(last.item.run_id)
-    assert run is not None and run.status is RunStatus.COMPLETED and run.output == "done"

@@ -274,13 +274,7 @@ class MemoryTx(MemoryQueueTx):
         return stored
 
     def consume_ahead(
-        self,
-        item_id: str,
-        lease: str,
-        attempt: Attempt,
-        run_id: str,
-        memos: Sequence[StoredMemo],
-        seen: int | None = None,
+        self, item_id: str, lease: str, attempt: Attempt, run_id: str, memos: Sequence[StoredMemo]
     ) -> None:
         return None  # no round trips to save
 
@@ -290,15 +284,15 @@ class MemoryTx(MemoryQueueTx):
             item = slot.item
             self.rows.run_items.get(item.run_id, {}).pop((item.kind, item.step_id), None)
 
-    def drop_run_items(self, run_id: str, leased: bool = True) -> list[str]:
+    def drop_run_items(self, run_id: str) -> list[str]:
         owned = list(self.rows.run_items.pop(run_id, {}).values())
-        held = [i for i in owned if leased and self.rows.queue[i].lease is not None]
+        leased = [i for i in owned if self.rows.queue[i].lease is not None]
         for item_id in owned:
             del self.rows.queue[item_id]
         listeners = self.rows.listeners
         for lid in [i for i, x in listeners.items() if x.run_id == run_id]:
             del listeners[lid]
-        return held
+        return leased
 
     def release_slots(self, item_id: str) -> list[str]:
         return [key for key, _ in self.rows.inflight.pop(item_id, ())]

@@ -180,16 +180,13 @@ def consume_early(
 ) -> Consumed | None:
     """The statement that consumes the claimed item, sent before :func:`complete_call`
     reads the run, where nothing there can refuse the outcome first (a retry is not
-    consumed), or where the statement itself refuses what it would (an ending ``moved``:
-    it consumes nothing when the run's step count is not ``end.seen``). None where it
-    cannot be, or where the dialect has no such statement."""
-    if outcome.retry_at is not None:
+    consumed; an ending may be refused as ``moved``). None where it cannot be, or where
+    the dialect has no such statement."""
+    if outcome.retry_at is not None or (end.seen is not None and outcome.finish is not None):
         return None
-    finish = outcome.finish
-    seen = end.seen if finish is not None and finish.status in DEFERS_START else None
     item = claim.item
     memos = _numbered(outcome, 0, now)
-    return tx.consume_ahead(item.id, claim.lease, outcome.attempt, item.run_id, memos, seen)
+    return tx.consume_ahead(item.id, claim.lease, outcome.attempt, item.run_id, memos)
 
 
 def changes_its_run_only(outcome: Outcome) -> bool:
@@ -276,7 +273,7 @@ def complete_call(
     planned: list[tuple[QueueItem, float, Keys]] = []
     emits = not changes_its_run_only(outcome)
     if finish is not None:
-        drop_run_work(tx, run.id, now, keyed=bool(row.keys))
+        drop_run_work(tx, run.id, now)
         run = replace(
             run, status=finish.status, output=finish.output, error=finish.error, ended_at=now
         )

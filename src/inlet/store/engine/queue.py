@@ -98,10 +98,9 @@ def release(tx: Tx, item_ids: Sequence[str], now: float) -> None:
             tx.unpark_oldest(key, now)
 
 
-def drop_run_work(tx: Tx, run_id: str, now: float, keyed: bool = True) -> None:
-    """A run that ended holds no items, listeners or concurrency slots (none to free if it
-    has no concurrency keys: ``keyed`` False)."""
-    release(tx, tx.drop_run_items(run_id, leased=keyed), now)
+def drop_run_work(tx: Tx, run_id: str, now: float) -> None:
+    """A run that ended holds no items, listeners or concurrency slots."""
+    release(tx, tx.drop_run_items(run_id), now)
 
 
 def run_state(tx: Tx, run_id: str) -> RunState | None:

@@ -219,27 +219,18 @@ class Tx(Protocol):
         how many were stored; None, changing nothing, if ``lease`` no longer holds it."""
 
     def consume_ahead(
-        self,
-        item_id: str,
-        lease: str,
-        attempt: Attempt,
-        run_id: str,
-        memos: Sequence[StoredMemo],
-        seen: int | None = None,
+        self, item_id: str, lease: str, attempt: Attempt, run_id: str, memos: Sequence[StoredMemo]
     ) -> Callable[[], int | None] | None:
         """``consume_item`` sent before the run's row is read, for a backend that pipelines
         its statements (one round trip then answers both): ``memos`` are numbered from 0,
         and stored numbered on from the run's step count only while the run has not ended.
         Its answer, asked once the row is read; None where the backend does not do this
-        (the engine then calls ``consume_item`` knowing the row). With ``seen``, nothing
-        is consumed (0 held) if the run is live and its step count is not ``seen``."""
+        (the engine then calls ``consume_item`` knowing the row)."""
 
     def delete_item(self, item_id: str) -> None: ...
 
-    def drop_run_items(self, run_id: str, leased: bool = True) -> list[str]:
-        """Delete the run's items and listeners; the ids of the items that were leased, if
-        ``leased`` (else none: a run without concurrency keys, whose calls hold no slots,
-        need not wait for them)."""
+    def drop_run_items(self, run_id: str) -> list[str]:
+        """Delete the run's items and listeners; the ids of the items that were leased."""
 
     def release_slots(self, item_id: str) -> list[str]:
         """The item's call is over: the concurrency keys whose slots it held."""

@@ -158,15 +158,8 @@ WHERE r.id = ANY(?::text[])
 -- memos whose step has none yet, numbered on from the run's step count in order, stored
 -- only while the run has not ended (what inserting them one at a time would store); the
 -- lease held (1 or 0) and how many memos were stored. Needing no answer from the run's
--- row, it can go out before that row is read, and one round trip answers both. With a
--- step count (the call that ends a run, as ``complete_call`` refuses it), nothing is
--- consumed if the live run has recorded steps since: the ending is ``moved``.
-WITH held AS (
-        DELETE FROM queue WHERE id = ? AND lease = ? AND NOT EXISTS (
-            SELECT 1 FROM runs WHERE id = ?::text AND status IN ('QUEUED', 'RUNNING')
-                AND step_count <> ?::int4
-        ) RETURNING id
-    ),
+-- row, it can go out before that row is read, and one round trip answers both.
+WITH held AS (DELETE FROM queue WHERE id = ? AND lease = ? RETURNING id),
     recorded AS (
         INSERT INTO attempts (run_id, item_id, step_id, attempt, started_at, ended_at,
             outcome, status_code, name, output, error, op_step, due_at)
@@ -198,12 +191,7 @@ SELECT (SELECT count(*) FROM held), (SELECT count(*) FROM stored)
 -- consume_item_ahead for a call that stores at most one memo (a step's output; none for
 -- the call that ends the run), its columns as values: one-element arrays cost psycopg
 -- about 4 us each to send (bench/pg_params.py). A NULL step id stores nothing.
-WITH held AS (
-        DELETE FROM queue WHERE id = ? AND lease = ? AND NOT EXISTS (
-            SELECT 1 FROM runs WHERE id = ?::text AND status IN ('QUEUED', 'RUNNING')
-                AND step_count <> ?::int4
-        ) RETURNING id
-    ),
+WITH held AS (DELETE FROM queue WHERE id = ? AND lease = ? RETURNING id),
     recorded AS (
         INSERT INTO attempts (run_id, item_id, step_id, attempt, started_at, ended_at,
             outcome, status_code, name, output, error, op_step, due_at)

@@ -365,30 +365,18 @@ class SqlTx:
         return stored
 
     def consume_ahead(
-        self,
-        item_id: str,
-        lease: str,
-        attempt: Attempt,
-        run_id: str,
-        memos: Sequence[StoredMemo],
-        seen: int | None = None,
+        self, item_id: str, lease: str, attempt: Attempt, run_id: str, memos: Sequence[StoredMemo]
     ) -> Callable[[], int | None] | None:
-        return self._consume(item_id, lease, attempt, run_id, memos, seen)
+        return self._consume(item_id, lease, attempt, run_id, memos)
 
     def _consume(
-        self,
-        item_id: str,
-        lease: str,
-        attempt: Attempt,
-        run_id: str,
-        memos: Sequence[StoredMemo],
-        seen: int | None = None,
+        self, item_id: str, lease: str, attempt: Attempt, run_id: str, memos: Sequence[StoredMemo]
     ) -> Callable[[], int | None] | None:
         """``consume_item_ahead`` sent, where the dialect has it; its answer, to ask later."""
         if "consume_item_ahead" not in self.q:
             return None
         at = float(memos[0].recorded_at) if memos else 0.0
-        head = (item_id, lease, run_id, seen, *attempt_row(attempt), run_id)
+        head = (item_id, lease, *attempt_row(attempt), run_id)
         if len(memos) <= 1 and "consume_item_ahead_one" in self.q:
             one = memos[0] if memos else None
             memo = (one.step_id, dumps(one.value), one.name, one.op) if one else (None,) * 4
@@ -421,14 +409,13 @@ class SqlTx:
     def delete_item(self, item_id: str) -> None:
         self._x("delete_item", (item_id,))
 
-    def drop_run_items(self, run_id: str, leased: bool = True) -> list[str]:
+    def drop_run_items(self, run_id: str) -> list[str]:
         if "drop_run_work" in self.q:  # the dialect does it in one statement
-            rows = self._x("drop_run_work", (run_id, run_id))
-            return [row[0] for row in rows] if leased else []  # unread: no round trip
-        held = [row[0] for row in self._x("leased_items", (run_id,))] if leased else []
+            return [row[0] for row in self._x("drop_run_work", (run_id, run_id))]
+        leased = [row[0] for row in self._x("leased_items", (run_id,))]
         self._x("drop_run_items", (run_id,))
         self._x("drop_run_listeners", (run_id,))
-        return held
+        return leased
 
     def release_slots(self, item_id: str) -> list[str]:
         return [row[0] for row in self._x("release_slots", (item_id,))]
