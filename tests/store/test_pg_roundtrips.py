@@ -239,14 +239,7 @@ async def test_a_completion_writes_its_run_queues_its_next_call_and_leases_it_at
     ev = event(1)
     await store.ingest([ev], [new_run(1, ev)], NOW, DAY)
     (claim,) = await store.claim(NOW, 1, NOW + 60, "w")
-    sent: list[str] = []
-    execute = SqlTx._x
-
-    def named(self: SqlTx, name: str, args: Any = ()) -> Any:
-        sent.append(name)
-        return execute(self, name, args)
-
-    monkeypatch.setattr(SqlTx, "_x", named)
+    sent = _named_statements(monkeypatch)
     then = CallEnd(then=Next(NOW + 60, "w"))
     done = await store.complete_call(claim, _step(claim), NOW, DAY, then)
     assert done.applied and done.next is not None
@@ -256,6 +249,19 @@ async def test_a_completion_writes_its_run_queues_its_next_call_and_leases_it_at
     assert await store.claim(NOW, 1, NOW + 60, "other") == []
     assert not await store.complete(replace(done.next, lease="w:0"), _step(claim), NOW, DAY)
     assert await store.complete(done.next, _step(done.next), NOW, DAY)
+
+
+def _named_statements(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The names of the statements the store's transactions send, as they go."""
+    sent: list[str] = []
+    execute = SqlTx._x
+
+    def named(self: SqlTx, name: str, args: Any = ()) -> Any:
+        sent.append(name)
+        return execute(self, name, args)
+
+    monkeypatch.setattr(SqlTx, "_x", named)
+    return sent
 
 
 class _RowFirst(SqlTx):
@@ -375,14 +381,7 @@ async def test_a_claim_in_a_batch_leaves_the_completions_their_locked_rows(
         ev = event(n)
         await store.ingest([ev], [new_run(n, ev)], NOW, DAY)
     one, two = await store.claim(NOW, 2, NOW + 60, "w")
-    sent: list[str] = []
-    execute = SqlTx._x
-
-    def named(self: SqlTx, name: str, args: Any = ()) -> Any:
-        sent.append(name)
-        return execute(self, name, args)
-
-    monkeypatch.setattr(SqlTx, "_x", named)
+    sent = _named_statements(monkeypatch)
     claimed, *done = await _one_batch(
         store,
         store.claim(NOW, 2, NOW + 60, "w"),

@@ -376,18 +376,9 @@ class SqlTx:
         if "consume_item_ahead" not in self.q:
             return None
         at = float(memos[0].recorded_at) if memos else 0.0
-        head = (item_id, lease, *attempt_row(attempt), run_id)
-        if len(memos) <= 1 and "consume_item_ahead_one" in self.q:
-            one = memos[0] if memos else None
-            memo = (one.step_id, dumps(one.value), one.name, one.op) if one else (None,) * 4
-            rows = self._x("consume_item_ahead_one", (*head, *memo, run_id, run_id, at))
-        else:
-            steps = [m.step_id for m in memos]
-            values = [dumps(m.value) for m in memos]
-            names, ops = [m.name for m in memos], [m.op for m in memos]
-            rows = self._x(
-                "consume_item_ahead", (*head, steps, values, names, ops, run_id, run_id, at)
-            )
+        given = json_rows([(m.step_id, dumps(m.value), m.name, m.op) for m in memos])
+        args = (item_id, lease, *attempt_row(attempt), run_id, given, run_id, run_id, at)
+        rows = self._x("consume_item_ahead", args)
 
         def answer() -> int | None:
             held, stored = rows.fetchone()
