@@ -70,7 +70,8 @@ WHERE id = ? AND id = (
 )
 
 -- name: hold_slot
-INSERT INTO inflight (key, item_id) SELECT r->>0, r->>1 FROM jsonb_array_elements(?::jsonb) AS r
+INSERT INTO inflight (key, item_id)
+SELECT r->>0, r->>1 FROM jsonb_array_elements(?::jsonb) AS r
 ON CONFLICT DO NOTHING
 
 -- name: insert_skips
@@ -154,14 +155,14 @@ FROM runs r LEFT JOIN LATERAL (
 WHERE r.id = ANY(?::text[])
 
 -- name: consume_item_ahead
--- The lease check, the attempt's history row and the call's memo (a step's output; none
--- for the call that ends the run: a NULL step id) in one statement. The memo is stored if
--- its step has none yet, numbered on from the run's step count, only while the run has
--- not ended (what inserting it alone would store); the lease held (1 or 0) and how many
--- memos were stored. Needing no answer from the run's row, it can go out before that row
--- is read, and one round trip answers both. Its columns go as values: as one-element
--- arrays, or as a JSON array, psycopg or PostgreSQL paid more (bench/pg_params.py; the
--- sixth pass in docs/performance.md). A call with more memos stores them one at a time.
+-- The lease check, the attempt's history row and the call's memos in one statement: the
+-- memos whose step has none yet, numbered on from the run's step count in order, stored
+-- only while the run has not ended (what inserting them one at a time would store); the
+-- lease held (1 or 0) and how many memos were stored. Needing no answer from the run's
+-- row, it can go out before that row is read, and one round trip answers both. A call's
+-- one memo (a step's output) goes as values (NULLs for none, at a run's end), several as
+-- one JSON array: as one-element arrays, or as JSON, psycopg or PostgreSQL paid more for
+-- the usual one (bench/pg_params.py; the sixth pass in docs/performance.md).
 WITH held AS (DELETE FROM queue WHERE id = ? AND lease = ? RETURNING id),
     recorded AS (
         INSERT INTO attempts (run_id, item_id, step_id, attempt, started_at, ended_at,
@@ -175,15 +176,21 @@ WITH held AS (DELETE FROM queue WHERE id = ? AND lease = ? RETURNING id),
         WHERE id = ?::text AND status IN ('QUEUED', 'RUNNING') AND EXISTS (SELECT 1 FROM held)
     ),
     given AS (
-        SELECT m.step_id, m.value, m.name, m.op
-        FROM (VALUES (?::text, ?::bytea, ?::text, ?::text)) AS m(step_id, value, name, op)
+        SELECT m.step_id, m.value, m.name, m.op, m.n
+        FROM (
+            VALUES (?::text, ?::bytea, ?::text, ?::text, 0::int8)
+            UNION ALL
+            SELECT r->>0, convert_to(r->>1, 'UTF8'), r->>2, r->>3, n
+            FROM jsonb_array_elements(?::jsonb) WITH ORDINALITY AS j(r, n)
+        ) AS m(step_id, value, name, op, n)
         WHERE m.step_id IS NOT NULL AND EXISTS (SELECT 1 FROM alive) AND NOT EXISTS (
             SELECT 1 FROM memos x WHERE x.run_id = ?::text AND x.step_id = m.step_id
         )
     ),
     stored AS (
         INSERT INTO memos (run_id, step_id, seq, value, name, op, recorded_at)
-        SELECT ?::text, step_id, (SELECT step_count FROM alive), value, name, op, ?::float8
+        SELECT ?::text, step_id, (SELECT step_count FROM alive)
+            + (row_number() OVER (ORDER BY n))::int4 - 1, value, name, op, ?::float8
         FROM given ON CONFLICT DO NOTHING RETURNING 1
     )
 SELECT (SELECT count(*) FROM held), (SELECT count(*) FROM stored)

@@ -372,14 +372,13 @@ class SqlTx:
     def _consume(
         self, item_id: str, lease: str, attempt: Attempt, run_id: str, memos: Sequence[StoredMemo]
     ) -> Callable[[], int | None] | None:
-        """``consume_item_ahead`` sent, where the dialect has it and the call stores at most
-        one memo; its answer, to ask later."""
-        if "consume_item_ahead" not in self.q or len(memos) > 1:
-            return None  # several memos: stored one at a time, numbered by the engine
-        one = memos[0] if memos else None
-        memo = (one.step_id, dumps(one.value), one.name, one.op) if one else (None,) * 4
-        at = float(one.recorded_at) if one else 0.0
-        args = (item_id, lease, *attempt_row(attempt), run_id, *memo, run_id, run_id, at)
+        """``consume_item_ahead`` sent, where the dialect has it; its answer, to ask later."""
+        if "consume_item_ahead" not in self.q:
+            return None
+        given = [(m.step_id, dumps(m.value), m.name, m.op) for m in memos]
+        one, several = (given[0], None) if len(given) == 1 else ((None,) * 4, json_rows(given))
+        at = float(memos[0].recorded_at) if memos else 0.0
+        args = (item_id, lease, *attempt_row(attempt), run_id, *one, several, run_id, run_id, at)
         rows = self._x("consume_item_ahead", args)
 
         def answer() -> int | None:
