@@ -396,3 +396,28 @@ async def test_a_claim_in_a_batch_leaves_the_completions_their_locked_rows(
     for claim in claimed:  # the claim started its runs all the same
         state = await store.run_state(claim.item.run_id)
         assert state is not None and state.run.status.value == "RUNNING"
+
+
+async def test_a_call_with_several_memos_waits_no_more_than_one_with_one(
+    store: PostgresStore,
+) -> None:
+    # Parallel steps can come back in one response. Their memos go in the consume
+    # statement as one JSON array; stored one at a time, each cost a round trip.
+    for n in (1, 2):
+        ev = event(n)
+        await store.ingest([ev], [new_run(n, ev)], NOW, DAY)
+    one, several = await store.claim(NOW, 2, NOW + 60, "w")
+    trips = _count_round_trips(store)
+    assert await store.complete(one, _step(one), NOW, DAY)
+    alone = len(trips)
+    trips.clear()
+    memos = tuple(Memo(s, {"data": s}, s, "StepRun") for s in ("a", "b", "c"))
+    assert await store.complete(several, replace(_step(several), memos=memos), NOW, DAY)
+    assert len(trips) == alone
+    state = await store.run_state(several.item.run_id)
+    assert state is not None and state.run.step_count == 3
+    assert [(m.step_id, m.value, m.seq) for m in state.memos] == [
+        ("a", {"data": "a"}, 0),
+        ("b", {"data": "b"}, 1),
+        ("c", {"data": "c"}, 2),
+    ]
