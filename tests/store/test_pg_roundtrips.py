@@ -61,6 +61,13 @@ async def test_a_process_is_woken_by_another_s_queued_work_but_not_by_its_own(
     assert wakes == ["work"]
 
 
+async def _ingested(store: PostgresStore, runs: int) -> None:
+    """``runs`` runs, each started by an event of its own, ingested one at a time."""
+    for n in range(1, runs + 1):
+        ev = event(n)
+        await store.ingest([ev], [new_run(n, ev)], NOW, DAY)
+
+
 def _step(claim: Claim) -> Outcome:
     memo = Memo("one", {"data": 1}, "one", "StepRun")
     attempt = Attempt(claim.item.run_id, claim.item.id, "one", 0, NOW, NOW, "step", 206)
@@ -175,9 +182,7 @@ async def test_a_claim_asks_for_due_calls_in_the_round_trip_of_its_due_timers(
 ) -> None:
     # Read one after the other, the due timers and the due calls cost a claim two round
     # trips: on the unloaded path, every run's first call waited for both.
-    for n in (1, 2):
-        ev = event(n)
-        await store.ingest([ev], [new_run(n, ev)], NOW, DAY)
+    await _ingested(store, 2)
     trips = _count_round_trips(store)
     # The same claim asking for the due calls once the timers are read, as before:
     store._claim_tx = lambda now, limit: store._tx()  # type: ignore[method-assign]
@@ -201,20 +206,27 @@ async def test_a_claim_asks_for_due_calls_in_the_round_trip_of_its_due_timers(
     assert all(c.state is not None for c in claimed)
 
 
+async def _a_step_s_round_trips(
+    store: PostgresStore,
+) -> tuple[Claim, Claim, list[str], int]:
+    """Two runs claimed; the first's step completed: both claims, the round trips counted
+    from now on (none yet), and how many that step waited for."""
+    await _ingested(store, 2)
+    one, two = await store.claim(NOW, 2, NOW + 60, "w")
+    trips = _count_round_trips(store)
+    assert await store.complete(one, _step(one), NOW, DAY)
+    alone = len(trips)
+    trips.clear()
+    return one, two, trips, alone
+
+
 async def test_leasing_a_run_s_next_step_costs_its_completion_no_round_trip(
     store: PostgresStore,
 ) -> None:
     # Whether the next step was the first due item was read before it was leased: a round
     # trip of its own on every step of the unloaded path. Now the lease says whether it
     # took, and that answer comes back with the commit's.
-    for n in (1, 2):
-        ev = event(n)
-        await store.ingest([ev], [new_run(n, ev)], NOW, DAY)
-    one, two = await store.claim(NOW, 2, NOW + 60, "w")
-    trips = _count_round_trips(store)
-    assert await store.complete(one, _step(one), NOW, DAY)
-    alone = len(trips)
-    trips.clear()
+    one, two, trips, alone = await _a_step_s_round_trips(store)
     then = CallEnd(then=Next(NOW + 60, "w"))
     later = replace(_step(two), enqueue=(NewItem(ItemKind.DISCOVERY, "step", NOW + 1),))
     done = await store.complete_call(two, later, NOW + 1, DAY, then)
@@ -278,9 +290,7 @@ async def test_a_completion_reads_its_run_and_consumes_its_item_in_one_round_tri
 ) -> None:
     # The memos are numbered on from the run's step count: read first, the row cost every
     # completion a round trip before its consume statement could be sent.
-    for n in (1, 2, 3):
-        ev = event(n)
-        await store.ingest([ev], [new_run(n, ev)], NOW, DAY)
+    await _ingested(store, 3)
     one, two, three = await store.claim(NOW, 3, NOW + 60, "w")
     trips = _count_round_trips(store)
     store._tx = lambda: _RowFirst(store._conn, store._q, store)  # type: ignore[method-assign]
@@ -321,9 +331,7 @@ async def test_a_batch_of_completions_waits_once_for_all_their_consumes(
     # Each completion of a batch sent its consume statement in its turn and waited for
     # the answer before the next job's went out: a round trip per step, one after the
     # other on the store thread, which bounded a burst on PostgreSQL.
-    for n in range(1, 9):
-        ev = event(n)
-        await store.ingest([ev], [new_run(n, ev)], NOW, DAY)
+    await _ingested(store, 8)
     claims = await store.claim(NOW, 8, NOW + 60, "w")
     first, rest = claims[:4], claims[4:]
     trips = _count_round_trips(store)
@@ -377,9 +385,7 @@ async def test_a_claim_in_a_batch_leaves_the_completions_their_locked_rows(
     # read no run. A claim in the batch counted as a write that may change any run, and
     # every completion after it read its run again: a statement and a round trip each,
     # for about a third of the steps under W1.
-    for n in range(1, 5):
-        ev = event(n)
-        await store.ingest([ev], [new_run(n, ev)], NOW, DAY)
+    await _ingested(store, 4)
     one, two = await store.claim(NOW, 2, NOW + 60, "w")
     sent = _named_statements(monkeypatch)
     claimed, *done = await _one_batch(
@@ -403,14 +409,7 @@ async def test_a_call_with_several_memos_waits_no_more_than_one_with_one(
 ) -> None:
     # Parallel steps can come back in one response. Their memos go in the consume
     # statement as one JSON array; stored one at a time, each cost a round trip.
-    for n in (1, 2):
-        ev = event(n)
-        await store.ingest([ev], [new_run(n, ev)], NOW, DAY)
-    one, several = await store.claim(NOW, 2, NOW + 60, "w")
-    trips = _count_round_trips(store)
-    assert await store.complete(one, _step(one), NOW, DAY)
-    alone = len(trips)
-    trips.clear()
+    _, several, trips, alone = await _a_step_s_round_trips(store)
     memos = tuple(Memo(s, {"data": s}, s, "StepRun") for s in ("a", "b", "c"))
     assert await store.complete(several, replace(_step(several), memos=memos), NOW, DAY)
     assert len(trips) == alone
