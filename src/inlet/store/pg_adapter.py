@@ -10,6 +10,7 @@ from typing import Any
 
 import psycopg
 
+from inlet.store.sql.rows import json_rows
 from inlet.store.sql.tx import Cursor
 
 
@@ -39,12 +40,15 @@ class Result:
         return self._cur.rowcount
 
     def fetchone(self) -> Any:
+        self._adapter.flush()
         return self._cur.fetchone()
 
     def fetchall(self) -> list[Any]:
+        self._adapter.flush()
         return self._cur.fetchall()
 
     def __iter__(self) -> Iterator[Any]:
+        self._adapter.flush()
         return iter(self._cur)
 
 
@@ -67,6 +71,30 @@ class AskedAhead(set[str]):
         return super().__contains__(value)
 
 
+class Gathered:
+    """The rows gathered for one statement written for many (its one parameter a JSON
+    array of them; it answers one row per given row, in their order), until it is sent."""
+
+    __slots__ = ("_adapter", "_answers", "_sent", "rows", "sql")
+
+    def __init__(self, adapter: Adapter, sql: str) -> None:
+        self._adapter = adapter
+        self.sql = sql
+        self.rows: list[tuple[Any, ...]] = []
+        self._sent: Any = None
+        self._answers: list[Any] | None = None
+
+    def send(self, conn: psycopg.Connection[Any]) -> None:
+        self._sent = conn.execute(translate(self.sql), (json_rows(self.rows),))
+
+    def answer(self, k: int) -> Any:
+        """The answer to the ``k``th row (sending the statement first if it waits)."""
+        if self._answers is None:
+            self._adapter.flush()
+            self._answers = self._sent.fetchall()
+        return self._answers[k]
+
+
 class Adapter:
     """A psycopg connection in the shape the shared logic uses (sqlite3's).
 
@@ -80,6 +108,25 @@ class Adapter:
         self.conn = conn
         self._pipeline: contextlib.AbstractContextManager[psycopg.Pipeline] | None = None
         self._sync: Callable[[], None] | None = None
+        self._gathering: Gathered | None = None
+
+    def gather(self, sql: str, row: tuple[Any, ...]) -> Callable[[], Any]:
+        """``row`` for ``sql``, a statement written for many rows whose rows do not touch
+        each other's: the rows given for it one after another go out as one statement,
+        sent before this connection next sends or reads anything else, so the order of
+        what it runs is kept. Returns how to ask for the row's answer."""
+        gathering = self._gathering
+        if gathering is None or gathering.sql is not sql:
+            self.flush()
+            gathering = self._gathering = Gathered(self, sql)
+        gathering.rows.append(row)
+        return functools.partial(gathering.answer, len(gathering.rows) - 1)
+
+    def flush(self) -> None:
+        """Send the gathered statement, if one waits."""
+        gathering, self._gathering = self._gathering, None
+        if gathering is not None:
+            gathering.send(self.conn)
 
     def start_pipeline(self) -> None:
         manager = self.conn.pipeline()
@@ -89,6 +136,9 @@ class Adapter:
     def end_pipeline(self, *, check: bool) -> None:
         """Leave pipeline mode: with ``check``, wait for every answer and raise the first
         error; without, discard what is pending (the transaction is rolled back anyway)."""
+        if check:
+            self.flush()
+        self._gathering = None
         manager, self._pipeline, self._sync = self._pipeline, None, None
         if manager is None:
             return
@@ -99,10 +149,12 @@ class Adapter:
                 manager.__exit__(None, None, None)
 
     def sync(self) -> None:
+        self.flush()
         if self._sync is not None:
             self._sync()
 
     def execute(self, sql: str, parameters: Sequence[Any] = (), /) -> Cursor:
+        self.flush()
         if not parameters:
             cur = self.conn.execute(sql.encode())
         else:
@@ -110,6 +162,7 @@ class Adapter:
         return cur if self._pipeline is None else Result(cur, self)
 
     def executemany(self, sql: str, parameters: Iterable[Sequence[Any]], /) -> Cursor:
+        self.flush()
         cur = self.conn.cursor()
         cur.executemany(translate(sql), list(parameters))
         return cur

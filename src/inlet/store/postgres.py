@@ -386,6 +386,11 @@ class PostgresStore(RelationalStore):
         if rows:
             db.execute(sql, (json_rows(rows),))
 
+    def gather(self, sql: str, row: tuple[Any, ...]) -> Callable[[], Any]:
+        if self._adapter is None:
+            raise StoreError("the PostgreSQL store is not open")
+        return self._adapter.gather(sql, row)
+
     async def release_all(self) -> int:
         # Other processes may hold leases right now: they are never dropped here. A
         # process that died has its leases expire, and its items come due again.

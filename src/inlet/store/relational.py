@@ -125,8 +125,7 @@ class RelationalStore(
         process writes at a time (SQLite's single writer)."""
 
     def locked_run(self, run_id: str) -> tuple[Any, ...] | None:
-        """The run's row as its transaction locked it when it began (then forgotten), if
-        the backend reads rows with their locks; None to read it now."""
+        """The run's row as locked when its transaction began (then forgotten); or None."""
         return None
 
     def forget_runs(self, run_ids: Sequence[str] | None = None) -> None:
@@ -138,6 +137,9 @@ class RelationalStore(
     def write_rows(self, db: Connection, sql: str, rows: list[tuple[Any, ...]]) -> None:
         if rows:
             db.executemany(sql, rows)
+
+    def gather(self, sql: str, row: tuple[Any, ...]) -> Callable[[], Any]:
+        raise StoreError(f"the {self.name} store gathers no statement")  # none of its dialect
 
     _errors: tuple[type[BaseException], ...] = ()
     """The driver's errors, reported as ``StoreError``."""

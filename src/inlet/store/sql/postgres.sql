@@ -195,6 +195,53 @@ WITH held AS (DELETE FROM queue WHERE id = ? AND lease = ? RETURNING id),
     )
 SELECT (SELECT count(*) FROM held), (SELECT count(*) FROM stored)
 
+-- name: consume_items
+-- consume_item_ahead for the calls a batch completes, one JSON array of them (each the
+-- item's id and lease, the attempt's history row as attempt_row, the run's id, when its
+-- memos were recorded and its memos as [step_id, value, name, op]): the batch's store
+-- thread sends one statement where it sent one a call (``pg_adapter.Adapter.gather``).
+-- Each call's rows are its own run's, as the calls' runs are distinct (the store thread
+-- gathers only calls sent ahead); per call, in order: its number, whether its lease held,
+-- how many of its memos were stored.
+WITH c AS (
+        SELECT n, r->>0 AS item_id, r->>1 AS lease, r->>15 AS run_id, r
+        FROM jsonb_array_elements(?::jsonb) WITH ORDINALITY AS j(r, n)
+    ),
+    held AS (
+        DELETE FROM queue q USING c WHERE q.id = c.item_id AND q.lease = c.lease
+        RETURNING c.n, c.run_id, c.r
+    ),
+    recorded AS (
+        INSERT INTO attempts (run_id, item_id, step_id, attempt, started_at, ended_at,
+            outcome, status_code, name, output, error, op_step, due_at)
+        SELECT r->>2, r->>3, r->>4, (r->>5)::int4, (r->>6)::float8, (r->>7)::float8, r->>8,
+            (r->>9)::int4, r->>10, convert_to(r->>11, 'UTF8'), r->>12, r->>13,
+            (r->>14)::float8
+        FROM held
+    ),
+    alive AS (
+        SELECT h.n, h.run_id, h.r, runs.step_count FROM held h JOIN runs ON runs.id = h.run_id
+        WHERE runs.status IN ('QUEUED', 'RUNNING')
+    ),
+    given AS (
+        SELECT a.n, a.run_id, a.step_count, m->>0 AS step_id, convert_to(m->>1, 'UTF8') AS value,
+            m->>2 AS name, m->>3 AS op, k, (a.r->>16)::float8 AS at
+        FROM alive a, jsonb_array_elements(a.r->17) WITH ORDINALITY AS x(m, k)
+        WHERE NOT EXISTS (
+            SELECT 1 FROM memos x WHERE x.run_id = a.run_id AND x.step_id = m->>0
+        )
+    ),
+    stored AS (
+        INSERT INTO memos (run_id, step_id, seq, value, name, op, recorded_at)
+        SELECT run_id, step_id,
+            step_count + (row_number() OVER (PARTITION BY n ORDER BY k))::int4 - 1,
+            value, name, op, at
+        FROM given ON CONFLICT DO NOTHING RETURNING run_id
+    )
+SELECT c.n, EXISTS (SELECT 1 FROM held h WHERE h.n = c.n),
+    (SELECT count(*) FROM stored s WHERE s.run_id = c.run_id)
+FROM c ORDER BY c.n
+
 -- name: update_run_enqueue
 -- A run that goes on: its items queued (enqueue's columns) and its row written at once.
 WITH queued AS (

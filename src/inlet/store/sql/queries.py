@@ -211,6 +211,7 @@ COMBINED: Final = frozenset(
         "reserve_keys",
         "runs_with_memos",
         "consume_item_ahead",
+        "consume_items",
         "update_run_enqueue",
         "update_run_enqueue_one",
         "update_run_lease",

@@ -91,6 +91,11 @@ class Hooks(Protocol):
         """Run ``sql`` once per row, or once for all rows where the dialect's text takes
         each column as an array."""
 
+    def gather(self, sql: str, row: tuple[Any, ...]) -> Callable[[], Any]:
+        """``row`` for ``sql``, written for many rows (a JSON array): sent with the rows
+        given for it next, as one statement (``pg_adapter.Adapter.gather``). Returns how
+        to ask for the row's answer."""
+
 
 class SqlTx:
     """``inlet.store.engine.tx.Tx`` over a connection and a dialect's named queries."""
@@ -372,17 +377,18 @@ class SqlTx:
     def _consume(
         self, item_id: str, lease: str, attempt: Attempt, run_id: str, memos: Sequence[StoredMemo]
     ) -> Callable[[], int | None] | None:
-        """``consume_item_ahead`` sent, where the dialect has it; its answer, to ask later."""
-        if "consume_item_ahead" not in self.q:
+        """``consume_items`` given this call, where the dialect has it: the calls a batch
+        sends ahead go out as one statement. Its answer, to ask later."""
+        if "consume_items" not in self.q:
             return None
-        given = [(m.step_id, dumps(m.value), m.name, m.op) for m in memos]
-        one, several = (given[0], None) if len(given) == 1 else ((None,) * 4, json_rows(given))
+        given = [[m.step_id, dumps(m.value).decode(), m.name, m.op] for m in memos]
+        recorded = [v.decode() if isinstance(v, bytes) else v for v in attempt_row(attempt)]
         at = float(memos[0].recorded_at) if memos else 0.0
-        args = (item_id, lease, *attempt_row(attempt), run_id, *one, several, run_id, run_id, at)
-        rows = self._x("consume_item_ahead", args)
+        row = (item_id, lease, *recorded, run_id, at, given)
+        asked = self.hooks.gather(self.q["consume_items"], row)
 
         def answer() -> int | None:
-            held, stored = rows.fetchone()
+            _, held, stored = asked()
             return int(stored) if held else None
 
         return answer

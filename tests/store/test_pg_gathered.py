@@ -1,0 +1,95 @@
+"""A batch's consume statements on PostgreSQL: one statement for all of its calls.
+
+Each completion sent ahead in a batch went out as a statement of its own; psycopg's CPU
+per statement (sending it in the pipeline, adapting its parameters) was the largest part
+of the store thread's time under W1. Now the calls a batch sends ahead are gathered into
+one ``consume_items`` statement (``pg_adapter.Adapter.gather``), which must store and
+answer for each call what its own statement did."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from typing import Any
+
+from inlet.model import Memo
+from inlet.store.pg_adapter import translate
+from inlet.store.postgres import PostgresStore
+
+from .test_contract import DAY, NOW
+from .test_pg_roundtrips import _ingested, _one_batch, _step
+from .test_pg_roundtrips import store as store
+
+__all__ = ["store"]
+
+
+def _consumes_sent(store: PostgresStore) -> list[int]:
+    """How many calls each ``consume_items`` statement the store thread sends carries."""
+    conn = store._writes.conn
+    sql = translate(store._q["consume_items"])
+    sent: list[int] = []
+    execute = conn.execute
+
+    def counted(query: Any, params: Any = None, **kwargs: Any) -> Any:
+        if query == sql:
+            sent.append(params[0].count('"w:') if params else 0)
+        return execute(query, params, **kwargs)
+
+    conn.execute = counted  # type: ignore[method-assign]
+    return sent
+
+
+async def test_a_batch_consumes_all_its_calls_in_one_statement_each_answered_as_alone(
+    store: PostgresStore,
+) -> None:
+    await _ingested(store, 4)
+    one, two, several, three = await store.claim(NOW, 4, NOW + 60, "w")
+    stale = replace(three, lease="w:stale")
+    memos = tuple(Memo(s, {"data": s}, s, "StepRun") for s in ("a", "b", "c"))
+    sent = _consumes_sent(store)
+    done = await _one_batch(
+        store,
+        store.complete(one, _step(one), NOW, DAY),
+        store.complete(two, _step(two), NOW, DAY),
+        store.complete(several, replace(_step(several), memos=memos), NOW, DAY),
+        store.complete(stale, _step(stale), NOW, DAY),
+    )
+    assert done == [True, True, True, False]
+    assert sent == [4]  # one statement, the four calls in it
+    for claim in (one, two):
+        state = await store.run_state(claim.item.run_id)
+        assert state is not None and state.run.step_count == 1
+        assert [(m.step_id, m.value, m.seq) for m in state.memos] == [("one", {"data": 1}, 0)]
+    # A call's several memos are numbered in order from its own run's step count.
+    state = await store.run_state(several.item.run_id)
+    assert state is not None and state.run.step_count == 3
+    assert [(m.step_id, m.seq) for m in state.memos] == [("a", 0), ("b", 1), ("c", 2)]
+    # The call whose lease no longer held stored nothing, and its item is still queued.
+    state = await store.run_state(three.item.run_id)
+    assert state is not None and state.memos == () and state.run.step_count == 0
+    assert await store.complete(three, _step(three), NOW, DAY)
+    state = await store.run_state(three.item.run_id)
+    assert state is not None and state.run.step_count == 1
+
+
+async def test_a_memo_its_step_has_already_is_not_stored_again_in_a_gathered_consume(
+    store: PostgresStore,
+) -> None:
+    # A step answered twice (a retried call that had in fact finished) keeps its first
+    # output; the run's step count does not move for the second.
+    await _ingested(store, 2)
+    one, two = await store.claim(NOW, 2, NOW + 60, "w")
+    assert await store.complete(one, _step(one), NOW, DAY)
+    (again,) = await store.claim(NOW, 1, NOW + 60, "w")
+    assert again.item.run_id == one.item.run_id
+    sent = _consumes_sent(store)
+    done = await _one_batch(
+        store,
+        store.complete(again, _step(again), NOW, DAY),
+        store.complete(two, _step(two), NOW, DAY),
+    )
+    assert done == [True, True] and sent == [2]
+    state = await store.run_state(one.item.run_id)
+    assert state is not None and state.run.step_count == 1
+    assert [(m.step_id, m.seq) for m in state.memos] == [("one", 0)]
+    state = await store.run_state(two.item.run_id)
+    assert state is not None and state.run.step_count == 1
