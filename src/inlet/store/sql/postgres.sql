@@ -208,7 +208,9 @@ WITH c AS (
         FROM jsonb_array_elements(?::jsonb) WITH ORDINALITY AS j(r, n)
     ),
     held AS (
-        DELETE FROM queue q USING c WHERE q.id = c.item_id AND q.lease = c.lease
+        DELETE FROM queue q USING c
+        WHERE q.id = ANY (ARRAY(SELECT item_id FROM c)) AND q.id = c.item_id
+            AND q.lease = c.lease
         RETURNING c.n, c.run_id, c.r
     ),
     recorded AS (
@@ -220,15 +222,17 @@ WITH c AS (
         FROM held
     ),
     alive AS (
-        SELECT h.n, h.run_id, h.r, runs.step_count FROM held h JOIN runs ON runs.id = h.run_id
-        WHERE runs.status IN ('QUEUED', 'RUNNING')
+        SELECT h.n, h.run_id, h.r, s.step_count FROM held h, LATERAL (
+            SELECT step_count FROM runs
+            WHERE runs.id = h.run_id AND runs.status IN ('QUEUED', 'RUNNING') OFFSET 0
+        ) s
     ),
     given AS (
         SELECT a.n, a.run_id, a.step_count, m->>0 AS step_id, convert_to(m->>1, 'UTF8') AS value,
             m->>2 AS name, m->>3 AS op, k, (a.r->>16)::float8 AS at
         FROM alive a, jsonb_array_elements(a.r->17) WITH ORDINALITY AS x(m, k)
         WHERE NOT EXISTS (
-            SELECT 1 FROM memos x WHERE x.run_id = a.run_id AND x.step_id = m->>0
+            SELECT 1 FROM memos x WHERE x.run_id = a.run_id AND x.step_id = m->>0 OFFSET 0
         )
     ),
     stored AS (
