@@ -386,10 +386,12 @@ class PostgresStore(RelationalStore):
         if rows:
             db.execute(sql, (json_rows(rows),))
 
-    def gather(self, sql: str, row: tuple[Any, ...]) -> Callable[[], Any]:
+    def gather(
+        self, sql: str, row: tuple[Any, ...], alone: tuple[str, Sequence[Any]]
+    ) -> Callable[[], Any]:
         if self._adapter is None:
             raise StoreError("the PostgreSQL store is not open")
-        return self._adapter.gather(sql, row)
+        return self._adapter.gather(sql, row, alone)
 
     async def release_all(self) -> int:
         # Other processes may hold leases right now: they are never dropped here. A

@@ -138,7 +138,9 @@ class RelationalStore(
         if rows:
             db.executemany(sql, rows)
 
-    def gather(self, sql: str, row: tuple[Any, ...]) -> Callable[[], Any]:
+    def gather(
+        self, sql: str, row: tuple[Any, ...], alone: tuple[str, Sequence[Any]]
+    ) -> Callable[[], Any]:
         raise StoreError(f"the {self.name} store gathers no statement")  # none of its dialect
 
     _errors: tuple[type[BaseException], ...] = ()

@@ -201,8 +201,8 @@ SELECT (SELECT count(*) FROM held), (SELECT count(*) FROM stored)
 -- memos were recorded and its memos as [step_id, value, name, op]): the batch's store
 -- thread sends one statement where it sent one a call (``pg_adapter.Adapter.gather``).
 -- Each call's rows are its own run's, as the calls' runs are distinct (the store thread
--- gathers only calls sent ahead); per call, in order: its number, whether its lease held,
--- how many of its memos were stored.
+-- gathers only calls sent ahead); per call, in order: whether its lease held, how many
+-- of its memos were stored (consume_item_ahead's answer, which a call alone is sent).
 WITH c AS (
         SELECT n, r->>0 AS item_id, r->>1 AS lease, r->>15 AS run_id, r
         FROM jsonb_array_elements(?::jsonb) WITH ORDINALITY AS j(r, n)
@@ -242,7 +242,7 @@ WITH c AS (
             value, name, op, at
         FROM given ON CONFLICT DO NOTHING RETURNING run_id
     )
-SELECT c.n, EXISTS (SELECT 1 FROM held h WHERE h.n = c.n),
+SELECT EXISTS (SELECT 1 FROM held h WHERE h.n = c.n),
     (SELECT count(*) FROM stored s WHERE s.run_id = c.run_id)
 FROM c ORDER BY c.n
 

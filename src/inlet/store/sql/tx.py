@@ -91,10 +91,13 @@ class Hooks(Protocol):
         """Run ``sql`` once per row, or once for all rows where the dialect's text takes
         each column as an array."""
 
-    def gather(self, sql: str, row: tuple[Any, ...]) -> Callable[[], Any]:
+    def gather(
+        self, sql: str, row: tuple[Any, ...], alone: tuple[str, Sequence[Any]]
+    ) -> Callable[[], Any]:
         """``row`` for ``sql``, written for many rows (a JSON array): sent with the rows
-        given for it next, as one statement (``pg_adapter.Adapter.gather``). Returns how
-        to ask for the row's answer."""
+        given for it next, as one statement, or as ``alone`` (a statement and its
+        arguments, answering the same) if none is (``pg_adapter.Adapter.gather``).
+        Returns how to ask for the row's answer."""
 
 
 class SqlTx:
@@ -377,18 +380,24 @@ class SqlTx:
     def _consume(
         self, item_id: str, lease: str, attempt: Attempt, run_id: str, memos: Sequence[StoredMemo]
     ) -> Callable[[], int | None] | None:
-        """``consume_items`` given this call, where the dialect has it: the calls a batch
-        sends ahead go out as one statement. Its answer, to ask later."""
+        """This call for ``consume_items``, where the dialect has it: the calls a batch
+        sends ahead go out as one statement (a call alone, ``consume_item_ahead``). Its
+        answer, to ask later."""
         if "consume_items" not in self.q:
             return None
-        given = [[m.step_id, dumps(m.value).decode(), m.name, m.op] for m in memos]
-        recorded = [v.decode() if isinstance(v, bytes) else v for v in attempt_row(attempt)]
+        recorded = attempt_row(attempt)
+        given = [(m.step_id, dumps(m.value), m.name, m.op) for m in memos]
         at = float(memos[0].recorded_at) if memos else 0.0
-        row = (item_id, lease, *recorded, run_id, at, given)
-        asked = self.hooks.gather(self.q["consume_items"], row)
+        one, several = (given[0], None) if len(given) == 1 else ((None,) * 4, json_rows(given))
+        args = (item_id, lease, *recorded, run_id, *one, several, run_id, run_id, at)
+        as_json = [[v.decode() if isinstance(v, bytes) else v for v in g] for g in given]
+        row = (item_id, lease, *recorded, run_id, at, as_json)
+        asked = self.hooks.gather(
+            self.q["consume_items"], row, (self.q["consume_item_ahead"], args)
+        )
 
         def answer() -> int | None:
-            _, held, stored = asked()
+            held, stored = asked()
             return int(stored) if held else None
 
         return answer
