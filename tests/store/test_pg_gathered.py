@@ -1,4 +1,4 @@
-"""A batch's consume statements on PostgreSQL: one statement for all of its calls.
+"""A batch's consume and lease statements on PostgreSQL: one statement each for all its calls.
 
 Each completion sent ahead in a batch went out as a statement of its own; psycopg's CPU
 per statement (sending it in the pipeline, adapting its parameters) was the largest part
@@ -12,11 +12,12 @@ from dataclasses import replace
 from typing import Any
 
 from inlet.model import Memo
+from inlet.store.base import CallEnd, Next
 from inlet.store.pg_adapter import translate
 from inlet.store.postgres import PostgresStore
 
-from .test_contract import DAY, NOW
-from .test_pg_roundtrips import _ingested, _one_batch, _step
+from .test_contract import DAY, NOW, event, new_run
+from .test_pg_roundtrips import _ingested, _named_statements, _one_batch, _step
 from .test_pg_roundtrips import store as store
 
 __all__ = ["store"]
@@ -93,3 +94,45 @@ async def test_a_memo_its_step_has_already_is_not_stored_again_in_a_gathered_con
     assert [(m.step_id, m.seq) for m in state.memos] == [("one", 0)]
     state = await store.run_state(two.item.run_id)
     assert state is not None and state.run.step_count == 1
+
+
+THEN = CallEnd(then=Next(NOW + 60, "w"))
+
+
+async def test_a_batch_leases_its_runs_next_calls_in_one_statement(
+    store: PostgresStore,
+) -> None:
+    await _ingested(store, 3)
+    claims = await store.claim(NOW, 3, NOW + 60, "w")
+    sent = _named_statements(store)
+    done = await _one_batch(
+        store, *(store.complete_call(c, _step(c), NOW, DAY, THEN) for c in claims)
+    )
+    assert sent.count("update_runs_lease") == 1 and "update_run_lease" not in sent
+    assert sent.count("consume_items") == 1
+    nexts = [d.next for d in done]
+    assert all(d.applied for d in done) and None not in nexts
+    # Each went in leased: no claim takes it, and its lease fences its completion.
+    assert await store.claim(NOW, 3, NOW + 60, "other") == []
+    for claim, nxt in zip(claims, nexts, strict=True):
+        assert nxt is not None and nxt.item.run_id == claim.item.run_id
+        assert not await store.complete(replace(nxt, lease="w:stale"), _step(claim), NOW, DAY)
+        assert await store.complete(nxt, _step(nxt), NOW, DAY)
+
+
+async def test_a_gathered_lease_leaves_the_call_when_an_older_run_s_work_is_due(
+    store: PostgresStore,
+) -> None:
+    await _ingested(store, 2)
+    claims = await store.claim(NOW, 2, NOW + 60, "w")
+    other = event(9)
+    await store.ingest([other], [replace(new_run(9, other), due_at=NOW - 1)], NOW - 1, DAY)
+    sent = _named_statements(store)
+    done = await _one_batch(
+        store, *(store.complete_call(c, _step(c), NOW, DAY, THEN) for c in claims)
+    )
+    assert sent.count("update_runs_lease") == 1
+    assert [(d.applied, d.next) for d in done] == [(True, None), (True, None)]
+    queued = await store.claim(NOW, 10, NOW + 60, "w")
+    assert queued[0].item.run_id == new_run(9, other).id
+    assert sorted(c.item.run_id for c in queued[1:]) == sorted(c.item.run_id for c in claims)

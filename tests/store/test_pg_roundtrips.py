@@ -16,6 +16,7 @@ import pytest
 from inlet.model import Attempt, ItemKind, Memo, NewItem, Outcome
 from inlet.store import writer
 from inlet.store.base import CallEnd, Claim, Next
+from inlet.store.pg_adapter import translate
 from inlet.store.postgres import PostgresStore, migrate
 from inlet.store.sql.tx import SqlTx
 
@@ -244,14 +245,14 @@ async def test_leasing_a_run_s_next_step_costs_its_completion_no_round_trip(
 
 
 async def test_a_completion_writes_its_run_queues_its_next_call_and_leases_it_at_once(
-    store: PostgresStore, monkeypatch: pytest.MonkeyPatch
+    store: PostgresStore,
 ) -> None:
     # The run's row and its next call, then the lease if that call was first: two
     # statements on every step, the second an update of the row the first inserted.
     ev = event(1)
     await store.ingest([ev], [new_run(1, ev)], NOW, DAY)
     (claim,) = await store.claim(NOW, 1, NOW + 60, "w")
-    sent = _named_statements(monkeypatch)
+    sent = _named_statements(store)
     then = CallEnd(then=Next(NOW + 60, "w"))
     done = await store.complete_call(claim, _step(claim), NOW, DAY, then)
     assert done.applied and done.next is not None
@@ -263,16 +264,19 @@ async def test_a_completion_writes_its_run_queues_its_next_call_and_leases_it_at
     assert await store.complete(done.next, _step(done.next), NOW, DAY)
 
 
-def _named_statements(monkeypatch: pytest.MonkeyPatch) -> list[str]:
-    """The names of the statements the store's transactions send, as they go."""
+def _named_statements(store: PostgresStore) -> list[str]:
+    """The names of the statements the store thread's connection sends, as they go (a
+    statement gathered from several calls once)."""
+    names = {translate(sql): name for name, sql in store._q.items()}
+    conn = store._writes.conn
     sent: list[str] = []
-    execute = SqlTx._x
+    execute = conn.execute
 
-    def named(self: SqlTx, name: str, args: Any = ()) -> Any:
-        sent.append(name)
-        return execute(self, name, args)
+    def named(query: Any, params: Any = None, **kwargs: Any) -> Any:
+        sent.append(names.get(query, "?"))
+        return execute(query, params, **kwargs)
 
-    monkeypatch.setattr(SqlTx, "_x", named)
+    conn.execute = named  # type: ignore[method-assign]
     return sent
 
 
@@ -379,7 +383,7 @@ async def test_two_branches_of_one_run_completed_in_one_batch_are_numbered_in_tu
 
 
 async def test_a_claim_in_a_batch_leaves_the_completions_their_locked_rows(
-    store: PostgresStore, monkeypatch: pytest.MonkeyPatch
+    store: PostgresStore,
 ) -> None:
     # The rows a batch locks as it begins come back with their locks, so its completions
     # read no run. A claim in the batch counted as a write that may change any run, and
@@ -387,7 +391,7 @@ async def test_a_claim_in_a_batch_leaves_the_completions_their_locked_rows(
     # for about a third of the steps under W1.
     await _ingested(store, 4)
     one, two = await store.claim(NOW, 2, NOW + 60, "w")
-    sent = _named_statements(monkeypatch)
+    sent = _named_statements(store)
     claimed, *done = await _one_batch(
         store,
         store.claim(NOW, 2, NOW + 60, "w"),

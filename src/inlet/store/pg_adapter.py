@@ -99,7 +99,8 @@ class Gathered:
         if self._answers is None:
             self._adapter.flush()
             self._answers = self._sent.fetchall()
-        return self._answers[k]
+        answers = self._answers
+        return answers[k] if k < len(answers) else None  # an ``alone`` may answer no row
 
 
 Alone = tuple[str, Sequence[Any]]

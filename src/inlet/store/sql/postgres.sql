@@ -311,3 +311,52 @@ UPDATE runs SET status = ?, started_at = ?, ended_at = ?, output = ?, error = ?,
     request_version = ?, force_plan = ?, step_count = ?, state_size = ?
 WHERE id = ?
 RETURNING (SELECT count(*) FROM queued WHERE lease IS NOT NULL)
+
+-- name: update_runs_lease
+-- update_run_lease for the completions of a batch, one JSON array of them (each the
+-- item's columns as queue_row, the lease and its end, the run's columns as run_columns,
+-- then horizon and now): sent as one statement (``pg_adapter.Adapter.gather``), each
+-- answered in order with whether its item went in leased. Each item's check for due work
+-- ranking before it sees what its own statement would have seen, but for the items this
+-- statement inserts: as if each had been completed by a transaction of its own (which
+-- another process's completions are).
+WITH v AS (
+        SELECT n, r FROM jsonb_array_elements(?::jsonb) WITH ORDINALITY AS j(r, n)
+    ),
+    l AS (
+        SELECT v.n, v.r, NOT EXISTS (
+            SELECT 1 FROM queue
+            WHERE rank <= (v.r->>23)::float8 + (SELECT max_delay FROM queue_horizon WHERE id = 1)
+                AND due_at <= (v.r->>24)::float8 AND (rank, id) < ((v.r->>8)::float8, v.r->>0)
+            ORDER BY rank, id LIMIT 1
+            FOR UPDATE SKIP LOCKED
+        ) AS first
+        FROM v
+    ),
+    queued AS (
+        INSERT INTO queue (id, run_id, kind, step_id, due_at, attempt, join_, name, payload,
+            rank, orank, ckeys, lease)
+        SELECT r->>0, r->>1, r->>2, r->>3,
+            CASE WHEN first THEN (r->>12)::float8 ELSE (r->>4)::float8 END, 0,
+            (r->>5)::int4, r->>6, convert_to(r->>7, 'UTF8'),
+            CASE WHEN first THEN (r->>12)::float8 ELSE (r->>8)::float8 END,
+            (r->>9)::float8, convert_to(r->>10, 'UTF8'), CASE WHEN first THEN r->>11 END
+        FROM l
+        ON CONFLICT DO NOTHING
+        RETURNING run_id, lease
+    ),
+    updated AS (
+        UPDATE runs SET status = v.r->>13, started_at = (v.r->>14)::float8,
+            ended_at = (v.r->>15)::float8, output = convert_to(v.r->>16, 'UTF8'),
+            error = convert_to(v.r->>17, 'UTF8'), request_version = (v.r->>18)::int4,
+            force_plan = (v.r->>19)::int4, step_count = (v.r->>20)::int4,
+            state_size = (v.r->>21)::int8
+        FROM v
+        WHERE runs.id = ANY (ARRAY(SELECT r->>22 FROM v)) AND runs.id = v.r->>22
+        RETURNING v.n, runs.id
+    )
+SELECT EXISTS (
+        SELECT 1 FROM updated u JOIN queued q ON q.run_id = u.id
+        WHERE u.n = v.n AND q.lease IS NOT NULL
+    )::int4
+FROM v ORDER BY v.n

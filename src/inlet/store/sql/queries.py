@@ -215,6 +215,7 @@ COMBINED: Final = frozenset(
         "update_run_enqueue",
         "update_run_enqueue_one",
         "update_run_lease",
+        "update_runs_lease",
     ]
 )
 """What a dialect may do in one statement where the others take one per row or two

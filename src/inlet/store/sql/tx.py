@@ -283,10 +283,17 @@ class SqlTx:
         horizon = first.now + self.hooks.horizon(self.db)
         ahead = (horizon, first.now, float(rank), item.id)
         columns = (*queue_row(then[0]), first.lease, first.until, *run_columns(run))
-        rows = self._x("update_run_lease", (*ahead, *columns))
+        alone = (self.q["update_run_lease"], (*ahead, *columns))
+        if "update_runs_lease" not in self.q:
+            rows = self._x(*alone)
+            return lambda: (row := rows.fetchone()) is not None and int(row[0]) == 1
+        # The completions of a batch, as one statement.
+        asked = self.hooks.gather(
+            self.q["update_runs_lease"], (*columns, horizon, first.now), alone
+        )
 
         def taken() -> bool:
-            row = rows.fetchone()
+            row = asked()
             return row is not None and int(row[0]) == 1
 
         return taken
