@@ -136,3 +136,27 @@ async def test_a_gathered_lease_leaves_the_call_when_an_older_run_s_work_is_due(
     queued = await store.claim(NOW, 10, NOW + 60, "w")
     assert queued[0].item.run_id == new_run(9, other).id
     assert sorted(c.item.run_id for c in queued[1:]) == sorted(c.item.run_id for c in claims)
+
+
+async def test_calls_queued_behind_one_that_may_change_other_runs_are_gathered_all_the_same(
+    store: PostgresStore,
+) -> None:
+    # A call that emits events (a run's last call emits its finished event) may change
+    # other runs, so the calls queued after it were not sent ahead and went out one
+    # statement each; the batch now runs the calls that change only their own run first.
+    await _ingested(store, 4)
+    emits, *others = await store.claim(NOW, 4, NOW + 60, "w")
+    sent = _consumes_sent(store)
+    done = await _one_batch(
+        store,
+        store.complete(emits, replace(_step(emits), events=(event(20, "app/emitted"),)), NOW, DAY),
+        *(store.complete(c, _step(c), NOW, DAY) for c in others),
+    )
+    assert done == [True] * 4
+    # One statement for all four: the three that change only their own run, then the one
+    # that may change others (sent ahead last; before, it went first and alone).
+    assert sent == [4]
+    for claim in (emits, *others):
+        state = await store.run_state(claim.item.run_id)
+        assert state is not None and state.run.step_count == 1
+    assert await store.get_event(event(20, "app/emitted").internal_id) is not None
