@@ -11,7 +11,7 @@ from typing import Any
 import psycopg
 
 from inlet.store.sql.rows import json_rows
-from inlet.store.sql.tx import Cursor
+from inlet.store.sql.tx import Alone, Cursor
 
 
 @functools.lru_cache(maxsize=1024)
@@ -101,10 +101,6 @@ class Gathered:
             self._answers = self._sent.fetchall()
         answers = self._answers
         return answers[k] if k < len(answers) else None  # an ``alone`` may answer no row
-
-
-Alone = tuple[str, Sequence[Any]]
-"""A statement and its arguments."""
 
 
 class Adapter:

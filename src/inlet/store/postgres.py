@@ -52,7 +52,7 @@ from inlet.store.pg_schema import schema_version as schema_version
 from inlet.store.pg_tx import ClaimTx
 from inlet.store.relational import Connection, Cursor, RelationalStore, T, migrations
 from inlet.store.sql.rows import json_rows
-from inlet.store.sql.tx import SqlTx
+from inlet.store.sql.tx import Alone, SqlTx
 from inlet.store.sql.waited import WAITED_NAMES, WaitedNames
 from inlet.store.writer import Session
 
@@ -386,9 +386,7 @@ class PostgresStore(RelationalStore):
         if rows:
             db.execute(sql, (json_rows(rows),))
 
-    def gather(
-        self, sql: str, row: tuple[Any, ...], alone: tuple[str, Sequence[Any]]
-    ) -> Callable[[], Any]:
+    def gather(self, sql: str, row: tuple[Any, ...], alone: Alone) -> Callable[[], Any]:
         if self._adapter is None:
             raise StoreError("the PostgreSQL store is not open")
         return self._adapter.gather(sql, row, alone)

@@ -48,7 +48,7 @@ from inlet.store.sql.operations import SqlOperations
 from inlet.store.sql.reads import SqlReads
 from inlet.store.sql.retention import SqlRetention
 from inlet.store.sql.rows import dumps, event_from
-from inlet.store.sql.tx import Connection, Cursor, SqlTx
+from inlet.store.sql.tx import Alone, Connection, Cursor, SqlTx
 from inlet.store.sql.waiting import SqlWaiting
 from inlet.store.tokens import ApiToken, role
 from inlet.store.users import LoginSession, User
@@ -138,9 +138,7 @@ class RelationalStore(
         if rows:
             db.executemany(sql, rows)
 
-    def gather(
-        self, sql: str, row: tuple[Any, ...], alone: tuple[str, Sequence[Any]]
-    ) -> Callable[[], Any]:
+    def gather(self, sql: str, row: tuple[Any, ...], alone: Alone) -> Callable[[], Any]:
         raise StoreError(f"the {self.name} store gathers no statement")  # none of its dialect
 
     _errors: tuple[type[BaseException], ...] = ()

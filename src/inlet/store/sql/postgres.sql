@@ -55,9 +55,12 @@ FROM unnest(?::text[]) AS s(id)
 WHERE runs.id = s.id AND runs.status = 'QUEUED'
 
 -- name: lease
-UPDATE queue SET lease = v->>0, due_at = (v->>1)::float8, rank = (v->>2)::float8
-FROM jsonb_array_elements(?::jsonb) AS v
-WHERE queue.id = v->>3
+-- The ids also probe the queue's key as an array: a generic plan (GENERIC_PLANS) made while
+-- the queue was small joins the JSON rows by hashing the whole table, and keeps doing so.
+WITH v AS (SELECT r FROM jsonb_array_elements(?::jsonb) AS r)
+UPDATE queue SET lease = v.r->>0, due_at = (v.r->>1)::float8, rank = (v.r->>2)::float8
+FROM v
+WHERE queue.id = ANY (ARRAY(SELECT r->>3 FROM v)) AND queue.id = v.r->>3
 
 -- name: lease_if_first
 -- due_items' first row, locked as it locks it, if it is this one.
@@ -85,8 +88,10 @@ SELECT r->>0, r->>1 FROM jsonb_array_elements(?::jsonb) AS r
 ON CONFLICT DO NOTHING
 
 -- name: unlink_event
-DELETE FROM event_runs e USING jsonb_array_elements(?::jsonb) AS v
-WHERE e.event_id = v->>0 AND e.run_id = v->>1
+WITH v AS (SELECT r FROM jsonb_array_elements(?::jsonb) AS r)
+DELETE FROM event_runs e USING v
+WHERE e.event_id = ANY (ARRAY(SELECT r->>0 FROM v)) AND e.event_id = v.r->>0
+    AND e.run_id = v.r->>1
 
 -- name: insert_events
 INSERT INTO events (internal_id, name, body, received_at)

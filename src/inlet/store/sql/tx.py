@@ -63,6 +63,10 @@ class Connection(Protocol):
     def executemany(self, sql: str, parameters: Iterable[Sequence[Any]], /) -> Cursor: ...
 
 
+Alone = tuple[str, Sequence[Any]]
+"""A statement and its arguments: what ``Hooks.gather`` sends for a row no other joins."""
+
+
 class Hooks(Protocol):
     """What differs between one process owning the database and several sharing it."""
 
@@ -91,9 +95,7 @@ class Hooks(Protocol):
         """Run ``sql`` once per row, or once for all rows where the dialect's text takes
         each column as an array."""
 
-    def gather(
-        self, sql: str, row: tuple[Any, ...], alone: tuple[str, Sequence[Any]]
-    ) -> Callable[[], Any]:
+    def gather(self, sql: str, row: tuple[Any, ...], alone: Alone) -> Callable[[], Any]:
         """``row`` for ``sql``, written for many rows (a JSON array): sent with the rows
         given for it next, as one statement, or as ``alone`` (a statement and its
         arguments, answering the same) if none is (``pg_adapter.Adapter.gather``).
