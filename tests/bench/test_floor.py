@@ -40,8 +40,8 @@ def test_the_floor_on_sqlite_reports_its_cpu_beside_the_app_s() -> None:
 def test_the_floor_on_postgresql_reports_the_database_s_cpu_too(
     pg_server: PostgresServer,  # only for its check that PostgreSQL is installed
 ) -> None:
-    # PostgreSQL's CPU is read in clock ticks (10 ms): 30 runs cost it about one, so
-    # the figure was 0 whenever they fell between two; 300 runs cost it several.
+    # PostgreSQL's CPU is read in clock ticks (10 ms): 30 runs cost it about two, and
+    # the figure came out 0 once in CI; 300 runs cost it about fifteen.
     figures = _floor("postgres", runs=300)
     assert figures["db_cpu_us_per_step"] > 0
     assert figures["db_to_app"] > 0

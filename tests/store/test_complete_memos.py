@@ -56,7 +56,7 @@ async def test_a_lost_lease_stores_no_memo_and_no_attempt(store: Store) -> None:
 async def test_a_single_memo_is_numbered_on_and_skipped_when_its_step_has_one(
     store: Store,
 ) -> None:
-    # PostgreSQL sends a call's memos as one JSON array, however many: same result.
+    # PostgreSQL sends one memo as values, several as a JSON array: same result.
     run_id = await one_run(store)
     go_on = (NewItem(ItemKind.DISCOVERY, "step", NOW),)
     for k, (step, value) in enumerate((("a", 1), ("a", 7), (None, None), ("b", 2))):

@@ -1,10 +1,12 @@
 """A batch's consume and lease statements on PostgreSQL: one statement each for all its calls.
 
-Each completion sent ahead in a batch went out as a statement of its own; psycopg's CPU
-per statement (sending it in the pipeline, adapting its parameters) was the largest part
-of the store thread's time under W1. Now the calls a batch sends ahead are gathered into
-one ``consume_items`` statement (``pg_adapter.Adapter.gather``), which must store and
-answer for each call what its own statement did."""
+Each completion of a batch sent its consume and its run's update as statements of its
+own; psycopg's CPU per statement (sending it in the pipeline, adapting its parameters)
+was the largest part of the store thread's time under W1. Now a batch's calls are
+gathered into one ``consume_items`` and one ``update_runs_lease`` statement
+(``pg_adapter.Adapter.gather``), which must store and answer for each call what its own
+statement did; the calls that change only their own run go first
+(``writer.contained_first``), so a call that may change others does not stop that."""
 
 from __future__ import annotations
 

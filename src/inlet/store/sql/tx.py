@@ -286,10 +286,7 @@ class SqlTx:
         ahead = (horizon, first.now, float(rank), item.id)
         columns = (*queue_row(then[0]), first.lease, first.until, *run_columns(run))
         alone = (self.q["update_run_lease"], (*ahead, *columns))
-        if "update_runs_lease" not in self.q:
-            rows = self._x(*alone)
-            return lambda: (row := rows.fetchone()) is not None and int(row[0]) == 1
-        # The completions of a batch, as one statement.
+        # The completions of a batch, as one statement (postgres.sql has both forms).
         asked = self.hooks.gather(
             self.q["update_runs_lease"], (*columns, horizon, first.now), alone
         )
