@@ -60,6 +60,7 @@ def test_every_sqlite_migration_applies_in_order_to_a_fresh_file(tmp_path: Path)
         "inflight",
         "flow_state",
         "skips",
+        "skip_sets",
         "tokens",
         "paused_functions",
         "bulk_ops",

@@ -59,7 +59,7 @@ class MemoryTx(MemoryQueueTx):
 
     # Events
 
-    def insert_events(self, events: Sequence[Event]) -> list[str]:
+    def insert_events(self, events: Sequence[Event], skip_set: str | None = None) -> list[str]:
         fresh = []
         for event in events:
             if event.internal_id not in self.rows.events:
@@ -79,7 +79,7 @@ class MemoryTx(MemoryQueueTx):
         per_fn.setdefault(function_slug, SkipRecord(event_id, function_slug, reason))
         self.rows.skip_times.setdefault((event_id, function_slug), (reason, now))
 
-    def insert_skips(self, skips: Sequence[SkipRecord], now: float) -> None:
+    def insert_skips(self, skips: Sequence[SkipRecord], now: float, skip_set: str) -> None:
         for skip in skips:
             self.insert_skip(skip.event_id, skip.function_slug, skip.reason, now)
 

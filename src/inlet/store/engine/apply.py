@@ -12,6 +12,7 @@ from collections import deque
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, replace
 
+from inlet.ids import new_ulid
 from inlet.model import (
     STEP_DISCOVERY,
     Cancellation,
@@ -99,11 +100,12 @@ def ingest(
 
 
 def _ingest(tx: Tx, batch: Batch, now: float, key_ttl: float, work: deque[Work]) -> IngestResult:
-    new_events = tx.insert_events(batch.events) if batch.events else []
+    skip_set = new_ulid(now) if batch.skips else None
+    new_events = tx.insert_events(batch.events, skip_set) if batch.events else []
     fresh = set(new_events)
     skips = [skip for skip in batch.skips if skip.event_id in fresh]
-    if skips:
-        tx.insert_skips(skips, now)
+    if skips and skip_set is not None:
+        tx.insert_skips(skips, now, skip_set)
     for skip in skips:
         tx.tally.skip(skip.function_slug, skip.reason)
     created = []

@@ -90,8 +90,9 @@ class Tx(Protocol):
 
     # Events
 
-    def insert_events(self, events: Sequence[Event]) -> list[str]:
-        """Store the events; the internal ids of those that were not stored already."""
+    def insert_events(self, events: Sequence[Event], skip_set: str | None = None) -> list[str]:
+        """Store the events; the internal ids of those that were not stored already.
+        ``skip_set``: the id ``insert_skips`` will store their refusals under."""
 
     def event(self, internal_id: str) -> Event | None: ...
 
@@ -101,8 +102,10 @@ class Tx(Protocol):
     def insert_skip(self, event_id: str, function_slug: str, reason: str, now: float) -> None:
         """Why ``event_id`` started no run of the function (the first reason stays)."""
 
-    def insert_skips(self, skips: Sequence[SkipRecord], now: float) -> None:
-        """``insert_skip`` for each of ``skips``, in one write."""
+    def insert_skips(self, skips: Sequence[SkipRecord], now: float, skip_set: str) -> None:
+        """``insert_skip`` for each of ``skips`` (events stored by ``insert_events`` with
+        ``skip_set``), in one write: a row per function and reason where the dialect
+        groups them."""
 
     # Run keys and flow-control state
 

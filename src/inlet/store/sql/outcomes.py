@@ -43,7 +43,7 @@ class SqlOutcomes:
         skips = [
             SkipRecord(*row)
             for row in self._conn.execute(
-                self._q["skips_of_events"].replace("{marks}", marks), ids
+                self._q["skips_of_events"].replace("{marks}", marks), ids + ids
             ).fetchall()
         ]
         return outcomes_of(ids, runs, skips)

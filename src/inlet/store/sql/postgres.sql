@@ -78,8 +78,8 @@ SELECT r->>0, r->>1 FROM jsonb_array_elements(?::jsonb) AS r
 ON CONFLICT DO NOTHING
 
 -- name: insert_skips
-INSERT INTO skips (event_id, function_slug, reason, at)
-SELECT r->>0, r->>1, r->>2, (r->>3)::float8 FROM jsonb_array_elements(?::jsonb) AS r
+INSERT INTO skip_sets (id, function_slug, reason, at, event_ids)
+SELECT r->>0, r->>1, r->>2, (r->>3)::float8, r->>4 FROM jsonb_array_elements(?::jsonb) AS r
 ON CONFLICT DO NOTHING
 
 -- name: link_event
@@ -94,8 +94,8 @@ WHERE e.event_id = ANY (ARRAY(SELECT r->>0 FROM v)) AND e.event_id = v.r->>0
     AND e.run_id = v.r->>1
 
 -- name: insert_events
-INSERT INTO events (internal_id, name, body, received_at)
-SELECT r->>0, r->>1, convert_to(r->>2, 'UTF8'), (r->>3)::float8
+INSERT INTO events (internal_id, name, body, received_at, skip_set)
+SELECT r->>0, r->>1, convert_to(r->>2, 'UTF8'), (r->>3)::float8, r->>4
 FROM jsonb_array_elements(?::jsonb) AS r
 ON CONFLICT DO NOTHING RETURNING internal_id
 
@@ -365,3 +365,49 @@ SELECT EXISTS (
         WHERE u.n = v.n AND q.lease IS NOT NULL
     )::int4
 FROM v ORDER BY v.n
+
+-- name: skips
+SELECT function_slug, reason FROM skips WHERE event_id = ?
+UNION ALL
+SELECT s.function_slug, s.reason FROM events e JOIN skip_sets s ON s.id = e.skip_set
+WHERE e.internal_id = ? AND strpos(s.event_ids, '"' || e.internal_id || '"') > 0
+ORDER BY 1
+
+-- name: skips_of_events
+SELECT event_id, function_slug, reason FROM skips WHERE event_id IN ({marks})
+UNION ALL
+SELECT e.internal_id, s.function_slug, s.reason
+FROM events e JOIN skip_sets s ON s.id = e.skip_set
+WHERE e.internal_id IN ({marks}) AND strpos(s.event_ids, '"' || e.internal_id || '"') > 0
+
+-- name: skipped_events
+SELECT event_id, at FROM (
+    SELECT event_id, function_slug, reason, at FROM skips
+    UNION ALL
+    SELECT j.value, s.function_slug, s.reason, s.at
+    FROM skip_sets s CROSS JOIN LATERAL jsonb_array_elements_text(s.event_ids::jsonb) AS j(value)
+) AS k
+WHERE function_slug = ? AND reason = ? AND at <= ? {after} {cursor}
+ORDER BY at DESC, event_id DESC LIMIT ?
+
+-- name: count_skipped
+SELECT count(*) FROM (
+    SELECT event_id, function_slug, reason, at FROM skips
+    UNION ALL
+    SELECT j.value, s.function_slug, s.reason, s.at
+    FROM skip_sets s CROSS JOIN LATERAL jsonb_array_elements_text(s.event_ids::jsonb) AS j(value)
+) AS k
+WHERE function_slug = ? AND reason = ? AND at <= ? {after}
+
+-- name: skip_tally
+WITH recent AS MATERIALIZED (
+    SELECT event_id, function_slug, reason, at FROM skips WHERE at >= ?
+    UNION ALL
+    SELECT j.value, s.function_slug, s.reason, s.at
+    FROM skip_sets s CROSS JOIN LATERAL jsonb_array_elements_text(s.event_ids::jsonb) AS j(value)
+    WHERE s.at >= ?
+)
+SELECT s.function_slug, coalesce(e.name, ''), s.reason, count(*), min(s.at), max(s.at)
+FROM recent s LEFT JOIN events e ON e.internal_id = s.event_id
+GROUP BY s.function_slug, coalesce(e.name, ''), s.reason
+ORDER BY s.function_slug, coalesce(e.name, ''), s.reason

@@ -4,7 +4,7 @@
 -- name with its own text; inlet.store.sql.queries checks that every name is defined.
 
 -- name: insert_event
-INSERT INTO events (internal_id, name, body, received_at) VALUES (?, ?, ?, ?)
+INSERT INTO events (internal_id, name, body, received_at, skip_set) VALUES (?, ?, ?, ?, ?)
 ON CONFLICT DO NOTHING
 
 -- name: event
@@ -20,8 +20,9 @@ INSERT INTO skips (event_id, function_slug, reason, at) VALUES (?, ?, ?, ?)
 ON CONFLICT DO NOTHING
 
 -- name: insert_skips
--- The skips of a batch's events, written by write_rows (a row each here; arrays on PostgreSQL).
-INSERT INTO skips (event_id, function_slug, reason, at) VALUES (?, ?, ?, ?)
+-- An ingest's refusals, a row per function and reason naming its events (a JSON array),
+-- written by write_rows (a row each here; one array of rows on PostgreSQL).
+INSERT INTO skip_sets (id, function_slug, reason, at, event_ids) VALUES (?, ?, ?, ?, ?)
 ON CONFLICT DO NOTHING
 
 -- name: reserve_key

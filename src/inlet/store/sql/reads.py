@@ -113,7 +113,7 @@ class SqlReads(SqlStalls, SqlOutcomes, ReadModel):
         return await self._call(self._skips, event_id)
 
     def _skips(self, event_id: str) -> list[SkipRecord]:
-        return [SkipRecord(event_id, r[0], r[1]) for r in self._x("skips", (event_id,))]
+        return [SkipRecord(event_id, r[0], r[1]) for r in self._x("skips", (event_id, event_id))]
 
     async def find_listeners(self, events: Sequence[Event]) -> dict[str, list[Listener]]:
         # Most events (every run's inngest/function.finished, to begin with) have a name no

@@ -8,7 +8,13 @@ SELECT url, app_id, sdk, framework, checksum, synced_at, error FROM apps ORDER B
 SELECT slug, app_url, name, url, triggers, retries, config FROM functions ORDER BY slug
 
 -- name: skips
-SELECT function_slug, reason FROM skips WHERE event_id = ? ORDER BY function_slug
+-- Its refusals by a flow-control gate (skips), then by its ingest (the skip set it names,
+-- rows of which list it: instr, strpos on PostgreSQL).
+SELECT function_slug, reason FROM skips WHERE event_id = ?
+UNION ALL
+SELECT s.function_slug, s.reason FROM events e JOIN skip_sets s ON s.id = e.skip_set
+WHERE e.internal_id = ? AND instr(s.event_ids, '"' || e.internal_id || '"') > 0
+ORDER BY 1
 
 -- name: list_events
 SELECT internal_id, body, received_at FROM events ORDER BY internal_id DESC LIMIT ?

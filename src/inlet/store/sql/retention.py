@@ -94,6 +94,7 @@ class SqlRetention:
         event_ids = [row[0] for row in rows]
         if event_ids:
             self._many("purge_skips", event_ids)
+            self._shrink_skip_sets(event_ids)
             self._many("purge_event_rows", event_ids)
             for event_id in event_ids:
                 self._events.pop(event_id, None)
@@ -101,3 +102,14 @@ class SqlRetention:
         if run_ids or event_ids or keys:
             self._reclaim()
         return PurgeResult(len(run_ids), attempts, memos, len(event_ids), keys)
+
+    def _shrink_skip_sets(self, event_ids: Sequence[str]) -> None:
+        """Take the events about to be deleted out of the ingest refusals that name them
+        (read through the events, so before they go); a set left naming none goes."""
+        gone = set(event_ids)
+        for set_id, slug, reason, listed in self._many("skip_sets_of_events", event_ids).fetchall():
+            kept = [e for e in orjson.loads(listed) if e not in gone]
+            if kept:
+                self._x("shrink_skip_set", (orjson.dumps(kept).decode(), set_id, slug, reason))
+            else:
+                self._x("drop_skip_set", (set_id, slug, reason))

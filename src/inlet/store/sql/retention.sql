@@ -63,6 +63,17 @@ DELETE FROM events WHERE internal_id IN ({marks})
 -- name: purge_skips
 DELETE FROM skips WHERE event_id IN ({marks})
 
+-- name: skip_sets_of_events
+-- The ingest refusals that name the events about to go: each loses them, or goes with them.
+SELECT id, function_slug, reason, event_ids FROM skip_sets
+WHERE id IN (SELECT skip_set FROM events WHERE internal_id IN ({marks}))
+
+-- name: shrink_skip_set
+UPDATE skip_sets SET event_ids = ? WHERE id = ? AND function_slug = ? AND reason = ?
+
+-- name: drop_skip_set
+DELETE FROM skip_sets WHERE id = ? AND function_slug = ? AND reason = ?
+
 -- name: purge_keys
 -- Expired keys guard nothing (reserve_key overwrites them); the oldest go first.
 DELETE FROM run_keys WHERE (function_slug, key) IN (

@@ -121,9 +121,9 @@ class SqlTx:
 
     # Events
 
-    def insert_events(self, events: Sequence[Event]) -> list[str]:
+    def insert_events(self, events: Sequence[Event], skip_set: str | None = None) -> list[str]:
         if "insert_events" in self.q:  # the dialect stores them all in one statement
-            rows = json_rows([event_row(e) for e in events])
+            rows = json_rows([(*event_row(e), skip_set) for e in events])
             stored = {row[0] for row in self._x("insert_events", (rows,))}
             fresh = []
             for event in events:  # in order, each once
@@ -131,7 +131,11 @@ class SqlTx:
                     stored.discard(event.internal_id)
                     fresh.append(event.internal_id)
             return fresh
-        return [e.internal_id for e in events if self._x("insert_event", event_row(e)).rowcount]
+        return [
+            e.internal_id
+            for e in events
+            if self._x("insert_event", (*event_row(e), skip_set)).rowcount
+        ]
 
     def event(self, internal_id: str) -> Event | None:
         return self.hooks.cached_event(self.db, internal_id)
@@ -142,8 +146,15 @@ class SqlTx:
     def insert_skip(self, event_id: str, function_slug: str, reason: str, now: float) -> None:
         self._x("insert_skip", (event_id, function_slug, reason, now))
 
-    def insert_skips(self, skips: Sequence[SkipRecord], now: float) -> None:
-        rows = [(s.event_id, s.function_slug, s.reason, float(now)) for s in skips]
+    def insert_skips(self, skips: Sequence[SkipRecord], now: float, skip_set: str) -> None:
+        # A row per function and reason, its events as a JSON array.
+        grouped: dict[tuple[str, str], list[str]] = {}
+        for skip in skips:
+            grouped.setdefault((skip.function_slug, skip.reason), []).append(skip.event_id)
+        rows = [
+            (skip_set, slug, reason, float(now), orjson.dumps(ids).decode())
+            for (slug, reason), ids in grouped.items()
+        ]
         self.hooks.write_rows(self.db, self.q["insert_skips"], rows)
 
     # Run keys and flow-control state
