@@ -37,17 +37,23 @@ def test_new_ulids_sort_by_time_as_text() -> None:
     assert new_ulid(NOW) < new_ulid(NOW + 0.002)
 
 
-def test_a_new_ulid_encodes_its_time_and_entropy_as_python_ulid_does(
+def test_a_new_ulid_is_its_time_then_a_digit_per_random_byte_as_python_ulid_reads_it(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    entropy = bytes([0, 1, 2, 0x7F, 0x80, 0xAA, 0x55, 0xFE, 0xFF, 0x10]) * 400
-    monkeypatch.setattr(ids.os, "urandom", lambda n: entropy[:n])
+    randoms = bytes([0, 1, 2, 0x1F, 0x20, 0x7F, 0x80, 0xAA, 0x55, 0xFE, 0xFF, 0x10, 3, 4, 5, 6])
+    monkeypatch.setattr(ids.os, "urandom", lambda n: (randoms * n)[:n])
     monkeypatch.setattr(ids, "_source", ids._Source())
+    # Each random byte's low five bits are one digit of the 80 random bits.
+    digits = "012Z0Z0ANYZG3456"
 
-    for k, now in enumerate((0.0, 1.0, NOW, (2**48 - 1) / 1000, NOW)):
-        ms = int(now * 1000)
-        expected = ULID.from_bytes(ms.to_bytes(6, "big") + entropy[10 * k : 10 * k + 10])
-        assert new_ulid(now) == str(expected)
+    for now in (0.0, 1.0, NOW, (2**48 - 1) / 1000, NOW):
+        made = new_ulid(now)
+        parsed = ULID.from_str(made)
+        assert made[10:] == digits
+        assert parsed.milliseconds == int(now * 1000)
+        assert str(parsed) == made
+        randomness = int.from_bytes(parsed.bytes[6:], "big")
+        assert randomness == sum((b & 31) << (5 * (15 - i)) for i, b in enumerate(randoms))
 
 
 def test_new_ulids_differ_past_the_buffered_entropy_and_across_threads() -> None:
