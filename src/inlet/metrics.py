@@ -64,17 +64,17 @@ class Tally:
 
     ended: list[tuple[str, RunStatus]] = field(default_factory=list)
     """``(function, status)`` of each run the transaction ended."""
-    skipped: list[tuple[str, str]] = field(default_factory=list)
-    """``(function, reason)`` of each event that started no run of the function, the
-    reason as its skip record says it."""
+    skipped: list[tuple[str, str, int]] = field(default_factory=list)
+    """``(function, reason, events)``: how many events started no run of the function for
+    that reason, as their skip records say it."""
     delayed: list[tuple[str, str]] = field(default_factory=list)
     """``(function, one of DELAY_REASONS)`` of each start or call a gate held back."""
 
     def end(self, function: str, status: RunStatus) -> None:
         self.ended.append((function, status))
 
-    def skip(self, function: str, reason: str) -> None:
-        self.skipped.append((function, reason))
+    def skip(self, function: str, reason: str, events: int = 1) -> None:
+        self.skipped.append((function, reason, events))
 
     def delay(self, function: str, reason: str) -> None:
         self.delayed.append((function, reason))
@@ -207,7 +207,10 @@ class Metrics:
         # One increment per series, not per skip: an ingest of 100 events that each skip
         # nine functions (bench W4) held 900 skips, and labels() cost more than the rest.
         if tally.skipped:  # most writes skip nothing: no Counter for them
-            for (function, reason), count in Tallies(tally.skipped).items():
+            counts: Tallies[tuple[str, str]] = Tallies()
+            for function, reason, events in tally.skipped:
+                counts[function, reason] += events
+            for (function, reason), count in counts.items():
                 self._skips.labels(function, skip_reason(reason)).inc(count)
         for function, label in tally.delayed:
             self._delays.labels(function, label).inc()

@@ -338,6 +338,20 @@ class SkipRecord:
 
 
 @dataclass(frozen=True, slots=True)
+class SkipSet:
+    """Events that started no run of a function for one reason: how an ingest's refusals
+    (the function's trigger expression false for each) travel and are stored, one object
+    per function and reason rather than one per event."""
+
+    function_slug: str
+    reason: str
+    event_ids: tuple[str, ...]
+
+    def records(self) -> list[SkipRecord]:
+        return [SkipRecord(e, self.function_slug, self.reason) for e in self.event_ids]
+
+
+@dataclass(frozen=True, slots=True)
 class NewRun:
     """A run to create together with the events that start it."""
 

@@ -3,7 +3,7 @@ started, the functions that skipped it, nothing for an event that did neither.""
 
 from __future__ import annotations
 
-from inlet.model import Event, NewRun, SkipRecord
+from inlet.model import Event, NewRun, SkipSet
 from inlet.store import Store
 
 NOW = 1_800_000_000.0
@@ -27,9 +27,9 @@ async def test_each_event_comes_with_the_runs_it_started_and_its_skips(store: St
         NOW,
         DAY,
         skips=[
-            SkipRecord(two.internal_id, "app-b", "the function is paused"),
-            SkipRecord(three.internal_id, "app-b", "rate limited; key k"),
-            SkipRecord(three.internal_id, "app-a", "its condition is false"),
+            SkipSet("app-b", "the function is paused", (two.internal_id,)),
+            SkipSet("app-b", "rate limited; key k", (three.internal_id,)),
+            SkipSet("app-a", "its condition is false", (three.internal_id,)),
         ],
     )
     found = await store.event_outcomes(

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from inlet.model import SkipRecord
+from inlet.model import SkipSet
 from inlet.store import Store
 from inlet.store.operations import PAUSED
 from inlet.store.relational import RelationalStore
@@ -23,10 +23,9 @@ async def test_one_ingest_stores_the_skips_of_every_fresh_event_and_none_of_a_re
     store: Store,
 ) -> None:
     events = [event(n) for n in range(1, 6)]
+    ids = tuple(ev.internal_id for ev in events)
     skips = [
-        SkipRecord(ev.internal_id, f"fn-{k}", f"the trigger's expression was not true: {k}")
-        for ev in events
-        for k in range(3)
+        SkipSet(f"fn-{k}", f"the trigger's expression was not true: {k}", ids) for k in range(3)
     ]
     await store.ingest(events[:1], [], NOW, DAY)  # event 1 is a repeat below
     result = await store.ingest(events, [], NOW, DAY, skips=skips)

@@ -130,7 +130,7 @@ async def test_skips_are_counted_with_their_reason_and_a_retried_send_is_not(
     await store.ingest([again], [new_run(again, 5, fn="app-dup")], NOW, DAY)
 
     skipped = total(seen).skipped
-    assert [fn for fn, _ in skipped] == ["app-fn", "app-dup"], skipped
+    assert [(fn, events) for fn, _, events in skipped] == [("app-fn", 1), ("app-dup", 1)]
     assert skipped[0][1].startswith("rate limited")
     assert skipped[1][1].startswith("an event with the same id")
 

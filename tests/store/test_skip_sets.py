@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from inlet.model import Event, NewRun, SkipRecord
+from inlet.model import Event, NewRun, SkipRecord, SkipSet
 from inlet.store import Store
 from inlet.store.operations import PAUSED
 
@@ -23,8 +23,8 @@ def events(first: int, count: int, at: float = NOW) -> list[Event]:
     return [replace(event(n), received_at=at) for n in range(first, first + count)]
 
 
-def refusals(evs: list[Event], slug: str, reason: str) -> list[SkipRecord]:
-    return [SkipRecord(ev.internal_id, slug, reason) for ev in evs]
+def refusals(evs: list[Event], slug: str, reason: str) -> list[SkipSet]:
+    return [SkipSet(slug, reason, tuple(ev.internal_id for ev in evs))]
 
 
 async def test_each_event_reads_its_own_refusals_and_a_gate_s_beside_them(store: Store) -> None:

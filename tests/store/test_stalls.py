@@ -17,7 +17,7 @@ from inlet.model import (
     NewRun,
     Outcome,
     RunStatus,
-    SkipRecord,
+    SkipSet,
 )
 from inlet.store import Store
 from inlet.store.base import Claim
@@ -122,13 +122,13 @@ async def test_skips_are_counted_per_function_event_name_and_reason_since_a_time
     paused, false = "paused", "the trigger's expression was not true: event.data.ok"
     early = event(1, "shop/order", NOW - 100)
     await store.ingest(
-        [early], [], NOW - 100, DAY, skips=[SkipRecord(early.internal_id, "a-fn", paused)]
+        [early], [], NOW - 100, DAY, skips=[SkipSet("a-fn", paused, (early.internal_id,))]
     )
     events = [event(n, "shop/order", NOW + n) for n in range(2, 5)]
-    skips = [SkipRecord(e.internal_id, "a-fn", paused) for e in events]
-    skips.append(SkipRecord(events[0].internal_id, "b-fn", false))
     for ev in events:
-        mine = [s for s in skips if s.event_id == ev.internal_id]
+        mine = [SkipSet("a-fn", paused, (ev.internal_id,))]
+        if ev is events[0]:
+            mine.append(SkipSet("b-fn", false, (ev.internal_id,)))
         await store.ingest([ev], [], ev.received_at, DAY, skips=mine)
 
     tally = await store.skip_tally(NOW)

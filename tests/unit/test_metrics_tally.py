@@ -21,9 +21,11 @@ def test_many_skips_of_one_write_count_once_each() -> None:
         for k in range(1, 10):
             tally.skip(f"listen-{k}", EXPRESSION.format(k=k))
     tally.skip("listen-1", "function paused")
+    tally.skip("listen-2", "function paused", 5)  # a set of five events
     metrics.record(tally)
     metrics.record(tally)  # a second write adds to the same series
     for k in range(1, 10):
         assert _skips(metrics, f"listen-{k}", "expression") == 200
     assert _skips(metrics, "listen-1", "paused") == 2
+    assert _skips(metrics, "listen-2", "paused") == 10
     assert _skips(metrics, "listen-0", "expression") is None

@@ -4,6 +4,7 @@ what evaluating every expression gives."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 import pytest
@@ -130,3 +131,22 @@ def test_the_triggers_of_a_name_asked_again_are_the_same_past_the_kept_names() -
     assert [fn.slug for fn, _ in registry.listening("app/user.created")] == first
     assert first == ["exact", "all", "dot"]
     assert [f.slug for f in registry.match(ev({}))] == ["all"]
+
+
+def test_a_batch_s_refusals_come_as_one_set_per_function_and_reason() -> None:
+    registry = Registry([fn(f"listen-{k}", f"event.data.fn == {k}") for k in range(3)])
+    events = [ev({"fn": n % 3}) for n in range(6)]
+    events = [replace(e, internal_id=f"01EVENT{n:019d}") for n, e in enumerate(events)]
+
+    runs, refused = registry.plan_and_skips(events, 1_800_000_000.0)
+
+    assert [r.function_slug for r in runs] == [f"listen-{n % 3}" for n in range(6)]
+    by_function = {s.function_slug: s for s in refused}
+    assert len(refused) == 3 and sorted(by_function) == ["listen-0", "listen-1", "listen-2"]
+    for k in range(3):
+        assert by_function[f"listen-{k}"].reason == (
+            f"the trigger's expression was not true: event.data.fn == {k}"
+        )
+        assert by_function[f"listen-{k}"].event_ids == tuple(
+            e.internal_id for n, e in enumerate(events) if n % 3 != k
+        )

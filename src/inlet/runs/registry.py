@@ -36,6 +36,7 @@ from inlet.model import (
     Rate,
     RunFlow,
     SkipRecord,
+    SkipSet,
     Trigger,
 )
 from inlet.steps.waits import INVOKED
@@ -43,6 +44,8 @@ from inlet.steps.waits import INVOKED
 _NO_SPEC = FunctionSpec()
 _KNOWN_NAMES = 4096
 """Event names whose listening triggers a snapshot keeps; past that it starts again."""
+_FALSE_EXPRESSION = "the trigger's expression was not true: "
+"""How an event's skip record says a function's trigger expression refused it."""
 
 
 def _spec(fn: Function) -> FunctionSpec:
@@ -88,6 +91,8 @@ class Registry:
         self._by_name: dict[str, list[tuple[Function, Expression | None]]] = {}
         self._specs: dict[str, FunctionSpec] = {}
         """Each function's config, parsed once per snapshot."""
+        self._refusal: dict[str, str] = {}
+        """The skip reason of an event a trigger expression refuses, by source."""
         self._required: dict[str, list[tuple[str, IndexValue]]] = {}
         """A trigger expression's ``event.<path> == <literal>`` terms (its top-level ``&&``
         chain), by source: an event whose value differs at one of them fails the
@@ -101,6 +106,7 @@ class Registry:
                 expr = compile_expression(trigger.expression) if trigger.expression else None
                 if expr is not None and expr.source not in self._required:
                     self._required[expr.source] = equality_index(expr.source, "event") or []
+                    self._refusal[expr.source] = f"{_FALSE_EXPRESSION}{expr.source}"
                 self._by_name.setdefault(trigger.event, []).append((fn, expr))
         self._listening: dict[str, list[tuple[Function, Expression | None]]] = {}
         """``listening`` by event name, filled as names arrive: the snapshot never changes,
@@ -111,20 +117,25 @@ class Registry:
 
     def match(self, event: Event) -> list[Function]:
         """Functions this event starts; a function with several matching triggers once."""
-        return self.sort(event)[0]
+        return self._sort(event)[0]
 
     def sort(self, event: Event) -> tuple[list[Function], list[SkipRecord]]:
         """Functions this event starts, and why it starts none of the others that listen
         to its name: their trigger's expression was not true for it."""
+        matched, refused = self._sort(event)
+        return matched, [SkipRecord(event.internal_id, s, r) for s, r in refused.items()]
+
+    def _sort(self, event: Event) -> tuple[list[Function], dict[str, str]]:
+        """``sort``, the refusals as the reason by function."""
         if event.name == INVOKED:
             # An invoke starts exactly the function it names, whatever its triggers.
             meta = event.data.get("_inngest")
             target = meta.get("fn_id") if isinstance(meta, dict) else None
             fn = self.functions.get(target) if isinstance(target, str) else None
-            return ([fn] if fn is not None else []), []
+            return ([fn] if fn is not None else []), {}
         candidates = self._triggers(event.name)
         if not candidates:
-            return [], []
+            return [], {}
         matched: dict[str, Function] = {}
         refused: dict[str, str] = {}
         variables = None
@@ -139,17 +150,12 @@ class Registry:
                 if (required and not _may_match(required, variables["event"], seen)) or (
                     not expr.matches(variables)
                 ):
-                    refused.setdefault(
-                        fn.slug, f"the trigger's expression was not true: {expr.source}"
-                    )
+                    refused.setdefault(fn.slug, self._refusal[expr.source])
                     continue
             matched[fn.slug] = fn
-        skips = [
-            SkipRecord(event.internal_id, slug, reason)
-            for slug, reason in refused.items()
-            if slug not in matched
-        ]
-        return list(matched.values()), skips
+        for slug in matched.keys() & refused.keys():  # another trigger of it matched
+            del refused[slug]
+        return list(matched.values()), refused
 
     def listening(self, name: str) -> list[tuple[Function, Expression | None]]:
         """The triggers that listen to events called ``name`` (wildcards included)."""
@@ -178,13 +184,19 @@ class Registry:
 
     def plan_and_skips(
         self, events: Sequence[Event], now: float
-    ) -> tuple[list[NewRun], list[SkipRecord]]:
-        """``plan``, and why each event starts no run of the other functions listening."""
+    ) -> tuple[list[NewRun], list[SkipSet]]:
+        """``plan``, and why the events start no run of the other functions listening:
+        the events each function refused for each reason together."""
         runs = []
-        skips: list[SkipRecord] = []
+        refusals: dict[tuple[str, str], list[str]] = {}
         for event in events:
-            matched, refused = self.sort(event)
-            skips.extend(refused)
+            matched, refused = self._sort(event)
+            for refusal in refused.items():
+                ids = refusals.get(refusal)
+                if ids is None:
+                    refusals[refusal] = [event.internal_id]
+                else:
+                    ids.append(event.internal_id)
             for fn in matched:
                 run_id = new_ulid(now)
                 listeners, timers = self._extras(fn, run_id, event, now)
@@ -200,7 +212,7 @@ class Registry:
                         flow=self.flow(fn, event),
                     )
                 )
-        return runs, skips
+        return runs, [SkipSet(s, r, tuple(ids)) for (s, r), ids in refusals.items()]
 
     def plan_cron(self, fn: Function, event: Event, key: str, due_at: float, now: float) -> NewRun:
         """The run of one cron fire: for ``fn`` alone (every cron event has the same name),

@@ -19,7 +19,7 @@ from inlet.model import (
     Resume,
     RunState,
     RunStatus,
-    SkipRecord,
+    SkipSet,
 )
 from inlet.runs.registry import Registry
 from inlet.steps.finish import for_finish, standard_error
@@ -35,7 +35,7 @@ class Routed:
     runs: tuple[NewRun, ...] = ()
     resumes: tuple[Resume, ...] = ()
     cancels: tuple[Cancellation, ...] = ()
-    skips: tuple[SkipRecord, ...] = ()
+    skips: tuple[SkipSet, ...] = ()
     """Why the events start no run of some functions listening to them."""
 
 

@@ -31,7 +31,7 @@ from inlet.model import (
     Resume,
     RunState,
     RunStatus,
-    SkipRecord,
+    SkipSet,
 )
 from inlet.steps.checkpoint import Checkpoint, StateLimits, Verdict
 from inlet.steps.endpoint import Report
@@ -178,11 +178,11 @@ class Store(StallReads, WaitReads, ReadModel):
         key_ttl: float,
         resumes: Sequence[Resume] = (),
         cancels: Sequence[Cancellation] = (),
-        skips: Sequence[SkipRecord] = (),
+        skips: Sequence[SkipSet] = (),
         then: Next | None = None,
     ) -> IngestResult:
         """Atomically: store events; record why they start no run of the functions in
-        ``skips`` (for events stored by this call only: a retried send is not news);
+        ``skips`` (for the events stored by this call only: a retried send is not news);
         create the runs they start, each with a discovery
         item due at ``run.due_at`` and its listeners and timers (a run whose
         ``(function, key)`` was used less than ``key_ttl`` seconds ago is not created);

@@ -29,6 +29,7 @@ from inlet.model import (
     RunFlow,
     RunStatus,
     SkipRecord,
+    SkipSet,
     StoredMemo,
 )
 from inlet.steps.checkpoint import Checkpoint, StateLimits, Verdict
@@ -79,9 +80,10 @@ class MemoryTx(MemoryQueueTx):
         per_fn.setdefault(function_slug, SkipRecord(event_id, function_slug, reason))
         self.rows.skip_times.setdefault((event_id, function_slug), (reason, now))
 
-    def insert_skips(self, skips: Sequence[SkipRecord], now: float, skip_set: str) -> None:
-        for skip in skips:
-            self.insert_skip(skip.event_id, skip.function_slug, skip.reason, now)
+    def insert_skips(self, skips: Sequence[SkipSet], now: float, skip_set: str) -> None:
+        for refused in skips:
+            for event_id in refused.event_ids:
+                self.insert_skip(event_id, refused.function_slug, refused.reason, now)
 
     # Run keys and flow-control state
 
@@ -372,7 +374,7 @@ class MemoryStore(
         key_ttl: float,
         resumes: Sequence[Resume] = (),
         cancels: Sequence[Cancellation] = (),
-        skips: Sequence[SkipRecord] = (),
+        skips: Sequence[SkipSet] = (),
         then: Next | None = None,
     ) -> IngestResult:
         tx, batch = self._write_tx(), apply.Batch(events, runs, resumes, cancels, skips)

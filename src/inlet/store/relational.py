@@ -31,7 +31,7 @@ from inlet.model import (
     NewRun,
     Outcome,
     Resume,
-    SkipRecord,
+    SkipSet,
 )
 from inlet.steps.checkpoint import Checkpoint, StateLimits, Verdict
 from inlet.steps.endpoint import Report
@@ -271,7 +271,7 @@ class RelationalStore(
         key_ttl: float,
         resumes: Sequence[Resume] = (),
         cancels: Sequence[Cancellation] = (),
-        skips: Sequence[SkipRecord] = (),
+        skips: Sequence[SkipSet] = (),
         then: Next | None = None,
     ) -> IngestResult:
         batch = apply.Batch(list(events), list(runs), list(resumes), list(cancels), list(skips))

@@ -26,7 +26,7 @@ from inlet.model import (
     Resume,
     Run,
     RunStatus,
-    SkipRecord,
+    SkipSet,
     StoredMemo,
 )
 from inlet.steps.ops import STEP_MEMOS
@@ -54,7 +54,7 @@ class Batch:
     runs: Sequence[NewRun] = ()
     resumes: Sequence[Resume] = ()
     cancels: Sequence[Cancellation] = ()
-    skips: Sequence[SkipRecord] = ()
+    skips: Sequence[SkipSet] = ()
     """Why some events start no run of some functions (their trigger's expression)."""
 
 
@@ -103,11 +103,16 @@ def _ingest(tx: Tx, batch: Batch, now: float, key_ttl: float, work: deque[Work])
     skip_set = new_ulid(now) if batch.skips else None
     new_events = tx.insert_events(batch.events, skip_set) if batch.events else []
     fresh = set(new_events)
-    skips = [skip for skip in batch.skips if skip.event_id in fresh]
+    skips = []
+    for refused in batch.skips:  # of the events stored now only
+        ids = tuple(e for e in refused.event_ids if e in fresh)
+        if ids:
+            skips.append(
+                refused if len(ids) == len(refused.event_ids) else replace(refused, event_ids=ids)
+            )
+            tx.tally.skip(refused.function_slug, refused.reason, len(ids))
     if skips and skip_set is not None:
         tx.insert_skips(skips, now, skip_set)
-    for skip in skips:
-        tx.tally.skip(skip.function_slug, skip.reason)
     created = []
     together = create_plain_runs(tx, batch.runs, now, key_ttl)
     for new in batch.runs:

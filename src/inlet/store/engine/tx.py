@@ -25,7 +25,7 @@ from inlet.model import (
     QueueItem,
     Run,
     RunFlow,
-    SkipRecord,
+    SkipSet,
     StoredMemo,
 )
 
@@ -102,10 +102,9 @@ class Tx(Protocol):
     def insert_skip(self, event_id: str, function_slug: str, reason: str, now: float) -> None:
         """Why ``event_id`` started no run of the function (the first reason stays)."""
 
-    def insert_skips(self, skips: Sequence[SkipRecord], now: float, skip_set: str) -> None:
-        """``insert_skip`` for each of ``skips`` (events stored by ``insert_events`` with
-        ``skip_set``), in one write: a row per function and reason where the dialect
-        groups them."""
+    def insert_skips(self, skips: Sequence[SkipSet], now: float, skip_set: str) -> None:
+        """``insert_skip`` for each event of ``skips`` (events stored by ``insert_events``
+        with ``skip_set``), in one write."""
 
     # Run keys and flow-control state
 

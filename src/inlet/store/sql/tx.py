@@ -23,7 +23,7 @@ from inlet.model import (
     QueueItem,
     Run,
     RunFlow,
-    SkipRecord,
+    SkipSet,
     StoredMemo,
 )
 from inlet.store.engine.queue import PARKED
@@ -146,14 +146,12 @@ class SqlTx:
     def insert_skip(self, event_id: str, function_slug: str, reason: str, now: float) -> None:
         self._x("insert_skip", (event_id, function_slug, reason, now))
 
-    def insert_skips(self, skips: Sequence[SkipRecord], now: float, skip_set: str) -> None:
-        # A row per function and reason, its events as a JSON array.
-        grouped: dict[tuple[str, str], list[str]] = {}
-        for skip in skips:
-            grouped.setdefault((skip.function_slug, skip.reason), []).append(skip.event_id)
+    def insert_skips(self, skips: Sequence[SkipSet], now: float, skip_set: str) -> None:
+        # A row per function and reason (the engine's sets are one each), its events as
+        # a JSON array.
         rows = [
-            (skip_set, slug, reason, float(now), orjson.dumps(ids).decode())
-            for (slug, reason), ids in grouped.items()
+            (skip_set, s.function_slug, s.reason, float(now), orjson.dumps(s.event_ids).decode())
+            for s in skips
         ]
         self.hooks.write_rows(self.db, self.q["insert_skips"], rows)
 
