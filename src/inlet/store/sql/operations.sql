@@ -34,21 +34,11 @@ UPDATE bulk_ops SET state = ?, done = ?, changed = ?, cursor = ?, error = ?, upd
 WHERE id = ? AND state = 'running'
 
 -- name: skipped_events
--- {after} and {cursor} are fixed clauses the caller adds when it has those bounds. A gate's
--- refusals (skips) and an ingest's (skip_sets, a row per function naming its events), the
--- conditions pushed into each arm of the union.
-SELECT event_id, at FROM (
-    SELECT event_id, function_slug, reason, at FROM skips
-    UNION ALL
-    SELECT j.value, s.function_slug, s.reason, s.at FROM skip_sets s, json_each(s.event_ids) j
-) AS k
+-- {after} and {cursor} are fixed clauses the caller adds when it has those bounds.
+-- `refusals` is the view of a gate's skips and an ingest's skip sets, a row each.
+SELECT event_id, at FROM refusals
 WHERE function_slug = ? AND reason = ? AND at <= ? {after} {cursor}
 ORDER BY at DESC, event_id DESC LIMIT ?
 
 -- name: count_skipped
-SELECT count(*) FROM (
-    SELECT event_id, function_slug, reason, at FROM skips
-    UNION ALL
-    SELECT j.value, s.function_slug, s.reason, s.at FROM skip_sets s, json_each(s.event_ids) j
-) AS k
-WHERE function_slug = ? AND reason = ? AND at <= ? {after}
+SELECT count(*) FROM refusals WHERE function_slug = ? AND reason = ? AND at <= ? {after}

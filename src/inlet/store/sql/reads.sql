@@ -9,7 +9,7 @@ SELECT slug, app_url, name, url, triggers, retries, config FROM functions ORDER 
 
 -- name: skips
 -- Its refusals by a flow-control gate (skips), then by its ingest (the skip set it names,
--- rows of which list it: instr, strpos on PostgreSQL).
+-- rows of which list it; PostgreSQL's instr is schema 12's).
 SELECT function_slug, reason FROM skips WHERE event_id = ?
 UNION ALL
 SELECT s.function_slug, s.reason FROM events e JOIN skip_sets s ON s.id = e.skip_set

@@ -16,3 +16,10 @@ CREATE TABLE skip_sets (
 ) WITHOUT ROWID;
 CREATE INDEX skip_sets_function ON skip_sets (function_slug, at);
 CREATE INDEX skip_sets_at ON skip_sets (at);
+
+-- Every refusal as a row (a gate's, and each event of an ingest's sets): what replays,
+-- counts and the stall rules read, a condition on it pushed into each arm.
+CREATE VIEW refusals AS
+SELECT event_id, function_slug, reason, at FROM skips
+UNION ALL
+SELECT j.value, s.function_slug, s.reason, s.at FROM skip_sets s, json_each(s.event_ids) j;

@@ -40,7 +40,7 @@ class SqlStalls:
         return found
 
     async def skip_tally(self, since: float) -> list[SkipTally]:
-        rows = await self._call(self._stall_rows, "skip_tally", (since, since))
+        rows = await self._call(self._stall_rows, "skip_tally", (since,))
         return [SkipTally(*row) for row in rows]
 
     async def app_errors_since(self) -> dict[str, float]:

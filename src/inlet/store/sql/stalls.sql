@@ -31,14 +31,9 @@ ORDER BY r.id LIMIT ?
 -- name: skip_tally
 -- The window's skips first (skips_at): grouping straight from the table, SQLite's planner
 -- prefers walking skips_function in order, which reads every skip ever kept.
--- A gate's refusals (skips) and an ingest's (skip_sets, each naming its events): `since`
--- is bound twice.
-WITH recent AS MATERIALIZED (
-    SELECT event_id, function_slug, reason, at FROM skips WHERE at >= ?
-    UNION ALL
-    SELECT j.value, s.function_slug, s.reason, s.at FROM skip_sets s, json_each(s.event_ids) j
-    WHERE s.at >= ?
-)
+-- `refusals`: a gate's skips and an ingest's skip sets, a row each (the condition is
+-- pushed into both).
+WITH recent AS MATERIALIZED (SELECT event_id, function_slug, reason, at FROM refusals WHERE at >= ?)
 SELECT s.function_slug, coalesce(e.name, ''), s.reason, count(*), min(s.at), max(s.at)
 FROM recent s LEFT JOIN events e ON e.internal_id = s.event_id
 GROUP BY s.function_slug, coalesce(e.name, ''), s.reason
