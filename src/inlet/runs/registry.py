@@ -39,13 +39,22 @@ from inlet.model import (
     SkipSet,
     Trigger,
 )
+from inlet.runs.switch import Step, Switch, switch_for
 from inlet.steps.waits import INVOKED
 
 _NO_SPEC = FunctionSpec()
+_NO_FLOW = RunFlow()
+"""The flow of a run of a function without flow control (frozen: one for all)."""
 _KNOWN_NAMES = 4096
 """Event names whose listening triggers a snapshot keeps; past that it starts again."""
 _FALSE_EXPRESSION = "the trigger's expression was not true: "
 """How an event's skip record says a function's trigger expression refused it."""
+
+
+def _is_bare(spec: FunctionSpec) -> bool:
+    """No flow control, no cancelOn, no timeouts."""
+    timeouts = (spec.start_timeout, spec.finish_timeout)
+    return spec.flow == _NO_SPEC.flow and not spec.cancel and timeouts == (None, None)
 
 
 def _spec(fn: Function) -> FunctionSpec:
@@ -97,9 +106,14 @@ class Registry:
         """A trigger expression's ``event.<path> == <literal>`` terms (its top-level ``&&``
         chain), by source: an event whose value differs at one of them fails the
         expression, so it is refused without evaluating it (W4's ten triggers)."""
+        self._bare: set[str] = set()
+        """Functions with no flow control, cancelOn or timeouts: their runs' flow and
+        extras are the same for every event (W4's ten, most functions)."""
         for fn in functions:
             self.functions[fn.slug] = fn
-            self._specs[fn.slug] = _spec(fn)
+            spec = self._specs[fn.slug] = _spec(fn)
+            if _is_bare(spec):
+                self._bare.add(fn.slug)
             for trigger in fn.triggers:
                 if trigger.event is None:
                     continue
@@ -111,6 +125,9 @@ class Registry:
         self._listening: dict[str, list[tuple[Function, Expression | None]]] = {}
         """``listening`` by event name, filled as names arrive: the snapshot never changes,
         and walking a name for its wildcard prefixes cost more than the triggers' test."""
+        self._switches: dict[str, Switch | None] = {}
+        """The triggers of a name in ``_listening`` by the literal most of them require
+        at one path (``runs.switch``), where enough do."""
 
     def get(self, slug: str) -> Function | None:
         return self.functions.get(slug)
@@ -140,8 +157,17 @@ class Registry:
         refused: dict[str, str] = {}
         variables = None
         seen: dict[str, IndexValue | None] = {}
-        for fn, expr in candidates:
+        steps: Iterable[Step] = ((fn, expr, False) for fn, expr in candidates)
+        switch = self._switches.get(event.name)
+        if switch is not None:
+            variables = {"event": event.to_wire()}
+            value = index_value(path_value(variables["event"], switch.path))
+            steps, seen[switch.path] = switch.plan(value), value
+        for fn, expr, refuse in steps:
             if fn.slug in matched:
+                continue
+            if refuse and expr is not None:  # its literal is not the event's value
+                refused.setdefault(fn.slug, self._refusal[expr.source])
                 continue
             if expr is not None:
                 if variables is None:
@@ -170,7 +196,9 @@ class Registry:
             candidates.extend(self._by_name.get(prefix, ()))
         if len(self._listening) >= _KNOWN_NAMES:  # names are the senders' to choose
             self._listening.clear()
+            self._switches.clear()
         self._listening[name] = candidates
+        self._switches[name] = switch_for(candidates, self._required)
         return candidates
 
     def event_names(self) -> list[str]:
@@ -239,9 +267,11 @@ class Registry:
 
     def flow(self, fn: Function, event: Event) -> RunFlow:
         """The flow control of one run of ``fn`` started by ``event``, keys evaluated."""
+        if fn.slug in self._bare:
+            return _NO_FLOW
         cfg = self._specs.get(fn.slug, _NO_SPEC).flow
         if cfg == _NO_SPEC.flow:
-            return RunFlow()
+            return _NO_FLOW
         wire = event.to_wire()
         slug = fn.slug
         throttle = rate = debounce = batch = None
@@ -290,6 +320,8 @@ class Registry:
     ) -> tuple[tuple[Listener, ...], tuple[NewItem, ...]]:
         """The run's cancelOn listeners (its trigger fixed into their conditions) and
         its start/finish timeout timers."""
+        if fn.slug in self._bare:
+            return (), ()
         spec = self._specs.get(fn.slug, _NO_SPEC)
         listeners = []
         for i, cancel in enumerate(spec.cancel):
