@@ -9,7 +9,7 @@ follow-ups and :func:`ingest` drains them in order, in the same transaction.
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
 
 from inlet.ids import new_ulid
@@ -92,11 +92,33 @@ def ingest(
 
     events = {event.internal_id: event for event in batch.events}
     # Runs as created (nothing else in the batch changed them): no need to read them back.
-    known = {new.id: queued_run(new, now) for new in batch.runs if new.plain}
+    known = _AsCreated({new.id: new for new in batch.runs if new.plain}, now)
     claims = claim_created(
         tx, result.run_ids, known, events, now, then.calls, then.lease_until, lease
     )
     return replace(result, claims=tuple(claims))
+
+
+class _AsCreated(Mapping[str, Run]):
+    """Runs as ``queued_run`` makes them from their ``NewRun``, each made when asked: a
+    claim of the created runs takes its first few of a batch's hundreds."""
+
+    __slots__ = ("_news", "_now")
+
+    def __init__(self, news: dict[str, NewRun], now: float) -> None:
+        self._news, self._now = news, now
+
+    def __getitem__(self, run_id: str) -> Run:
+        return queued_run(self._news[run_id], self._now)
+
+    def __contains__(self, run_id: object) -> bool:
+        return run_id in self._news
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._news)
+
+    def __len__(self) -> int:
+        return len(self._news)
 
 
 def _ingest(tx: Tx, batch: Batch, now: float, key_ttl: float, work: deque[Work]) -> IngestResult:
