@@ -111,3 +111,31 @@ async def test_a_grouped_apply_that_fails_is_retried_per_request_and_only_the_ba
     assert [o.runs for o in (outcomes[0], outcomes[1], outcomes[3])] == [1, 1, 1]
     # the group of three failed together, then each went alone
     assert [len(c) for c in store.calls] == [1, 3, 1, 1, 1]
+
+
+async def until_calls(store: GatedStore, count: int) -> None:
+    for _ in range(200):
+        if len(store.calls) >= count:
+            return
+        await asyncio.sleep(0)
+    raise AssertionError(f"{len(store.calls)} ingest calls, expected {count}")
+
+
+async def test_the_next_group_is_routed_and_sent_while_the_one_before_is_stored() -> None:
+    store = GatedStore()
+    ingest = ingestor(store)
+    first = asyncio.create_task(ingest.accept(body("app/a", n=0), None))
+    await store.called.wait()
+    second = [asyncio.create_task(ingest.accept(body("app/a", n=n), None)) for n in (1, 2)]
+    # The first is still being stored; the group after it reaches the store all the same.
+    await until_calls(store, 2)
+    assert not first.done() and [len(c) for c in store.calls] == [1, 2]
+    # A third group waits for the first to be stored: two groups in flight at most.
+    third = asyncio.create_task(ingest.accept(body("app/a", n=3), None))
+    for _ in range(20):
+        await asyncio.sleep(0)
+    assert len(store.calls) == 2
+    store.gate.set()
+    outcomes = await asyncio.gather(first, *second, third)
+    assert [len(c) for c in store.calls] == [1, 2, 1]
+    assert all(o.runs == 1 for o in outcomes)

@@ -7,6 +7,11 @@ so 32 concurrent single-event requests cost one transaction and one statement pe
 instead of 32 of each. A request that finds nothing in flight is applied at once, so an
 unloaded request waits for nobody. If the combined apply fails, each request of it is
 applied alone, so an error reaches only the request that caused it.
+
+The next group is routed while the one before it is stored: routing is the event loop's
+work and storing the store thread's, which keeps their order, and the requests of the
+next group arrived before the previous one was answered, so no order between them was
+promised. At most two groups are in flight.
 """
 
 from __future__ import annotations
@@ -79,32 +84,62 @@ class Ingestor:
         return await started
 
     async def _apply_waiting(self) -> None:
-        """Apply what waits, a group at a time, until nothing does."""
-        group: list[_Waiting] = []
+        """Apply what waits, a group at a time, until nothing does; a group is taken once
+        the one before it is routed and the one before that is stored."""
+        in_flight: list[tuple[list[_Waiting], asyncio.Task[None]]] = []
         try:
-            while self._waiting:
-                group, size = [], 0
-                while self._waiting and (
-                    not group or size + len(self._waiting[0].events) <= MAX_GROUPED_EVENTS
-                ):
-                    waiting = self._waiting.pop(0)
-                    if waiting.started.done():  # its request went away before it was applied
-                        continue
-                    group.append(waiting)
-                    size += len(waiting.events)
-                if group:
-                    await self._apply_group(group)
+            while self._waiting or in_flight:
+                group = self._take()
+                if not group:
+                    await in_flight.pop(0)[1]
+                    continue
+                routed = asyncio.Event()
+                applying = asyncio.create_task(self._apply_group(group, routed))
+                in_flight.append((group, applying))
+                routing = asyncio.create_task(routed.wait())
+                await asyncio.wait((routing, applying), return_when=asyncio.FIRST_COMPLETED)
+                routing.cancel()
+                if len(in_flight) > 1:
+                    await in_flight.pop(0)[1]
         except BaseException:
             # Cancelled (the server stops): nobody is left waiting for an answer forever.
-            for waiting in [*group, *self._waiting]:
+            for group, applying in in_flight:
+                applying.cancel()
+                for waiting in group:
+                    waiting.started.cancel()
+            for waiting in self._waiting:
                 waiting.started.cancel()
             self._waiting.clear()
             raise
 
-    async def _apply_group(self, group: list[_Waiting]) -> None:
+    def _take(self) -> list[_Waiting]:
+        """The requests waiting, in order, up to ``MAX_GROUPED_EVENTS`` events (one at
+        least), without those whose caller went away."""
+        group: list[_Waiting] = []
+        size = 0
+        while self._waiting and (
+            not group or size + len(self._waiting[0].events) <= MAX_GROUPED_EVENTS
+        ):
+            waiting = self._waiting.pop(0)
+            if waiting.started.done():  # its request went away before it was applied
+                continue
+            group.append(waiting)
+            size += len(waiting.events)
+        return group
+
+    async def _apply_group(self, group: list[_Waiting], routed: asyncio.Event) -> None:
+        """Apply the group; ``routed`` is set once its events are routed (or it ends)."""
+        try:
+            await self._apply_routed(group, routed)
+        finally:
+            routed.set()
+
+    async def _apply_routed(self, group: list[_Waiting], routed: asyncio.Event) -> None:
         if len(group) > 1:
             try:
-                runs = await self._applier.apply_each([w.events for w in group], self._clock.now())
+                runs = await self._applier.apply_each(
+                    [w.events for w in group], self._clock.now(), routed
+                )
             except Exception:  # each request then hears its own outcome, applied alone
                 log.debug("events.apply_each_failed", exc_info=True)
             else:
@@ -113,7 +148,7 @@ class Ingestor:
                 return
         for waiting in group:
             try:
-                result = await self._applier.apply(waiting.events, self._clock.now())
+                result = await self._applier.apply(waiting.events, self._clock.now(), routed=routed)
             except Exception as exc:  # delivered to the request's own await
                 if not waiting.started.done():
                     waiting.started.set_exception(exc)

@@ -15,6 +15,7 @@ there are two entry points, ``apply`` and ``complete``, over the same routing an
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable, Sequence
 from dataclasses import replace
 from typing import Protocol
@@ -70,6 +71,7 @@ class Applier:
         *,
         runs: Sequence[NewRun] = (),
         cancels: Sequence[Cancellation] = (),
+        routed: asyncio.Event | None = None,
     ) -> IngestResult:
         """Store ``events`` and apply what they cause, in one transaction.
 
@@ -77,33 +79,39 @@ class Applier:
         (a cron fire's run is planned for its function alone, not by matching its event);
         ``cancels`` are cancellations asked for directly, applied with those the events
         cause. The worker is woken if a run was made, a wait resolved or a run cancelled.
+        ``routed`` is set once the events are routed, before they are stored.
         """
-        routed = await self._route(events, now)
+        found = await self._route(events, now)
+        if routed is not None:
+            routed.set()
         return await self._ingest(
             events,
-            replace(routed, runs=(*runs, *routed.runs), cancels=(*cancels, *routed.cancels)),
+            replace(found, runs=(*runs, *found.runs), cancels=(*cancels, *found.cancels)),
             now,
         )
 
     async def apply_each(
-        self, groups: Sequence[Sequence[Event]], now: float
+        self, groups: Sequence[Sequence[Event]], now: float, routed: asyncio.Event | None = None
     ) -> list[tuple[str, ...]]:
         """``apply`` for several callers' events at once (concurrent requests of the event
         API): routed together and stored in one store call, so one transaction and one
         set of statements serves them all. The runs each group's events started, in the
         groups' order. An event a previous group already holds (the same id) is that
-        group's: it starts nothing for a later one, as if they had been applied in turn."""
+        group's: it starts nothing for a later one, as if they had been applied in turn.
+        ``routed`` is set once they are routed, before they are stored."""
         events: list[Event] = []
         owner: dict[str, int] = {}
         for index, group in enumerate(groups):
             for event in group:
                 if owner.setdefault(event.internal_id, index) == index:
                     events.append(event)
-        routed = await self._route(events, now)
-        result = await self._ingest(events, routed, now)
+        found = await self._route(events, now)
+        if routed is not None:
+            routed.set()
+        result = await self._ingest(events, found, now)
         created = set(result.run_ids)
         started: list[list[str]] = [[] for _ in groups]
-        for run in routed.runs:
+        for run in found.runs:
             if run.id in created:
                 started[owner[run.event_ids[0]]].append(run.id)
         return [tuple(ids) for ids in started]
