@@ -347,9 +347,6 @@ class SkipSet:
     reason: str
     event_ids: tuple[str, ...]
 
-    def records(self) -> list[SkipRecord]:
-        return [SkipRecord(e, self.function_slug, self.reason) for e in self.event_ids]
-
 
 @dataclass(frozen=True, slots=True)
 class NewRun:

@@ -107,9 +107,14 @@ class SqlRetention:
         """Take the events about to be deleted out of the ingest refusals that name them
         (read through the events, so before they go); a set left naming none goes."""
         gone = set(event_ids)
+        shrunk, dropped = [], []
         for set_id, slug, reason, listed in self._many("skip_sets_of_events", event_ids).fetchall():
             kept = [e for e in orjson.loads(listed) if e not in gone]
             if kept:
-                self._x("shrink_skip_set", (orjson.dumps(kept).decode(), set_id, slug, reason))
+                shrunk.append((orjson.dumps(kept).decode(), set_id, slug, reason))
             else:
-                self._x("drop_skip_set", (set_id, slug, reason))
+                dropped.append((set_id, slug, reason))
+        if shrunk:
+            self._conn.executemany(self._q["shrink_skip_set"], shrunk)
+        if dropped:
+            self._conn.executemany(self._q["drop_skip_set"], dropped)
