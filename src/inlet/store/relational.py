@@ -15,6 +15,7 @@ import asyncio
 import itertools
 import queue
 import threading
+from collections import OrderedDict
 from collections.abc import Callable, Mapping, Sequence
 from importlib import resources
 from typing import Any, TypeVar
@@ -89,8 +90,10 @@ class RelationalStore(
         self._db: Connection | None = None
         self._leases = itertools.count(1)
         self._q: Mapping[str, str] = queries.load(self.dialect)
-        self._events: dict[str, Event] = {}
-        """Recently read events, decoded (events never change once stored)."""
+        self._events: OrderedDict[str, Event] = OrderedDict()
+        """Recently read events, decoded (events never change once stored). Ordered: a
+        plain dict's oldest key, after as many deletions from its front, is a scan past
+        them (1.7 us an event kept, against 0.2)."""
 
     # What a backend supplies
 
@@ -258,7 +261,7 @@ class RelationalStore(
         """Into the cache (on the store thread: the only one that fills it)."""
         for event in events:
             if len(self._events) >= EVENT_CACHE_SIZE:
-                del self._events[next(iter(self._events))]
+                self._events.popitem(last=False)
             self._events[event.internal_id] = event
 
     # Writes: the engine in one transaction of the store thread
