@@ -101,6 +101,30 @@ async def test_a_run_key_can_be_used_again_once_it_expires(store: Store) -> None
     assert later.run_ids == (new_run(2, ev).id,)
 
 
+async def test_a_batch_stores_only_its_new_events_and_creates_only_the_runs_whose_key_is_free(
+    store: Store,
+) -> None:
+    # Several events and runs at once (the path where a dialect stores them in one
+    # statement per table): an event stored before is not new again, a key held by a run
+    # of the last day keeps it, an expired key is taken over.
+    old, held, fresh = event(1), event(2), event(3)
+    await store.ingest([old], [new_run(1, old)], NOW, DAY)
+    await store.ingest([held], [new_run(2, held)], NOW + DAY, DAY)
+    later = NOW + DAY + 1
+    result = await store.ingest(
+        [old, held, fresh],
+        [new_run(11, old), new_run(12, held), new_run(13, fresh)],
+        later,
+        DAY,
+    )
+    assert result.new_event_ids == (fresh.internal_id,)
+    assert result.run_ids == (new_run(11, old).id, new_run(13, fresh).id)
+    due = await store.claim(later, 10, later + 30, "w")
+    assert sorted(c.item.run_id for c in due) == [
+        new_run(n, ev).id for n, ev in ((1, old), (2, held), (11, old), (13, fresh))
+    ]
+
+
 async def test_a_claimed_item_is_not_claimed_again_until_its_lease_expires(store: Store) -> None:
     await one_run(store)
     first = await store.claim(NOW, 10, NOW + 30, "a")
