@@ -37,6 +37,27 @@ def test_new_ulids_sort_by_time_as_text() -> None:
     assert new_ulid(NOW) < new_ulid(NOW + 0.002)
 
 
+def test_the_ulids_of_one_millisecond_count_up_from_a_random_first() -> None:
+    first, second, third = (ULID.from_str(new_ulid(NOW + 7.0)) for _ in range(3))
+    assert int(second) == int(first) + 1 and int(third) == int(first) + 2
+    later = ULID.from_str(new_ulid(NOW + 8.0))  # a new millisecond: random again
+    entropy = 2**80 - 1
+    assert later.milliseconds > first.milliseconds
+    assert int(later) & entropy != (int(third) & entropy) + 1
+
+
+def test_counting_up_carries_past_z_and_starts_afresh_after_the_last_value(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    source = ids._Source()
+    monkeypatch.setattr(ids, "_source", source)
+    made = new_ulid(NOW)
+    source.last = "0000000000000AZZ"
+    assert new_ulid(NOW) == made[:10] + "0000000000000B00"
+    source.last = "Z" * 16  # 2**80 - 1: nothing follows it in this millisecond
+    assert ULID_TEXT.fullmatch(new_ulid(NOW))
+
+
 def test_a_new_ulid_is_its_time_then_a_digit_per_random_byte_as_python_ulid_reads_it(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
