@@ -13,6 +13,7 @@ from __future__ import annotations
 import base64
 import binascii
 import hashlib
+import itertools
 import os
 import threading
 from typing import NoReturn
@@ -36,7 +37,7 @@ _DIGIT_OF_BYTE = bytes(_CROCKFORD[b & 31] for b in range(256))
 """A random byte as a random Crockford digit (its low 5 bits: 256 is a multiple of 32, so
 every digit is as likely): a buffer's worth of digits in one ``bytes.translate``, where
 encoding each id's 10 bytes with ``base64.b32encode`` (Python code) cost 1.4 us an id."""
-_NEXT_DIGIT = {chr(a): chr(b) for a, b in zip(_CROCKFORD, _CROCKFORD[1:], strict=False)}
+_NEXT_DIGIT = {chr(a): chr(b) for a, b in itertools.pairwise(_CROCKFORD)}
 """Each Crockford digit but the last (Z) and the one after it."""
 _SEED_EXAMPLE = "1743130137367,eii2YKXRVTJPuA=="
 
