@@ -13,6 +13,7 @@ import orjson
 from inlet.expr import index_value, path_value
 from inlet.metrics import Tally
 from inlet.model import (
+    STEP_DISCOVERY,
     App,
     Attempt,
     Cancellation,
@@ -39,7 +40,8 @@ from inlet.store.base import CallEnd, Claim, Completed, IngestResult, Next, Stor
 from inlet.store.engine import apply, queue
 from inlet.store.engine import checkpoint as engine_checkpoint
 from inlet.store.engine import endpoint as engine_endpoint
-from inlet.store.engine.tx import FirstLease, GateState, Keys, Loaded, RunRow, Tx
+from inlet.store.engine.admit import queued_run
+from inlet.store.engine.tx import FirstLease, GateState, Keys, Loaded, RunRow, Start, Tx
 from inlet.store.memory_metadata import MemoryMetadata
 from inlet.store.memory_queue import MemoryQueueTx
 from inlet.store.memory_reads import MemoryReads
@@ -132,6 +134,12 @@ class MemoryTx(MemoryQueueTx):
     def insert_runs(self, runs: Sequence[tuple[Run, RunFlow]]) -> None:
         for run, flow in runs:
             self.insert_run(run, flow)
+
+    def insert_queued_runs(self, starts: Sequence[Start], now: float) -> None:
+        for new, item_id, rank in starts:
+            self.insert_run(queued_run(new, now), new.flow)
+            item = QueueItem(item_id, new.id, ItemKind.DISCOVERY, STEP_DISCOVERY, new.due_at)
+            self.enqueue(item, rank, new.flow.concurrency)
 
     def run(self, run_id: str) -> RunRow | None:
         return self.rows.runs.get(run_id)

@@ -91,9 +91,7 @@ class RelationalStore(
         self._leases = itertools.count(1)
         self._q: Mapping[str, str] = queries.load(self.dialect)
         self._events: OrderedDict[str, Event] = OrderedDict()
-        """Recently read events, decoded (events never change once stored). Ordered: a
-        plain dict's oldest key, after as many deletions from its front, is a scan past
-        them (1.7 us an event kept, against 0.2)."""
+        """Recently read events, decoded (they never change once stored); oldest first."""
 
     # What a backend supplies
 
@@ -242,9 +240,8 @@ class RelationalStore(
         return self._conn.execute(self._q[name], args)
 
     def cached_event(self, db: Connection, internal_id: str) -> Event | None:
-        # Events never change once stored, and every call of a run needs its events. Only
-        # the store thread fills the cache, so it needs no lock; the reads of a shared
-        # backend, on pool threads, look in it too (a dict's get is atomic).
+        # Every call of a run needs its events. Only the store thread fills the cache, so
+        # it needs no lock; a shared backend's reads on pool threads look in it too.
         owner = threading.current_thread() is self._writer
         cached = self._events.get(internal_id)
         if cached is not None:

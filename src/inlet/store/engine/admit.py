@@ -14,6 +14,7 @@ from inlet.flow.config import IDEMPOTENCY_PERIOD
 from inlet.flow.debounce import DebounceState
 from inlet.flow.decision import Delay, Skip
 from inlet.flow.singleton import CancelThen
+from inlet.ids import new_ulid
 from inlet.metrics import BATCH, DEBOUNCE, THROTTLE
 from inlet.model import (
     Buffer,
@@ -28,7 +29,7 @@ from inlet.model import (
 )
 from inlet.steps import finish as finishing
 from inlet.steps.waits import invoke_refused
-from inlet.store.engine.queue import enqueue, queued, run_state
+from inlet.store.engine.queue import enqueue, first_rank, run_state
 from inlet.store.engine.tx import GateState, RunRow, Tx
 from inlet.store.operations import PAUSED
 
@@ -105,20 +106,11 @@ def create_plain_runs(tx: Tx, runs: Sequence[NewRun], now: float, key_ttl: float
         return set()
     held = tx.reserve_keys([(n.function_slug, n.key, n.id) for n in plain], now, now + key_ttl)
     fresh = [new for new, ok in zip(plain, held, strict=True) if ok]
-    created = [(new, queued_run(new, now)) for new in fresh]
-    tx.insert_runs([(run, new.flow) for new, run in created])
-    tx.enqueue_many(
-        [
-            queued(
-                tx,
-                RunRow(run, new.flow.priority, new.flow.concurrency),
-                run.id,
-                NewItem(ItemKind.DISCOVERY, "step", new.due_at),
-                now,
-            )
-            for new, run in created
-        ]
-    )
+    if fresh:
+        tx.insert_queued_runs(
+            [(new, new_ulid(now), first_rank(new.due_at, new.flow.priority)) for new in fresh], now
+        )
+        tx.note_due(min(new.due_at for new in fresh), now)
     return {new.id for new in fresh}
 
 

@@ -67,6 +67,14 @@ def queued(
     return item, rank_of(row, new, now) - priority, keys
 
 
+def first_rank(due_at: float, priority: float) -> float:
+    """The rank :func:`queued` gives the first call of a run created (queued) at ``now``
+    and due at ``due_at <= now`` or later: by :func:`rank_of`, a call due now ranks at its
+    run's creation, which is now, and one due later at its due time; less the run's
+    priority."""
+    return due_at - priority
+
+
 def rank_of(row: RunRow | None, new: NewItem, now: float) -> float:
     """Where ``new`` queues before its run's priority: a call due now ranks at its run's
     creation, so that under a backlog the runs already under way finish before newer ones

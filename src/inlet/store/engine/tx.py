@@ -22,6 +22,7 @@ from inlet.model import (
     Attempt,
     Event,
     Listener,
+    NewRun,
     QueueItem,
     Run,
     RunFlow,
@@ -57,6 +58,9 @@ class FirstLease:
 
 Loaded = tuple[RunRow, tuple[StoredMemo, ...]]
 """A run with its memos in order, as a claim loads it."""
+Start = tuple[NewRun, str, float]
+"""A plain run to create with its first call (``Tx.insert_queued_runs``): the run, the
+call's item id and its rank."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -142,6 +146,14 @@ class Tx(Protocol):
 
     def insert_runs(self, runs: Sequence[tuple[Run, RunFlow]]) -> None:
         """:meth:`insert_run` for each (one write per table where the dialect can)."""
+
+    def insert_queued_runs(self, starts: Sequence[Start], now: float) -> None:
+        """Each start's run as ``queued_run`` makes it at ``now`` (:meth:`insert_runs`),
+        with its first call: a discovery of ``STEP_DISCOVERY`` due at the run's
+        ``due_at``, the item id and rank the start gives, holding the run's concurrency
+        keys (:meth:`enqueue_many`). What creating a plain run writes, made from the runs
+        as planned: most of an ingest's runs, where an object per row and per item cost
+        more than the rows (``inlet.store.engine.admit.create_plain_runs``)."""
 
     def run(self, run_id: str) -> RunRow | None:
         """The run, to be changed: its row stays locked until the transaction ends."""

@@ -8,6 +8,7 @@ from typing import Any
 import orjson
 
 from inlet.model import (
+    STEP_DISCOVERY,
     Attempt,
     Event,
     ItemKind,
@@ -15,9 +16,10 @@ from inlet.model import (
     ListenerKind,
     QueueItem,
     Run,
+    RunFlow,
     RunStatus,
 )
-from inlet.store.engine.tx import Keys
+from inlet.store.engine.tx import Keys, Start
 
 
 def dumps(value: Any) -> bytes:
@@ -145,6 +147,42 @@ def attempt_row(a: Attempt) -> tuple[Any, ...]:
         a.op_step,
         a.due_at,
     )
+
+
+def run_row(run: Run, flow: RunFlow) -> tuple[Any, ...]:
+    """``insert_run``'s parameters."""
+    return (
+        run.id,
+        run.function_slug,
+        dumps(list(run.event_ids)),
+        run.status.value,
+        float(run.created_at),
+        float(flow.priority),
+        keys_blob(flow.concurrency),
+        flow.singleton,
+    )
+
+
+def start_rows(
+    starts: Sequence[Start], now: float
+) -> tuple[list[tuple[Any, ...]], list[tuple[Any, ...]], list[tuple[str, str]]]:
+    """``Tx.insert_queued_runs``'s rows: each run's (``run_row`` of ``queued_run``), its
+    first call's (``queue_row``) and its events' links, made straight from the planned
+    runs."""
+    status, at, kind = RunStatus.QUEUED.value, float(now), ItemKind.DISCOVERY.value
+    runs: list[tuple[Any, ...]] = []
+    items: list[tuple[Any, ...]] = []
+    links: list[tuple[str, str]] = []
+    for new, item_id, rank in starts:
+        flow = new.flow
+        keys = keys_blob(flow.concurrency)
+        events = dumps(list(new.event_ids))
+        priority = float(flow.priority)
+        runs.append((new.id, new.function_slug, events, status, at, priority, keys, flow.singleton))
+        due = float(new.due_at)
+        items.append((item_id, new.id, kind, STEP_DISCOVERY, due, 1, "", None, rank, rank, keys))
+        links.extend((e, new.id) for e in new.event_ids)
+    return runs, items, links
 
 
 def queue_row(queued: tuple[QueueItem, float, Keys]) -> tuple[Any, ...]:

@@ -27,7 +27,16 @@ from inlet.model import (
     StoredMemo,
 )
 from inlet.store.engine.queue import PARKED
-from inlet.store.engine.tx import Due, FirstLease, GateState, Keys, Lease, Loaded, RunRow
+from inlet.store.engine.tx import (
+    Due,
+    FirstLease,
+    GateState,
+    Keys,
+    Lease,
+    Loaded,
+    RunRow,
+    Start,
+)
 from inlet.store.sql.rows import (
     attempt_row,
     dumps,
@@ -35,12 +44,13 @@ from inlet.store.sql.rows import (
     event_row,
     item_from,
     json_rows,
-    keys_blob,
     keys_from,
     listener_row,
     queue_row,
     run_columns,
     run_from,
+    run_row,
+    start_rows,
 )
 
 
@@ -203,26 +213,23 @@ class SqlTx:
         self.insert_runs([(run, flow)])
 
     def insert_runs(self, runs: Sequence[tuple[Run, RunFlow]]) -> None:
-        if not runs:
-            return
-        rows = [
-            (
-                run.id,
-                run.function_slug,
-                dumps(list(run.event_ids)),
-                run.status.value,
-                float(run.created_at),
-                float(flow.priority),
-                keys_blob(flow.concurrency),
-                flow.singleton,
-            )
-            for run, flow in runs
-        ]
+        if runs:
+            rows = [run_row(run, flow) for run, flow in runs]
+            links = [(e, run.id) for run, _ in runs for e in run.event_ids]
+            self._write_runs(rows, max(-flow.priority for _, flow in runs), links)
+
+    def insert_queued_runs(self, starts: Sequence[Start], now: float) -> None:
+        if starts:
+            runs, items, links = start_rows(starts, now)
+            self._write_runs(runs, max(-new.flow.priority for new, _, _ in starts), links)
+            self.hooks.write_rows(self.db, self.q["enqueue"], items)
+
+    def _write_runs(
+        self, rows: list[tuple[Any, ...]], delay: float, links: list[tuple[str, str]]
+    ) -> None:
         self.hooks.write_rows(self.db, self.q["insert_run"], rows)
-        delay = max(-flow.priority for _, flow in runs)
         if delay > 0:
             self.hooks.note_delay(self.db, delay)
-        links = [(e, run.id) for run, _ in runs for e in run.event_ids]
         self.hooks.write_rows(self.db, self.q["link_event"], links)
 
     def run(self, run_id: str) -> RunRow | None:
