@@ -1,9 +1,10 @@
 """The embedded SQLite backend (WAL).
 
-One connection, used from the store thread. Every write is one ``BEGIN IMMEDIATE``
+One connection for reads and writes, used from the store thread. Every write is one ``BEGIN IMMEDIATE``
 transaction, so a SIGKILL leaves either all of a call's outcome or none of it.
 ``synchronous=NORMAL`` in WAL mode survives a killed process (only an OS crash can lose the
-last commits) at ~60k commits/s instead of ~5k. One process owns the file (a lock file
+last commits) at ~60k commits/s instead of ~5k; the WAL's checkpoints run on a thread of
+their own (``checkpointer``). One process owns the file (a lock file
 says so), which lets this backend keep a few facts in memory that a shared database could
 not (which event names have listeners, how far priorities delay items).
 """
@@ -14,10 +15,11 @@ import fcntl
 import logging
 import os
 import sqlite3
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from inlet.errors import DatabaseLocked, SchemaMismatch
+from inlet.store.checkpointer import BACKSTOP_PAGES, Checkpointer
 from inlet.store.relational import Connection, RelationalStore, migrations, statements
 from inlet.store.writer import Session
 
@@ -30,8 +32,9 @@ RECLAIM_PAGES = 8192
 
 
 class _Transactions:
-    def __init__(self, db: sqlite3.Connection) -> None:
+    def __init__(self, db: sqlite3.Connection, committed: Callable[[], None]) -> None:
         self._db = db
+        self._committed = committed
 
     def ready(self) -> None:
         pass
@@ -42,6 +45,7 @@ class _Transactions:
 
     def commit(self) -> None:
         self._db.execute("COMMIT")
+        self._committed()
 
     def rollback(self) -> None:
         self._db.execute("ROLLBACK")
@@ -63,6 +67,7 @@ class SQLiteStore(RelationalStore):
         self._path = path
         self._sqlite: sqlite3.Connection | None = None
         self._lock_fd: int | None = None
+        self._checkpointer: Checkpointer | None = None
         self._max_delay = 0.0
         """The largest delay a negative priority gave any queued item (bounds claims)."""
         self._listened_names: set[str] = set()
@@ -97,7 +102,11 @@ class SQLiteStore(RelationalStore):
         self._max_delay = float(row[0] or 0.0)
         self._listened_names = {r[0] for r in db.execute("SELECT DISTINCT event FROM listeners")}
         self._sqlite = db
-        return db, _Transactions(db)
+        # The WAL's pages go into the file on a thread of their own (checkpointer.py).
+        db.execute(f"PRAGMA wal_autocheckpoint={BACKSTOP_PAGES}")
+        self._checkpointer = Checkpointer(path)
+        self._checkpointer.start()
+        return db, _Transactions(db, self._checkpointer.nudge)
 
     def _incremental(self, db: sqlite3.Connection) -> None:
         # Retention frees pages a batch at a time; in INCREMENTAL mode ``_reclaim`` gives
@@ -143,6 +152,9 @@ class SQLiteStore(RelationalStore):
                     raise
 
     def _disconnect(self) -> None:
+        if self._checkpointer is not None:
+            self._checkpointer.stop()
+            self._checkpointer = None
         if self._sqlite is not None:
             self._sqlite.close()
             self._sqlite = None
