@@ -1,12 +1,12 @@
 """The embedded SQLite backend (WAL).
 
-One connection for reads and writes, used from the store thread. Every write is one ``BEGIN IMMEDIATE``
-transaction, so a SIGKILL leaves either all of a call's outcome or none of it.
-``synchronous=NORMAL`` in WAL mode survives a killed process (only an OS crash can lose the
-last commits) at ~60k commits/s instead of ~5k; the WAL's checkpoints run on a thread of
-their own (``checkpointer``). One process owns the file (a lock file
-says so), which lets this backend keep a few facts in memory that a shared database could
-not (which event names have listeners, how far priorities delay items).
+One connection for reads and writes, used from the store thread. Every write is one
+``BEGIN IMMEDIATE`` transaction, so a SIGKILL leaves either all of a call's outcome or none
+of it. ``synchronous=NORMAL`` in WAL mode survives a killed process (only an OS crash can
+lose the last commits) at ~60k commits/s instead of ~5k; the WAL's checkpoints run on a
+thread of their own (``checkpointer``). One process owns the file (a lock file says so),
+which lets this backend keep a few facts in memory that a shared database could not (which
+event names have listeners, how far priorities delay items).
 """
 
 from __future__ import annotations
