@@ -80,6 +80,72 @@ def test_the_functions_started_and_skipped_are_those_evaluating_every_expression
         assert skip.reason == f"the trigger's expression was not true: {source}"
 
 
+DECIDED = [
+    "event.data.fn == 3",
+    "3 == event.data.fn",
+    "event.data.fn == 3.0",
+    "event.data.fn == -2",
+    "event.data.fn == 'a'",
+    "event.data.fn == true",
+    "event.data.fn == 1",
+    "event.data.fn == 1 && event.data.fn == 1.0",
+    "",
+]
+"""Triggers each decided by ``event.data.fn`` alone (or by nothing): the registry keeps
+what an event starts by its value there."""
+DECIDING = Registry([fn(f"d{i}", source) for i, source in enumerate(DECIDED)])
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.lists(DATA, min_size=1, max_size=6))
+def test_what_a_value_decides_is_kept_and_stays_what_evaluating_every_expression_gives(
+    datas: list[dict[str, Any]],
+) -> None:
+    for data in datas:  # one registry across examples: later events find values kept
+        event = ev(data)
+        variables = {"event": event.to_wire()}
+        expected = [
+            f"d{i}"
+            for i, source in enumerate(DECIDED)
+            if not source or compile_expression(source).matches(variables)
+        ]
+        started, skips = DECIDING.sort(event)
+        assert [f.slug for f in started] == expected
+        assert sorted(s.function_slug for s in skips) == sorted(
+            f"d{i}" for i in range(len(DECIDED)) if f"d{i}" not in expected
+        )
+
+
+def test_a_value_seen_before_is_decided_without_evaluating_any_expression(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    registry = Registry([fn(f"listen-{k}", f"event.data.fn == {k}") for k in range(10)])
+    evaluated: list[str] = []
+    real = Expression.matches
+
+    def counting(self: Expression, variables: Any, **kwargs: Any) -> bool:
+        evaluated.append(self.source)
+        return real(self, variables, **kwargs)
+
+    monkeypatch.setattr(Expression, "matches", counting)
+    for data in ({"fn": 3}, {"fn": 3, "other": "x"}, {"fn": 3.0}, {"fn": 3}):
+        started, skips = registry.sort(ev(data))
+        assert [f.slug for f in started] == ["listen-3"] and len(skips) == 9
+    # 3 once, 3.0 once (a float is tested each time, never kept): not once per event.
+    assert evaluated == ["event.data.fn == 3", "event.data.fn == 3"]
+    started, _ = registry.sort(ev({"fn": True}))  # equal to 1 in Python, not in CEL
+    assert started == []
+
+
+def test_a_trigger_with_another_term_keeps_nothing() -> None:
+    registry = Registry(
+        [fn(f"listen-{k}", f"event.data.fn == {k}") for k in range(5)]
+        + [fn("mixed", "event.data.fn == 3 && event.data.n > 1")]
+    )
+    assert [f.slug for f in registry.sort(ev({"fn": 3, "n": 2}))[0]] == ["listen-3", "mixed"]
+    assert [f.slug for f in registry.sort(ev({"fn": 3, "n": 0}))[0]] == ["listen-3"]
+
+
 def test_an_event_whose_value_differs_from_the_constant_is_refused_without_evaluating(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:

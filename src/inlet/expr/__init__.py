@@ -8,7 +8,13 @@ cancellation conditions; ``equality_index`` extracts what a pause index can look
 from __future__ import annotations
 
 from inlet.expr.cel import Expression, ExpressionInvalid, compile_expression
-from inlet.expr.index import IndexValue, equality_index, index_value, path_value
+from inlet.expr.index import (
+    IndexValue,
+    equality_index,
+    equality_paths,
+    index_value,
+    path_value,
+)
 from inlet.expr.interpolate import interpolate
 
 __all__ = [
@@ -17,6 +23,7 @@ __all__ = [
     "IndexValue",
     "compile_expression",
     "equality_index",
+    "equality_paths",
     "index_value",
     "interpolate",
     "path_value",

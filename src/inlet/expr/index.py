@@ -54,6 +54,19 @@ def equality_index(source: str, root: str = _ROOT) -> list[tuple[str, IndexValue
     return pairs or None
 
 
+def equality_paths(source: str, root: str = _ROOT) -> frozenset[str] | None:
+    """The paths ``source`` compares with a literal when its whole top-level ``&&`` chain
+    is such equality terms (``equality_index``'s): its result then depends on the values
+    at those paths alone. None when any term is something else."""
+    paths = set()
+    for term in _conjuncts(parse(source)):
+        pair = _equality(term, root)
+        if pair is None:
+            return None
+        paths.add(pair[0])
+    return frozenset(paths)
+
+
 def index_value(value: Any) -> IndexValue | None:
     """The key under which an event's field value is looked up: what equals a literal in
     CEL maps to the same key (an int-valued float becomes an int), other values to None.

@@ -39,7 +39,7 @@ from inlet.model import (
     SkipSet,
     Trigger,
 )
-from inlet.runs.switch import Step, Switch, switch_for
+from inlet.runs.switch import MAX_OUTCOMES, Outcome, Step, Switch, outcome_key, switch_for
 from inlet.steps.waits import INVOKED
 
 _NO_SPEC = FunctionSpec()
@@ -134,7 +134,7 @@ class Registry:
 
     def match(self, event: Event) -> list[Function]:
         """Functions this event starts; a function with several matching triggers once."""
-        return self._sort(event)[0]
+        return list(self._sort(event)[0])
 
     def sort(self, event: Event) -> tuple[list[Function], list[SkipRecord]]:
         """Functions this event starts, and why it starts none of the others that listen
@@ -142,8 +142,9 @@ class Registry:
         matched, refused = self._sort(event)
         return matched, [SkipRecord(event.internal_id, s, r) for s, r in refused.items()]
 
-    def _sort(self, event: Event) -> tuple[list[Function], dict[str, str]]:
-        """``sort``, the refusals as the reason by function."""
+    def _sort(self, event: Event) -> Outcome:
+        """``sort``, the refusals as the reason by function; the lists may be a switch's
+        (``Switch.outcomes``), never to be changed."""
         if event.name == INVOKED:
             # An invoke starts exactly the function it names, whatever its triggers.
             meta = event.data.get("_inngest")
@@ -159,9 +160,16 @@ class Registry:
         seen: dict[str, IndexValue | None] = {}
         steps: Iterable[Step] = ((fn, expr, False) for fn, expr in candidates)
         switch = self._switches.get(event.name)
+        key = None
         if switch is not None:
             variables = {"event": event.to_wire()}
-            value = index_value(path_value(variables["event"], switch.path))
+            raw = path_value(variables["event"], switch.path)
+            key = outcome_key(raw) if switch.decided else None
+            if key is not None:
+                known = switch.outcomes.get(key)
+                if known is not None:
+                    return known
+            value = index_value(raw)
             steps, seen[switch.path] = switch.plan(value), value
         for fn, expr, refuse in steps:
             if fn.slug in matched:
@@ -181,7 +189,10 @@ class Registry:
             matched[fn.slug] = fn
         for slug in matched.keys() & refused.keys():  # another trigger of it matched
             del refused[slug]
-        return list(matched.values()), refused
+        outcome = list(matched.values()), refused
+        if switch is not None and key is not None and len(switch.outcomes) < MAX_OUTCOMES:
+            switch.outcomes[key] = outcome
+        return outcome
 
     def listening(self, name: str) -> list[tuple[Function, Expression | None]]:
         """The triggers that listen to events called ``name`` (wildcards included)."""

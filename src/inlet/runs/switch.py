@@ -5,14 +5,17 @@ Many functions listening to one name often differ only by a literal their expres
 requires at the same path (``event.data.fn == 3`` for each of W4's ten, a tenant or a
 type for real apps). A trigger whose required literal differs from the event's value at
 that path cannot match (``registry._may_match``), so for each literal the triggers are
-laid out once: the ones to test, and the ones refused without a look.
+laid out once: the ones to test, and the ones refused without a look. When every trigger
+is decided by the value at that path (no expression, or equality terms at that path
+alone), what an event starts and why it starts nothing else is the same for every event
+with that value: the registry keeps it by value (``Switch.outcomes``).
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 
-from inlet.expr import Expression, IndexValue
+from inlet.expr import Expression, IndexValue, equality_paths
 from inlet.model import Function
 
 Candidate = tuple[Function, Expression | None]
@@ -21,6 +24,14 @@ Step = tuple[Function, Expression | None, bool]
 
 MIN_TRIGGERS = 4
 """Fewer triggers requiring a literal at one path are tested in turn, as cheaply."""
+MAX_OUTCOMES = 1024
+"""Values whose outcome a switch keeps (the values are the senders' to choose)."""
+
+Outcome = tuple[list[Function], dict[str, str]]
+"""The functions an event starts, and the reason each other one refused it by slug."""
+OutcomeKey = tuple[type, IndexValue]
+"""A value by its type too: CEL tells ``1``, ``1.0`` and ``true`` apart where Python's
+``==`` (and so a dict's key) may not."""
 
 
 class Switch:
@@ -31,12 +42,20 @@ class Switch:
     ``_may_match`` compares: an int and a bool literal share a plan, and the evaluator
     tells them apart)."""
 
-    __slots__ = ("_other", "_plans", "path")
+    __slots__ = ("_other", "_plans", "decided", "outcomes", "path")
 
     def __init__(
-        self, path: str, candidates: Sequence[Candidate], literals: Sequence[list[IndexValue]]
+        self,
+        path: str,
+        candidates: Sequence[Candidate],
+        literals: Sequence[list[IndexValue]],
+        decided: bool = False,
     ) -> None:
         self.path = path
+        self.decided = decided
+        """Whether the value at ``path`` alone decides every trigger."""
+        self.outcomes: dict[OutcomeKey, Outcome] = {}
+        """The outcome for each value seen, if ``decided`` (up to :data:`MAX_OUTCOMES`)."""
         self._plans: dict[IndexValue, tuple[Step, ...]] = {}
         for wanted in literals:
             for literal in wanted:
@@ -77,4 +96,15 @@ def switch_for(
     if counts[path] < MIN_TRIGGERS:
         return None
     literals = [[lit for p, lit in term if p == path] for term in terms]
-    return Switch(path, candidates, literals)
+    decided = all(
+        expr is None or equality_paths(expr.source, "event") == frozenset([path])
+        for _, expr in candidates
+    )
+    return Switch(path, candidates, literals, decided)
+
+
+def outcome_key(value: object) -> OutcomeKey | None:
+    """``value`` as a key of ``Switch.outcomes``: strings, ints and bools (a float, a
+    missing value or an object is tested each time)."""
+    kind = type(value)
+    return (kind, value) if kind is str or kind is int or kind is bool else None  # type: ignore[return-value]
