@@ -99,29 +99,29 @@ def _rejected(message: str) -> ParsedEvents:
 def _parse_event(
     item: object, index: int, *, seed: str | None, now: float, max_event_bytes: int
 ) -> Event:
-    where = f"event[{index}]"
+    # The field names of the messages (``event[3].data``) are made only for a message.
     if not isinstance(item, dict):
         raise EventInvalid(
-            f'{where} must be a JSON object, got {_json_type(item)}; send {{"name": '
+            f'{_where(index)} must be a JSON object, got {_json_type(item)}; send {{"name": '
             '"app/user.created", "data": {...}}'
         )
     size = len(orjson.dumps(item))
     if size > max_event_bytes:
         raise EventTooLarge(
-            f"{where} is {size} bytes; the limit is {max_event_bytes} bytes per event; "
-            "store large payloads elsewhere and send a reference to them"
+            f"{_where(index)} is {size} bytes; the limit is {max_event_bytes} bytes per "
+            "event; store large payloads elsewhere and send a reference to them"
         )
     now_ms = int(now * 1000)
-    name = _name(item.get("name"), where)
-    data = _object(item.get("data"), f"{where}.data")
+    name = _name(item.get("name"), index)
+    data = _object(item.get("data"), index, "data")
     # Reserved for Inngest's own metadata (e.g. invoke correlation); a user event that
     # carried it could be mistaken for an invocation result.
     data.pop("_inngest", None)
-    user_id = _optional_string(item.get("id"), f"{where}.id", "<your dedupe key>")
-    ts = _timestamp(item.get("ts"), where, now_ms)
-    version = _optional_string(item.get("v"), f"{where}.v", "2024-01-01.1")
-    user = _object(item.get("user"), f"{where}.user")
-    meta = _object(item.get("meta"), f"{where}.meta") if item.get("meta") is not None else None
+    user_id = _optional_string(item.get("id"), index, "id", "<your dedupe key>")
+    ts = _timestamp(item.get("ts"), index, now_ms)
+    version = _optional_string(item.get("v"), index, "v", "2024-01-01.1")
+    user = _object(item.get("user"), index, "user")
+    meta = item.get("meta")
     internal_id = ulid_from_seed(seed, index + 1) if seed else new_ulid(now)
     return Event(
         internal_id=internal_id,
@@ -132,12 +132,23 @@ def _parse_event(
         v=version,
         user=user,
         received_at=now,
-        meta=meta,
+        meta=None if meta is None else _object(meta, index, "meta"),
     )
 
 
-def _name(value: object, where: str) -> str:
-    field = f"{where}.name"
+def _where(index: int, leaf: str = "") -> str:
+    """The event at ``index``, or its field ``leaf``, as a message names it."""
+    return f"event[{index}].{leaf}" if leaf else f"event[{index}]"
+
+
+def _name(value: object, index: int) -> str:
+    if (
+        type(value) is str
+        and 0 < len(value) <= MAX_NAME_LENGTH
+        and value[: len(RESERVED_PREFIX)].lower() != RESERVED_PREFIX
+    ):
+        return value
+    field = _where(index, "name")
     if value is None:
         raise EventInvalid(
             f'{field} is missing; every event needs a name such as "app/user.created"'
@@ -152,44 +163,41 @@ def _name(value: object, where: str) -> str:
         raise EventInvalid(
             f"{field} is {len(value)} characters long; the limit is {MAX_NAME_LENGTH}"
         )
-    if value[: len(RESERVED_PREFIX)].lower() == RESERVED_PREFIX:
-        raise EventInvalid(
-            f"{field} {value!r} is reserved: names starting with {RESERVED_PREFIX!r} belong "
-            'to Inngest\'s own events; use your own prefix such as "app/"'
-        )
-    return value
+    raise EventInvalid(
+        f"{field} {value!r} is reserved: names starting with {RESERVED_PREFIX!r} belong "
+        'to Inngest\'s own events; use your own prefix such as "app/"'
+    )
 
 
-def _object(value: object, field: str) -> dict[str, JSON]:
+def _object(value: object, index: int, leaf: str) -> dict[str, JSON]:
     if value is None:
         return {}
     if not isinstance(value, dict):
         raise EventInvalid(
-            f'{field} must be a JSON object, got {_json_type(value)}; send "{_leaf(field)}": '
-            "{...}"
+            f"{_where(index, leaf)} must be a JSON object, got {_json_type(value)}; send "
+            f'"{leaf}": {{...}}'
         )
     return value
 
 
-def _optional_string(value: object, field: str, example: str) -> str | None:
+def _optional_string(value: object, index: int, leaf: str, example: str) -> str | None:
     if value is None or value == "":
         return None
     if not isinstance(value, str):
         raise EventInvalid(
-            f'{field} must be a string, got {_json_type(value)}; send "{_leaf(field)}": '
-            f'"{example}" or leave it out'
+            f"{_where(index, leaf)} must be a string, got {_json_type(value)}; send "
+            f'"{leaf}": "{example}" or leave it out'
         )
     return value
 
 
-def _timestamp(value: object, where: str, now_ms: int) -> int:
-    field = f"{where}.ts"
+def _timestamp(value: object, index: int, now_ms: int) -> int:
     if value is None:
         return now_ms
     # type() rather than isinstance(): JSON true/false are Python ints.
     if type(value) is not int:
         raise EventInvalid(
-            f"{field} must be integer milliseconds since the epoch, got "
+            f"{_where(index, 'ts')} must be integer milliseconds since the epoch, got "
             f'{_json_type(value)} {_show(value)}; send e.g. "ts": {now_ms}'
         )
     if value == 0:
@@ -201,14 +209,10 @@ def _timestamp(value: object, where: str, now_ms: int) -> int:
             else ""
         )
         raise EventInvalid(
-            f"{field} {value} is not between 1980-01-01 and 2100-01-01 in milliseconds "
-            f"since the epoch{hint}"
+            f"{_where(index, 'ts')} {value} is not between 1980-01-01 and 2100-01-01 in "
+            f"milliseconds since the epoch{hint}"
         )
     return value
-
-
-def _leaf(field: str) -> str:
-    return field.rpartition(".")[2]
 
 
 def _show(value: object) -> str:
