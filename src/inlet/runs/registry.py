@@ -7,6 +7,7 @@ holds the old one is never half updated."""
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from typing import Any
 
 from inlet.errors import FunctionConfigInvalid, InvalidValue
 from inlet.expr import (
@@ -154,23 +155,25 @@ class Registry:
         candidates = self._triggers(event.name)
         if not candidates:
             return [], {}
-        matched: dict[str, Function] = {}
-        refused: dict[str, str] = {}
-        variables = None
-        seen: dict[str, IndexValue | None] = {}
-        steps: Iterable[Step] = ((fn, expr, False) for fn, expr in candidates)
         switch = self._switches.get(event.name)
         key = None
         if switch is not None:
-            variables = {"event": event.to_wire()}
-            raw = path_value(variables["event"], switch.path)
+            wire = event.to_wire()
+            raw = path_value(wire, switch.path)
             key = outcome_key(raw) if switch.decided else None
             if key is not None:
                 known = switch.outcomes.get(key)
-                if known is not None:
+                if known is not None:  # the outcome of every event with this value
                     return known
             value = index_value(raw)
-            steps, seen[switch.path] = switch.plan(value), value
+            variables: dict[str, Any] | None = {"event": wire}
+            seen: dict[str, IndexValue | None] = {switch.path: value}
+            steps: Iterable[Step] = switch.plan(value)
+        else:
+            variables, seen = None, {}
+            steps = ((fn, expr, False) for fn, expr in candidates)
+        matched: dict[str, Function] = {}
+        refused: dict[str, str] = {}
         for fn, expr, refuse in steps:
             if fn.slug in matched:
                 continue
