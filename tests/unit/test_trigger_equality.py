@@ -80,6 +80,19 @@ def test_the_functions_started_and_skipped_are_those_evaluating_every_expression
         assert skip.reason == f"the trigger's expression was not true: {source}"
 
 
+def evaluations(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The sources of the expressions evaluated from now on, in order."""
+    evaluated: list[str] = []
+    real = Expression.matches
+
+    def counting(self: Expression, variables: Any, **kwargs: Any) -> bool:
+        evaluated.append(self.source)
+        return real(self, variables, **kwargs)
+
+    monkeypatch.setattr(Expression, "matches", counting)
+    return evaluated
+
+
 DECIDED = [
     "event.data.fn == 3",
     "3 == event.data.fn",
@@ -120,14 +133,7 @@ def test_a_value_seen_before_is_decided_without_evaluating_any_expression(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     registry = Registry([fn(f"listen-{k}", f"event.data.fn == {k}") for k in range(10)])
-    evaluated: list[str] = []
-    real = Expression.matches
-
-    def counting(self: Expression, variables: Any, **kwargs: Any) -> bool:
-        evaluated.append(self.source)
-        return real(self, variables, **kwargs)
-
-    monkeypatch.setattr(Expression, "matches", counting)
+    evaluated = evaluations(monkeypatch)
     for data in ({"fn": 3}, {"fn": 3, "other": "x"}, {"fn": 3.0}, {"fn": 3}):
         started, skips = registry.sort(ev(data))
         assert [f.slug for f in started] == ["listen-3"] and len(skips) == 9
@@ -150,14 +156,7 @@ def test_an_event_whose_value_differs_from_the_constant_is_refused_without_evalu
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     registry = Registry([fn(f"listen-{k}", f"event.data.fn == {k}") for k in range(10)])
-    evaluated: list[str] = []
-    real = Expression.matches
-
-    def counting(self: Expression, variables: Any, **kwargs: Any) -> bool:
-        evaluated.append(self.source)
-        return real(self, variables, **kwargs)
-
-    monkeypatch.setattr(Expression, "matches", counting)
+    evaluated = evaluations(monkeypatch)
     started, skips = registry.sort(ev({"fn": 3}))
     assert [f.slug for f in started] == ["listen-3"]
     assert len(skips) == 9
