@@ -141,7 +141,8 @@ class Registry:
         """Functions this event starts, and why it starts none of the others that listen
         to its name: their trigger's expression was not true for it."""
         matched, refused = self._sort(event)
-        return matched, [SkipRecord(event.internal_id, s, r) for s, r in refused.items()]
+        skips = [SkipRecord(event.internal_id, s, r) for s, r in refused.items()]
+        return list(matched), skips
 
     def _sort(self, event: Event) -> Outcome:
         """``sort``, the refusals as the reason by function; the lists may be a switch's

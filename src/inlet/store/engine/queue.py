@@ -68,10 +68,10 @@ def queued(
 
 
 def first_rank(due_at: float, priority: float) -> float:
-    """The rank :func:`queued` gives the first call of a run created (queued) at ``now``
-    and due at ``due_at <= now`` or later: by :func:`rank_of`, a call due now ranks at its
-    run's creation, which is now, and one due later at its due time; less the run's
-    priority."""
+    """The rank :func:`queued` gives the first call, due at ``due_at``, of a run created
+    just now: by :func:`rank_of`, a call due by now ranks at the earlier of its due time
+    and its run's creation (now), and one due later at its due time, so either way at
+    ``due_at``; less the run's priority."""
     return due_at - priority
 
 
