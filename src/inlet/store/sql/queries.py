@@ -12,12 +12,13 @@ from inlet.errors import StoreError
 
 NAMES: Final = frozenset(
     [
-        "insert_event",
+        "insert_events",
         "event",
         "events_since",
         "insert_skip",
         "insert_skips",
         "reserve_key",
+        "reserve_keys",
         "key_holder",
         "gate",
         "set_gate",
@@ -208,10 +209,8 @@ def _text(file: str) -> str:
 
 COMBINED: Final = frozenset(
     [
-        "insert_events",
         "retry_item_recorded",
         "drop_run_work",
-        "reserve_keys",
         "runs_with_memos",
         "consume_item_ahead",
         "consume_items",

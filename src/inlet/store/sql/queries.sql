@@ -1,11 +1,8 @@
 -- The statements of the SQL stores, by name, in the subset SQLite and PostgreSQL both
 -- speak (ON CONFLICT, RETURNING, recursive CTEs). `?` placeholders; a `{marks}` stands
--- for as many `?` as the call has values. A dialect file (postgres.sql) may replace a
--- name with its own text; inlet.store.sql.queries checks that every name is defined.
-
--- name: insert_event
-INSERT INTO events (internal_id, name, body, received_at, skip_set) VALUES (?, ?, ?, ?, ?)
-ON CONFLICT DO NOTHING
+-- for as many `?` as the call has values. A dialect file (sqlite.sql, postgres.sql) may
+-- replace a name with its own text, and defines the names whose text differs by dialect
+-- (many rows as one JSON array); inlet.store.sql.queries checks that every name is defined.
 
 -- name: event
 SELECT internal_id, body, received_at FROM events WHERE internal_id = ?

@@ -1,9 +1,9 @@
--- SQLite's statements for many rows at once (inlet.store.sql.queries.COMBINED): each takes
--- the rows as one JSON array of arrays (inlet.store.sql.rows.json_rows) where the shared
--- statement takes a row per call. Rows whose answer the caller needs (which events are new,
--- which keys are held) cannot go through executemany, and a statement per row is a release
--- and a retaking of the GIL per row on the store thread, while the event loop holds it for
--- the next requests: in W4's batches the store thread waited for it a third of its time.
+-- SQLite's text of the statements each dialect writes its own way: many rows at once as
+-- one JSON array of arrays (inlet.store.sql.rows.json_rows), where the answer is needed
+-- per row (which events are new, which keys are held) so executemany cannot serve. A
+-- statement per row was a release and a retaking of the GIL per row on the store thread,
+-- while the event loop holds it for the next requests: in W4's batches the store thread
+-- waited for it a third of its time.
 
 -- name: insert_events
 INSERT INTO events (internal_id, name, body, received_at, skip_set)

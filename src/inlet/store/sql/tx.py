@@ -132,20 +132,15 @@ class SqlTx:
     # Events
 
     def insert_events(self, events: Sequence[Event], skip_set: str | None = None) -> list[str]:
-        if "insert_events" in self.q:  # the dialect stores them all in one statement
-            rows = json_rows([(*event_row(e), skip_set) for e in events])
-            stored = {row[0] for row in self._x("insert_events", (rows,))}
-            fresh = []
-            for event in events:  # in order, each once
-                if event.internal_id in stored:
-                    stored.discard(event.internal_id)
-                    fresh.append(event.internal_id)
-            return fresh
-        return [
-            e.internal_id
-            for e in events
-            if self._x("insert_event", (*event_row(e), skip_set)).rowcount
-        ]
+        # One statement for all of them (each dialect's text takes a JSON array of rows).
+        rows = json_rows([(*event_row(e), skip_set) for e in events])
+        stored = {row[0] for row in self._x("insert_events", (rows,))}
+        fresh = []
+        for event in events:  # in order, each once
+            if event.internal_id in stored:
+                stored.discard(event.internal_id)
+                fresh.append(event.internal_id)
+        return fresh
 
     def event(self, internal_id: str) -> Event | None:
         return self.hooks.cached_event(self.db, internal_id)
@@ -186,11 +181,9 @@ class SqlTx:
     def reserve_keys(
         self, keys: Sequence[tuple[str, str, str]], now: float, until: float
     ) -> list[bool]:
-        if "reserve_keys" in self.q:  # the dialect takes them all in one statement
-            rows = json_rows([(slug, key, run_id, float(until)) for slug, key, run_id in keys])
-            reserved = {row[0] for row in self._x("reserve_keys", (rows, now))}
-            return [run_id in reserved for _, _, run_id in keys]
-        return [self.reserve_key(slug, key, run_id, now, until) for slug, key, run_id in keys]
+        rows = json_rows([(slug, key, run_id, float(until)) for slug, key, run_id in keys])
+        reserved = {row[0] for row in self._x("reserve_keys", (rows, now))}
+        return [run_id in reserved for _, _, run_id in keys]
 
     def key_holder(self, function_slug: str, key: str) -> str | None:
         row = self._x("key_holder", (function_slug, key)).fetchone()
