@@ -88,11 +88,20 @@ NOTIFY_HORIZON = 1.0
 READ_ATTEMPTS = 3
 """A read is tried on up to this many pooled connections (dead ones after a restart)."""
 RECONNECT_PAUSE = 1.0
-GENERIC_PLANS = "SET plan_cache_mode = force_generic_plan"
-"""For the store thread's connection: its statements (prepared after a few runs) are planned
-once. Left to choose, PostgreSQL planned some again on every run because their generic plan
-assumes 10 ids in an array where a step passes 1 (the claim's runs_with_memos: ~180 us a
-plan, about 60 us of PostgreSQL's CPU per step under W1)."""
+STORE_SETTINGS = (
+    "SELECT set_config('plan_cache_mode', 'force_generic_plan', false), "
+    "set_config('enable_seqscan', 'off', false)"
+)
+"""For the store thread's connection, whose statements (prepared after a few runs) each read
+or write a few rows by key. They are planned once: left to choose, PostgreSQL planned some
+again on every run because their generic plan assumes 10 ids in an array where a step
+passes 1 (the claim's runs_with_memos: ~180 us a plan, about 60 us of PostgreSQL's CPU per
+step under W1). And they are planned never to scan a table whole where an index finds the
+rows: a plan is made from the statistics of its first runs, and a table empty then (a
+fresh database, the first minute before autovacuum analyses it) made ``id = ANY(...)``
+a sequential scan, kept until the next ANALYZE while the table grew; W1 with 12,000 runs
+spent 700 us of PostgreSQL's CPU a step instead of 238 (docs/performance.md, the tenth
+pass). A statement no index serves still scans."""
 
 
 def key_lock(name: str) -> int:
@@ -228,7 +237,7 @@ class PostgresStore(RelationalStore):
                 f"database {self.url} has schema version {version}, this inlet needs {latest}: "
                 f"run `inlet migrate --database-url {self.url}` first"
             )
-        conn.execute(GENERIC_PLANS)
+        conn.execute(STORE_SETTINGS)
         self._pg = conn
         self._writer_pid = conn.info.backend_pid
         self._adapter = Adapter(conn)
@@ -254,7 +263,7 @@ class PostgresStore(RelationalStore):
                 pg.close()
         try:
             pg = connect(self._url)
-            pg.execute(GENERIC_PLANS)
+            pg.execute(STORE_SETTINGS)
         except psycopg.OperationalError as exc:
             raise StoreError(f"PostgreSQL at {self.url} is unavailable: {exc}") from exc
         self._pg = pg

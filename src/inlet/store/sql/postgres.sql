@@ -55,7 +55,7 @@ FROM unnest(?::text[]) AS s(id)
 WHERE runs.id = s.id AND runs.status = 'QUEUED'
 
 -- name: lease
--- The ids also probe the queue's key as an array: a generic plan (GENERIC_PLANS) made while
+-- The ids also probe the queue's key as an array: a generic plan (STORE_SETTINGS) made while
 -- the queue was small joins the JSON rows by hashing the whole table, and keeps doing so.
 WITH v AS (SELECT r FROM jsonb_array_elements(?::jsonb) AS r)
 UPDATE queue SET lease = v.r->>0, due_at = (v.r->>1)::float8, rank = (v.r->>2)::float8
