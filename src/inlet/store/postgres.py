@@ -100,8 +100,8 @@ step under W1). And they are planned never to scan a table whole where an index 
 rows: a plan is made from the statistics of its first runs, and a table empty then (a
 fresh database, the first minute before autovacuum analyses it) made ``id = ANY(...)``
 a sequential scan, kept until the next ANALYZE while the table grew; W1 with 12,000 runs
-spent 700 us of PostgreSQL's CPU a step instead of 238 (docs/performance.md, the tenth
-pass). A statement no index serves still scans."""
+spent 684 us of PostgreSQL's CPU a step instead of 229 (medians; docs/performance.md, the
+tenth pass). A statement no index serves still scans."""
 
 
 def key_lock(name: str) -> int:
